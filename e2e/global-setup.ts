@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { TestProject } from 'vitest/node';
+import { dropDatabase, ensureDatabase, startStack } from '../scripts/stack.ts';
+
+export interface StackInfo {
+  routerUrl: string;
+  basePort: number;
+  databaseUrl: string;
+  redisUrl: string;
+  logDir: string;
+  env: Record<string, string>;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: StackInfo;
+  }
+}
+
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const probe = createServer().once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+
+/** A base port whose next ten ports are free, away from the development ports 4000-4009. */
+async function freeBasePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 2_000) * 10;
+    const checks = await Promise.all(Array.from({ length: 10 }, (_, i) => portFree(base + i)));
+    if (checks.every(Boolean)) return base;
+  }
+  throw new Error('no free ports for the test stack');
+}
+
+export default async function setup(project: TestProject) {
+  const runId = randomBytes(4).toString('hex');
+  const databaseUrl = `${process.env['TEST_DATABASE_SERVER'] ?? 'postgresql://postgres@127.0.0.1:5432'}/mindweave_test_${runId}`;
+  const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+  const keyPrefix = `mwtest:${runId}:`;
+  const logDir = await mkdtemp(join(tmpdir(), `mindweave-test-${runId}-`));
+  const basePort = await freeBasePort();
+  await ensureDatabase(databaseUrl);
+
+  const stack = await startStack({
+    basePort,
+    databaseUrl,
+    redisUrl,
+    logDir,
+    env: { NODE_ENV: 'test', LOG_LEVEL: 'info', REDIS_KEY_PREFIX: keyPrefix, API_KEY_CACHE_TTL_SECONDS: '5' },
+  }).catch(async (error: unknown) => {
+    await dropDatabase(databaseUrl);
+    throw error;
+  });
+  process.stdout.write(`test stack: router ${stack.routerUrl}, database ${databaseUrl}, logs ${logDir}\n`);
+  project.provide('stack', { routerUrl: stack.routerUrl, basePort, databaseUrl, redisUrl, logDir, env: stack.env });
+
+  return async () => {
+    await stack.stop();
+    await dropDatabase(databaseUrl);
+    const redis = new Redis(redisUrl);
+    const keys = await redis.keys(`${keyPrefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+    if (!process.env['KEEP_TEST_LOGS']) await rm(logDir, { recursive: true, force: true });
+  };
+}

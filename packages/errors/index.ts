@@ -1,0 +1,70 @@
+import { GraphQLError } from 'graphql';
+
+/** The contract's `extensions.code` values: every error a client sees carries one of these. */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  COST_LIMIT_EXCEEDED: 'COST_LIMIT_EXCEEDED',
+  POLICY_VIOLATION: 'POLICY_VIOLATION',
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  PERSISTED_QUERY_NOT_ALLOWED: 'PERSISTED_QUERY_NOT_ALLOWED',
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const knownCodes = new Set<string>(Object.values(ErrorCode));
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && knownCodes.has(value);
+}
+
+/** HTTP status for a request that fails as a whole with this code. */
+export const httpStatusOf: Record<ErrorCode, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  BAD_USER_INPUT: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  COST_LIMIT_EXCEEDED: 400,
+  POLICY_VIOLATION: 403,
+  PERSISTED_QUERY_NOT_FOUND: 200,
+  PERSISTED_QUERY_NOT_ALLOWED: 400,
+  GRAPHQL_PARSE_FAILED: 400,
+  GRAPHQL_VALIDATION_FAILED: 400,
+  INTERNAL_SERVER_ERROR: 500,
+};
+
+/** An expected failure: its message and extensions are safe to show to the client. */
+export class MindweaveError extends GraphQLError {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { ...extensions, code } });
+    this.code = code;
+    this.name = 'MindweaveError';
+  }
+}
+
+export const unauthenticated = (message = 'Authentication required') =>
+  new MindweaveError(ErrorCode.UNAUTHENTICATED, message);
+export const forbidden = (message = 'Not allowed') => new MindweaveError(ErrorCode.FORBIDDEN, message);
+/** `field` is the input path of the offending value, e.g. `input.email`. */
+export const badUserInput = (message: string, field?: string) =>
+  new MindweaveError(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {});
+export const notFound = (what: string) => new MindweaveError(ErrorCode.NOT_FOUND, `${what} not found`);
+export const conflict = (message: string, field?: string) =>
+  new MindweaveError(ErrorCode.CONFLICT, message, field ? { field } : {});
+export const rateLimited = (retryAfterSeconds: number) =>
+  new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many requests', { retryAfter: retryAfterSeconds });
+export const internalError = (requestId?: string) =>
+  new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', requestId ? { requestId } : {});
+
+/** The GraphQL-over-HTTP error body for a request refused before execution. */
+export function errorBody(error: MindweaveError) {
+  return { errors: [{ message: error.message, extensions: error.extensions }] };
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/** Settings every service reads. Each service extends this with its own in its `env.ts`. */
+export const baseEnv = {
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgresql://postgres@127.0.0.1:5432/mindweave'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key, so that several deployments (or test runs) can share one Redis. */
+  REDIS_KEY_PREFIX: z.string().default('mw:'),
+  /** HMAC key with which the router signs the identity it forwards to subgraphs. */
+  INTERNAL_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').default('development-only-internal-signing-secret'),
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates `source` (process.env by default) against `shape`. Throws a ConfigError naming every
+ * bad or missing variable; `loadEnvOrExit` prints that and exits 1, for `main`s.
+ */
+export function parseEnv<S extends z.ZodRawShape>(shape: S, source: Record<string, string | undefined> = process.env) {
+  const schema = z.object(shape);
+  const result = schema.safeParse(source);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const name = issue.path.join('.');
+        const value = source[name];
+        return value === undefined ? `${name}: missing (${issue.message})` : `${name}: ${issue.message}`;
+      }),
+    );
+  }
+  const values = result.data as Record<string, unknown>;
+  if (values['NODE_ENV'] === 'production' && values['INTERNAL_SIGNING_SECRET'] === baseEnv.INTERNAL_SIGNING_SECRET.parse(undefined)) {
+    throw new ConfigError(['INTERNAL_SIGNING_SECRET: must be set in production']);
+  }
+  return result.data;
+}
+
+export function loadEnvOrExit<S extends z.ZodRawShape>(shape: S): z.infer<z.ZodObject<S>> {
+  try {
+    return parseEnv(shape);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/** A port number from the environment. */
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);

@@ -1,0 +1,51 @@
+import DirectivePlugin from '@pothos/plugin-directives';
+import FederationPlugin from '@pothos/plugin-federation';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import ValidationPlugin from '@pothos/plugin-validation';
+import { badUserInput, unauthenticated } from '@mindweave/errors';
+import type { Identity, Logger } from '@mindweave/service-kit';
+export { DateTimeScalar, JSONScalar } from './scalars.ts';
+
+/** What every resolver gets: the identity the router vouched for, and a request-scoped logger. */
+export interface SubgraphContext {
+  identity: Identity;
+  requestId: string;
+  log: Logger;
+}
+
+/** Plugins in the order Pothos needs them: federation last, so it sees the finished types. */
+export const subgraphPlugins = [ValidationPlugin, DirectivePlugin, PrismaPlugin, FederationPlugin] as const;
+
+type Issue = { message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> };
+
+/** Validation failures become BAD_USER_INPUT naming the offending field, e.g. `input.email`. */
+export const validationOptions = {
+  validationError: (result: { issues: ReadonlyArray<Issue> }) => {
+    const issue = result.issues[0];
+    const field = issue?.path?.map((part) => String(typeof part === 'object' ? part.key : part)).join('.');
+    return badUserInput(field ? `${field}: ${issue?.message}` : (issue?.message ?? 'Invalid input'), field);
+  },
+};
+
+export function requireUserId(context: SubgraphContext): string {
+  if (context.identity.kind !== 'user') throw unauthenticated('Sign in to do this');
+  return context.identity.userId;
+}
+
+/** The schema types every subgraph's builder shares, given its generated Prisma types. */
+export interface SubgraphSchemaTypes<PrismaTypes extends object> {
+  PrismaTypes: PrismaTypes;
+  Context: SubgraphContext;
+  DefaultFieldNullability: false;
+  Scalars: { DateTime: { Input: Date; Output: Date }; JSON: { Input: unknown; Output: unknown } };
+}
+
+/** Builder options every subgraph shares: plugins, non-null fields, Prisma and validation settings. */
+export function subgraphBuilderOptions<Client, Datamodel>(options: { client: Client; dmmf: Datamodel; production: boolean }) {
+  return {
+    plugins: [...subgraphPlugins],
+    defaultFieldNullability: false as const,
+    prisma: { client: options.client, dmmf: options.dmmf, onUnusedQuery: options.production ? null : ('warn' as const) },
+    validation: validationOptions,
+  };
+}

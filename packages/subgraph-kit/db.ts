@@ -1,0 +1,11 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+
+/** Prisma's PostgreSQL driver adapter, bound to the service's own schema (no Rust engine). */
+export function createPgAdapter(databaseUrl: string, schema: string, maxConnections = 10) {
+  return new PrismaPg({ connectionString: databaseUrl, max: maxConnections, idleTimeoutMillis: 30_000 }, { schema });
+}
+
+/** Prisma's error for a unique constraint violation. */
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && (error as { code: unknown }).code === 'P2002';
+}

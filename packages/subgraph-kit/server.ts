@@ -1,0 +1,106 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import { ErrorCode, errorBody, internalError, isErrorCode, unauthenticated } from '@mindweave/errors';
+import { closeServer, createHealthRoutes, listen, sendJson, verifyIdentity, type HealthCheck, type Logger } from '@mindweave/service-kit';
+import type { SubgraphContext } from './builder.ts';
+
+export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
+export interface SubgraphServerOptions {
+  name: string;
+  port: number;
+  host?: string;
+  schema: GraphQLSchema;
+  signingSecret: string;
+  production: boolean;
+  log: Logger;
+  healthChecks: Record<string, HealthCheck>;
+  /** Routes besides /graphql and /health (e.g. a JWKS); they handle their own authentication. */
+  routes?: ExtraRoute[];
+}
+
+/** Unexpected errors are logged with the request id and reach the router as INTERNAL_SERVER_ERROR. */
+function maskError(log: Logger, production: boolean) {
+  return (error: unknown): Error => {
+    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+    if (original instanceof GraphQLError && isErrorCode(original.extensions['code'])) {
+      return error instanceof GraphQLError ? error : original;
+    }
+    const path = error instanceof GraphQLError ? error.path : undefined;
+    log.error({ err: original, path }, 'resolver failed');
+    const masked = internalError();
+    return new GraphQLError(production ? masked.message : `${masked.message}: ${(original as Error)?.message}`, {
+      path,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    });
+  };
+}
+
+function operationLog(): Plugin<SubgraphContext> {
+  return {
+    onExecute({ args }) {
+      const started = performance.now();
+      return {
+        onExecuteDone({ result }) {
+          const errors = 'errors' in result ? result.errors : undefined;
+          args.contextValue.log.info(
+            {
+              operationName: args.operationName ?? undefined,
+              durationMs: Math.round((performance.now() - started) * 100) / 100,
+              errorCodes: errors?.map((e) => e.extensions?.['code']),
+            },
+            'operation',
+          );
+        },
+      };
+    },
+  };
+}
+
+/**
+ * A subgraph's HTTP server: GraphQL on /graphql for requests the router signed, health routes,
+ * and any extra routes. Unsigned or forged requests are refused before any resolver runs.
+ */
+export async function startSubgraphServer(options: SubgraphServerOptions) {
+  const { log, production } = options;
+  const yoga = createYoga<{ identity: SubgraphContext['identity']; requestId: string; log: Logger }>({
+    schema: options.schema,
+    graphqlEndpoint: '/graphql',
+    logging: false,
+    landingPage: false,
+    graphiql: false,
+    maskedErrors: { maskError: maskError(log, production) },
+    plugins: [operationLog()],
+  });
+  const handleHealth = createHealthRoutes(options.name, options.healthChecks);
+
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://subgraph');
+    try {
+      if (await handleHealth(req, res, url.pathname)) return;
+      for (const route of options.routes ?? []) if (await route(req, res, url)) return;
+      if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
+
+      const verified = verifyIdentity(options.signingSecret, { get: (name) => header(req, name) });
+      if (!verified) {
+        log.warn({ remote: req.socket.remoteAddress }, 'refused a request without a valid router signature');
+        return sendJson(res, 401, errorBody(unauthenticated('Requests must come through the router')));
+      }
+      const requestLog = log.child({ requestId: verified.requestId });
+      await yoga(req, res, { identity: verified.identity, requestId: verified.requestId, log: requestLog });
+    } catch (error) {
+      log.error({ err: error }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, errorBody(internalError()));
+    }
+  });
+  server.keepAliveTimeout = 65_000;
+  const port = await listen(server, options.port, options.host);
+  log.info({ port }, `${options.name} subgraph ready`);
+  return { server, port, close: () => closeServer(server) };
+}
+
+function header(req: IncomingMessage, name: string): string | null {
+  const value = req.headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Redis } from 'ioredis';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { unauthenticated } from '@mindweave/errors';
+import { signIdentity, type Identity, type Logger } from '@mindweave/service-kit';
+
+const apiKeyPrefix = 'mw_sk_';
+// What the identity subgraph signs access tokens with (subgraphs/identity/tokens.ts).
+const accessTokenIssuer = 'mindweave-identity';
+const accessTokenAudience = 'mindweave';
+
+type Credential = { kind: 'jwt'; token: string } | { kind: 'apiKey'; key: string } | null;
+
+/** `Authorization: Bearer <jwt|key>`, `Authorization: <key>` or `x-api-key: <key>`. */
+export function credentialOf(headers: IncomingHttpHeaders): Credential {
+  const apiKeyHeader = headers['x-api-key'];
+  if (typeof apiKeyHeader === 'string' && apiKeyHeader) return { kind: 'apiKey', key: apiKeyHeader.trim() };
+  const authorization = headers.authorization?.trim();
+  if (!authorization) return null;
+  const value = authorization.replace(/^Bearer\s+/i, '');
+  return value.startsWith(apiKeyPrefix) ? { kind: 'apiKey', key: value } : { kind: 'jwt', token: value };
+}
+
+type ApiKeyIdentity = Extract<Identity, { kind: 'apiKey' }>;
+
+export interface AuthenticatorOptions {
+  jwksUrl: string;
+  accountsUrl: string;
+  signingSecret: string;
+  redis: Redis;
+  apiKeyCacheTtlSeconds: number;
+  log: Logger;
+}
+
+/**
+ * Establishes who is calling: a user (JWT checked against the identity subgraph's JWKS, no shared
+ * secret) or an API key (resolved by the accounts subgraph, cached briefly in Redis). No
+ * credential means anonymous; a bad one is refused with UNAUTHENTICATED.
+ */
+export function createAuthenticator(options: AuthenticatorOptions) {
+  const { redis, log } = options;
+  const jwks = createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+
+  async function verifyJwt(token: string): Promise<Identity> {
+    try {
+      const { payload } = await jwtVerify(token, jwks, { issuer: accessTokenIssuer, audience: accessTokenAudience, algorithms: ['ES256'] });
+      if (!payload.sub) throw new Error('no subject');
+      return { kind: 'user', userId: payload.sub };
+    } catch (error) {
+      log.debug({ err: error }, 'access token refused');
+      throw unauthenticated('Invalid or expired access token');
+    }
+  }
+
+  async function resolveApiKey(key: string, requestId: string): Promise<ApiKeyIdentity | null> {
+    const response = await fetch(new URL('/internal/api-keys/verify', options.accountsUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signIdentity(options.signingSecret, { kind: 'service', service: 'router' }, requestId) },
+      body: JSON.stringify({ key }),
+      signal: AbortSignal.timeout(3_000),
+    });
+    if (response.status === 404) return null;
+    if (!response.ok) throw new Error(`accounts answered ${response.status}`);
+    const body = (await response.json()) as Omit<ApiKeyIdentity, 'kind'>;
+    return { kind: 'apiKey', apiKeyId: body.apiKeyId, projectId: body.projectId, organizationId: body.organizationId, scopes: body.scopes };
+  }
+
+  async function verifyApiKey(key: string, requestId: string): Promise<Identity> {
+    // The same key derivation as accounts' apiKeyCacheKey, so that a revocation can evict it.
+    const cacheKey = `apikey:${createHash('sha256').update(key).digest('hex')}`;
+    const cached = await redis.get(cacheKey).catch((error: unknown) => {
+      log.warn({ err: error }, 'API key cache unavailable; asking accounts directly');
+      return null;
+    });
+    let identity: ApiKeyIdentity | null;
+    if (cached !== null) {
+      identity = cached === 'invalid' ? null : (JSON.parse(cached) as ApiKeyIdentity);
+    } else {
+      identity = await resolveApiKey(key, requestId).catch((error: unknown) => {
+        log.error({ err: error }, 'could not resolve API key');
+        throw unauthenticated('API key could not be verified right now');
+      });
+      await redis.set(cacheKey, identity ? JSON.stringify(identity) : 'invalid', 'EX', options.apiKeyCacheTtlSeconds).catch(() => undefined);
+    }
+    if (!identity) throw unauthenticated('Invalid or revoked API key');
+    return identity;
+  }
+
+  return async function authenticate(headers: IncomingHttpHeaders, requestId: string): Promise<Identity> {
+    const credential = credentialOf(headers);
+    if (!credential) return { kind: 'anonymous' };
+    return credential.kind === 'jwt' ? verifyJwt(credential.token) : verifyApiKey(credential.key, requestId);
+  };
+}
+
+export type Authenticate = ReturnType<typeof createAuthenticator>;

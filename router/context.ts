@@ -1,0 +1,7 @@
+import type { Identity, Logger } from '@mindweave/service-kit';
+
+export interface RouterContext {
+  identity: Identity;
+  requestId: string;
+  log: Logger;
+}

@@ -1,0 +1,152 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+
+export const repoRoot = resolve(import.meta.dirname, '..');
+
+/** The processes of the supergraph, in start order: subgraphs first, then the router. */
+export const services = [
+  { name: 'identity', entry: 'subgraphs/identity/main.ts', portVar: 'IDENTITY_PORT', offset: 1 },
+  { name: 'accounts', entry: 'subgraphs/accounts/main.ts', portVar: 'ACCOUNTS_PORT', offset: 2 },
+  { name: 'router', entry: 'router/main.ts', portVar: 'PORT', offset: 0 },
+] as const;
+
+export interface StackOptions {
+  /** The router listens here; subgraph n on basePort + n. */
+  basePort: number;
+  databaseUrl: string;
+  redisUrl: string;
+  env?: Record<string, string>;
+  /** Each service's output goes to <logDir>/<name>.log; without it, to this process' output. */
+  logDir?: string;
+  readyTimeoutMs?: number;
+}
+
+export async function checkPostgres(databaseUrl: string): Promise<string | null> {
+  const url = new URL(databaseUrl);
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    return null;
+  } catch (error) {
+    return (error as Error).message || String(error);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function checkRedis(redisUrl: string): Promise<string | null> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3_000 });
+  try {
+    await redis.connect();
+    await redis.ping();
+    return null;
+  } catch (error) {
+    return (error as Error).message || String(error);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Creates the database named in `databaseUrl` when it does not exist yet. */
+export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount) return false;
+    await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+    return true;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabase(databaseUrl: string) {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+export function stackEnv(options: StackOptions): Record<string, string> {
+  const port = (offset: number) => options.basePort + offset;
+  return {
+    DATABASE_URL: options.databaseUrl,
+    REDIS_URL: options.redisUrl,
+    PORT: String(port(0)),
+    IDENTITY_PORT: String(port(1)),
+    ACCOUNTS_PORT: String(port(2)),
+    IDENTITY_JWKS_URL: `http://127.0.0.1:${port(1)}/.well-known/jwks.json`,
+    ACCOUNTS_INTERNAL_URL: `http://127.0.0.1:${port(2)}`,
+    SUBGRAPH_URLS: `identity=http://127.0.0.1:${port(1)}/graphql,accounts=http://127.0.0.1:${port(2)}/graphql`,
+    ...options.env,
+  };
+}
+
+async function waitUntilReady(name: string, url: string, child: ChildProcess, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before it was ready`);
+    const ready = await fetch(url, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+    if (ready) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`${name} was not ready at ${url} within ${timeoutMs} ms`);
+}
+
+/** Starts every service as its own process and resolves once each answers /health/ready. */
+export async function startStack(options: StackOptions) {
+  const env = { ...process.env, ...stackEnv(options) };
+  if (options.logDir) await mkdir(options.logDir, { recursive: true });
+  const children: { name: string; child: ChildProcess }[] = [];
+
+  async function stop() {
+    await Promise.all(
+      children.reverse().map(
+        ({ child }) =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+            setTimeout(() => child.kill('SIGKILL'), 8_000).unref();
+          }),
+      ),
+    );
+  }
+
+  try {
+    for (const service of services) {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, service.entry)], {
+        cwd: repoRoot,
+        env,
+        stdio: options.logDir ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+      });
+      if (options.logDir) {
+        const log = createWriteStream(join(options.logDir, `${service.name}.log`));
+        child.stdout?.pipe(log);
+        child.stderr?.pipe(log);
+      }
+      children.push({ name: service.name, child });
+      const port = options.basePort + service.offset;
+      await waitUntilReady(service.name, `http://127.0.0.1:${port}/health/ready`, child, options.readyTimeoutMs ?? 60_000);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { routerUrl: `http://127.0.0.1:${options.basePort}/graphql`, env: stackEnv(options), stop };
+}

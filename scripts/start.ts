@@ -1,0 +1,118 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkPostgres, checkRedis, ensureDatabase, repoRoot, startStack } from './stack.ts';
+
+// The start command (README): boots the whole supergraph on this machine and seeds a demo tenant.
+const databaseUrl = process.env['DATABASE_URL'] ?? 'postgresql://postgres@127.0.0.1:5432/mindweave';
+const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const basePort = Number(process.env['PORT'] ?? 4000);
+const demoFile = join(repoRoot, '.mindweave/demo.json');
+
+function fail(message: string): never {
+  process.stderr.write(`\n${message}\n\n`);
+  process.exit(1);
+}
+
+const pgProblem = await checkPostgres(databaseUrl);
+if (pgProblem) {
+  fail(`PostgreSQL is not reachable at ${databaseUrl} (${pgProblem}).
+Start it (Debian: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)
+or point DATABASE_URL at a running server.`);
+}
+const redisProblem = await checkRedis(redisUrl);
+if (redisProblem) {
+  fail(`Redis is not reachable at ${redisUrl} (${redisProblem}).
+Start it (redis-server --daemonize yes --port 6379) or point REDIS_URL at a running server.`);
+}
+if (await ensureDatabase(databaseUrl)) process.stdout.write(`Created database ${new URL(databaseUrl).pathname.slice(1)}\n`);
+
+const stack = await startStack({ basePort, databaseUrl, redisUrl }).catch((error: unknown) => fail(`Start-up failed: ${(error as Error).message}`));
+
+async function graphql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
+  const response = await fetch(stack.routerUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
+  if (body.errors?.length || !body.data) throw new Error(body.errors?.map((e) => e.message).join('; ') ?? `HTTP ${response.status}`);
+  return body.data;
+}
+
+type Demo = { email: string; password: string; organizationId: string; projectId: string; apiKey: string };
+
+/** Seeds the demo tenant on an empty database; on later starts, shows what was seeded then. */
+async function seedDemo(): Promise<Demo> {
+  const email = 'demo@mindweave.dev';
+  const password = 'mindweave-demo-password';
+  const existing = await readFile(demoFile, 'utf8').then((text) => JSON.parse(text) as Demo, () => null);
+  const login = await graphql<{ login: { accessToken: string } }>(
+    'mutation Login($input: LoginInput!) { login(input: $input) { accessToken } }',
+    { input: { email, password } },
+  ).catch(() => null);
+  if (login && existing) return existing;
+
+  const token = login
+    ? login.login.accessToken
+    : (
+        await graphql<{ register: { accessToken: string } }>(
+          'mutation Register($input: RegisterInput!) { register(input: $input) { accessToken } }',
+          { input: { email, password, name: 'Demo User' } },
+        )
+      ).register.accessToken;
+  const slug = login ? `demo-${Date.now().toString(36)}` : 'demo';
+  const { createOrganization: org } = await graphql<{ createOrganization: { id: string } }>(
+    'mutation Org($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }',
+    { input: { name: 'Demo Organization', slug } },
+    token,
+  );
+  const { createProject: project } = await graphql<{ createProject: { id: string } }>(
+    'mutation Project($input: CreateProjectInput!) { createProject(input: $input) { id } }',
+    { input: { organizationId: org.id, name: 'Demo Project' } },
+    token,
+  );
+  const { createApiKey } = await graphql<{ createApiKey: { key: string } }>(
+    'mutation Key($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
+    { input: { projectId: project.id, name: 'Demo key', scopes: ['usage:write', 'usage:read', 'projects:read'] } },
+    token,
+  );
+  const demo = { email, password, organizationId: org.id, projectId: project.id, apiKey: createApiKey.key };
+  await mkdir(join(repoRoot, '.mindweave'), { recursive: true });
+  await writeFile(demoFile, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
+  return demo;
+}
+
+try {
+  const demo = await seedDemo();
+  process.stdout.write(`
+MindWeave is running.
+
+  GraphQL endpoint   http://localhost:${basePort}/graphql   (WebSocket: ws://localhost:${basePort}/graphql)
+  Health             http://localhost:${basePort}/health
+
+  Demo user          ${demo.email} / ${demo.password}
+  Organization id    ${demo.organizationId}
+  Project id         ${demo.projectId}
+  API key            ${demo.apiKey}
+
+Try: curl -s http://localhost:${basePort}/graphql -H 'content-type: application/json' \\
+       -H 'authorization: Bearer ${demo.apiKey}' \\
+       -d '{"query":"{ organization(id: \\"${demo.organizationId}\\") { name projects { name } } }"}'
+
+Press Ctrl-C to stop.
+`);
+} catch (error) {
+  await stack.stop();
+  fail(`Seeding the demo data failed: ${(error as Error).message}`);
+}
+
+let stopping = false;
+const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write('\nStopping...\n');
+  await stack.stop();
+  process.exit(0);
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);

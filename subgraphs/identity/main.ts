@@ -1,0 +1,38 @@
+import { fileURLToPath } from 'node:url';
+import { createLogger, onShutdown, sendJson } from '@mindweave/service-kit';
+import { migrate, startSubgraphServer } from '@mindweave/subgraph-kit';
+import { dbSchema, prisma } from './db.ts';
+import { env } from './env.ts';
+import { schema } from './schema/index.ts';
+import { currentSigningKey, jwks } from './tokens.ts';
+
+const log = createLogger({ name: 'identity', level: env.LOG_LEVEL });
+
+await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+
+// Create the signing key before serving, so the first JWKS a router fetches already holds it.
+await currentSigningKey();
+
+const { close } = await startSubgraphServer({
+  name: 'identity',
+  port: env.IDENTITY_PORT,
+  host: env.IDENTITY_HOST,
+  schema,
+  signingSecret: env.INTERNAL_SIGNING_SECRET,
+  production: env.NODE_ENV === 'production',
+  log,
+  healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1` },
+  routes: [
+    // The public halves of the signing keys, for the router (and anyone) to verify access tokens.
+    async (req, res, url) => {
+      if (req.method !== 'GET' || url.pathname !== '/.well-known/jwks.json') return false;
+      sendJson(res, 200, await jwks(), { 'cache-control': 'public, max-age=300' });
+      return true;
+    },
+  ],
+});
+
+onShutdown(log, async () => {
+  await close();
+  await prisma.$disconnect();
+});
