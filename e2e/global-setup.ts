@@ -52,7 +52,8 @@ export default async function setup(project: TestProject) {
     databaseUrl,
     redisUrl,
     logDir,
-    env: { NODE_ENV: 'test', LOG_LEVEL: 'info', REDIS_KEY_PREFIX: keyPrefix, API_KEY_CACHE_TTL_SECONDS: '5' },
+    // debug logs carry GraphQL variables, so that the redaction test has something to check.
+    env: { NODE_ENV: 'test', LOG_LEVEL: 'debug', REDIS_KEY_PREFIX: keyPrefix, API_KEY_CACHE_TTL_SECONDS: '5' },
   }).catch(async (error: unknown) => {
     await dropDatabase(databaseUrl);
     throw error;

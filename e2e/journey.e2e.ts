@@ -30,7 +30,8 @@ describe('the contract journey through the router', () => {
     const tenant = await createTenant();
     const query = 'query ($id: ID!) { me { id } organization(id: $id) { id projects { id organization { id } } } }';
     const expected = { me: null, organization: { id: tenant.organizationId, projects: [{ id: tenant.projectId, organization: { id: tenant.organizationId } }] } };
-    for (const headers of [{ authorization: `Bearer ${tenant.apiKey}` }, { authorization: tenant.apiKey }, { 'x-api-key': tenant.apiKey }]) {
+    const headerForms: Record<string, string>[] = [{ authorization: `Bearer ${tenant.apiKey}` }, { authorization: tenant.apiKey }, { 'x-api-key': tenant.apiKey }];
+    for (const headers of headerForms) {
       const result = await gql(query, { id: tenant.organizationId }, { headers });
       expect(result.errors).toBeUndefined();
       expect(result.data).toEqual(expected);

@@ -8,6 +8,7 @@ import { createAuthenticator } from './auth.ts';
 import type { RouterContext } from './context.ts';
 import type { RouterEnv } from './env.ts';
 import { createGateway } from './gateway.ts';
+import { operationLogPlugin } from './operation-log.ts';
 
 // Apollo Server's own codes, mapped onto the contract's.
 const apolloCodes: Record<string, ErrorCode> = {
@@ -79,6 +80,7 @@ export async function startRouter({ env, log, redis }: RouterDeps) {
     introspection: env.NODE_ENV !== 'production',
     // Credentials travel in headers, never in cookies, so cross-site requests carry no authority.
     csrfPrevention: false,
+    plugins: [operationLogPlugin()],
   });
   await apollo.start();
 

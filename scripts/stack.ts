@@ -108,41 +108,56 @@ async function waitUntilReady(name: string, url: string, child: ChildProcess, ti
   throw new Error(`${name} was not ready at ${url} within ${timeoutMs} ms`);
 }
 
+export type Service = (typeof services)[number];
+
+/**
+ * Starts one service as its own process and resolves once it answers /health/ready (or
+ * /health/live with `readyPath`), with its output in `logFile` or this process' output.
+ */
+export async function startService(service: Service, env: NodeJS.ProcessEnv, options: { port: number; logFile?: string; readyPath?: string; readyTimeoutMs?: number }) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, service.entry)], {
+    cwd: repoRoot,
+    env,
+    stdio: options.logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+  });
+  if (options.logFile) {
+    const log = createWriteStream(options.logFile);
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+  }
+  const stop = () =>
+    new Promise<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 8_000).unref();
+    });
+  try {
+    await waitUntilReady(service.name, `http://127.0.0.1:${options.port}${options.readyPath ?? '/health/ready'}`, child, options.readyTimeoutMs ?? 60_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { child, stop };
+}
+
 /** Starts every service as its own process and resolves once each answers /health/ready. */
 export async function startStack(options: StackOptions) {
   const env = { ...process.env, ...stackEnv(options) };
   if (options.logDir) await mkdir(options.logDir, { recursive: true });
-  const children: { name: string; child: ChildProcess }[] = [];
-
-  async function stop() {
-    await Promise.all(
-      children.reverse().map(
-        ({ child }) =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null) return done();
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 8_000).unref();
-          }),
-      ),
-    );
-  }
-
+  const running: { stop: () => Promise<void> }[] = [];
+  const stop = async () => {
+    await Promise.all(running.reverse().map((service) => service.stop()));
+  };
   try {
     for (const service of services) {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, service.entry)], {
-        cwd: repoRoot,
-        env,
-        stdio: options.logDir ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
-      });
-      if (options.logDir) {
-        const log = createWriteStream(join(options.logDir, `${service.name}.log`));
-        child.stdout?.pipe(log);
-        child.stderr?.pipe(log);
-      }
-      children.push({ name: service.name, child });
-      const port = options.basePort + service.offset;
-      await waitUntilReady(service.name, `http://127.0.0.1:${port}/health/ready`, child, options.readyTimeoutMs ?? 60_000);
+      running.push(
+        await startService(service, env, {
+          port: options.basePort + service.offset,
+          logFile: options.logDir ? join(options.logDir, `${service.name}.log`) : undefined,
+          readyTimeoutMs: options.readyTimeoutMs,
+        }),
+      );
     }
   } catch (error) {
     await stop();

@@ -52,6 +52,7 @@ function operationLog(): Plugin<SubgraphContext> {
             },
             'operation',
           );
+          if (args.contextValue.log.isLevelEnabled('debug')) args.contextValue.log.debug({ variables: args.variableValues }, 'operation variables');
         },
       };
     },

@@ -5,7 +5,10 @@ import type { SubgraphContext } from '@mindweave/subgraph-kit';
 import { prisma } from './db.ts';
 import type { MemberRole, Organization, Prisma, Project } from './generated/prisma/client.ts';
 
-/** The organizations a caller may see: a user's memberships, or an API key's own organization. */
+/**
+ * The organizations a caller may see: a user's memberships, or an API key's own organization.
+ * Combine it with other conditions under AND: spreading it would overwrite their `id`.
+ */
 export function visibleOrganizations(ctx: SubgraphContext): Prisma.OrganizationWhereInput {
   switch (ctx.identity.kind) {
     case 'user':
@@ -24,7 +27,7 @@ export const isUuid = (value: string) => uuidPattern.test(value);
 export const organizationLoader = createContextCache(
   (ctx: SubgraphContext) =>
     new DataLoader<string, Organization | null>(async (ids) => {
-      const rows = await prisma.organization.findMany({ where: { id: { in: ids.filter(isUuid) }, ...visibleOrganizations(ctx) } });
+      const rows = await prisma.organization.findMany({ where: { AND: [{ id: { in: ids.filter(isUuid) } }, visibleOrganizations(ctx)] } });
       const byId = new Map(rows.map((row) => [row.id, row]));
       return ids.map((id) => byId.get(id) ?? null);
     }),

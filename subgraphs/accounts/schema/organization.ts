@@ -43,7 +43,7 @@ builder.queryField('organization', (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
       const org = isUuid(String(id))
-        ? await prisma.organization.findFirst({ ...query, where: { id: String(id), ...visibleOrganizations(ctx) } })
+        ? await prisma.organization.findFirst({ ...query, where: { AND: [{ id: String(id) }, visibleOrganizations(ctx)] } })
         : null;
       // Another tenant's organization looks exactly like one that does not exist.
       if (!org) throw notFound('Organization');

@@ -1,0 +1,82 @@
+import { copyFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compose, printSubgraph, readSupergraphConfig, supergraphFile } from '../packages/schema-tools/compose.ts';
+import { services, startService } from '../scripts/stack.ts';
+import { createTenant, gql, stack } from './client.ts';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+describe('health routes', () => {
+  it('answer on the router and on every subgraph', async () => {
+    for (const service of services) {
+      const base = `http://127.0.0.1:${stack.basePort + service.offset}`;
+      expect((await fetch(`${base}/health/live`)).status, service.name).toBe(200);
+      expect((await fetch(`${base}/health/ready`)).status, service.name).toBe(200);
+      const detailed = (await (await fetch(`${base}/health`)).json()) as { status: string; dependencies: Record<string, { status: string; latencyMs: number }> };
+      expect(detailed.status).toBe('ok');
+      for (const dependency of Object.values(detailed.dependencies)) {
+        expect(dependency).toMatchObject({ status: 'up', latencyMs: expect.any(Number) });
+      }
+    }
+  });
+});
+
+// A second router on its own copy of the supergraph and an unreachable Redis.
+describe('a router whose Redis is down, serving a supergraph file that changes', () => {
+  let port: number;
+  let stop: () => Promise<void>;
+  const supergraphCopy = join(stack.logDir, 'supergraph-copy.graphql');
+
+  beforeAll(async () => {
+    port = await freePort();
+    await copyFile(supergraphFile, supergraphCopy);
+    const router = services.find((s) => s.name === 'router')!;
+    const env = { ...process.env, ...stack.env, NODE_ENV: 'test', PORT: String(port), REDIS_URL: 'redis://127.0.0.1:1', SUPERGRAPH_PATH: supergraphCopy };
+    ({ stop } = await startService(router, env, { port, readyPath: '/health/live', logFile: join(stack.logDir, 'router-2.log') }));
+  });
+  afterAll(() => stop());
+
+  const url = () => `http://127.0.0.1:${port}/graphql`;
+
+  it('reports not ready, names Redis, and still serves users', async () => {
+    expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(503);
+    const detailed = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { dependencies: Record<string, { status: string }> };
+    expect(detailed.dependencies['redis']?.status).toBe('down');
+
+    const tenant = await createTenant();
+    const viaJwt = await gql('query ($id: ID!) { organization(id: $id) { id } }', { id: tenant.organizationId }, { token: tenant.user.accessToken, url: url() });
+    expect(viaJwt.data).toEqual({ organization: { id: tenant.organizationId } });
+    // API keys are resolved by accounts directly while their cache is down.
+    const viaKey = await gql('query ($id: ID!) { organization(id: $id) { id } }', { id: tenant.organizationId }, { token: tenant.apiKey, url: url() });
+    expect(viaKey.data).toEqual({ organization: { id: tenant.organizationId } });
+  });
+
+  it('picks up a new supergraph without a restart', async () => {
+    const tenant = await createTenant();
+    const query = 'query ($id: ID!) { organization(id: $id) { id } }';
+    expect((await gql(query, { id: tenant.organizationId }, { token: tenant.user.accessToken, url: url() })).errors).toBeUndefined();
+
+    const identityOnly = (await readSupergraphConfig()).filter((s) => s.name === 'identity');
+    const composed = await compose(identityOnly, (config) => printSubgraph(config.name));
+    if (!composed.ok) throw new Error(composed.errors.join('\n'));
+    await writeFile(supergraphCopy, composed.supergraphSdl);
+
+    const deadline = Date.now() + 10_000;
+    let code: string | undefined;
+    while (Date.now() < deadline) {
+      code = (await gql(query, { id: tenant.organizationId }, { token: tenant.user.accessToken, url: url() })).errors?.[0]?.extensions.code;
+      if (code === 'GRAPHQL_VALIDATION_FAILED') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect((await gql('{ me { id } }', {}, { token: tenant.user.accessToken, url: url() })).data).toEqual({ me: { id: tenant.user.userId } });
+  });
+});
