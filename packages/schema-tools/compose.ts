@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { composeServices } from '@apollo/composition';
 import { printSubgraphSchema } from '@apollo/subgraph';
-import { parse, type GraphQLSchema } from 'graphql';
+import { parse, Source, type GraphQLSchema } from 'graphql';
 import { parse as parseYaml } from 'yaml';
 
 export interface SubgraphConfig {
@@ -39,7 +39,7 @@ export type Composition =
 /** Composes the subgraphs; failures come back as readable messages naming subgraph and location. */
 export async function compose(configs: SubgraphConfig[], sdlOf: (config: SubgraphConfig) => Promise<string>): Promise<Composition> {
   const subgraphs = await Promise.all(configs.map(async (config) => ({ config, sdl: await sdlOf(config) })));
-  const result = composeServices(subgraphs.map(({ config, sdl }) => ({ name: config.name, url: config.routingUrl, typeDefs: parse(sdl) })));
+  const result = composeServices(subgraphs.map(({ config, sdl }) => ({ name: config.name, url: config.routingUrl, typeDefs: parse(new Source(sdl, config.name)) })));
   if (result.errors) {
     return {
       ok: false,

@@ -1,0 +1,27 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { compose, printSubgraph, readSupergraphConfig, supergraphFile } from './compose.ts';
+
+describe('the committed schema', () => {
+  it('matches what the subgraphs print and compose to (run `pnpm schema compose` when this fails)', async () => {
+    const configs = await readSupergraphConfig();
+    const result = await compose(configs, (config) => printSubgraph(config.name));
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    for (const { config, sdl } of result.subgraphs) expect(await readFile(config.schemaFile, 'utf8'), config.name).toBe(sdl);
+    expect(await readFile(supergraphFile, 'utf8')).toBe(result.supergraphSdl);
+  });
+
+  it('reports composition errors with the subgraph and location', async () => {
+    const configs = [
+      { name: 'a', routingUrl: 'http://a/graphql', schemaFile: 'a.graphql' },
+      { name: 'b', routingUrl: 'http://b/graphql', schemaFile: 'b.graphql' },
+    ];
+    const sdl: Record<string, string> = {
+      a: 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])\ntype Query { thing: Thing }\ntype Thing @key(fields: "id") { id: ID! size: Int }',
+      b: 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])\ntype Query { other: Thing }\ntype Thing @key(fields: "id") { id: ID! size: String }',
+    };
+    const result = await compose(configs, async (config) => sdl[config.name]!);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors.join('\n')).toMatch(/Thing\.size.*\(at [ab]:\d+:\d+/s);
+  });
+});

@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { afterAll, expect, it } from 'vitest';
+import { createLogger } from '@mindweave/service-kit';
+import { prisma } from './db.ts';
+import { schema } from './schema/index.ts';
+
+// The graphql copy Node loaded for Pothos; a plain import here would get Vite's ESM copy.
+const { execute, parse } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
+
+// What the gateway sends accounts for `me { memberships { organization { projects { id } } } }`.
+const entities = parse(`query ($representations: [_Any!]!) {
+  _entities(representations: $representations) { ... on User { memberships { role organization { id name projects { id } } } } }
+}`);
+const log = createLogger({ name: 'test', level: 'silent' });
+
+async function userInOrganizations(count: number) {
+  const userId = randomUUID();
+  for (let i = 0; i < count; i++) {
+    await prisma.organization.create({
+      data: {
+        name: `Batch ${i}`,
+        slug: `batch-${userId.slice(0, 8)}-${i}`,
+        memberships: { create: { userId, role: 'MEMBER' } },
+        projects: { create: [{ name: 'a' }, { name: 'b' }] },
+      },
+    });
+  }
+  return userId;
+}
+
+let statements = 0;
+prisma.$on('query', () => {
+  statements++;
+});
+
+async function resolveMemberships(userId: string) {
+  statements = 0;
+  const result = await execute({
+    schema,
+    document: entities,
+    variableValues: { representations: [{ __typename: 'User', id: userId }] },
+    contextValue: { identity: { kind: 'user', userId }, requestId: 'batching-test', log },
+  });
+  return { result, statements };
+}
+
+afterAll(() => prisma.$disconnect());
+
+it('resolves memberships, organizations and projects for a user in 50 organizations in as many statements as for one', async () => {
+  const [many, one] = await Promise.all([userInOrganizations(50), userInOrganizations(1)]);
+
+  const manyRun = await resolveMemberships(many);
+  expect(manyRun.result.errors).toBeUndefined();
+  const memberships = (manyRun.result.data as { _entities: { memberships: { organization: { projects: unknown[] } }[] }[] })._entities[0]!.memberships;
+  expect(memberships).toHaveLength(50);
+  expect(memberships.every((m) => m.organization.projects.length === 2)).toBe(true);
+
+  const oneRun = await resolveMemberships(one);
+  expect(oneRun.result.errors).toBeUndefined();
+  expect(manyRun.statements).toBe(oneRun.statements);
+  expect(manyRun.statements).toBeLessThanOrEqual(4);
+});
