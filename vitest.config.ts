@@ -21,8 +21,6 @@ export default defineConfig({
           setupFiles: ['e2e/setup-env.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
-          fileParallelism: true,
-          maxWorkers: 2,
         },
       },
     ],
