@@ -87,7 +87,7 @@ try {
   process.stdout.write(`
 MindWeave is running.
 
-  GraphQL endpoint   http://localhost:${basePort}/graphql   (WebSocket: ws://localhost:${basePort}/graphql)
+  GraphQL endpoint   http://localhost:${basePort}/graphql
   Health             http://localhost:${basePort}/health
 
   Demo user          ${demo.email} / ${demo.password}
