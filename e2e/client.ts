@@ -45,7 +45,7 @@ export async function registerUser(name = 'Test User') {
 }
 
 /** A user with an organization, a project and an API key with the given scopes. */
-export async function createTenant(scopes: string[] = ['usage:write', 'usage:read']) {
+export async function createTenant(scopes: string[] = ['usage:write', 'usage:read', 'projects:read']) {
   const user = await registerUser();
   const org = await gql<{ createOrganization: { id: string; slug: string } }>(
     'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { id slug } }',

@@ -53,7 +53,17 @@ export default async function setup(project: TestProject) {
     redisUrl,
     logDir,
     // debug logs carry GraphQL variables, so that the redaction test has something to check.
-    env: { NODE_ENV: 'test', LOG_LEVEL: 'debug', REDIS_KEY_PREFIX: keyPrefix, API_KEY_CACHE_TTL_SECONDS: '5' },
+    env: {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'debug',
+      REDIS_KEY_PREFIX: keyPrefix,
+      API_KEY_CACHE_TTL_SECONDS: '5',
+      // Every test client comes from 127.0.0.1: the limits are tested on routers of their own.
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      API_KEY_RATE_LIMIT_PER_MINUTE: '1000000',
+      AUTH_RATE_LIMIT_PER_MINUTE: '1000000',
+      COST_BUDGET_PER_MINUTE: '1000000000',
+    },
   }).catch(async (error: unknown) => {
     await dropDatabase(databaseUrl);
     throw error;

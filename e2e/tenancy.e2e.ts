@@ -51,7 +51,8 @@ describe('tenancy and roles', () => {
     const tenant = await createTenant();
     const input = { name: 'x', slug: unique('anon') };
     const mutation = 'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }';
-    expect((await gql(mutation, { input })).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
+    // Anonymous callers are stopped by the router (@authenticated), API keys by the subgraph.
+    expect((await gql(mutation, { input })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
     expect((await gql(mutation, { input }, { token: tenant.apiKey })).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
   });
 });

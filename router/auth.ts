@@ -69,10 +69,14 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   async function verifyApiKey(key: string, requestId: string): Promise<Identity> {
     // The same key derivation as accounts' apiKeyCacheKey, so that a revocation can evict it.
     const cacheKey = `apikey:${createHash('sha256').update(key).digest('hex')}`;
-    const cached = await redis.get(cacheKey).catch((error: unknown) => {
-      log.warn({ err: error }, 'API key cache unavailable; asking accounts directly');
-      return null;
-    });
+    // While Redis is down, ask accounts every time rather than wait for Redis to time out.
+    const cacheUp = redis.status === 'ready';
+    const cached = cacheUp
+      ? await redis.get(cacheKey).catch((error: unknown) => {
+          log.warn({ err: error }, 'API key cache unavailable; asking accounts directly');
+          return null;
+        })
+      : null;
     let identity: ApiKeyIdentity | null;
     if (cached !== null) {
       identity = cached === 'invalid' ? null : (JSON.parse(cached) as ApiKeyIdentity);
@@ -81,7 +85,7 @@ export function createAuthenticator(options: AuthenticatorOptions) {
         log.error({ err: error }, 'could not resolve API key');
         throw unauthenticated('API key could not be verified right now');
       });
-      await redis.set(cacheKey, identity ? JSON.stringify(identity) : 'invalid', 'EX', options.apiKeyCacheTtlSeconds).catch(() => undefined);
+      if (cacheUp) await redis.set(cacheKey, identity ? JSON.stringify(identity) : 'invalid', 'EX', options.apiKeyCacheTtlSeconds).catch(() => undefined);
     }
     if (!identity) throw unauthenticated('Invalid or revoked API key');
     return identity;

@@ -1,7 +1,22 @@
 import type { Identity, Logger } from '@mindweave/service-kit';
+import type { AnalyzedOperation } from './operation.ts';
+
+/** What the edge learned of one operation before execution, for the response and the log line. */
+export interface EdgeInfo {
+  operation: AnalyzedOperation;
+  estimatedCost: number;
+  includeCost: boolean;
+  denied: { path: string[] }[];
+  /** Nothing was left to run after authorization. */
+  empty: boolean;
+  actualCost?: number;
+}
 
 export interface RouterContext {
   identity: Identity;
   requestId: string;
   log: Logger;
+  /** By the query text sent to Apollo Server (batches hold several). */
+  edge: Map<string, EdgeInfo>;
+  subgraphTimings: { subgraph: string; durationMs: number }[];
 }

@@ -22,6 +22,35 @@ export const routerEnv = {
   /** How long a resolved API key is cached in Redis; a revocation also evicts it at once. */
   API_KEY_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(300).default(10),
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  /** Every fetch to a subgraph is abandoned after this long. */
+  SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),
+
+  // Demand control (README: "Query cost").
+  MAX_OPERATION_COST: z.coerce.number().int().min(1).default(5_000),
+  DEFAULT_LIST_SIZE: z.coerce.number().int().min(1).default(10),
+  /** Estimated cost each identity may spend per minute. */
+  COST_BUDGET_PER_MINUTE: z.coerce.number().int().min(1).default(100_000),
+
+  // Rate limits (README: "Rate limits"), sliding windows of one minute.
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1_000),
+  API_KEY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  AUTH_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  AUTH_BLOCK_SECONDS: z.coerce.number().int().min(1).default(900),
+
+  // Document limits.
+  MAX_DEPTH: z.coerce.number().int().min(1).default(12),
+  MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+  MAX_DIRECTIVES: z.coerce.number().int().min(0).default(50),
+  MAX_ROOT_FIELDS: z.coerce.number().int().min(1).default(20),
+  MAX_TOKENS: z.coerce.number().int().min(10).default(5_000),
+  /** Batched requests (a JSON array of operations): off unless set to the largest batch allowed. */
+  MAX_BATCH_SIZE: z.coerce.number().int().min(0).default(0),
+
+  /** Scopes a signed-in user holds; API keys hold the scopes they were created with. */
+  USER_SCOPES: z
+    .string()
+    .default('usage:read,projects:read,policies:read,mcp:read,mcp:write,exports:write')
+    .transform((value) => new Set(value.split(',').map((s) => s.trim()).filter(Boolean))),
 };
 
 export type RouterEnv = z.infer<z.ZodObject<typeof routerEnv>>;

@@ -1,14 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { ApolloServer, HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
 import { ErrorCode, errorBody, isErrorCode, MindweaveError } from '@mindweave/errors';
 import { closeServer, createHealthRoutes, listen, requestIdFrom, sendJson, type Logger } from '@mindweave/service-kit';
 import { createAuthenticator } from './auth.ts';
 import type { RouterContext } from './context.ts';
+import { createEdge, type OperationRequest } from './edge.ts';
 import type { RouterEnv } from './env.ts';
 import { createGateway } from './gateway.ts';
+import { createMetrics } from './metrics.ts';
 import { operationLogPlugin } from './operation-log.ts';
+import { createRateLimiter } from './rate-limit.ts';
 
 // Apollo Server's own codes, mapped onto the contract's.
 const apolloCodes: Record<string, ErrorCode> = {
@@ -29,27 +32,47 @@ export function formatError(development: boolean) {
   };
 }
 
+/** Internal errors keep the request id, so that a client's report leads to the logs. */
+const requestIdOnInternalErrors: ApolloServerPlugin<RouterContext> = {
+  async requestDidStart({ contextValue }) {
+    return {
+      async willSendResponse({ response }) {
+        if (response.body.kind !== 'single') return;
+        const result = response.body.singleResult;
+        if (!result.errors?.some((e) => e.extensions?.['code'] === ErrorCode.INTERNAL_SERVER_ERROR)) return;
+        result.errors = result.errors.map((e) => (e.extensions?.['code'] === ErrorCode.INTERNAL_SERVER_ERROR ? { ...e, extensions: { ...e.extensions, requestId: contextValue.requestId } } : e));
+      },
+    };
+  },
+};
+
+const requestTooLarge = (limit: number) => new MindweaveError(ErrorCode.BAD_USER_INPUT, `Request body exceeds ${limit} bytes`);
+
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new MindweaveError(ErrorCode.BAD_USER_INPUT, `Request body exceeds ${limit} bytes`);
+  if (Number(req.headers['content-length'] ?? 0) > limit) throw requestTooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw new MindweaveError(ErrorCode.BAD_USER_INPUT, `Request body exceeds ${limit} bytes`);
+    if (size > limit) throw requestTooLarge(limit);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function parseJsonBody(text: string, contentType: string | undefined): unknown {
-  if (!text) return undefined;
-  if (!contentType?.includes('json')) return text;
+function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
     throw new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Request body is not valid JSON');
   }
+}
+
+function jsonParam(value: string | null, name: string): Record<string, unknown> | undefined {
+  if (!value) return undefined;
+  const parsed = parseJson(value);
+  if (typeof parsed !== 'object' || parsed === null) throw new MindweaveError(ErrorCode.BAD_USER_INPUT, `The ${name} parameter must be a JSON object`);
+  return parsed as Record<string, unknown>;
 }
 
 async function writeResponse(res: ServerResponse, response: HTTPGraphQLResponse) {
@@ -63,6 +86,13 @@ async function writeResponse(res: ServerResponse, response: HTTPGraphQLResponse)
   res.end();
 }
 
+const wantsGraphQLResponse = (req: IncomingMessage) => (req.headers.accept ?? '').includes('application/graphql-response+json');
+
+function sendError(req: IncomingMessage, res: ServerResponse, status: number, error: MindweaveError, headers: Record<string, string> = {}) {
+  const type = wantsGraphQLResponse(req) ? 'application/graphql-response+json; charset=utf-8' : 'application/json; charset=utf-8';
+  sendJson(res, status, errorBody(error), { ...headers, 'content-type': type });
+}
+
 export interface RouterDeps {
   env: RouterEnv;
   log: Logger;
@@ -71,16 +101,29 @@ export interface RouterDeps {
 
 export async function startRouter({ env, log, redis }: RouterDeps) {
   const development = env.NODE_ENV === 'development';
-  const gateway = createGateway({ supergraphPath: env.SUPERGRAPH_PATH, subgraphUrls: env.SUBGRAPH_URLS, signingSecret: env.INTERNAL_SIGNING_SECRET, log });
+  const production = env.NODE_ENV === 'production';
+  const metrics = createMetrics();
+  const edge = createEdge(env, createRateLimiter(redis, log), metrics);
+  const gateway = createGateway({
+    supergraphPath: env.SUPERGRAPH_PATH,
+    subgraphUrls: env.SUBGRAPH_URLS,
+    signingSecret: env.INTERNAL_SIGNING_SECRET,
+    subgraphTimeoutMs: env.SUBGRAPH_TIMEOUT_MS,
+    metrics,
+    log,
+  });
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => edge.setSupergraph(coreSupergraphSdl));
   const apollo = new ApolloServer<RouterContext>({
     gateway,
     logger: log,
     formatError: formatError(development),
     includeStacktraceInErrorResponses: development,
-    introspection: env.NODE_ENV !== 'production',
+    introspection: !production,
+    hideSchemaDetailsFromClientErrors: production,
+    allowBatchedHttpRequests: env.MAX_BATCH_SIZE > 0,
     // Credentials travel in headers, never in cookies, so cross-site requests carry no authority.
     csrfPrevention: false,
-    plugins: [operationLogPlugin()],
+    plugins: [edge.responsePlugin, requestIdOnInternalErrors, operationLogPlugin(metrics)],
   });
   await apollo.start();
 
@@ -95,57 +138,97 @@ export async function startRouter({ env, log, redis }: RouterDeps) {
 
   const handleHealth = createHealthRoutes('router', {
     redis: () => redis.ping(),
-    supergraph: async () => {
+    identity: async () => {
       const response = await fetch(env.IDENTITY_JWKS_URL, { signal: AbortSignal.timeout(1_500) });
       if (!response.ok) throw new Error(`identity JWKS answered ${response.status}`);
     },
   });
 
+  /** The operations of a request, from the JSON body (POST) or the query string (GET). */
+  async function operationsOf(req: IncomingMessage, url: URL): Promise<{ requests: OperationRequest[]; batch: boolean; raw: unknown }> {
+    if (req.method === 'GET') {
+      const params = url.searchParams;
+      const request: OperationRequest = {
+        query: params.get('query') ?? undefined,
+        operationName: params.get('operationName') ?? undefined,
+        variables: jsonParam(params.get('variables'), 'variables'),
+        extensions: jsonParam(params.get('extensions'), 'extensions'),
+      };
+      return { requests: [request], batch: false, raw: undefined };
+    }
+    const text = await readBody(req, env.MAX_REQUEST_BYTES);
+    if (!(req.headers['content-type'] ?? '').includes('json')) return { requests: [], batch: false, raw: text };
+    const body = parseJson(text);
+    if (Array.isArray(body)) {
+      if (env.MAX_BATCH_SIZE === 0) throw new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Batched requests are not enabled');
+      if (body.length > env.MAX_BATCH_SIZE) throw new MindweaveError(ErrorCode.BAD_USER_INPUT, `A batch may hold at most ${env.MAX_BATCH_SIZE} operations`);
+      return { requests: body as OperationRequest[], batch: true, raw: body };
+    }
+    return { requests: typeof body === 'object' && body !== null ? [body as OperationRequest] : [], batch: false, raw: body };
+  }
+
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) {
     if (req.method !== 'GET' && req.method !== 'POST') {
-      return sendJson(res, 405, errorBody(new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Use GET or POST')), { allow: 'GET, POST' });
+      return sendError(req, res, 405, new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Use GET or POST'), { allow: 'GET, POST' });
     }
-    const requestLog = log.child({ requestId });
     const identity = await authenticate(req.headers, requestId);
-    const body = req.method === 'POST' ? parseJsonBody(await readBody(req, env.MAX_REQUEST_BYTES), req.headers['content-type']) : undefined;
+    const { requests, batch, raw } = await operationsOf(req, url);
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const admission = await edge.admit(identity, ip, requests, req.headers['x-include-cost'] === 'true');
+    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+    if (!admission.ok) return sendError(req, res, admission.status, admission.error);
+
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
+    let search = url.search;
+    let body: unknown = raw;
+    if (req.method === 'GET') {
+      const params = new URLSearchParams(url.searchParams);
+      const query = admission.requests[0]?.query;
+      if (query !== undefined) params.set('query', query);
+      search = `?${params.toString()}`;
+    } else if (requests.length) {
+      body = batch ? admission.requests : admission.requests[0];
+    }
     const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method, headers, search: url.search, body },
-      context: async () => ({ identity, requestId, log: requestLog }),
+      httpGraphQLRequest: { method: req.method, headers, search, body },
+      context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [] }),
     });
     await writeResponse(res, response);
   }
 
   const server = createServer(async (req, res) => {
-    const started = performance.now();
     const requestId = requestIdFrom(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
     const url = new URL(req.url ?? '/', 'http://router');
     try {
       if (await handleHealth(req, res, url.pathname)) return;
+      if (url.pathname === '/metrics' && req.method === 'GET') {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        return res.end(await metrics.registry.metrics());
+      }
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
       await handleGraphQL(req, res, url, requestId);
     } catch (error) {
       if (error instanceof MindweaveError) {
-        if (!res.headersSent) sendJson(res, error.code === ErrorCode.UNAUTHENTICATED ? 401 : 400, errorBody(error));
+        if (!res.headersSent) sendError(req, res, error.code === ErrorCode.UNAUTHENTICATED ? 401 : 400, error);
       } else {
         log.error({ err: error, requestId }, 'request failed');
         if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } }] });
       }
-    } finally {
-      log.debug({ requestId, method: req.method, path: url.pathname, status: res.statusCode, durationMs: Math.round(performance.now() - started) }, 'request');
     }
   });
   server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 60_000;
   const port = await listen(server, env.PORT, env.HOST);
   log.info({ port }, `router ready at http://localhost:${port}/graphql`);
 
   return {
     server,
     port,
+    metrics,
     async close() {
       await closeServer(server);
       await apollo.stop();

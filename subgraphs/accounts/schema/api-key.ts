@@ -49,6 +49,7 @@ builder.mutationFields((t) => ({
   createApiKey: t.field({
     type: CreatedApiKey,
     description: 'Only OWNER and ADMIN members can create keys.',
+    authenticated: true,
     args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const userId = requireUserId(ctx);
@@ -63,6 +64,7 @@ builder.mutationFields((t) => ({
   }),
   revokeApiKey: t.prismaField({
     type: 'ApiKey',
+    authenticated: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
       const existing = isUuid(String(id)) ? await prisma.apiKey.findUnique({ where: { id: String(id) }, include: { project: true } }) : null;

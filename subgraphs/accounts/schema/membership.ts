@@ -28,6 +28,7 @@ builder.mutationField('addMember', (t) =>
   t.prismaField({
     type: 'Membership',
     description: 'Adds a user to an organization. OWNER and ADMIN members can add members; only an OWNER can add another OWNER.',
+    authenticated: true,
     args: { input: t.arg({ type: AddMemberInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const organizationId = String(input.organizationId);

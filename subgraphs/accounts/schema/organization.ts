@@ -11,8 +11,8 @@ export const Organization = builder.prismaObject('Organization', {
     name: t.exposeString('name'),
     slug: t.exposeString('slug'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    projects: t.relation('projects', { query: { orderBy: { createdAt: 'asc' } } }),
-    memberships: t.relation('memberships', { query: { orderBy: { createdAt: 'asc' } } }),
+    projects: t.relation('projects', { query: { orderBy: { createdAt: 'asc' } }, requiresScopes: [['projects:read']], listSize: { assumedSize: 20 } }),
+    memberships: t.relation('memberships', { query: { orderBy: { createdAt: 'asc' } }, requiresScopes: [['projects:read']], listSize: { assumedSize: 50 } }),
   }),
 });
 
@@ -40,6 +40,7 @@ builder.queryField('organization', (t) =>
   t.prismaField({
     type: 'Organization',
     nullable: true,
+    authenticated: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
       const org = isUuid(String(id))
@@ -56,6 +57,7 @@ builder.mutationField('createOrganization', (t) =>
   t.prismaField({
     type: 'Organization',
     description: 'Creates an organization with the caller as its OWNER.',
+    authenticated: true,
     args: { input: t.arg({ type: CreateOrganizationInput, required: true }) },
     resolve: (query, _root, { input }, ctx) => {
       const userId = requireUserId(ctx);

@@ -9,7 +9,7 @@ export const Project = builder.prismaObject('Project', {
     name: t.exposeString('name'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     organization: t.relation('organization'),
-    apiKeys: t.relation('apiKeys', { query: { orderBy: { createdAt: 'asc' } } }),
+    apiKeys: t.relation('apiKeys', { query: { orderBy: { createdAt: 'asc' } }, requiresScopes: [['projects:read']], listSize: { assumedSize: 10 } }),
   }),
 });
 
@@ -29,6 +29,7 @@ builder.mutationField('createProject', (t) =>
   t.prismaField({
     type: 'Project',
     description: 'Only OWNER and ADMIN members can create projects.',
+    authenticated: true,
     args: { input: t.arg({ type: CreateProjectInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const organizationId = String(input.organizationId);

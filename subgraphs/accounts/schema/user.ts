@@ -8,6 +8,7 @@ export const User = builder.externalRef('User', builder.selection<{ id: string }
   fields: (t) => ({
     memberships: t.prismaField({
       type: ['Membership'],
+      listSize: { assumedSize: 50 },
       description: "The user's memberships in organizations the caller can see.",
       resolve: (query, user, _args, ctx) =>
         prisma.membership.findMany({

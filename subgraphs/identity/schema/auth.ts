@@ -55,6 +55,7 @@ export async function sessionFor(user: UserRow): Promise<AuthPayloadShape> {
 builder.mutationFields((t) => ({
   register: t.field({
     type: AuthPayload,
+    cost: 20,
     args: { input: t.arg({ type: RegisterInput, required: true }) },
     resolve: async (_root, { input }) => {
       const passwordHash = await hashPassword(input.password);
@@ -85,6 +86,7 @@ builder.mutationFields((t) => ({
   }),
   login: t.field({
     type: AuthPayload,
+    cost: 20,
     args: { input: t.arg({ type: LoginInput, required: true }) },
     resolve: async (_root, { input }) => {
       const user = await prisma.user.findUnique({ where: { email: input.email } });

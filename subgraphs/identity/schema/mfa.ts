@@ -17,6 +17,7 @@ const totpCode = z.string().regex(/^\d{6}$/, 'must be 6 digits');
 builder.mutationFields((t) => ({
   enableMfa: t.field({
     type: MfaSetup,
+    authenticated: true,
     resolve: async (_root, _args, ctx) => {
       const user = await prisma.user.findUniqueOrThrow({ where: { id: requireUserId(ctx) } });
       if (user.mfaEnabledAt) throw badUserInput('MFA is already enabled');
@@ -26,6 +27,7 @@ builder.mutationFields((t) => ({
     },
   }),
   confirmMfa: t.boolean({
+    authenticated: true,
     args: { code: t.arg.string({ required: true, validate: totpCode }) },
     resolve: async (_root, { code }, ctx) => {
       const user = await prisma.user.findUniqueOrThrow({ where: { id: requireUserId(ctx) } });
@@ -36,6 +38,7 @@ builder.mutationFields((t) => ({
     },
   }),
   disableMfa: t.boolean({
+    authenticated: true,
     args: { code: t.arg.string({ required: true, validate: totpCode }) },
     resolve: async (_root, { code }, ctx) => {
       const user = await prisma.user.findUniqueOrThrow({ where: { id: requireUserId(ctx) } });

@@ -54,6 +54,7 @@ builder.mutationFields((t) => ({
     },
   }),
   resendEmailVerification: t.boolean({
+    authenticated: true,
     resolve: async (_root, _args, ctx) => {
       const user = await prisma.user.findUniqueOrThrow({ where: { id: requireUserId(ctx) } });
       if (user.emailVerifiedAt) return false;

@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import { print } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { ErrorCode, MindweaveError } from '@mindweave/errors';
+import type { Identity } from '@mindweave/service-kit';
+import type { EdgeInfo, RouterContext } from './context.ts';
+import type { RouterEnv } from './env.ts';
+import { operationLabel, type Metrics } from './metrics.ts';
+import { actualCost, analyzeOperation, authorize, CostError, estimateCost, type AnalyzedOperation, type Caller } from './operation.ts';
+import type { Decision, RateLimiter } from './rate-limit.ts';
+import { indexSupergraph, type SchemaIndex } from './schema-index.ts';
+
+/** One GraphQL request as a client sent it (a batch holds several). */
+export interface OperationRequest {
+  query?: string;
+  operationName?: string;
+  variables?: Record<string, unknown>;
+  extensions?: Record<string, unknown>;
+}
+
+export type Admission =
+  | { ok: true; requests: OperationRequest[]; edge: Map<string, EdgeInfo>; headers: Record<string, string> }
+  | { ok: false; status: number; error: MindweaveError; headers: Record<string, string> };
+
+// The mutations that take credentials: limited per IP and per email, then blocked for a while.
+const authMutations = new Set(['login', 'register', 'refreshToken', 'requestPasswordReset', 'resetPassword', 'verifyMfaLogin']);
+const minute = 60_000;
+
+function identityKey(identity: Identity, ip: string) {
+  switch (identity.kind) {
+    case 'user':
+      return `user:${identity.userId}`;
+    case 'apiKey':
+      return `key:${identity.apiKeyId}`;
+    default:
+      return `ip:${ip}`;
+  }
+}
+
+function rateHeaders(decision: Decision): Record<string, string> {
+  return {
+    'x-ratelimit-limit': String(decision.limit),
+    'x-ratelimit-remaining': String(decision.remaining),
+    'x-ratelimit-reset': String(decision.resetSeconds),
+  };
+}
+
+const tightest = (decisions: Decision[]) => decisions.reduce((a, b) => (!b.allowed && a.allowed ? b : b.remaining < a.remaining && a.allowed === b.allowed ? b : a));
+
+function emailOf(request: OperationRequest): string | undefined {
+  const input = request.variables?.['input'];
+  const candidate = (typeof input === 'object' && input !== null ? (input as Record<string, unknown>)['email'] : undefined) ?? request.variables?.['email'];
+  return typeof candidate === 'string' ? candidate.trim().toLowerCase() : undefined;
+}
+
+/**
+ * The router's edge: everything decided before a subgraph is called. Rate limits per IP and
+ * identity, document limits, cost estimation against MAX_OPERATION_COST and the identity's cost
+ * budget, and removal of the fields the caller may not see (@authenticated, @requiresScopes).
+ * Analyses are cached per document, so a repeated operation costs a map lookup.
+ */
+export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metrics) {
+  let index: SchemaIndex | undefined;
+  const analyses = new LRUCache<string, { analysis: AnalyzedOperation | { violation: string } | null; costIsStatic: boolean; cost?: number }>({ max: 5_000 });
+  const authorizations = new LRUCache<string, { query: string; denied: { path: string[] }[]; empty: boolean }>({ max: 5_000 });
+  const limits = {
+    maxDepth: env.MAX_DEPTH,
+    maxAliases: env.MAX_ALIASES,
+    maxDirectives: env.MAX_DIRECTIVES,
+    maxRootFields: env.MAX_ROOT_FIELDS,
+    maxTokens: env.MAX_TOKENS,
+    defaultListSize: env.DEFAULT_LIST_SIZE,
+  };
+
+  function setSupergraph(supergraphSdl: string) {
+    index = indexSupergraph(supergraphSdl);
+    analyses.clear();
+    authorizations.clear();
+  }
+
+  const callerOf = (identity: Identity): Caller => ({
+    authenticated: identity.kind === 'user' || identity.kind === 'apiKey',
+    scopes: identity.kind === 'apiKey' ? new Set(identity.scopes) : identity.kind === 'user' ? env.USER_SCOPES : new Set(),
+  });
+  const callerKey = (caller: Caller) => `${caller.authenticated ? 1 : 0}:${[...caller.scopes].sort().join(',')}`;
+
+  function analysisOf(request: OperationRequest) {
+    const key = `${request.operationName ?? ''}\n${request.query}`;
+    let entry = analyses.get(key);
+    if (!entry) {
+      const analysis = index ? analyzeOperation(index, request.query ?? '', request.operationName, limits) : null;
+      // Without variables in it, the estimate is the same for every request: compute it once.
+      const costIsStatic = analysis !== null && 'document' in analysis && !analysis.operation.variableDefinitions?.length;
+      entry = { analysis, costIsStatic };
+      analyses.set(key, entry);
+    }
+    return { key, entry };
+  }
+
+  const refuse = (status: number, error: MindweaveError, reason: string, headers: Record<string, string> = {}): Admission => {
+    metrics.rejections.inc({ reason });
+    return { ok: false, status, error, headers };
+  };
+
+  async function admit(identity: Identity, ip: string, requests: OperationRequest[], includeCostHeader: boolean): Promise<Admission> {
+    const perCaller = identity.kind === 'apiKey' ? env.API_KEY_RATE_LIMIT_PER_MINUTE : env.RATE_LIMIT_PER_MINUTE;
+    const decisions = await Promise.all([
+      limiter.consume(`ip:${ip}`, env.RATE_LIMIT_PER_MINUTE, minute),
+      ...(identity.kind === 'anonymous' ? [] : [limiter.consume(identityKey(identity, ip), perCaller, minute)]),
+    ]);
+    const requestDecision = tightest(decisions);
+    const headers = rateHeaders(requestDecision);
+    if (!requestDecision.allowed) {
+      return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many requests', { retryAfter: requestDecision.retryAfterSeconds }), 'rate_limit', {
+        ...headers,
+        'retry-after': String(requestDecision.retryAfterSeconds),
+      });
+    }
+
+    const caller = callerOf(identity);
+    const edge = new Map<string, EdgeInfo>();
+    const admitted: OperationRequest[] = [];
+    let totalCost = 0;
+    for (const request of requests) {
+      if (typeof request.query !== 'string' || !index) {
+        admitted.push(request);
+        continue;
+      }
+      const { key, entry } = analysisOf(request);
+      const analysis = entry.analysis;
+      if (analysis === null) {
+        admitted.push(request); // Apollo Server reports the syntax or validation error.
+        continue;
+      }
+      if (!('document' in analysis) || analysis.violation) {
+        return refuse(400, new MindweaveError(ErrorCode.GRAPHQL_VALIDATION_FAILED, analysis.violation ?? 'Invalid document'), 'document_limit', headers);
+      }
+
+      if (analysis.operation.operation === 'mutation' && analysis.rootFields.some((f) => authMutations.has(f))) {
+        const refusal = await limitCredentials(ip, emailOf(request), headers);
+        if (refusal) return refusal;
+      }
+
+      let cost: number;
+      try {
+        cost = entry.costIsStatic ? (entry.cost ??= estimateCost(index, analysis, undefined, env.DEFAULT_LIST_SIZE)) : estimateCost(index, analysis, request.variables, env.DEFAULT_LIST_SIZE);
+      } catch (error) {
+        if (error instanceof CostError) return refuse(400, new MindweaveError(ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message), 'document_limit', headers);
+        throw error;
+      }
+      if (cost > env.MAX_OPERATION_COST) {
+        return refuse(400, new MindweaveError(ErrorCode.COST_LIMIT_EXCEEDED, `Operation cost ${cost} exceeds the maximum of ${env.MAX_OPERATION_COST}`, { cost, maxCost: env.MAX_OPERATION_COST }), 'cost_limit', headers);
+      }
+      totalCost += cost;
+
+      const authKey = `${key}\n${callerKey(caller)}`;
+      let authorization = authorizations.get(authKey);
+      if (!authorization) {
+        const result = authorize(analysis, caller);
+        authorization = { query: result.document === analysis.document ? request.query : print(result.document), denied: result.denied, empty: result.empty };
+        authorizations.set(authKey, authorization);
+      }
+      // An operation left with nothing to run still goes through Apollo Server as `{ __typename }`, so
+      // that batches and response handling stay uniform; its data is replaced by null.
+      const query = authorization.empty ? '{ __typename }' : authorization.query;
+      const includeCost = includeCostHeader || request.extensions?.['includeCost'] === true;
+      edge.set(query, { operation: analysis, estimatedCost: cost, includeCost, denied: authorization.denied, empty: authorization.empty });
+      if (query === request.query) admitted.push(request);
+      else if (authorization.empty) admitted.push(request.extensions ? { query, extensions: request.extensions } : { query });
+      else admitted.push({ ...request, query });
+    }
+
+    if (totalCost > 0) {
+      const budget = await limiter.consume(`cost:${identityKey(identity, ip)}`, env.COST_BUDGET_PER_MINUTE, minute, totalCost);
+      if (!budget.allowed) {
+        return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, `Cost budget of ${env.COST_BUDGET_PER_MINUTE} a minute spent`, { retryAfter: budget.retryAfterSeconds, cost: totalCost }), 'cost_budget', {
+          ...headers,
+          'retry-after': String(budget.retryAfterSeconds),
+        });
+      }
+    }
+    return { ok: true, requests: admitted, edge, headers };
+  }
+
+  async function limitCredentials(ip: string, email: string | undefined, headers: Record<string, string>): Promise<Admission | null> {
+    const keys = [`auth-ip:${ip}`, ...(email ? [`auth-email:${createHash('sha256').update(email).digest('hex')}`] : [])];
+    for (const key of keys) {
+      const blocked = await limiter.blockedFor(key);
+      if (blocked > 0) return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many attempts; try again later', { retryAfter: blocked }), 'auth_blocked', { ...headers, 'retry-after': String(blocked) });
+    }
+    for (const key of keys) {
+      const decision = await limiter.consume(key, env.AUTH_RATE_LIMIT_PER_MINUTE, minute);
+      if (!decision.allowed) {
+        await limiter.block(key, env.AUTH_BLOCK_SECONDS);
+        return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many attempts; try again later', { retryAfter: env.AUTH_BLOCK_SECONDS }), 'auth_limit', {
+          ...headers,
+          'retry-after': String(env.AUTH_BLOCK_SECONDS),
+        });
+      }
+    }
+    return null;
+  }
+
+  /** After execution: report removed fields, attach the estimate, measure the actual cost. */
+  const responsePlugin: ApolloServerPlugin<RouterContext> = {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue, request, response }) {
+          const info = request.query ? contextValue.edge.get(request.query) : undefined;
+          if (!info || response.body.kind !== 'single') return;
+          const result = response.body.singleResult;
+          if (info.empty) result.data = null;
+          if (info.denied.length) {
+            const forbidden = info.denied.map((d) => ({ message: `Not allowed to see ${d.path.join('.')}`, path: d.path, extensions: { code: ErrorCode.FORBIDDEN } }));
+            result.errors = [...(result.errors ?? []), ...forbidden];
+            if (result.data) for (const d of info.denied) setNullAt(result.data, d.path);
+          }
+          if (info.includeCost) result.extensions = { ...result.extensions, cost: { estimated: info.estimatedCost, max: env.MAX_OPERATION_COST } };
+          const label = operationLabel(info.operation.operation.name?.value);
+          metrics.estimatedCost.observe({ operation: label }, info.estimatedCost);
+          if (index && result.data) {
+            info.actualCost = actualCost(index, info.operation, result.data);
+            metrics.actualCost.observe({ operation: label }, info.actualCost);
+          }
+        },
+      };
+    },
+  };
+
+  return { setSupergraph, admit, responsePlugin };
+}
+
+/** Puts null where a removed field would have been, under every list on the way. */
+function setNullAt(data: unknown, path: string[]) {
+  if (data === null || typeof data !== 'object') return;
+  if (Array.isArray(data)) return data.forEach((item) => setNullAt(item, path));
+  const [head, ...rest] = path;
+  if (head === undefined) return;
+  const record = data as Record<string, unknown>;
+  if (rest.length === 0) {
+    if (!(head in record)) record[head] = null;
+    return;
+  }
+  setNullAt(record[head], rest);
+}
+
+export type Edge = ReturnType<typeof createEdge>;
