@@ -8,6 +8,7 @@ export interface GraphQLResult<T = Record<string, any>> {
   headers: Headers;
   data: T | null | undefined;
   errors: { message: string; path?: (string | number)[]; extensions: Record<string, any> & { code: string } }[] | undefined;
+  extensions: Record<string, any> | undefined;
 }
 
 /** A GraphQL request to the router, as a client sends it. */
@@ -25,8 +26,8 @@ export async function gql<T = Record<string, any>>(
     },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await response.json()) as { data?: T; errors?: GraphQLResult<T>['errors'] };
-  return { status: response.status, headers: response.headers, data: body.data, errors: body.errors };
+  const body = (await response.json()) as { data?: T; errors?: GraphQLResult<T>['errors']; extensions?: Record<string, any> };
+  return { status: response.status, headers: response.headers, data: body.data, errors: body.errors, extensions: body.extensions };
 }
 
 export const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;

@@ -58,6 +58,7 @@ export default async function setup(project: TestProject) {
       LOG_LEVEL: 'debug',
       REDIS_KEY_PREFIX: keyPrefix,
       API_KEY_CACHE_TTL_SECONDS: '5',
+      INTERNAL_SIGNING_SECRET: randomBytes(32).toString('hex'),
       // Every test client comes from 127.0.0.1: the limits are tested on routers of their own.
       RATE_LIMIT_PER_MINUTE: '1000000',
       API_KEY_RATE_LIMIT_PER_MINUTE: '1000000',

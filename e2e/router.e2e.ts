@@ -1,18 +1,10 @@
 import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compose, printSubgraph, readSupergraphConfig, supergraphFile } from '../packages/schema-tools/compose.ts';
-import { services, startService } from '../scripts/stack.ts';
+import { services } from '../scripts/stack.ts';
 import { createTenant, gql, stack } from './client.ts';
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+import { startExtraRouter } from './extra-router.ts';
 
 describe('health routes', () => {
   it('answer on the router and on every subgraph', async () => {
@@ -36,11 +28,8 @@ describe('a router whose Redis is down, serving a supergraph file that changes',
   const supergraphCopy = join(stack.logDir, 'supergraph-copy.graphql');
 
   beforeAll(async () => {
-    port = await freePort();
     await copyFile(supergraphFile, supergraphCopy);
-    const router = services.find((s) => s.name === 'router')!;
-    const env = { ...process.env, ...stack.env, NODE_ENV: 'test', PORT: String(port), REDIS_URL: 'redis://127.0.0.1:1', SUPERGRAPH_PATH: supergraphCopy };
-    ({ stop } = await startService(router, env, { port, readyPath: '/health/live', logFile: join(stack.logDir, 'router-2.log') }));
+    ({ port, stop } = await startExtraRouter('router-reload', { REDIS_URL: 'redis://127.0.0.1:1', SUPERGRAPH_PATH: supergraphCopy }, '/health/live'));
   });
   afterAll(() => stop());
 

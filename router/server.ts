@@ -86,6 +86,25 @@ async function writeResponse(res: ServerResponse, response: HTTPGraphQLResponse)
   res.end();
 }
 
+const documentErrorCodes = new Set<string>([ErrorCode.GRAPHQL_PARSE_FAILED, ErrorCode.GRAPHQL_VALIDATION_FAILED]);
+const isDocumentErrorEntry = (e: { message?: string; extensions?: { code?: string } }) =>
+  documentErrorCodes.has(e.extensions?.code ?? '') || (e.extensions?.code === ErrorCode.BAD_USER_INPUT && !!e.message?.startsWith('Variable "$'));
+
+/**
+ * A parse, validation or variable error in a well-formed request. GraphQL over HTTP asks for 200
+ * for these under application/json (legacy clients read the body only then), 4xx under
+ * application/graphql-response+json.
+ */
+function isDocumentError(response: HTTPGraphQLResponse): boolean {
+  if (response.body.kind !== 'complete') return false;
+  try {
+    const body = JSON.parse(response.body.string) as { data?: unknown; errors?: { message?: string; extensions?: { code?: string } }[] };
+    return body.data === undefined && !!body.errors?.length && body.errors.every(isDocumentErrorEntry);
+  } catch {
+    return false;
+  }
+}
+
 const wantsGraphQLResponse = (req: IncomingMessage) => (req.headers.accept ?? '').includes('application/graphql-response+json');
 
 function sendError(req: IncomingMessage, res: ServerResponse, status: number, error: MindweaveError, headers: Record<string, string> = {}) {
@@ -196,6 +215,7 @@ export async function startRouter({ env, log, redis }: RouterDeps) {
       httpGraphQLRequest: { method: req.method, headers, search, body },
       context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [] }),
     });
+    if (response.status === 400 && !wantsGraphQLResponse(req) && isDocumentError(response)) response.status = 200;
     await writeResponse(res, response);
   }
 

@@ -1,9 +1,12 @@
 // CPU time and memory of the benchmark's processes, read from /proc (Linux), so that a run shows
-// which process saturates the machine: a gateway, a subgraph or the load generator itself.
+// which process saturates the machine (a gateway, a subgraph, PostgreSQL, the load generator) and
+// how much of it went to processes that are not part of the benchmark at all.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 
-export type ProcessNames = Record<string, number>;
+/** Named groups of processes: one pid for a service, every backend for PostgreSQL. */
+export type ProcessGroups = Record<string, number[]>;
 
 const clockTicks = (() => {
   try {
@@ -27,38 +30,72 @@ function statFields(pid: number): string[] | null {
   return stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ') : null;
 }
 
+const allPids = () => readdirSync('/proc').map(Number).filter(Number.isInteger);
+
 /** Direct children of this process whose command line contains one of `entries`, by name. */
-export function findChildren(entries: Record<string, string>): ProcessNames {
-  const found: ProcessNames = {};
-  for (const dir of readdirSync('/proc')) {
-    const pid = Number(dir);
-    if (!Number.isInteger(pid) || Number(statFields(pid)?.[1]) !== process.pid) continue;
+export function findChildren(entries: Record<string, string>): Record<string, number> {
+  const found: Record<string, number> = {};
+  for (const pid of allPids()) {
+    if (Number(statFields(pid)?.[1]) !== process.pid) continue;
     const cmdline = readProc(pid, 'cmdline')?.split('\0').join(' ') ?? '';
     for (const [name, entry] of Object.entries(entries)) if (cmdline.includes(entry)) found[name] = pid;
   }
   return found;
 }
 
-/** User plus system CPU seconds the process has used so far. */
-function cpuSeconds(pid: number): number {
+/** Every process whose command name is `command` (e.g. each PostgreSQL backend). */
+export function findByCommand(command: string): number[] {
+  return allPids().filter((pid) => readProc(pid, 'comm')?.trim() === command);
+}
+
+/** User plus system CPU seconds the process has used so far, or null once it is gone. */
+function cpuSeconds(pid: number): number | null {
   const fields = statFields(pid);
   // utime and stime are fields 14 and 15 of stat; the slice above starts at field 3.
-  return fields ? (Number(fields[11]) + Number(fields[12])) / clockTicks : Number.NaN;
+  return fields ? (Number(fields[11]) + Number(fields[12])) / clockTicks : null;
 }
+
+export const isRunning = (pid: number) => readProc(pid, 'stat') !== null;
 
 export function rssMb(pid: number): number {
   const match = readProc(pid, 'status')?.match(/^VmRSS:\s+(\d+) kB/m);
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
-/** Starts measuring; the returned function gives each process' CPU use as % of one core since. */
-export function startCpuMeter(processes: ProcessNames): () => Record<string, number> {
+/** Busy and total jiffies of all cores, from the first line of /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/);
+  const values = fields.map(Number);
+  const total = values.reduce((sum, v) => sum + v, 0);
+  // idle and iowait are the 4th and 5th fields.
+  return { busy: total - (values[3] ?? 0) - (values[4] ?? 0), total };
+}
+
+/** CPU seconds used by a group between two readings, over the processes present at both. */
+function groupDelta(before: Map<number, number | null>, pids: number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    const start = before.get(pid);
+    const end = cpuSeconds(pid);
+    if (start != null && end != null) sum += end - start;
+  }
+  return sum;
+}
+
+/**
+ * Starts measuring; the returned function gives each group's CPU use since, in % of one core, plus
+ * `machine` (all cores busy, out of 100 × cores) and `other` (what no group accounts for).
+ */
+export function startCpuMeter(groups: ProcessGroups): () => Record<string, number> {
   const startedAt = performance.now();
-  const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const machineBefore = machineTicks();
+  const before = new Map(Object.values(groups).flat().map((pid) => [pid, cpuSeconds(pid)] as const));
   return () => {
     const wallSeconds = (performance.now() - startedAt) / 1000;
-    return Object.fromEntries(
-      Object.entries(processes).map(([name, pid]) => [name, ((cpuSeconds(pid) - (before[name] ?? 0)) / wallSeconds) * 100]),
-    );
+    const machineAfter = machineTicks();
+    const machine = ((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * cpus().length * 100;
+    const perGroup = Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, (groupDelta(before, pids) / wallSeconds) * 100]));
+    const accounted = Object.values(perGroup).reduce((sum, v) => sum + v, 0);
+    return { ...perGroup, other: Math.max(0, machine - accounted), machine };
   };
 }

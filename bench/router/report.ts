@@ -17,6 +17,9 @@ export interface TargetSummary {
   cpu: Record<string, number>;
 }
 
+/** Above this (% of one core), something else on the machine competed with the benchmark. */
+const noisyOtherCpu = 25;
+
 const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / (values.length || 1);
 const round1 = (value: number) => Math.round(value * 10) / 10;
 const round2 = (value: number) => Math.round(value * 100) / 100;
@@ -74,13 +77,18 @@ export function formatReport(report: Report): string {
     entries.map(([name, s]) => [name, ...cpuNames.map((n) => s.cpu[n] ?? 0)]),
   );
   const ratios = `mindweave/plain: throughput ${report.ratio.throughput}, p99 ${report.ratio.p99}`;
-  return `\n${results}\n\n${ratios}\n\n${cpu}\n`;
+  const busiestOther = Math.max(...entries.map(([, s]) => s.cpu['other'] ?? 0));
+  const noise =
+    busiestOther > noisyOtherCpu
+      ? `\nwarning: processes outside the benchmark used up to ${busiestOther}% of a core during the rounds; the machine was not quiet\n`
+      : '';
+  return `\n${results}\n\n${ratios}\n\n${cpu}\n(CPU in % of one core; postgres counts every backend on the machine, machine is all cores busy)\n${noise}`;
 }
 
 /** One line for the README: the settings, each target's numbers and the ratios. */
 export function summaryLine(report: Report): string {
   const targets = Object.fromEntries(
-    Object.entries(report.summaries).map(([name, s]) => [name, { rps: s.rps, p50Ms: s.p50Ms, p99Ms: s.p99Ms, errors: s.errors, rssMb: s.rssMb }]),
+    Object.entries(report.summaries).map(([name, s]) => [name, { rps: s.rps, p50Ms: s.p50Ms, p99Ms: s.p99Ms, errors: s.errors, rssMb: s.rssMb, otherCpuPct: s.cpu['other'] ?? 0 }]),
   );
   return JSON.stringify({ ...report.settings, ...targets, ratio: report.ratio });
 }

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { dropDatabase, ensureDatabase, repoRoot, startStack } from '../../scripts/stack.ts';
 import { errorCount, runRound, type LoadOptions, type Target } from './load.ts';
-import { findChildren, rssMb, startCpuMeter, type ProcessNames } from './procs.ts';
+import { findByCommand, findChildren, isRunning, rssMb, startCpuMeter, type ProcessGroups } from './procs.ts';
 import { buildReport, formatReport, formatRound, summarize, summaryLine, type Measured } from './report.ts';
 import { checkSameData, seed } from './seed.ts';
 
@@ -123,14 +123,17 @@ async function deleteRedisKeys(redisUrl: string, prefix: string) {
   }
 }
 
-async function measure(target: Target, load: LoadOptions, processes: ProcessNames, gatewayPid: number): Promise<Measured> {
-  const cpuSince = startCpuMeter(processes);
+async function measure(target: Target, load: LoadOptions, processes: ProcessGroups, gatewayPid: number): Promise<Measured> {
+  // PostgreSQL is shared with anything else on the machine, so its column is every backend's.
+  const cpuSince = startCpuMeter({ ...processes, postgres: findByCommand('postgres') });
   const result = await runRound(target, load);
+  // Its errors would otherwise read as the gateway's own failures.
+  if (!isRunning(gatewayPid)) throw new Error(`the ${target.name} gateway (pid ${gatewayPid}) exited during the round: see its log`);
   return { ...result, cpu: cpuSince(), gatewayRssMb: rssMb(gatewayPid) };
 }
 
 /** Warms each target up, then measures them in turns (A, B, A, B, ...) so that drift hits both. */
-async function compare(targets: Target[], options: Options, token: string, processes: ProcessNames, gatewayPids: Record<string, number>) {
+async function compare(targets: Target[], options: Options, token: string, processes: ProcessGroups, gatewayPids: Record<string, number>) {
   for (const target of targets) {
     process.stdout.write(`warming up ${target.name} for ${options.warmupSeconds} s\n`);
     await runRound(target, { connections: options.connections, durationSeconds: options.warmupSeconds, token });
@@ -199,8 +202,11 @@ async function main(): Promise<number> {
     await checkSameData(Object.fromEntries(targets.map((t) => [t.name, t.url])), seeded.accessToken);
     process.stdout.write('both targets answer the benchmark query with the same data\n');
 
-    const children = findChildren({ router: 'router/main.ts', plain: 'bench/router/plain-gateway.ts', identity: 'subgraphs/identity/main.ts', accounts: 'subgraphs/accounts/main.ts' });
-    const processes = { ...children, 'load generator': process.pid };
+    const entries = { router: 'router/main.ts', plain: 'bench/router/plain-gateway.ts', identity: 'subgraphs/identity/main.ts', accounts: 'subgraphs/accounts/main.ts' };
+    const children = findChildren(entries);
+    const missing = Object.keys(entries).filter((name) => !(name in children));
+    if (missing.length) throw new Error(`cannot find the process of ${missing.join(', ')} among this process' children`);
+    const processes: ProcessGroups = { ...Object.fromEntries(Object.entries(children).map(([name, pid]) => [name, [pid]])), 'load generator': [process.pid] };
     const gatewayPids = { mindweave: children['router'] ?? 0, plain: children['plain'] ?? 0 };
     const measured = await compare(targets, options, seeded.accessToken, processes, gatewayPids);
 

@@ -1,0 +1,44 @@
+import { createServer, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTenant, gql, stack } from './client.ts';
+import { startExtraRouter } from './extra-router.ts';
+
+// A router whose Redis is unreachable and whose accounts subgraph accepts connections and never answers.
+const sockets = new Set<Socket>();
+const hangingSubgraph = createServer((socket) => void sockets.add(socket));
+let router: Awaited<ReturnType<typeof startExtraRouter>>;
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => hangingSubgraph.listen(0, '127.0.0.1', resolve));
+  const port = (hangingSubgraph.address() as { port: number }).port;
+  const subgraphUrls = stack.env['SUBGRAPH_URLS']!.replace(/accounts=[^,]+/, `accounts=http://127.0.0.1:${port}/graphql`);
+  router = await startExtraRouter('router-degraded', { REDIS_URL: 'redis://127.0.0.1:1', SUBGRAPH_URLS: subgraphUrls, SUBGRAPH_TIMEOUT_MS: '500', RATE_LIMIT_PER_MINUTE: '10' }, '/health/live');
+});
+afterAll(async () => {
+  await router.stop();
+  for (const socket of sockets) socket.destroy();
+  hangingSubgraph.close();
+});
+
+describe('a failing dependency degrades one feature, not the router', () => {
+  it('answers with partial data and an error when a subgraph hangs', async () => {
+    const tenant = await createTenant();
+    const started = Date.now();
+    const result = await gql('query ($id: ID!) { me { id } organization(id: $id) { id } }', { id: tenant.organizationId }, { token: tenant.user.accessToken, url: router.url });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(result.data).toEqual({ me: { id: tenant.user.userId }, organization: null });
+    expect(result.errors?.[0]?.extensions.code).toBe('INTERNAL_SERVER_ERROR');
+  });
+
+  it('keeps rate limiting in memory while Redis is down', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const result = await gql('{ me { id } }', {}, { url: router.url });
+      statuses.push(result.status);
+      expect(result.headers.get('x-ratelimit-limit')).toBe('10');
+    }
+    const allowed = statuses.filter((s) => s === 200).length;
+    expect(allowed).toBeLessThanOrEqual(10);
+    expect(statuses.at(-1)).toBe(429);
+  });
+});
