@@ -65,7 +65,8 @@ export function analyzeOperation(index: SchemaIndex, query: string, operationNam
   try {
     document = parse(query, { maxTokens: limits.maxTokens, noLocation: true });
   } catch (error) {
-    if (error instanceof GraphQLError && /more than \d+ tokens/.test(error.message)) return { violation: `Document has more than ${limits.maxTokens} tokens` };
+    // graphql-js words it "more that N tokens".
+    if (error instanceof GraphQLError && /more th[ae]n \d+ tokens/.test(error.message)) return { violation: `Document has more than ${limits.maxTokens} tokens` };
     return null;
   }
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
