@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { errorBody, unauthenticated } from '@mindweave/errors';
 import { createLogger, onShutdown, sendJson, verifyIdentity } from '@mindweave/service-kit';
 import { migrate, startSubgraphServer, type ExtraRoute } from '@mindweave/subgraph-kit';
+import { isUuid } from './access.ts';
 import { verifyApiKey } from './api-keys.ts';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
@@ -36,6 +37,21 @@ const verifyApiKeyRoute: ExtraRoute = async (req, res, url) => {
   return true;
 };
 
+/** Other subgraphs ask here which organizations a user belongs to (packages/subgraph-kit/memberships.ts). */
+const membershipsRoute: ExtraRoute = async (req, res, url) => {
+  if (req.method !== 'POST' || url.pathname !== '/internal/memberships') return false;
+  const caller = verifyIdentity(env.INTERNAL_SIGNING_SECRET, { get: (name) => (req.headers[name] as string | undefined) ?? null });
+  if (caller?.identity.kind !== 'service') {
+    sendJson(res, 401, errorBody(unauthenticated('Only services may ask')));
+    return true;
+  }
+  const body = (await readJson(req).catch(() => ({}))) as { userId?: unknown };
+  const userId = typeof body.userId === 'string' && isUuid(body.userId) ? body.userId : null;
+  const memberships = userId ? await prisma.membership.findMany({ where: { userId }, select: { organizationId: true, role: true } }) : [];
+  sendJson(res, 200, { memberships });
+  return true;
+};
+
 const { close } = await startSubgraphServer({
   name: 'accounts',
   port: env.ACCOUNTS_PORT,
@@ -45,7 +61,7 @@ const { close } = await startSubgraphServer({
   production: env.NODE_ENV === 'production',
   log,
   healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() },
-  routes: [verifyApiKeyRoute],
+  routes: [verifyApiKeyRoute, membershipsRoute],
 });
 
 onShutdown(log, async () => {

@@ -1,0 +1,37 @@
+import type { EventEnvelope } from './events.ts';
+
+/** A consumer's handler gets events in batches; throwing fails the whole batch (it is redelivered). */
+export type BatchHandler = (events: EventEnvelope[]) => Promise<void>;
+
+export interface ConsumeOptions {
+  /** Consumer group: each event goes to one consumer of the group (at least once). */
+  group: string;
+  /** This consumer's name within the group (host + pid, say); a crashed one's messages are reclaimed by others. */
+  consumer: string;
+  /** Domains to consume, e.g. ['usage']. */
+  domains: string[];
+  handler: BatchHandler;
+  batchSize?: number;
+  /** After this many failed deliveries a message goes to the dead-letter stream/topic. */
+  maxDeliveries?: number;
+}
+
+export interface TailOptions {
+  domains: string[];
+  /** Every instance that tails sees every event from now on (fan-out, no group, no acks). */
+  handler: BatchHandler;
+}
+
+export interface Subscription {
+  stop(): Promise<void>;
+}
+
+/** One interface over two transports: Redis Streams (default) and Kafka (when KAFKA_BROKERS is set). */
+export interface EventBus {
+  readonly transport: 'redis-streams' | 'kafka';
+  /** Resolves once every event is durably in the log. */
+  publish(events: EventEnvelope[]): Promise<void>;
+  consume(options: ConsumeOptions): Promise<Subscription>;
+  tail(options: TailOptions): Promise<Subscription>;
+  close(): Promise<void>;
+}

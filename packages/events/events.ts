@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+
+/** The payload of each domain event type; publishing or consuming anything else fails validation. */
+export const eventSchemas = {
+  'usage.recorded': z.object({
+    organizationId: z.string(),
+    projectId: z.string(),
+    apiKeyId: z.string(),
+    model: z.string(),
+    inputTokens: z.number().int().min(0),
+    outputTokens: z.number().int().min(0),
+    latencyMs: z.number().int().min(0),
+    costUsd: z.number().min(0),
+    /** The model was not in the price table: it costs 0 until it is. */
+    unpricedModel: z.boolean(),
+    occurredAt: z.string(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+  }),
+  'user.created': z.object({ userId: z.string(), email: z.string(), name: z.string(), verificationUrl: z.string() }),
+  'user.password_reset': z.object({ userId: z.string(), email: z.string(), name: z.string(), resetUrl: z.string() }),
+  'policy.changed': z.object({ organizationId: z.string(), policyId: z.string() }),
+  'policy.violated': z.object({ organizationId: z.string(), policyId: z.string(), policyName: z.string(), model: z.string().optional(), reason: z.string() }),
+  'mcp.server.published': z.object({ organizationId: z.string(), serverId: z.string(), slug: z.string(), version: z.string() }),
+  'export.completed': z.object({ organizationId: z.string(), exportId: z.string(), requestedBy: z.string(), status: z.string() }),
+} as const;
+
+export type EventType = keyof typeof eventSchemas;
+export type EventData<T extends EventType> = z.infer<(typeof eventSchemas)[T]>;
+
+export interface EventMetadata {
+  correlationId: string;
+  causationId?: string;
+  userId?: string;
+}
+
+/** Every event on the bus travels in this envelope. */
+export interface EventEnvelope<T extends EventType = EventType> {
+  id: string;
+  type: T;
+  aggregateId: string;
+  timestamp: string;
+  data: EventData<T>;
+  metadata: EventMetadata;
+}
+
+/** `usage.recorded` travels on the `usage` domain: stream/topic `mindweave.usage.events`. */
+export const domainOf = (type: string) => type.split('.')[0] ?? type;
+export const topicOf = (domain: string) => `mindweave.${domain}.events`;
+
+export function createEvent<T extends EventType>(type: T, aggregateId: string, data: EventData<T>, metadata: Partial<EventMetadata> = {}): EventEnvelope<T> {
+  const id = randomUUID();
+  return {
+    id,
+    type,
+    aggregateId,
+    timestamp: new Date().toISOString(),
+    data: eventSchemas[type].parse(data) as EventData<T>,
+    metadata: { correlationId: metadata.correlationId ?? id, ...metadata },
+  };
+}
+
+/** Validates an envelope read from a transport; throws on anything malformed (a poison message). */
+export function parseEnvelope(value: unknown): EventEnvelope {
+  const envelope = z
+    .object({
+      id: z.string(),
+      type: z.string(),
+      aggregateId: z.string(),
+      timestamp: z.string(),
+      data: z.unknown(),
+      metadata: z.object({ correlationId: z.string(), causationId: z.string().optional(), userId: z.string().optional() }),
+    })
+    .parse(value);
+  const schema = eventSchemas[envelope.type as EventType];
+  if (!schema) throw new Error(`unknown event type ${envelope.type}`);
+  return { ...envelope, type: envelope.type as EventType, data: schema.parse(envelope.data) } as EventEnvelope;
+}
