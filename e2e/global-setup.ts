@@ -28,11 +28,11 @@ const portFree = (port: number) =>
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
 
-/** A base port whose next ten ports are free, away from the development ports 4000-4009. */
+/** A base port whose next twenty ports are free, away from the development ports 4000-4019. */
 async function freeBasePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 2_000) * 10;
-    const checks = await Promise.all(Array.from({ length: 10 }, (_, i) => portFree(base + i)));
+    const base = 20_000 + Math.floor(Math.random() * 1_000) * 20;
+    const checks = await Promise.all(Array.from({ length: 20 }, (_, i) => portFree(base + i)));
     if (checks.every(Boolean)) return base;
   }
   throw new Error('no free ports for the test stack');

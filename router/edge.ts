@@ -8,7 +8,7 @@ import type { EdgeInfo, RouterContext } from './context.ts';
 import type { RouterEnv } from './env.ts';
 import { operationLabel, type Metrics } from './metrics.ts';
 import { actualCost, analyzeOperation, authorize, CostError, estimateCost, type AnalyzedOperation, type Caller } from './operation.ts';
-import type { Decision, RateLimiter } from './rate-limit.ts';
+import type { Decision, Limit, RateLimiter } from './rate-limit.ts';
 import { indexSupergraph, type SchemaIndex } from './schema-index.ts';
 
 /** One GraphQL request as a client sent it (a batch holds several). */
@@ -46,7 +46,8 @@ function rateHeaders(decision: Decision): Record<string, string> {
   };
 }
 
-const tightest = (decisions: Decision[]) => decisions.reduce((a, b) => (!b.allowed && a.allowed ? b : b.remaining < a.remaining && a.allowed === b.allowed ? b : a));
+/** The decision whose numbers the X-RateLimit headers report: the refusing one, else the closest to refusing. */
+const tightest = (decisions: Decision[]) => decisions.reduce((a, b) => (b.exceeded && !a.exceeded ? b : b.remaining < a.remaining && a.exceeded === b.exceeded ? b : a));
 
 function emailOf(request: OperationRequest): string | undefined {
   const input = request.variables?.['input'];
@@ -98,30 +99,25 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
     return { key, entry };
   }
 
-  const refuse = (status: number, error: MindweaveError, reason: string, headers: Record<string, string> = {}): Admission => {
+  const refuse = (status: number, error: MindweaveError, reason: string, headers: Record<string, string>): Admission => {
     metrics.rejections.inc({ reason });
     return { ok: false, status, error, headers };
   };
 
-  async function admit(identity: Identity, ip: string, requests: OperationRequest[], includeCostHeader: boolean): Promise<Admission> {
-    const perCaller = identity.kind === 'apiKey' ? env.API_KEY_RATE_LIMIT_PER_MINUTE : env.RATE_LIMIT_PER_MINUTE;
-    const decisions = await Promise.all([
-      limiter.consume(`ip:${ip}`, env.RATE_LIMIT_PER_MINUTE, minute),
-      ...(identity.kind === 'anonymous' ? [] : [limiter.consume(identityKey(identity, ip), perCaller, minute)]),
-    ]);
-    const requestDecision = tightest(decisions);
-    const headers = rateHeaders(requestDecision);
-    if (!requestDecision.allowed) {
-      return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many requests', { retryAfter: requestDecision.retryAfterSeconds }), 'rate_limit', {
-        ...headers,
-        'retry-after': String(requestDecision.retryAfterSeconds),
-      });
-    }
+  const requestLimitsOf = (identity: Identity, ip: string): Limit[] => [
+    { key: `ip:${ip}`, limit: env.RATE_LIMIT_PER_MINUTE, amount: 1 },
+    ...(identity.kind === 'anonymous' ? [] : [{ key: identityKey(identity, ip), limit: identity.kind === 'apiKey' ? env.API_KEY_RATE_LIMIT_PER_MINUTE : env.RATE_LIMIT_PER_MINUTE, amount: 1 }]),
+  ];
 
+  async function admit(identity: Identity, ip: string, requests: OperationRequest[], includeCostHeader: boolean): Promise<Admission> {
+    // A request refused for its document still counts against the request limits.
+    const refuseCounted = async (status: number, error: MindweaveError, reason: string) =>
+      refuse(status, error, reason, rateHeaders(tightest(await limiter.consumeAll(requestLimitsOf(identity, ip), minute))));
     const caller = callerOf(identity);
     const edge = new Map<string, EdgeInfo>();
     const admitted: OperationRequest[] = [];
     let totalCost = 0;
+    let credentialEmail: string | undefined | null = null;
     for (const request of requests) {
       if (typeof request.query !== 'string' || !index) {
         admitted.push(request);
@@ -134,23 +130,19 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
         continue;
       }
       if (!('document' in analysis) || analysis.violation) {
-        return refuse(400, new MindweaveError(ErrorCode.GRAPHQL_VALIDATION_FAILED, analysis.violation ?? 'Invalid document'), 'document_limit', headers);
+        return refuseCounted(400, new MindweaveError(ErrorCode.GRAPHQL_VALIDATION_FAILED, analysis.violation ?? 'Invalid document'), 'document_limit');
       }
-
-      if (analysis.operation.operation === 'mutation' && analysis.rootFields.some((f) => authMutations.has(f))) {
-        const refusal = await limitCredentials(ip, emailOf(request), headers);
-        if (refusal) return refusal;
-      }
+      if (analysis.operation.operation === 'mutation' && analysis.rootFields.some((f) => authMutations.has(f))) credentialEmail = emailOf(request);
 
       let cost: number;
       try {
         cost = entry.costIsStatic ? (entry.cost ??= estimateCost(index, analysis, undefined, env.DEFAULT_LIST_SIZE)) : estimateCost(index, analysis, request.variables, env.DEFAULT_LIST_SIZE);
       } catch (error) {
-        if (error instanceof CostError) return refuse(400, new MindweaveError(ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message), 'document_limit', headers);
+        if (error instanceof CostError) return refuseCounted(400, new MindweaveError(ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message), 'document_limit');
         throw error;
       }
       if (cost > env.MAX_OPERATION_COST) {
-        return refuse(400, new MindweaveError(ErrorCode.COST_LIMIT_EXCEEDED, `Operation cost ${cost} exceeds the maximum of ${env.MAX_OPERATION_COST}`, { cost, maxCost: env.MAX_OPERATION_COST }), 'cost_limit', headers);
+        return refuseCounted(400, new MindweaveError(ErrorCode.COST_LIMIT_EXCEEDED, `Operation cost ${cost} exceeds the maximum of ${env.MAX_OPERATION_COST}`, { cost, maxCost: env.MAX_OPERATION_COST }), 'cost_limit');
       }
       totalCost += cost;
 
@@ -171,14 +163,29 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
       else admitted.push({ ...request, query });
     }
 
-    if (totalCost > 0) {
-      const budget = await limiter.consume(`cost:${identityKey(identity, ip)}`, env.COST_BUDGET_PER_MINUTE, minute, totalCost);
-      if (!budget.allowed) {
-        return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, `Cost budget of ${env.COST_BUDGET_PER_MINUTE} a minute spent`, { retryAfter: budget.retryAfterSeconds, cost: totalCost }), 'cost_budget', {
+    // Request counts and cost budget, checked (and spent) together in one round trip.
+    const limits = requestLimitsOf(identity, ip);
+    const requestLimits = limits.length;
+    if (totalCost > 0) limits.push({ key: `cost:${identityKey(identity, ip)}`, limit: env.COST_BUDGET_PER_MINUTE, amount: totalCost });
+    const decisions = await limiter.consumeAll(limits, minute);
+    const requestDecision = tightest(decisions.slice(0, requestLimits));
+    const headers = rateHeaders(requestDecision);
+    if (!requestDecision.allowed) {
+      const budget = decisions[requestLimits];
+      if (decisions.slice(0, requestLimits).some((d) => d.exceeded) || !budget) {
+        return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many requests', { retryAfter: requestDecision.retryAfterSeconds }), 'rate_limit', {
           ...headers,
-          'retry-after': String(budget.retryAfterSeconds),
+          'retry-after': String(requestDecision.retryAfterSeconds),
         });
       }
+      return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, `Cost budget of ${env.COST_BUDGET_PER_MINUTE} a minute spent`, { retryAfter: budget.retryAfterSeconds, cost: totalCost }), 'cost_budget', {
+        ...headers,
+        'retry-after': String(budget.retryAfterSeconds),
+      });
+    }
+    if (credentialEmail !== null) {
+      const refusal = await limitCredentials(ip, credentialEmail, headers);
+      if (refusal) return refusal;
     }
     return { ok: true, requests: admitted, edge, headers };
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnv, loadEnvOrExit, port } from '@mindweave/service-kit';
+import { baseEnv, kafkaBrokers, loadEnvOrExit, port } from '@mindweave/service-kit';
 
 export const routerEnv = {
   ...baseEnv,
@@ -21,6 +21,7 @@ export const routerEnv = {
   ACCOUNTS_INTERNAL_URL: z.url().default('http://127.0.0.1:4002'),
   /** How long a resolved API key is cached in Redis; a revocation also evicts it at once. */
   API_KEY_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(300).default(10),
+  KAFKA_BROKERS: kafkaBrokers,
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
   /** Every fetch to a subgraph is abandoned after this long. */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),

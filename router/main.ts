@@ -1,3 +1,5 @@
+import { hostname } from 'node:os';
+import { createEventBus } from '@mindweave/events';
 import { createLogger, createRedis, onShutdown } from '@mindweave/service-kit';
 import { loadRouterEnv } from './env.ts';
 import { startRouter } from './server.ts';
@@ -5,9 +7,11 @@ import { startRouter } from './server.ts';
 const env = loadRouterEnv();
 const log = createLogger({ name: 'router', level: env.LOG_LEVEL });
 const redis = createRedis(env.REDIS_URL, env.REDIS_KEY_PREFIX);
-const router = await startRouter({ env, log, redis });
+const bus = createEventBus({ redis, kafkaBrokers: env.KAFKA_BROKERS, clientId: `router-${hostname()}-${process.pid}`, log });
+const router = await startRouter({ env, log, redis, bus });
 
 onShutdown(log, async () => {
   await router.close();
+  await bus.close();
   await redis.quit();
 });

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
+import type { EventBus } from '@mindweave/events';
 import { ErrorCode, errorBody, isErrorCode, MindweaveError } from '@mindweave/errors';
 import { closeServer, createHealthRoutes, listen, requestIdFrom, sendJson, type Logger } from '@mindweave/service-kit';
 import { createAuthenticator } from './auth.ts';
@@ -12,6 +13,7 @@ import { createGateway } from './gateway.ts';
 import { createMetrics } from './metrics.ts';
 import { operationLogPlugin } from './operation-log.ts';
 import { createRateLimiter } from './rate-limit.ts';
+import { startSubscriptions } from './subscriptions.ts';
 
 // Apollo Server's own codes, mapped onto the contract's.
 const apolloCodes: Record<string, ErrorCode> = {
@@ -116,9 +118,10 @@ export interface RouterDeps {
   env: RouterEnv;
   log: Logger;
   redis: Redis;
+  bus: EventBus;
 }
 
-export async function startRouter({ env, log, redis }: RouterDeps) {
+export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   const development = env.NODE_ENV === 'development';
   const production = env.NODE_ENV === 'production';
   const metrics = createMetrics();
@@ -242,6 +245,7 @@ export async function startRouter({ env, log, redis }: RouterDeps) {
   });
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 60_000;
+  const subscriptions = startSubscriptions({ server, apollo, gateway, authenticate, bus, metrics, log });
   const port = await listen(server, env.PORT, env.HOST);
   log.info({ port }, `router ready at http://localhost:${port}/graphql`);
 
@@ -250,6 +254,7 @@ export async function startRouter({ env, log, redis }: RouterDeps) {
     port,
     metrics,
     async close() {
+      await subscriptions.close();
       await closeServer(server);
       await apollo.stop();
     },

@@ -54,5 +54,11 @@ export function loadEnvOrExit<S extends z.ZodRawShape>(shape: S): z.infer<z.ZodO
   }
 }
 
+/** Kafka brokers (`host:port,host:port`); without them the event log runs on Redis Streams. */
+export const kafkaBrokers = z
+  .string()
+  .default('')
+  .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean));
+
 /** A port number from the environment. */
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);

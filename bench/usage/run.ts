@@ -1,0 +1,169 @@
+// Usage pipeline benchmark (README "Performance"): events accepted per second through the router
+// in 1,000-event batches, events persisted per second by the analytics consumer, and live delivery
+// latency to 1,000 concurrent subscribers at a steady event rate, with the count of events lost.
+import { randomBytes } from 'node:crypto';
+import { createClient, type Client } from 'graphql-ws';
+import pg from 'pg';
+import WebSocket from 'ws';
+import { dropDatabase, ensureDatabase, startStack } from '../../scripts/stack.ts';
+
+const seconds = Number(process.env['BENCH_DURATION'] ?? 10);
+const ingestClients = Number(process.env['BENCH_CLIENTS'] ?? 4);
+const subscriberCount = Number(process.env['BENCH_SUBSCRIBERS'] ?? 1_000);
+const eventsPerSecond = Number(process.env['BENCH_EVENT_RATE'] ?? 200);
+
+const runId = randomBytes(4).toString('hex');
+const databaseUrl = `postgresql://postgres@127.0.0.1:5432/mindweave_bench_${runId}`;
+const basePort = 30_000 + Math.floor(Math.random() * 500) * 20;
+
+async function graphql<T>(url: string, query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: unknown[] };
+  if (body.errors?.length || !body.data) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function seed(url: string) {
+  const { register } = await graphql<{ register: { accessToken: string } }>(url, 'mutation ($i: RegisterInput!) { register(input: $i) { accessToken } }', {
+    i: { email: `bench-${runId}@example.com`, password: 'bench password 123', name: 'Bench' },
+  });
+  const token = register.accessToken;
+  const { createOrganization: org } = await graphql<{ createOrganization: { id: string } }>(url, 'mutation ($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }', { i: { name: 'Bench', slug: `bench-${runId}` } }, token);
+  const { createProject: project } = await graphql<{ createProject: { id: string } }>(url, 'mutation ($i: CreateProjectInput!) { createProject(input: $i) { id } }', { i: { organizationId: org.id, name: 'Bench' } }, token);
+  const { createApiKey } = await graphql<{ createApiKey: { key: string } }>(url, 'mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { key } }', { i: { projectId: project.id, name: 'bench', scopes: ['usage:write', 'usage:read'] } }, token);
+  return { organizationId: org.id, apiKey: createApiKey.key };
+}
+
+const batchMutation = 'mutation ($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { accepted } }';
+const batchOf = (n: number, occurredAt?: string) =>
+  Array.from({ length: n }, (_, i) => ({ model: i % 2 ? 'gpt-4o-mini' : 'claude-3-5-haiku', inputTokens: 100 + i, outputTokens: 50, latencyMs: 20, ...(occurredAt ? { occurredAt } : {}) }));
+
+async function countPersisted(organizationId: string) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM analytics.usage_events WHERE "organizationId" = $1', [organizationId]);
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
+}
+
+async function ingest(url: string, apiKey: string) {
+  const body = JSON.stringify({ query: batchMutation, variables: { inputs: batchOf(1_000) } });
+  let accepted = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: ingestClients }, async () => {
+      while (performance.now() < deadline) {
+        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, body });
+        const result = (await response.json()) as { data?: { recordUsageBatch: { accepted: number } }; errors?: unknown };
+        if (!result.data) throw new Error(`ingest failed: ${JSON.stringify(result.errors)}`);
+        accepted += result.data.recordUsageBatch.accepted;
+      }
+    }),
+  );
+  return { accepted, seconds: (performance.now() - started) / 1000 };
+}
+
+async function subscribeAll(url: string, apiKey: string, organizationId: string) {
+  const latencies: number[] = [];
+  const received = new Map<number, number>();
+  const clients: Client[] = [];
+  const wsUrl = url.replace(/^http/, 'ws');
+  // A few WebSocket connections carry many subscriptions each, as dashboards' tabs do.
+  const connections = Math.min(100, subscriberCount);
+  for (let c = 0; c < connections; c++) clients.push(createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: apiKey }, retryAttempts: 0 }));
+  for (let s = 0; s < subscriberCount; s++) {
+    received.set(s, 0);
+    clients[s % connections]!.subscribe(
+      { query: 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id occurredAt organization { name } } }', variables: { org: organizationId } },
+      {
+        next: (result) => {
+          const event = (result.data as { usageUpdated: { occurredAt: string } }).usageUpdated;
+          latencies.push(Date.now() - Date.parse(event.occurredAt));
+          received.set(s, (received.get(s) ?? 0) + 1);
+        },
+        error: (error) => console.error('subscription failed', error),
+        complete: () => undefined,
+      },
+    );
+  }
+  return { latencies, received, dispose: () => Promise.all(clients.map((c) => c.dispose())) };
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+};
+
+await ensureDatabase(databaseUrl);
+const stack = await startStack({
+  basePort,
+  databaseUrl,
+  redisUrl: 'redis://127.0.0.1:6379',
+  env: {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    INTERNAL_SIGNING_SECRET: randomBytes(32).toString('hex'),
+    REDIS_KEY_PREFIX: `mwbench:${runId}:`,
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    API_KEY_RATE_LIMIT_PER_MINUTE: '100000000',
+    AUTH_RATE_LIMIT_PER_MINUTE: '100000000',
+    COST_BUDGET_PER_MINUTE: '1000000000',
+  },
+});
+try {
+  const { organizationId, apiKey } = await seed(stack.routerUrl);
+
+  console.log(`ingesting for ${seconds} s with ${ingestClients} clients sending 1,000-event batches...`);
+  const ingestStarted = performance.now();
+  const { accepted, seconds: ingestSeconds } = await ingest(stack.routerUrl, apiKey);
+  let persisted = await countPersisted(organizationId);
+  while (persisted < accepted) {
+    await new Promise((r) => setTimeout(r, 200));
+    persisted = await countPersisted(organizationId);
+  }
+  const persistSeconds = (performance.now() - ingestStarted) / 1000;
+
+  console.log(`subscribing ${subscriberCount} subscribers, then ${eventsPerSecond} events/s for ${seconds} s...`);
+  const subscribers = await subscribeAll(stack.routerUrl, apiKey, organizationId);
+  await new Promise((r) => setTimeout(r, 3_000));
+  const ticksPerSecond = 10;
+  const perTick = Math.round(eventsPerSecond / ticksPerSecond);
+  let sent = 0;
+  for (let tick = 0; tick < seconds * ticksPerSecond; tick++) {
+    const tickStarted = performance.now();
+    const response = await graphql<{ recordUsageBatch: { accepted: number } }>(stack.routerUrl, batchMutation, { inputs: batchOf(perTick, new Date().toISOString()) }, apiKey);
+    sent += response.recordUsageBatch.accepted;
+    await new Promise((r) => setTimeout(r, Math.max(0, 1000 / ticksPerSecond - (performance.now() - tickStarted))));
+  }
+  await new Promise((r) => setTimeout(r, 3_000));
+  const expected = sent * subscriberCount;
+  const delivered = [...subscribers.received.values()].reduce((a, b) => a + b, 0);
+  await subscribers.dispose();
+
+  const summary = {
+    acceptedPerSecond: Math.round(accepted / ingestSeconds),
+    persistedPerSecond: Math.round(persisted / persistSeconds),
+    subscribers: subscriberCount,
+    eventsPerSecond,
+    deliveryP50Ms: percentile(subscribers.latencies, 50),
+    deliveryP99Ms: percentile(subscribers.latencies, 99),
+    eventsLost: expected - delivered,
+  };
+  console.log(`
+accepted through the router   ${summary.acceptedPerSecond.toLocaleString('en')} events/s (${accepted.toLocaleString('en')} in ${ingestSeconds.toFixed(1)} s, bar 20,000)
+persisted by the consumer      ${summary.persistedPerSecond.toLocaleString('en')} events/s (from the first batch to the last row, bar 10,000)
+live delivery to ${subscriberCount} subscribers at ${eventsPerSecond} events/s: p50 ${summary.deliveryP50Ms} ms, p99 ${summary.deliveryP99Ms} ms (bar < 250 ms), lost ${summary.eventsLost} of ${expected.toLocaleString('en')}
+${JSON.stringify(summary)}`);
+  process.exitCode = summary.eventsLost === 0 ? 0 : 1;
+} finally {
+  await stack.stop();
+  await dropDatabase(databaseUrl);
+}

@@ -1,0 +1,124 @@
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createTenant, gql, stack } from './client.ts';
+import { startExtraRouter } from './extra-router.ts';
+
+const wsUrl = (httpUrl: string) => httpUrl.replace(/^http/, 'ws');
+const clients: Client[] = [];
+function connect(authorization?: string, url = stack.routerUrl) {
+  const client = createClient({ url: wsUrl(url), webSocketImpl: WebSocket, connectionParams: authorization ? { authorization } : {}, retryAttempts: 0, lazy: false });
+  clients.push(client);
+  return client;
+}
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.dispose()));
+});
+
+const usageUpdated = 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id model inputTokens costUsd occurredAt organization { id name } project { name } } }';
+const record = (apiKey: string, model = 'gpt-4o-mini') =>
+  gql('mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }', { input: { model, inputTokens: 100, outputTokens: 50, latencyMs: 10 } }, { token: apiKey });
+
+/** Collects what a subscription yields; resolves `ready` once the server has taken it. */
+function watch(client: Client, query: string, variables: Record<string, unknown>) {
+  const results: { data?: any; errors?: any }[] = [];
+  const errors: unknown[] = [];
+  let settle: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (settle = resolve));
+  const stop = client.subscribe({ query, variables }, { next: (r) => void results.push(r as never), error: (e) => (errors.push(e), settle()), complete: () => settle() });
+  return { results, errors, done, stop };
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return check();
+}
+
+// Subscriptions are registered asynchronously after the subscribe message: give the server a beat.
+const settled = () => new Promise((r) => setTimeout(r, 400));
+
+describe('usageUpdated over graphql-ws', () => {
+  it('delivers a recorded event with fields of other subgraphs resolved', async () => {
+    const tenant = await createTenant();
+    const sub = watch(connect(`Bearer ${tenant.user.accessToken}`), usageUpdated, { org: tenant.organizationId });
+    await settled();
+    expect((await record(tenant.apiKey)).data).toEqual({ recordUsage: { accepted: 1 } });
+    expect(await waitFor(() => sub.results.length === 1)).toBe(true);
+    expect(sub.results[0]).toEqual({
+      data: {
+        usageUpdated: {
+          id: expect.any(String),
+          model: 'gpt-4o-mini',
+          inputTokens: 100,
+          costUsd: expect.closeTo((100 * 0.15 + 50 * 0.6) / 1_000_000, 12),
+          occurredAt: expect.any(String),
+          organization: { id: tenant.organizationId, name: 'Tenant' },
+          project: { name: 'Project' },
+        },
+      },
+    });
+    sub.stop();
+  });
+
+  it("never shows one organization's events to another's subscriber", async () => {
+    const a = await createTenant();
+    const b = await createTenant();
+    const subA = watch(connect(a.apiKey), usageUpdated, { org: a.organizationId });
+    const subB = watch(connect(`Bearer ${b.user.accessToken}`), usageUpdated, { org: b.organizationId });
+    await settled();
+    await record(b.apiKey, 'gpt-4o');
+    await record(a.apiKey, 'gpt-4o-mini');
+    expect(await waitFor(() => subA.results.length >= 1 && subB.results.length >= 1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(subA.results.map((r) => r.data.usageUpdated.organization.id)).toEqual([a.organizationId]);
+    expect(subB.results.map((r) => r.data.usageUpdated.organization.id)).toEqual([b.organizationId]);
+  });
+
+  it('refuses subscriptions to another tenant, and keys without usage:read', async () => {
+    const a = await createTenant();
+    const b = await createTenant(['usage:write']);
+    const other = watch(connect(`Bearer ${b.user.accessToken}`), usageUpdated, { org: a.organizationId });
+    await other.done;
+    expect(JSON.stringify(other.errors)).toContain('FORBIDDEN');
+    const noScope = watch(connect(b.apiKey), usageUpdated, { org: b.organizationId });
+    await noScope.done;
+    expect(JSON.stringify(noScope.errors)).toContain('FORBIDDEN');
+  });
+
+  it('answers malformed subscriptions with errors and bad credentials with close code 4403', async () => {
+    const tenant = await createTenant();
+    const client = connect(tenant.apiKey);
+    const invalid = watch(client, 'subscription { usageUpdated(organizationId: "x") { nope } }', {});
+    await invalid.done;
+    expect(JSON.stringify(invalid.errors)).toContain('GRAPHQL_VALIDATION_FAILED');
+    const query = watch(client, '{ me { id } }', {});
+    await query.done;
+    expect(JSON.stringify(query.errors)).toContain('Only subscriptions');
+
+    const closed = await new Promise<number>((resolve) => {
+      const socket = new WebSocket(wsUrl(stack.routerUrl), 'graphql-transport-ws');
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer not-a-token' } })));
+      socket.on('close', (code) => resolve(code));
+    });
+    expect(closed).toBe(4403);
+  });
+});
+
+describe('several router instances', () => {
+  let second: Awaited<ReturnType<typeof startExtraRouter>>;
+  beforeAll(async () => {
+    second = await startExtraRouter('router-subscriptions', {});
+  });
+  afterAll(() => second.stop());
+
+  it('each deliver to their own subscribers', async () => {
+    const tenant = await createTenant();
+    const one = watch(connect(tenant.apiKey), usageUpdated, { org: tenant.organizationId });
+    const two = watch(connect(tenant.apiKey, second.url), usageUpdated, { org: tenant.organizationId });
+    await settled();
+    await record(tenant.apiKey);
+    expect(await waitFor(() => one.results.length === 1 && two.results.length === 1)).toBe(true);
+    expect(two.results[0]!.data.usageUpdated.id).toBe(one.results[0]!.data.usageUpdated.id);
+  });
+});

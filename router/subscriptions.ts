@@ -1,0 +1,222 @@
+import type { Server } from 'node:http';
+import type { ApolloServer } from '@apollo/server';
+import type { ApolloGateway } from '@apollo/gateway';
+import { GraphQLError, Kind, parse, print, validate, valueFromASTUntyped, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode, type OperationDefinitionNode } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { ErrorCode } from '@mindweave/errors';
+import type { EventBus, EventEnvelope, Subscription as BusSubscription } from '@mindweave/events';
+import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-kit';
+import type { Authenticate } from './auth.ts';
+import type { RouterContext } from './context.ts';
+import type { Metrics } from './metrics.ts';
+
+/** Events a subscriber may fall behind by; past it the oldest are dropped (and counted). */
+const subscriberBufferLimit = 1_000;
+
+interface Subscriber {
+  identity: Identity;
+  organizationId: string;
+  responseKey: string;
+  push(result: ExecutionResult): void;
+}
+
+/** Subscribers that see the same thing: one organization, one selection, one kind of caller. */
+interface Group {
+  organizationId: string;
+  query: string;
+  subscribers: Set<Subscriber>;
+}
+
+function boundedQueue(limit: number, onDrop: () => void, onClose: () => void) {
+  const buffer: ExecutionResult[] = [];
+  let waiting: ((result: IteratorResult<ExecutionResult>) => void) | undefined;
+  let closed = false;
+  const iterator: AsyncIterableIterator<ExecutionResult> = {
+    next: () => {
+      const value = buffer.shift();
+      if (value) return Promise.resolve({ value, done: false });
+      if (closed) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve) => (waiting = resolve));
+    },
+    return: () => {
+      closed = true;
+      onClose();
+      waiting?.({ value: undefined, done: true });
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  function push(result: ExecutionResult) {
+    if (closed) return;
+    if (waiting) {
+      const resolve = waiting;
+      waiting = undefined;
+      return resolve({ value: result, done: false });
+    }
+    if (buffer.length >= limit) {
+      buffer.shift();
+      onDrop();
+    }
+    buffer.push(result);
+  }
+  return { iterator, push };
+}
+
+const callerKind = (identity: Identity) => (identity.kind === 'apiKey' ? `key:${[...identity.scopes].sort().join(',')}` : identity.kind);
+
+const usagePayload = (event: EventEnvelope<'usage.recorded'>) => ({ id: event.id, ...event.data });
+
+export interface SubscriptionOptions {
+  server: Server;
+  apollo: ApolloServer<RouterContext>;
+  gateway: ApolloGateway;
+  authenticate: Authenticate;
+  bus: EventBus;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/**
+ * GraphQL subscriptions over graphql-ws, which @apollo/gateway cannot serve. Each router instance
+ * tails the usage event log and, per burst of events, resolves each group's selection once through
+ * the supergraph (so `organization { name }` is planned and batched like any query), then fans the
+ * results out to the group's subscribers.
+ */
+export function startSubscriptions(options: SubscriptionOptions) {
+  const { apollo, gateway, authenticate, bus, metrics, log } = options;
+  const groups = new Map<string, Group>();
+  let tail: Promise<BusSubscription> | undefined;
+
+  const context = (identity: Identity, requestId: string): RouterContext => ({ identity, requestId, log: log.child({ requestId }), edge: new Map(), subgraphTimings: [] });
+
+  async function deliver(group: Group, events: EventEnvelope<'usage.recorded'>[]) {
+    const first = group.subscribers.values().next().value;
+    if (!first) return;
+    const response = await apollo.executeOperation(
+      { query: group.query, variables: { events: events.map(usagePayload) } },
+      { contextValue: context(first.identity, `subscription-${events[0]?.id ?? ''}`) },
+    );
+    if (response.body.kind !== 'single') return;
+    const { data, errors } = response.body.singleResult;
+    const items = ((data as { usageEventsFromStream?: unknown[] } | null | undefined)?.usageEventsFromStream ?? []) as unknown[];
+    const graphQLErrors = errors?.map((e) => new GraphQLError(e.message, { path: e.path, extensions: e.extensions }));
+    for (const item of items) {
+      for (const subscriber of group.subscribers) subscriber.push(graphQLErrors ? { data: { [subscriber.responseKey]: item }, errors: graphQLErrors } : { data: { [subscriber.responseKey]: item } });
+    }
+  }
+
+  async function onEvents(events: EventEnvelope[]) {
+    const byOrganization = new Map<string, EventEnvelope<'usage.recorded'>[]>();
+    for (const event of events) {
+      if (event.type !== 'usage.recorded') continue;
+      const usage = event as EventEnvelope<'usage.recorded'>;
+      byOrganization.set(usage.data.organizationId, [...(byOrganization.get(usage.data.organizationId) ?? []), usage]);
+    }
+    await Promise.all(
+      [...groups.values()]
+        .filter((group) => byOrganization.has(group.organizationId))
+        .map((group) => deliver(group, byOrganization.get(group.organizationId)!).catch((error: unknown) => log.error({ err: error }, 'subscription delivery failed'))),
+    );
+  }
+
+  function ensureTail() {
+    tail ??= bus.tail({ domains: ['usage'], handler: onEvents }).catch((error: unknown) => {
+      tail = undefined;
+      log.error({ err: error }, 'could not tail the usage event log');
+      throw error;
+    });
+    return tail;
+  }
+
+  /** The usageUpdated field of a valid subscription document, and the query that resolves its selection. */
+  function prepare(document: DocumentNode, operationName: string | undefined | null, variables: Record<string, unknown>) {
+    const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
+    if (!operation || operation.operation !== 'subscription') return new GraphQLError('Only subscriptions are served over WebSocket', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
+    const fields = operation.selectionSet.selections.filter((s): s is FieldNode => s.kind === Kind.FIELD);
+    const field = fields[0];
+    if (fields.length !== 1 || field?.name.value !== 'usageUpdated' || !field.selectionSet) {
+      return new GraphQLError('Subscribe to exactly one usageUpdated field', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
+    }
+    const orgArg = field.arguments?.find((a) => a.name.value === 'organizationId');
+    const organizationId = orgArg ? String(valueFromASTUntyped(orgArg.value, variables)) : '';
+    const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => print(d));
+    const query = [`query ($events: [JSON!]!) { usageEventsFromStream(events: $events) ${print(field.selectionSet)} }`, ...fragments].join('\n');
+    return { organizationId, query, responseKey: field.alias?.value ?? field.name.value };
+  }
+
+  async function authorize(identity: Identity, organizationId: string): Promise<boolean> {
+    if (identity.kind === 'apiKey') return identity.organizationId === organizationId && identity.scopes.includes('usage:read');
+    if (identity.kind !== 'user') return false;
+    const response = await apollo.executeOperation({ query: 'query ($id: ID!) { organization(id: $id) { id } }', variables: { id: organizationId } }, { contextValue: context(identity, requestIdFrom(undefined)) });
+    return response.body.kind === 'single' && (response.body.singleResult.data as { organization?: { id: string } | null } | undefined)?.organization?.id === organizationId;
+  }
+
+  const wss = new WebSocketServer({ server: options.server, path: '/graphql' });
+  type Extra = { identity: Identity };
+  const cleanup = useServer<Record<string, unknown> | undefined, Partial<Extra>>(
+    {
+      onConnect: async (ctx) => {
+        const authorization = ctx.connectionParams?.['authorization'];
+        try {
+          ctx.extra.identity = await authenticate(typeof authorization === 'string' ? { authorization } : {}, requestIdFrom(undefined));
+        } catch {
+          return false; // 4403 Forbidden, as graphql-ws defines it
+        }
+        metrics.webSocketConnections.inc();
+        return true;
+      },
+      onClose: (ctx) => {
+        if (ctx.extra.identity) metrics.webSocketConnections.dec();
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const schema = gateway.schema;
+        if (!schema) return [new GraphQLError('The supergraph is not loaded yet', { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } })];
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [new GraphQLError((error as Error).message, { extensions: { code: ErrorCode.GRAPHQL_PARSE_FAILED } })];
+        }
+        const errors = validate(schema, document);
+        if (errors.length) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }));
+        const variables = payload.variables ?? {};
+        const prepared = prepare(document, payload.operationName, variables);
+        if (prepared instanceof GraphQLError) return [prepared];
+        const identity = ctx.extra.identity ?? { kind: 'anonymous' };
+        if (!(await authorize(identity, prepared.organizationId))) {
+          return [new GraphQLError('Not allowed to watch this organization', { extensions: { code: ErrorCode.FORBIDDEN } })];
+        }
+        return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue: { identity, ...prepared } } satisfies ExecutionArgs;
+      },
+      subscribe: async (args) => {
+        const { identity, organizationId, query, responseKey } = args.contextValue as { identity: Identity; organizationId: string; query: string; responseKey: string };
+        await ensureTail();
+        const key = `${organizationId}\n${callerKind(identity)}\n${query}`;
+        const group = groups.get(key) ?? { organizationId, query, subscribers: new Set<Subscriber>() };
+        groups.set(key, group);
+        const queue = boundedQueue(
+          subscriberBufferLimit,
+          () => metrics.droppedSubscriptionEvents.inc(),
+          () => {
+            group.subscribers.delete(subscriber);
+            if (group.subscribers.size === 0) groups.delete(key);
+          },
+        );
+        const subscriber: Subscriber = { identity, organizationId, responseKey, push: queue.push };
+        group.subscribers.add(subscriber);
+        return queue.iterator;
+      },
+    },
+    wss,
+  );
+
+  return {
+    async close() {
+      await cleanup.dispose();
+      wss.close();
+      if (tail) await (await tail.catch(() => undefined))?.stop();
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import { fileURLToPath } from 'node:url';
+import { createLogger, onShutdown } from '@mindweave/service-kit';
+import { migrate, startSubgraphServer } from '@mindweave/subgraph-kit';
+import { dbSchema, prisma } from './db.ts';
+import { env } from './env.ts';
+import { redis } from './redis.ts';
+import { schema } from './schema/index.ts';
+
+const log = createLogger({ name: 'analytics', level: env.LOG_LEVEL });
+
+await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+
+const { close } = await startSubgraphServer({
+  name: 'analytics',
+  port: env.ANALYTICS_PORT,
+  host: env.ANALYTICS_HOST,
+  schema,
+  signingSecret: env.INTERNAL_SIGNING_SECRET,
+  production: env.NODE_ENV === 'production',
+  log,
+  healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() },
+});
+
+onShutdown(log, async () => {
+  await close();
+  await Promise.all([prisma.$disconnect(), redis.quit()]);
+});

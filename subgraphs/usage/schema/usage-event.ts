@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import { badUserInput } from '@mindweave/errors';
+import { builder } from '../builder.ts';
+import { recordUsageBatch } from '../ingest.ts';
+
+export interface UsageEventShape {
+  id: string;
+  organizationId: string;
+  projectId: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  unpricedModel: boolean;
+  latencyMs: number;
+  occurredAt: Date;
+}
+
+const Organization = builder.externalRef('Organization', builder.selection<{ id: string }>('id')).implement({ externalFields: (t) => ({ id: t.id() }) });
+const Project = builder.externalRef('Project', builder.selection<{ id: string }>('id')).implement({ externalFields: (t) => ({ id: t.id() }) });
+
+export const UsageEvent = builder.objectRef<UsageEventShape>('UsageEvent').implement({
+  description: 'One metered model call.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    model: t.exposeString('model'),
+    inputTokens: t.exposeInt('inputTokens'),
+    outputTokens: t.exposeInt('outputTokens'),
+    costUsd: t.exposeFloat('costUsd'),
+    unpricedModel: t.exposeBoolean('unpricedModel', { description: 'The model is not in the price table, so it was priced at 0.' }),
+    latencyMs: t.exposeInt('latencyMs'),
+    occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
+    project: t.field({ type: Project, resolve: (event) => ({ id: event.projectId }) }),
+    organization: t.field({ type: Organization, resolve: (event) => ({ id: event.organizationId }) }),
+  }),
+});
+
+const UsageReceipt = builder.objectRef<{ accepted: number; duplicates: number }>('UsageReceipt').implement({
+  fields: (t) => ({
+    accepted: t.exposeInt('accepted', { description: 'Events appended to the event log by this call.' }),
+    duplicates: t.exposeInt('duplicates', { description: 'Events whose idempotency key was recorded before.' }),
+  }),
+});
+
+const tokens = z.number().int().min(0, 'must not be negative').max(10_000_000, 'must be at most 10,000,000');
+
+const UsageInput = builder.inputType('UsageInput', {
+  fields: (t) => ({
+    idempotencyKey: t.string({ required: false, description: 'The same key recorded twice counts once (for 24 hours).', validate: z.string().min(1).max(200) }),
+    model: t.string({ required: true, validate: z.string().min(1, 'must not be empty').max(100).regex(/^[\w.:/@-]+$/, 'must be a model name') }),
+    inputTokens: t.int({ required: true, validate: tokens }),
+    outputTokens: t.int({ required: true, validate: tokens }),
+    latencyMs: t.int({ required: true, validate: z.number().int().min(0, 'must not be negative').max(3_600_000, 'must be at most an hour') }),
+    occurredAt: t.field({ type: 'DateTime', required: false, description: 'Default: now. At most 5 minutes ahead, at most 30 days old.' }),
+    metadata: t.field({
+      type: 'JSON',
+      required: false,
+      validate: z
+        .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
+        .refine((value) => JSON.stringify(value).length <= 4_096, 'must be at most 4 KB of JSON'),
+    }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  recordUsage: t.field({
+    type: UsageReceipt,
+    requiresScopes: [['usage:write']],
+    args: { input: t.arg({ type: UsageInput, required: true }) },
+    resolve: (_root, { input }, ctx) => recordUsageBatch(ctx, [input], 'input'),
+  }),
+  recordUsageBatch: t.field({
+    type: UsageReceipt,
+    requiresScopes: [['usage:write']],
+    cost: 10,
+    args: { inputs: t.arg({ type: [UsageInput], required: true }) },
+    resolve: (_root, { inputs }, ctx) => recordUsageBatch(ctx, inputs),
+  }),
+}));
+
+builder.subscriptionType({});
+builder.subscriptionField('usageUpdated', (t) =>
+  t.field({
+    type: UsageEvent,
+    description: "Every usage event of the organization, live. Members, or the organization's API keys with usage:read.",
+    args: { organizationId: t.arg.id({ required: true }) },
+    // The router executes subscriptions itself, from the event log (router/subscriptions.ts).
+    subscribe: () => {
+      throw badUserInput('Subscribe through the router over WebSocket');
+    },
+    resolve: (event: UsageEventShape) => event,
+  }),
+);
+
+const streamedEvent = z.object({
+  id: z.string(),
+  organizationId: z.string(),
+  projectId: z.string(),
+  model: z.string(),
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  costUsd: z.number(),
+  unpricedModel: z.boolean(),
+  latencyMs: z.number(),
+  occurredAt: z.coerce.date(),
+});
+
+// What the router resolves a subscription's selection through, so that fields of other subgraphs
+// (organization { name }) are planned like any query. No client holds the scope.
+builder.queryField('usageEventsFromStream', (t) =>
+  t.field({
+    type: [UsageEvent],
+    requiresScopes: [['internal:subscriptions']],
+    listSize: { assumedSize: 100 },
+    args: { events: t.arg({ type: ['JSON'], required: true }) },
+    resolve: (_root, { events }) => events.map((event) => streamedEvent.parse(event)),
+  }),
+);
