@@ -47,6 +47,17 @@ export const routerEnv = {
   /** Batched requests (a JSON array of operations): off unless set to the largest batch allowed. */
   MAX_BATCH_SIZE: z.coerce.number().int().min(0).default(0),
 
+  /** `apq`: automatic persisted queries plus the manifest; `safelist`: only the manifest's operations. */
+  PERSISTED_QUERIES: z.enum(['apq', 'safelist']).default('apq'),
+  /** Trusted documents (hash -> document), written by the SDK's build. */
+  PERSISTED_QUERIES_MANIFEST: z.string().default(new URL('../packages/sdk/persisted-documents.json', import.meta.url).pathname),
+  /** Root fields whose GET persisted queries may be cached publicly, when asked anonymously. */
+  PUBLIC_CACHE_FIELDS: z
+    .string()
+    .default('mcpServers')
+    .transform((value) => new Set(value.split(',').map((s) => s.trim()).filter(Boolean))),
+  PUBLIC_CACHE_MAX_AGE_SECONDS: z.coerce.number().int().min(0).default(60),
+
   /** Scopes a signed-in user holds; API keys hold the scopes they were created with. */
   USER_SCOPES: z
     .string()

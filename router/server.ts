@@ -3,15 +3,16 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLRespo
 import type { GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
-import { ErrorCode, errorBody, isErrorCode, MindweaveError } from '@mindweave/errors';
+import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
 import { closeServer, createHealthRoutes, listen, requestIdFrom, sendJson, type Logger } from '@mindweave/service-kit';
 import { createAuthenticator } from './auth.ts';
-import type { RouterContext } from './context.ts';
+import type { EdgeInfo, RouterContext } from './context.ts';
 import { createEdge, type OperationRequest } from './edge.ts';
 import type { RouterEnv } from './env.ts';
 import { createGateway } from './gateway.ts';
 import { createMetrics } from './metrics.ts';
 import { operationLogPlugin } from './operation-log.ts';
+import { createPersistedQueries, loadManifest } from './persisted-queries.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { startSubscriptions } from './subscriptions.ts';
 
@@ -126,6 +127,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   const production = env.NODE_ENV === 'production';
   const metrics = createMetrics();
   const edge = createEdge(env, createRateLimiter(redis, log), metrics);
+  const persisted = createPersistedQueries({ redis, mode: env.PERSISTED_QUERIES, manifest: loadManifest(env.PERSISTED_QUERIES_MANIFEST, log), log });
   const gateway = createGateway({
     supergraphPath: env.SUPERGRAPH_PATH,
     subgraphUrls: env.SUBGRAPH_URLS,
@@ -143,6 +145,8 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     introspection: !production,
     hideSchemaDetailsFromClientErrors: production,
     allowBatchedHttpRequests: env.MAX_BATCH_SIZE > 0,
+    // Persisted queries are resolved before the edge (persisted-queries.ts), shared through Redis.
+    persistedQueries: false,
     // Credentials travel in headers, never in cookies, so cross-site requests carry no authority.
     csrfPrevention: false,
     plugins: [edge.responsePlugin, requestIdOnInternalErrors, operationLogPlugin(metrics)],
@@ -165,6 +169,16 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       if (!response.ok) throw new Error(`identity JWKS answered ${response.status}`);
     },
   });
+
+  /**
+   * GET persisted queries may be cached: publicly for anonymous callers of public root fields
+   * (PUBLIC_CACHE_FIELDS), privately for a short while otherwise; never when the answer has errors.
+   */
+  function cacheControlOf(kind: string, info: EdgeInfo | undefined, response: HTTPGraphQLResponse): string {
+    if (!info || info.operation.operation.operation !== 'query' || (response.status ?? 200) !== 200 || response.body.kind !== 'complete' || response.body.string.includes('"errors"')) return 'no-store';
+    const publicFields = info.operation.rootFields.every((field) => env.PUBLIC_CACHE_FIELDS.has(field));
+    return kind === 'anonymous' && publicFields ? `public, max-age=${env.PUBLIC_CACHE_MAX_AGE_SECONDS}` : 'private, max-age=0, must-revalidate';
+  }
 
   /** The operations of a request, from the JSON body (POST) or the query string (GET). */
   async function operationsOf(req: IncomingMessage, url: URL): Promise<{ requests: OperationRequest[]; batch: boolean; raw: unknown }> {
@@ -194,7 +208,9 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       return sendError(req, res, 405, new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Use GET or POST'), { allow: 'GET, POST' });
     }
     const identity = await authenticate(req.headers, requestId);
-    const { requests, batch, raw } = await operationsOf(req, url);
+    const sent = await operationsOf(req, url);
+    const requests = await Promise.all(sent.requests.map((request) => persisted.resolve(request)));
+    const { batch, raw } = sent;
     const ip = req.socket.remoteAddress ?? 'unknown';
     const admission = await edge.admit(identity, ip, requests, req.headers['x-include-cost'] === 'true');
     for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
@@ -208,8 +224,10 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     let body: unknown = raw;
     if (req.method === 'GET') {
       const params = new URLSearchParams(url.searchParams);
-      const query = admission.requests[0]?.query;
-      if (query !== undefined) params.set('query', query);
+      const admitted = admission.requests[0];
+      if (admitted?.query !== undefined) params.set('query', admitted.query);
+      if (admitted?.extensions && Object.keys(admitted.extensions).length) params.set('extensions', JSON.stringify(admitted.extensions));
+      else params.delete('extensions');
       search = `?${params.toString()}`;
     } else if (requests.length) {
       body = batch ? admission.requests : admission.requests[0];
@@ -219,6 +237,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [] }),
     });
     if (response.status === 400 && !wantsGraphQLResponse(req) && isDocumentError(response)) response.status = 200;
+    if (req.method === 'GET' && sent.requests[0] && persisted.isPersisted(sent.requests[0])) response.headers.set('cache-control', cacheControlOf(identity.kind, [...admission.edge.values()][0], response));
     await writeResponse(res, response);
   }
 
@@ -236,7 +255,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       await handleGraphQL(req, res, url, requestId);
     } catch (error) {
       if (error instanceof MindweaveError) {
-        if (!res.headersSent) sendError(req, res, error.code === ErrorCode.UNAUTHENTICATED ? 401 : 400, error);
+        if (!res.headersSent) sendError(req, res, httpStatusOf[error.code], error);
       } else {
         log.error({ err: error, requestId }, 'request failed');
         if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } }] });

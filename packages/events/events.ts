@@ -19,6 +19,7 @@ export const eventSchemas = {
   }),
   'user.created': z.object({ userId: z.string(), email: z.string(), name: z.string(), verificationUrl: z.string() }),
   'user.password_reset': z.object({ userId: z.string(), email: z.string(), name: z.string(), resetUrl: z.string() }),
+  'user.verification_requested': z.object({ userId: z.string(), email: z.string(), name: z.string(), verificationUrl: z.string() }),
   'policy.changed': z.object({ organizationId: z.string(), policyId: z.string() }),
   'policy.violated': z.object({ organizationId: z.string(), policyId: z.string(), policyName: z.string(), model: z.string().optional(), reason: z.string() }),
   'mcp.server.published': z.object({ organizationId: z.string(), serverId: z.string(), slug: z.string(), version: z.string() }),
@@ -47,6 +48,8 @@ export interface EventEnvelope<T extends EventType = EventType> {
 /** `usage.recorded` travels on the `usage` domain: stream/topic `mindweave.usage.events`. */
 export const domainOf = (type: string) => type.split('.')[0] ?? type;
 export const topicOf = (domain: string) => `mindweave.${domain}.events`;
+/** Where a domain's poison messages and events that failed too many deliveries are kept for inspection. */
+export const deadLetterOf = (domain: string) => `mindweave.${domain}.dead-letter`;
 
 export function createEvent<T extends EventType>(type: T, aggregateId: string, data: EventData<T>, metadata: Partial<EventMetadata> = {}): EventEnvelope<T> {
   const id = randomUUID();
@@ -60,18 +63,19 @@ export function createEvent<T extends EventType>(type: T, aggregateId: string, d
   };
 }
 
+// Built once: zod compiles a schema on first use, which costs far more than a parse.
+const envelopeSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  aggregateId: z.string(),
+  timestamp: z.string(),
+  data: z.unknown(),
+  metadata: z.object({ correlationId: z.string(), causationId: z.string().optional(), userId: z.string().optional() }),
+});
+
 /** Validates an envelope read from a transport; throws on anything malformed (a poison message). */
 export function parseEnvelope(value: unknown): EventEnvelope {
-  const envelope = z
-    .object({
-      id: z.string(),
-      type: z.string(),
-      aggregateId: z.string(),
-      timestamp: z.string(),
-      data: z.unknown(),
-      metadata: z.object({ correlationId: z.string(), causationId: z.string().optional(), userId: z.string().optional() }),
-    })
-    .parse(value);
+  const envelope = envelopeSchema.parse(value);
   const schema = eventSchemas[envelope.type as EventType];
   if (!schema) throw new Error(`unknown event type ${envelope.type}`);
   return { ...envelope, type: envelope.type as EventType, data: schema.parse(envelope.data) } as EventEnvelope;

@@ -2,4 +2,5 @@ export { DateTimeScalar, JSONScalar, requireUserId, subgraphBuilderOptions, type
 export { createPgAdapter, isUniqueViolation } from './db.ts';
 export { createMembershipDirectory, type MemberRole, type Membership, type MembershipDirectory, type OrganizationAccess } from './memberships.ts';
 export { migrate } from './migrations.ts';
+export { startOutboxRelay } from './outbox.ts';
 export { startSubgraphServer, type ExtraRoute, type SubgraphServerOptions } from './server.ts';

@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { createLogger, onShutdown, sendJson } from '@mindweave/service-kit';
-import { migrate, startSubgraphServer } from '@mindweave/subgraph-kit';
+import { migrate, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
+import { bus } from './bus.ts';
+import { redis } from './redis.ts';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
 import { schema } from './schema/index.ts';
@@ -21,7 +23,7 @@ const { close } = await startSubgraphServer({
   signingSecret: env.INTERNAL_SIGNING_SECRET,
   production: env.NODE_ENV === 'production',
   log,
-  healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1` },
+  healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() },
   routes: [
     // The public halves of the signing keys, for the router (and anyone) to verify access tokens.
     async (req, res, url) => {
@@ -32,7 +34,12 @@ const { close } = await startSubgraphServer({
   ],
 });
 
+// user.created, user.password_reset...: the emails they trigger are sent by the workers.
+const relay = startOutboxRelay({ databaseUrl: env.DATABASE_URL, schema: dbSchema, bus, log });
+
 onShutdown(log, async () => {
   await close();
-  await prisma.$disconnect();
+  await relay.stop();
+  await bus.close();
+  await Promise.all([prisma.$disconnect(), redis.quit()]);
 });
