@@ -1,0 +1,31 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '@mindweave/service-kit';
+import type { EventBus } from './bus.ts';
+import { createKafkaBus } from './kafka.ts';
+import { createRedisStreamsBus } from './redis-streams.ts';
+
+export { createEvent, deadLetterOf, domainOf, eventSchemas, parseEnvelope, topicOf, type EventData, type EventEnvelope, type EventMetadata, type EventType } from './events.ts';
+export type { BatchHandler, ConsumeOptions, EventBus, Subscription, TailOptions } from './bus.ts';
+
+export interface EventBusOptions {
+  /** An ioredis client, already key-prefixed; the Redis Streams transport's log. */
+  redis: Redis;
+  /** Non-empty: Kafka carries the events instead of Redis Streams. */
+  kafkaBrokers?: string[];
+  clientId: string;
+  log: Logger;
+  /** Redis Streams: approximate cap on each stream's length (default 1,000,000). */
+  maxLength?: number;
+  /** How long a consumer may go silent before its events are handed to another one of its group (default 30 s). */
+  claimIdleMs?: number;
+  /** Redis Streams: how long one blocking read waits (default 1 s); stop() returns within about this. */
+  blockMs?: number;
+  /** Kafka: prepended to every topic name, to keep environments sharing a cluster apart. */
+  topicPrefix?: string;
+}
+
+export function createEventBus(options: EventBusOptions): EventBus {
+  const { kafkaBrokers, clientId, log, claimIdleMs } = options;
+  if (kafkaBrokers?.length) return createKafkaBus({ brokers: kafkaBrokers, clientId, log, claimIdleMs, topicPrefix: options.topicPrefix });
+  return createRedisStreamsBus(options);
+}
