@@ -6,6 +6,9 @@ export const routerEnv = {
   PORT: port(4000),
   HOST: z.string().default('0.0.0.0'),
   SUPERGRAPH_PATH: z.string().default(new URL('../schema/supergraph.graphql', import.meta.url).pathname),
+  /** `file`: SUPERGRAPH_PATH, reloaded when it changes; `registry`: the newest version `pnpm schema publish` recorded (polled), the file until there is one. */
+  SUPERGRAPH_SOURCE: z.enum(['file', 'registry']).default('file'),
+  SUPERGRAPH_POLL_MS: z.coerce.number().int().min(100).default(2_000),
   /** Replaces routing URLs of the supergraph: `identity=http://10.0.0.5:4001/graphql,accounts=...`. */
   SUBGRAPH_URLS: z
     .string()

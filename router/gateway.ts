@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile } from 'node:fs';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import pg from 'pg';
 import { signIdentity, type Logger } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
 import { operationLabel, type Metrics } from './metrics.ts';
@@ -44,6 +45,9 @@ class SignedDataSource extends RemoteGraphQLDataSource<RouterContext> {
 
 export interface GatewayOptions {
   supergraphPath: string;
+  source: 'file' | 'registry';
+  databaseUrl: string;
+  pollMs: number;
   subgraphUrls: Map<string, string>;
   signingSecret: string;
   subgraphTimeoutMs: number;
@@ -59,28 +63,55 @@ export interface GatewayOptions {
 export const forGateway = (supergraphSdl: string) =>
   supergraphSdl.replace(/(@link\(url: "https:\/\/specs\.apollo\.dev\/(?:authenticated|requiresScopes)\/v[\d.]+"), for: SECURITY\)/g, '$1)');
 
-/** A gateway over the supergraph file, reloading it whenever the file changes. */
-export function createGateway(options: GatewayOptions) {
+/** Where the supergraph comes from: a file watched for changes, or the schema registry polled. */
+function supergraphSource(options: GatewayOptions) {
   const { supergraphPath, log } = options;
+  const pool = options.source === 'registry' ? new pg.Pool({ connectionString: options.databaseUrl, max: 1 }) : undefined;
+  const readFileSdl = () => readFile(supergraphPath, 'utf8');
+  async function readRegistry(): Promise<string | null> {
+    // The table `pnpm schema publish` writes (packages/schema-tools).
+    const result = await pool!.query<{ supergraph: string }>('SELECT supergraph FROM schema_registry.versions ORDER BY id DESC LIMIT 1').catch((error: unknown) => {
+      if ((error as { code?: string }).code !== '42P01') log.warn({ err: error }, 'schema registry unreachable; serving the current supergraph');
+      return null;
+    });
+    return result?.rows[0]?.supergraph ?? null;
+  }
+  const read = async () => (pool ? ((await readRegistry()) ?? (await readFileSdl())) : readFileSdl());
+
+  return async ({ update }: { update: (sdl: string) => void }) => {
+    let current = await read();
+    const refresh = async () => {
+      try {
+        const next = await read();
+        if (next === current) return;
+        update(forGateway(next));
+        current = next;
+        log.info({ source: options.source }, 'supergraph reloaded');
+      } catch (error) {
+        log.error({ err: error }, 'supergraph reload failed; still serving the previous one');
+      }
+    };
+    // Polling survives editors and tools that replace the file instead of writing it in place.
+    let timer: NodeJS.Timeout | undefined;
+    if (pool) timer = setInterval(refresh, options.pollMs);
+    else watchFile(supergraphPath, { interval: 500 }, refresh);
+    return {
+      supergraphSdl: forGateway(current),
+      cleanup: async () => {
+        clearInterval(timer);
+        unwatchFile(supergraphPath);
+        await pool?.end();
+      },
+    };
+  };
+}
+
+/** A gateway over the supergraph, reloading it whenever its source changes. */
+export function createGateway(options: GatewayOptions) {
   const fetcher = createSubgraphFetcher(options.subgraphTimeoutMs);
   return new ApolloGateway({
-    logger: log,
-    supergraphSdl: async ({ update }) => {
-      let current = await readFile(supergraphPath, 'utf8');
-      // Polling survives editors and tools that replace the file instead of writing it in place.
-      watchFile(supergraphPath, { interval: 500 }, async () => {
-        try {
-          const next = await readFile(supergraphPath, 'utf8');
-          if (next === current) return;
-          update(forGateway(next));
-          current = next;
-          log.info({ supergraphPath }, 'supergraph reloaded');
-        } catch (error) {
-          log.error({ err: error }, 'supergraph reload failed; still serving the previous one');
-        }
-      });
-      return { supergraphSdl: forGateway(current), cleanup: async () => unwatchFile(supergraphPath) };
-    },
+    logger: options.log,
+    supergraphSdl: supergraphSource(options),
     buildService: ({ name, url }) => new SignedDataSource(name, options.subgraphUrls.get(name) ?? url ?? '', fetcher, options.signingSecret, options.metrics),
   });
 }

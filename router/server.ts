@@ -130,6 +130,9 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   const persisted = createPersistedQueries({ redis, mode: env.PERSISTED_QUERIES, manifest: loadManifest(env.PERSISTED_QUERIES_MANIFEST, log), log });
   const gateway = createGateway({
     supergraphPath: env.SUPERGRAPH_PATH,
+    source: env.SUPERGRAPH_SOURCE,
+    databaseUrl: env.DATABASE_URL,
+    pollMs: env.SUPERGRAPH_POLL_MS,
     subgraphUrls: env.SUBGRAPH_URLS,
     signingSecret: env.INTERNAL_SIGNING_SECRET,
     subgraphTimeoutMs: env.SUBGRAPH_TIMEOUT_MS,
