@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Redis } from 'ioredis';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { unauthenticated } from '@mindweave/errors';
 import { signIdentity, type Identity, type Logger } from '@mindweave/service-kit';
 
@@ -42,11 +43,19 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   const { redis, log } = options;
   const jwks = createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
 
+  // An ECDSA verification is the costliest step of a request; a token verified once stays valid
+  // until it expires (access tokens cannot be revoked), so its result is kept until then.
+  const verifiedTokens = new LRUCache<string, { identity: Identity; expiresAt: number }>({ max: 20_000 });
+
   async function verifyJwt(token: string): Promise<Identity> {
+    const known = verifiedTokens.get(token);
+    if (known && known.expiresAt > Date.now()) return known.identity;
     try {
       const { payload } = await jwtVerify(token, jwks, { issuer: accessTokenIssuer, audience: accessTokenAudience, algorithms: ['ES256'] });
-      if (!payload.sub) throw new Error('no subject');
-      return { kind: 'user', userId: payload.sub };
+      if (!payload.sub || !payload.exp) throw new Error('no subject or expiry');
+      const identity: Identity = { kind: 'user', userId: payload.sub };
+      verifiedTokens.set(token, { identity, expiresAt: payload.exp * 1000 });
+      return identity;
     } catch (error) {
       log.debug({ err: error }, 'access token refused');
       throw unauthenticated('Invalid or expired access token');

@@ -11,6 +11,12 @@ export const repoRoot = resolve(import.meta.dirname, '..');
 export const services = [
   { name: 'identity', entry: 'subgraphs/identity/main.ts', portVar: 'IDENTITY_PORT', offset: 1 },
   { name: 'accounts', entry: 'subgraphs/accounts/main.ts', portVar: 'ACCOUNTS_PORT', offset: 2 },
+  { name: 'usage', entry: 'subgraphs/usage/main.ts', portVar: 'USAGE_PORT', offset: 3 },
+  { name: 'analytics', entry: 'subgraphs/analytics/main.ts', portVar: 'ANALYTICS_PORT', offset: 4 },
+  { name: 'analytics-consumer', entry: 'subgraphs/analytics/consumer.ts', portVar: 'CONSUMER_HEALTH_PORT', offset: 13 },
+  { name: 'mcp-registry', entry: 'subgraphs/mcp-registry/main.ts', portVar: 'MCP_REGISTRY_PORT', offset: 6 },
+  { name: 'governance', entry: 'subgraphs/governance/main.ts', portVar: 'GOVERNANCE_PORT', offset: 5 },
+  { name: 'governance-consumer', entry: 'subgraphs/governance/consumer.ts', portVar: 'GOVERNANCE_CONSUMER_HEALTH_PORT', offset: 15 },
   { name: 'router', entry: 'router/main.ts', portVar: 'PORT', offset: 0 },
 ] as const;
 
@@ -90,9 +96,16 @@ export function stackEnv(options: StackOptions): Record<string, string> {
     PORT: String(port(0)),
     IDENTITY_PORT: String(port(1)),
     ACCOUNTS_PORT: String(port(2)),
+    USAGE_PORT: String(port(3)),
+    ANALYTICS_PORT: String(port(4)),
+    CONSUMER_HEALTH_PORT: String(port(13)),
+    MCP_REGISTRY_PORT: String(port(6)),
+    GOVERNANCE_PORT: String(port(5)),
+    GOVERNANCE_CONSUMER_HEALTH_PORT: String(port(15)),
     IDENTITY_JWKS_URL: `http://127.0.0.1:${port(1)}/.well-known/jwks.json`,
     ACCOUNTS_INTERNAL_URL: `http://127.0.0.1:${port(2)}`,
-    SUBGRAPH_URLS: `identity=http://127.0.0.1:${port(1)}/graphql,accounts=http://127.0.0.1:${port(2)}/graphql`,
+    GOVERNANCE_INTERNAL_URL: `http://127.0.0.1:${port(5)}`,
+    SUBGRAPH_URLS: `identity=http://127.0.0.1:${port(1)}/graphql,accounts=http://127.0.0.1:${port(2)}/graphql,usage=http://127.0.0.1:${port(3)}/graphql,analytics=http://127.0.0.1:${port(4)}/graphql,mcp-registry=http://127.0.0.1:${port(6)}/graphql,governance=http://127.0.0.1:${port(5)}/graphql`,
     ...options.env,
   };
 }

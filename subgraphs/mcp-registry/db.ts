@@ -1,0 +1,12 @@
+import { createPgAdapter } from '@mindweave/subgraph-kit';
+import { env } from './env.ts';
+import { PrismaClient } from './generated/prisma/client.ts';
+
+/** Prisma qualifies its own queries with this schema; raw SQL (search.ts) names it itself. */
+export const dbSchema = 'mcp_registry';
+
+// Query events let tests count the SQL statements a request runs.
+export const prisma = new PrismaClient({
+  adapter: createPgAdapter(env.DATABASE_URL, dbSchema),
+  log: [{ emit: 'event', level: 'query' }],
+});
