@@ -173,13 +173,19 @@ describe('registering and publishing MCP servers', () => {
     const server = await register(tenant);
     expect((await publish(tenant.user.accessToken, server.id, '2.0.0')).errors).toBeUndefined();
     expect((await publish(tenant.user.accessToken, server.id, '1.0.0')).errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
-    const rows = await sql<{ type: string; payload: unknown; publishedAt: Date | null }>(
-      'SELECT type, payload, "publishedAt" FROM mcp_registry.outbox_events WHERE "aggregateId" = $1',
-      [server.id],
-    );
-    expect(rows).toEqual([
-      { type: 'mcp.server.published', payload: { organizationId: tenant.organizationId, serverId: server.id, slug: server.slug, version: '2.0.0' }, publishedAt: null },
+    const read = () => sql<{ type: string; payload: unknown; publishedAt: Date | null }>('SELECT type, payload, "publishedAt" FROM mcp_registry.outbox_events WHERE "aggregateId" = $1', [server.id]);
+    const rows = await read();
+    expect(rows.map(({ type, payload }) => ({ type, payload }))).toEqual([
+      { type: 'mcp.server.published', payload: { organizationId: tenant.organizationId, serverId: server.id, slug: server.slug, version: '2.0.0' } },
     ]);
+    // The relay then publishes it to the event bus.
+    const deadline = Date.now() + 10_000;
+    let published = rows[0]?.publishedAt ?? null;
+    while (!published && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      published = (await read())[0]?.publishedAt ?? null;
+    }
+    expect(published).toBeInstanceOf(Date);
   });
 
   it('takes a deprecated version out of latestVersion and out of the search on its tool names', async () => {
@@ -311,5 +317,23 @@ describe('searching MCP servers', () => {
     const [one, ten] = [await cost(1), await cost(10)];
     expect(one).toBeGreaterThan(0);
     expect(ten).toBeGreaterThan(one * 5);
+  });
+});
+
+describe('public servers seen from outside their organization', () => {
+  it("show their publisher's name to other tenants and anonymous callers, but not its projects", async () => {
+    const owner = await createTenant();
+    const stranger = await createTenant();
+    const name = word();
+    const server = await register(owner, { name, visibility: 'PUBLIC' });
+    expect((await publish(owner.user.accessToken, server.id, '1.0.0')).errors).toBeUndefined();
+    const query = 'query ($search: String) { mcpServers(search: $search) { edges { node { id publisher { id name projects { id } } } } } }';
+    const asStranger = await gql(query, { search: name }, { token: stranger.user.accessToken });
+    expect(asStranger.errors).toBeUndefined();
+    expect(asStranger.data!.mcpServers.edges[0].node.publisher).toEqual({ id: owner.organizationId, name: 'Tenant', projects: [] });
+    // Anonymous callers lack projects:read: the router removes that field and says so.
+    const anonymous = await gql(query, { search: name });
+    expect(anonymous.data!.mcpServers.edges[0].node.publisher).toEqual({ id: owner.organizationId, name: 'Tenant', projects: null });
+    expect(anonymous.errors?.map((e) => e.extensions.code)).toEqual(['FORBIDDEN']);
   });
 });

@@ -52,14 +52,18 @@ describe('automatic persisted queries', () => {
     expect(result.body.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
   });
 
-  it('lets anonymous GETs of public fields be cached publicly', async () => {
-    const query = '{ __typename }';
+  it('lets anonymous GETs of public fields be cached publicly, and nothing else', async () => {
+    const query = '{ mcpServers(first: 1) { totalCount } }';
     const hash = sha256(query);
     await post(stack.routerUrl, { query, extensions: apq(hash) });
-    const result = await get(stack.routerUrl, { extensions: apq(hash) });
-    expect(result.body.data).toEqual({ __typename: 'Query' });
-    // __typename is no public root field: still not publicly cacheable.
-    expect(result.headers.get('cache-control')).toBe('private, max-age=0, must-revalidate');
+    const anonymous = await get(stack.routerUrl, { extensions: apq(hash) });
+    expect(anonymous.body.data?.mcpServers.totalCount).toEqual(expect.any(Number));
+    expect(anonymous.headers.get('cache-control')).toBe('public, max-age=60');
+    // A signed-in caller may see private servers: its answer is its own.
+    const tenant = await createTenant();
+    expect((await get(stack.routerUrl, { extensions: apq(hash) }, tenant.user.accessToken)).headers.get('cache-control')).toBe('private, max-age=0, must-revalidate');
+    // A POST, or a GET with the query text instead of a hash, is not cached.
+    expect((await get(stack.routerUrl, { query })).headers.get('cache-control')).not.toMatch(/public/);
   });
 });
 

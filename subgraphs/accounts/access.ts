@@ -23,11 +23,16 @@ export function visibleOrganizations(ctx: SubgraphContext): Prisma.OrganizationW
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (value: string) => uuidPattern.test(value);
 
-/** Batches lookups of visible organizations by id within one request. */
+/**
+ * Batches lookups of organizations by id within one request, for entity references. Any
+ * organization resolves here (other subgraphs only hand out references they may: a public MCP
+ * server's publisher, say), but only its public profile: the fields that list members, projects
+ * or keys filter by visibility themselves.
+ */
 export const organizationLoader = createContextCache(
-  (ctx: SubgraphContext) =>
+  () =>
     new DataLoader<string, Organization | null>(async (ids) => {
-      const rows = await prisma.organization.findMany({ where: { AND: [{ id: { in: ids.filter(isUuid) } }, visibleOrganizations(ctx)] } });
+      const rows = await prisma.organization.findMany({ where: { id: { in: ids.filter(isUuid) } } });
       const byId = new Map(rows.map((row) => [row.id, row]));
       return ids.map((id) => byId.get(id) ?? null);
     }),

@@ -52,6 +52,27 @@ const membershipsRoute: ExtraRoute = async (req, res, url) => {
   return true;
 };
 
+/** The workers ask here for an organization's plan and members (quota alerts, notices). */
+const organizationsRoute: ExtraRoute = async (req, res, url) => {
+  if (req.method !== 'POST' || url.pathname !== '/internal/organizations') return false;
+  const caller = verifyIdentity(env.INTERNAL_SIGNING_SECRET, { get: (name) => (req.headers[name] as string | undefined) ?? null });
+  if (caller?.identity.kind !== 'service') {
+    sendJson(res, 401, errorBody(unauthenticated('Only services may ask')));
+    return true;
+  }
+  const body = (await readJson(req).catch(() => ({}))) as { organizationId?: unknown };
+  const organizationId = typeof body.organizationId === 'string' && isUuid(body.organizationId) ? body.organizationId : null;
+  const organization = organizationId
+    ? await prisma.organization.findUnique({
+        where: { id: organizationId },
+        select: { id: true, name: true, plan: true, memberships: { select: { userId: true, role: true }, orderBy: { createdAt: 'asc' } } },
+      })
+    : null;
+  if (!organization) sendJson(res, 404, { error: 'unknown organization' });
+  else sendJson(res, 200, { id: organization.id, name: organization.name, plan: organization.plan, members: organization.memberships });
+  return true;
+};
+
 const { close } = await startSubgraphServer({
   name: 'accounts',
   port: env.ACCOUNTS_PORT,
@@ -61,7 +82,7 @@ const { close } = await startSubgraphServer({
   production: env.NODE_ENV === 'production',
   log,
   healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() },
-  routes: [verifyApiKeyRoute, membershipsRoute],
+  routes: [verifyApiKeyRoute, membershipsRoute, organizationsRoute],
 });
 
 onShutdown(log, async () => {

@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { createLogger, onShutdown } from '@mindweave/service-kit';
-import { migrate, startSubgraphServer } from '@mindweave/subgraph-kit';
+import { hostname } from 'node:os';
+import { createEventBus } from '@mindweave/events';
+import { createLogger, createRedis, onShutdown } from '@mindweave/service-kit';
+import { migrate, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
 import { schema } from './schema/index.ts';
@@ -8,6 +10,11 @@ import { schema } from './schema/index.ts';
 const log = createLogger({ name: 'mcp-registry', level: env.LOG_LEVEL });
 
 await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+
+// mcp.server.published, written with each version.
+const redis = createRedis(env.REDIS_URL, env.REDIS_KEY_PREFIX);
+const bus = createEventBus({ redis, kafkaBrokers: env.KAFKA_BROKERS, clientId: `mcp-registry-${hostname()}-${process.pid}`, log });
+const relay = startOutboxRelay({ databaseUrl: env.DATABASE_URL, schema: dbSchema, bus, log });
 
 const { close } = await startSubgraphServer({
   name: 'mcp-registry',
@@ -17,10 +24,12 @@ const { close } = await startSubgraphServer({
   signingSecret: env.INTERNAL_SIGNING_SECRET,
   production: env.NODE_ENV === 'production',
   log,
-  healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1` },
+  healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() },
 });
 
 onShutdown(log, async () => {
   await close();
-  await prisma.$disconnect();
+  await relay.stop();
+  await bus.close();
+  await Promise.all([prisma.$disconnect(), redis.quit()]);
 });

@@ -5,18 +5,29 @@ import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { isUuid, organizationLoader, visibleOrganizations } from '../access.ts';
 
+const Plan = builder.enumType('Plan', { values: ['FREE', 'PRO', 'ENTERPRISE'] as const, description: "Sets the organization's monthly token quota." });
+
 export const Organization = builder.prismaObject('Organization', {
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),
     slug: t.exposeString('slug'),
+    plan: t.expose('plan', { type: Plan }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    projects: t.relation('projects', { query: { orderBy: { createdAt: 'asc' } }, requiresScopes: [['projects:read']], listSize: { assumedSize: 20 } }),
-    memberships: t.relation('memberships', { query: { orderBy: { createdAt: 'asc' } }, requiresScopes: [['projects:read']], listSize: { assumedSize: 50 } }),
+    // Empty unless the caller can see the organization (its profile above is public).
+    projects: t.relation('projects', {
+      query: (_args, ctx) => ({ where: { organization: visibleOrganizations(ctx) }, orderBy: { createdAt: 'asc' } }),
+      requiresScopes: [['projects:read']],
+      listSize: { assumedSize: 20 },
+    }),
+    memberships: t.relation('memberships', {
+      query: (_args, ctx) => ({ where: { organization: visibleOrganizations(ctx) }, orderBy: { createdAt: 'asc' } }),
+      requiresScopes: [['projects:read']],
+      listSize: { assumedSize: 50 },
+    }),
   }),
 });
 
-// Other subgraphs may only resolve organizations the caller can see.
 builder.asEntity(Organization, {
   key: builder.selection<{ id: string }>('id'),
   resolveReference: (org, ctx) => organizationLoader(ctx).load(org.id),
