@@ -3,8 +3,11 @@
 // latency to 1,000 concurrent subscribers at a steady event rate, with the count of events lost.
 import { randomBytes } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import WebSocket from 'ws';
+import { createEvent, createEventBus } from '@mindweave/events';
+import { createLogger } from '@mindweave/service-kit';
 import { dropDatabase, ensureDatabase, startStack } from '../../scripts/stack.ts';
 
 const seconds = Number(process.env['BENCH_DURATION'] ?? 10);
@@ -71,6 +74,30 @@ async function ingest(url: string, apiKey: string) {
   return { accepted, seconds: (performance.now() - started) / 1000 };
 }
 
+/** The ceiling the router is measured against: 1,000-event batches appended straight to the log. */
+async function rawLogRate(organizationId: string) {
+  const redis = new Redis('redis://127.0.0.1:6379', { keyPrefix: `mwbench:${runId}:raw:` });
+  const bus = createEventBus({ redis, clientId: 'bench', log: createLogger({ name: 'bench', level: 'warn' }) });
+  const data = { organizationId, projectId: organizationId, apiKeyId: organizationId, model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50, latencyMs: 20, costUsd: 0.0001, unpricedModel: false, occurredAt: new Date().toISOString(), metadata: null };
+  let published = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: ingestClients }, async () => {
+      while (performance.now() < deadline) {
+        await bus.publish(Array.from({ length: 1_000 }, () => createEvent('usage.recorded', organizationId, data)));
+        published += 1_000;
+      }
+    }),
+  );
+  const rate = published / ((performance.now() - started) / 1000);
+  await bus.close();
+  const keys = await redis.keys(`mwbench:${runId}:raw:*`);
+  if (keys.length) await new Redis('redis://127.0.0.1:6379').del(...keys);
+  redis.disconnect();
+  return rate;
+}
+
 async function subscribeAll(url: string, apiKey: string, organizationId: string) {
   const latencies: number[] = [];
   const received = new Map<number, number>();
@@ -130,6 +157,8 @@ try {
     persisted = await countPersisted(organizationId);
   }
   const persistSeconds = (performance.now() - ingestStarted) / 1000;
+  console.log(`the same load appended straight to the event log, for the ratio...`);
+  const rawPerSecond = await rawLogRate(organizationId);
 
   console.log(`subscribing ${subscriberCount} subscribers, then ${eventsPerSecond} events/s for ${seconds} s...`);
   const subscribers = await subscribeAll(stack.routerUrl, apiKey, organizationId);
@@ -150,6 +179,8 @@ try {
 
   const summary = {
     acceptedPerSecond: Math.round(accepted / ingestSeconds),
+    rawLogPerSecond: Math.round(rawPerSecond),
+    routerToRawLog: Math.round((accepted / ingestSeconds / rawPerSecond) * 100) / 100,
     persistedPerSecond: Math.round(persisted / persistSeconds),
     subscribers: subscriberCount,
     eventsPerSecond,
@@ -159,6 +190,7 @@ try {
   };
   console.log(`
 accepted through the router   ${summary.acceptedPerSecond.toLocaleString('en')} events/s (${accepted.toLocaleString('en')} in ${ingestSeconds.toFixed(1)} s, bar 20,000)
+straight to the event log      ${summary.rawLogPerSecond.toLocaleString('en')} events/s (router/log ratio ${summary.routerToRawLog})
 persisted by the consumer      ${summary.persistedPerSecond.toLocaleString('en')} events/s (from the first batch to the last row, bar 10,000)
 live delivery to ${subscriberCount} subscribers at ${eventsPerSecond} events/s: p50 ${summary.deliveryP50Ms} ms, p99 ${summary.deliveryP99Ms} ms (bar < 250 ms), lost ${summary.eventsLost} of ${expected.toLocaleString('en')}
 ${JSON.stringify(summary)}`);
@@ -166,4 +198,8 @@ ${JSON.stringify(summary)}`);
 } finally {
   await stack.stop();
   await dropDatabase(databaseUrl);
+  const redis = new Redis('redis://127.0.0.1:6379');
+  const keys = await redis.keys(`mwbench:${runId}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
 }

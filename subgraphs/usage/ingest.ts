@@ -1,9 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { badUserInput, forbidden } from '@mindweave/errors';
+import { badUserInput, ErrorCode, forbidden, MindweaveError } from '@mindweave/errors';
+import type { Violation } from '@mindweave/policy-engine';
 import { createEvent, type EventEnvelope } from '@mindweave/events';
 import type { SubgraphContext } from '@mindweave/subgraph-kit';
 import { bus } from './bus.ts';
 import { env } from './env.ts';
+import { addToMonth, decideBatch, monthToDate, policiesOf } from './policies.ts';
 import { costOf, currentPrices } from './prices.ts';
 import { redis } from './redis.ts';
 
@@ -32,6 +34,7 @@ const eventIdFor = (apiKeyId: string, idempotencyKey: string) => {
  * (not once they are aggregated). A key seen before, or twice in one batch, counts as a duplicate.
  */
 export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputValue[], field = 'inputs') {
+  const single = field === 'input';
   const identity = ctx.identity;
   if (identity.kind !== 'apiKey' || !identity.scopes.includes('usage:write')) throw forbidden('Recording usage needs an API key with the usage:write scope');
   if (inputs.length > maxBatchEvents) throw badUserInput(`${field}: at most ${maxBatchEvents} events per batch`, field);
@@ -56,7 +59,7 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
   const claims = keyed.length ? await redis.pipeline(keyed.map(({ key }) => ['set', redisKey(key), '1', 'EX', String(env.IDEMPOTENCY_TTL_SECONDS), 'NX'])).exec() : [];
   const claimed = new Set(keyed.filter((_, i) => claims?.[i]?.[1] === 'OK').map(({ index }) => index));
 
-  const events: EventEnvelope<'usage.recorded'>[] = [];
+  const candidates: { index: number; event: EventEnvelope<'usage.recorded'> }[] = [];
   let duplicates = 0;
   inputs.forEach((input, index) => {
     if (input.idempotencyKey && !claimed.has(index)) {
@@ -80,16 +83,59 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
       },
       { correlationId: ctx.requestId },
     );
-    events.push({ ...event, id: input.idempotencyKey ? eventIdFor(identity.apiKeyId, input.idempotencyKey) : randomUUID() });
+    candidates.push({ index, event: { ...event, id: input.idempotencyKey ? eventIdFor(identity.apiKeyId, input.idempotencyKey) : randomUUID() } });
   });
 
+  // Governance: events an enforcing policy denies are refused and not counted.
+  const [compiled, totals] = await Promise.all([policiesOf(identity.organizationId, ctx.log), monthToDate(identity.organizationId)]);
+  const decisions = decideBatch(compiled, candidates.map(({ event }) => event.data), totals);
+  const events = candidates.filter((_, i) => decisions[i]!.allowed).map(({ event }) => event);
+  const violations = candidates.flatMap(({ index }, i) => decisions[i]!.violations.map((violation) => ({ index, ...violation })));
+  const deniedKeys = candidates.filter((_, i) => !decisions[i]!.allowed).map(({ index }) => inputs[index]!.idempotencyKey).filter((k): k is string => !!k);
+  if (deniedKeys.length) await redis.del(...deniedKeys.map(redisKey));
+  const violationEvents = violationEventsOf(identity.organizationId, violations, ctx.requestId);
+
+  if (single && violations.some((v) => v.enforcing)) {
+    await bus.publish(violationEvents);
+    const violation = violations.find((v) => v.enforcing)!;
+    throw new MindweaveError(ErrorCode.POLICY_VIOLATION, `Refused by policy "${violation.policyName}": ${violation.reason}`, { policyId: violation.policyId, policyName: violation.policyName });
+  }
+
   try {
-    await bus.publish(events);
+    await bus.publish([...events, ...violationEvents]);
   } catch (error) {
     // Nothing was recorded: release the keys so that the client's retry is not taken for a duplicate.
     const released = keyed.filter(({ index }) => claimed.has(index)).map(({ key }) => redisKey(key));
     if (released.length) await redis.del(...released).catch(() => undefined);
     throw error;
   }
-  return { accepted: events.length, duplicates };
+  const month = new Map<string, { at: Date; tokens: number; costUsd: number }>();
+  for (const event of events) {
+    const at = new Date(event.data.occurredAt);
+    const key = `${at.getUTCFullYear()}-${at.getUTCMonth()}`;
+    const entry = month.get(key) ?? { at, tokens: 0, costUsd: 0 };
+    entry.tokens += event.data.inputTokens + event.data.outputTokens;
+    entry.costUsd += event.data.costUsd;
+    month.set(key, entry);
+  }
+  await Promise.all([...month.values()].map(({ at, tokens, costUsd }) => addToMonth(identity.organizationId, at, tokens, costUsd))).catch((error: unknown) =>
+    ctx.log.warn({ err: error }, 'month-to-date totals not updated'),
+  );
+  return { accepted: events.length, duplicates, rejected: candidates.length - events.length, violations: violations.slice(0, 100) };
+}
+
+/** One `policy.violated` event per policy and batch, not one per event. */
+function violationEventsOf(organizationId: string, violations: (Violation & { index: number })[], requestId: string) {
+  const byPolicy = new Map<string, (Violation & { index: number })[]>();
+  for (const v of violations) byPolicy.set(v.policyId, [...(byPolicy.get(v.policyId) ?? []), v]);
+  return [...byPolicy.values()].map((list) => {
+    const first = list[0]!;
+    const what = first.enforcing ? 'refused' : 'let through (audit only)';
+    return createEvent(
+      'policy.violated',
+      organizationId,
+      { organizationId, policyId: first.policyId, policyName: first.policyName, reason: `${list.length} event(s) ${what}: ${first.reason}` },
+      { correlationId: requestId },
+    );
+  });
 }

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger, onShutdown } from '@mindweave/service-kit';
 import { migrate, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { bus } from './bus.ts';
+import { followPolicyChanges } from './policies.ts';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
 import { redis } from './redis.ts';
@@ -10,6 +11,8 @@ import { schema } from './schema/index.ts';
 const log = createLogger({ name: 'usage', level: env.LOG_LEVEL });
 
 await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+
+const policyChanges = await followPolicyChanges(log);
 
 const { close } = await startSubgraphServer({
   name: 'usage',
@@ -24,6 +27,7 @@ const { close } = await startSubgraphServer({
 
 onShutdown(log, async () => {
   await close();
+  await policyChanges?.stop();
   await bus.close();
   await Promise.all([prisma.$disconnect(), redis.quit()]);
 });

@@ -35,10 +35,27 @@ export const UsageEvent = builder.objectRef<UsageEventShape>('UsageEvent').imple
   }),
 });
 
-const UsageReceipt = builder.objectRef<{ accepted: number; duplicates: number }>('UsageReceipt').implement({
+type ViolationShape = { index: number; policyId: string; policyName: string; type: string; enforcing: boolean; reason: string };
+
+const PolicyViolation = builder.objectRef<ViolationShape>('PolicyViolation').implement({
+  description: 'An event of the call that broke a policy: refused when the policy is enforcing, recorded when it is audit-only.',
+  fields: (t) => ({
+    index: t.exposeInt('index', { description: 'Position of the event in the call' }),
+    code: t.string({ resolve: () => 'POLICY_VIOLATION' }),
+    policyId: t.exposeID('policyId'),
+    policyName: t.exposeString('policyName'),
+    type: t.exposeString('type'),
+    enforcing: t.exposeBoolean('enforcing'),
+    reason: t.exposeString('reason'),
+  }),
+});
+
+const UsageReceipt = builder.objectRef<{ accepted: number; duplicates: number; rejected: number; violations: ViolationShape[] }>('UsageReceipt').implement({
   fields: (t) => ({
     accepted: t.exposeInt('accepted', { description: 'Events appended to the event log by this call.' }),
     duplicates: t.exposeInt('duplicates', { description: 'Events whose idempotency key was recorded before.' }),
+    rejected: t.exposeInt('rejected', { description: 'Events refused by an enforcing policy; they are not counted.' }),
+    violations: t.field({ type: [PolicyViolation], description: 'At most 100.', listSize: { assumedSize: 10 }, resolve: (receipt) => receipt.violations }),
   }),
 });
 

@@ -1,0 +1,81 @@
+import { compilePolicies, decide, type CompiledPolicies, type Decision, type PolicyRecord, type UsageAction } from '@mindweave/policy-engine';
+import { signIdentity, type Logger } from '@mindweave/service-kit';
+import { bus } from './bus.ts';
+import { env } from './env.ts';
+import { redis } from './redis.ts';
+
+// Policies change rarely and are read on every event: compiled per organization and kept until a
+// `policy.changed` event (or, as a backstop, a minute) says otherwise.
+const maxAgeMs = 60_000;
+const cache = new Map<string, { at: number; compiled: Promise<CompiledPolicies> }>();
+
+async function fetchPolicies(organizationId: string): Promise<PolicyRecord[]> {
+  const response = await fetch(new URL('/internal/policies', env.GOVERNANCE_INTERNAL_URL), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...signIdentity(env.INTERNAL_SIGNING_SECRET, { kind: 'service', service: 'usage' }, `policies-${organizationId}`) },
+    body: JSON.stringify({ organizationId }),
+    signal: AbortSignal.timeout(2_000),
+  });
+  if (!response.ok) throw new Error(`governance answered ${response.status}`);
+  return ((await response.json()) as { policies: PolicyRecord[] }).policies;
+}
+
+/**
+ * The organization's compiled policies. When governance cannot be reached, the last known
+ * policies stay in force; with none known, events are let through (and it is logged): metering
+ * must not stop because the policy service is down.
+ */
+export async function policiesOf(organizationId: string, log: Logger): Promise<CompiledPolicies> {
+  const hit = cache.get(organizationId);
+  if (hit && Date.now() - hit.at < maxAgeMs) return hit.compiled;
+  const compiled = fetchPolicies(organizationId).then(compilePolicies);
+  const entry = { at: Date.now(), compiled };
+  cache.set(organizationId, entry);
+  return compiled.catch(async (error: unknown) => {
+    log.warn({ err: error, organizationId }, 'policies unavailable; using the last known ones');
+    const stale = hit ? await hit.compiled.catch(() => compilePolicies([])) : compilePolicies([]);
+    cache.set(organizationId, { at: Date.now() - maxAgeMs + 5_000, compiled: Promise.resolve(stale) });
+    return stale;
+  });
+}
+
+/** Drops cached policies when governance says they changed, on every usage instance. */
+export async function followPolicyChanges(log: Logger) {
+  return bus.tail({
+    domains: ['policy'],
+    handler: async (events) => {
+      for (const event of events) if (event.type === 'policy.changed') cache.delete((event.data as { organizationId: string }).organizationId);
+    },
+  }).catch((error: unknown) => {
+    log.warn({ err: error }, 'not following policy changes; cached policies expire after a minute');
+    return undefined;
+  });
+}
+
+const month = (at: Date) => `${at.getUTCFullYear()}-${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
+const monthKey = (organizationId: string, at: Date) => `mtd:${organizationId}:${month(at)}`;
+
+/** Month-to-date tokens and spend of an organization, as counted at ingestion. */
+export async function monthToDate(organizationId: string, at = new Date()) {
+  const values = await redis.hmget(monthKey(organizationId, at), 'tokens', 'microUsd');
+  return { tokens: Number(values[0] ?? 0), costUsd: Number(values[1] ?? 0) / 1_000_000 };
+}
+
+/** Adds accepted events to the month's totals (kept 40 days). */
+export async function addToMonth(organizationId: string, at: Date, tokens: number, costUsd: number) {
+  const key = monthKey(organizationId, at);
+  await redis.multi().hincrby(key, 'tokens', tokens).hincrby(key, 'microUsd', Math.round(costUsd * 1_000_000)).expire(key, 40 * 86_400).exec();
+}
+
+/** Decides each event in order, the month's totals growing with every event let through. */
+export function decideBatch(compiled: CompiledPolicies, actions: UsageAction[], start: { tokens: number; costUsd: number }): Decision[] {
+  const totals = { ...start };
+  return actions.map((action) => {
+    const decision = decide(compiled, action, totals);
+    if (decision.allowed) {
+      totals.tokens += action.inputTokens + action.outputTokens;
+      totals.costUsd += action.costUsd;
+    }
+    return decision;
+  });
+}
