@@ -21,7 +21,15 @@ export const eventSchemas = {
   'user.password_reset': z.object({ userId: z.string(), email: z.string(), name: z.string(), resetUrl: z.string() }),
   'user.verification_requested': z.object({ userId: z.string(), email: z.string(), name: z.string(), verificationUrl: z.string() }),
   'policy.changed': z.object({ organizationId: z.string(), policyId: z.string() }),
-  'policy.violated': z.object({ organizationId: z.string(), policyId: z.string(), policyName: z.string(), model: z.string().optional(), reason: z.string() }),
+  'policy.violated': z.object({
+    organizationId: z.string(),
+    policyId: z.string(),
+    policyName: z.string(),
+    /** False for audit-only policies: the events were let through. */
+    enforcing: z.boolean().optional(),
+    model: z.string().optional(),
+    reason: z.string(),
+  }),
   'mcp.server.published': z.object({ organizationId: z.string(), serverId: z.string(), slug: z.string(), version: z.string() }),
   'export.completed': z.object({ organizationId: z.string(), exportId: z.string(), requestedBy: z.string(), status: z.string() }),
 } as const;

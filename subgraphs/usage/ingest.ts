@@ -134,7 +134,7 @@ function violationEventsOf(organizationId: string, violations: (Violation & { in
     return createEvent(
       'policy.violated',
       organizationId,
-      { organizationId, policyId: first.policyId, policyName: first.policyName, reason: `${list.length} event(s) ${what}: ${first.reason}` },
+      { organizationId, policyId: first.policyId, policyName: first.policyName, enforcing: first.enforcing, reason: `${list.length} event(s) ${what}: ${first.reason}` },
       { correlationId: requestId },
     );
   });
