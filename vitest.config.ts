@@ -1,4 +1,10 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+
+// Vite would resolve `graphql` in our sources to its ESM build while the libraries that take
+// schemas from us (@graphql-inspector/core, @apollo/federation-internals...) load the CommonJS
+// one, and graphql-js refuses objects of the other instance. Node and tsx resolve the CommonJS one.
+const resolve = { alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') }] };
 
 // `unit`: in-process, no services. `system`: integration tests beside each service (*.int.test.ts)
 // and end-to-end tests through the router (e2e/*.e2e.ts), against one stack booted for the run.
@@ -6,16 +12,18 @@ export default defineConfig({
   test: {
     projects: [
       {
+        resolve,
         test: {
           name: 'unit',
-          include: ['{packages,subgraphs,router,scripts}/**/*.test.ts'],
+          include: ['{packages,subgraphs,router,workers,scripts}/**/*.test.ts'],
           exclude: ['**/node_modules/**', '**/*.int.test.ts'],
         },
       },
       {
+        resolve,
         test: {
           name: 'system',
-          include: ['{packages,subgraphs,router}/**/*.int.test.ts', 'e2e/**/*.e2e.ts'],
+          include: ['{packages,subgraphs,router,workers}/**/*.int.test.ts', 'e2e/**/*.e2e.ts'],
           exclude: ['**/node_modules/**'],
           globalSetup: ['e2e/global-setup.ts'],
           setupFiles: ['e2e/setup-env.ts'],

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { gql, registerUser, stack } from './client.ts';
 
 async function allLogs(): Promise<string> {
-  const files = await readdir(stack.logDir);
-  return (await Promise.all(files.map((f) => readFile(join(stack.logDir, f), 'utf8')))).join('\n');
+  const files = (await readdir(stack.logDir, { withFileTypes: true })).filter((entry) => entry.isFile() && entry.name.endsWith('.log'));
+  return (await Promise.all(files.map((f) => readFile(join(stack.logDir, f.name), 'utf8')))).join('\n');
 }
 
 describe('logs', () => {

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createTenant, stack, unique } from './client.ts';
 import { startExtraRouter } from './extra-router.ts';
 
@@ -82,6 +84,16 @@ describe('trusted documents in safelist mode', () => {
     const result = await post(safelist.url, { extensions: apq(sha256(trusted)) }, tenant.user.accessToken);
     expect(result.body.data).toEqual({ me: { id: tenant.user.userId, email: tenant.user.email } });
     expect((await post(safelist.url, { query: trusted }, tenant.user.accessToken)).body.data).toEqual({ me: { id: tenant.user.userId, email: tenant.user.email } });
+  });
+
+  it('holds subscriptions over WebSocket to the manifest too', async () => {
+    const tenant = await createTenant();
+    const client = createClient({ url: safelist.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: tenant.apiKey }, retryAttempts: 0 });
+    const error = await new Promise<unknown>((resolve) => {
+      client.subscribe({ query: 'subscription ($o: ID!) { usageUpdated(organizationId: $o) { id } }', variables: { o: tenant.organizationId } }, { next: () => undefined, error: resolve, complete: () => resolve(null) });
+    });
+    await client.dispose();
+    expect(JSON.stringify(error)).toContain('PERSISTED_QUERY_NOT_ALLOWED');
   });
 
   it('refuses every other operation with PERSISTED_QUERY_NOT_ALLOWED', async () => {

@@ -5,8 +5,10 @@ import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
 import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
 import { closeServer, createHealthRoutes, listen, requestIdFrom, sendJson, type Logger } from '@mindweave/service-kit';
+import { createQueueDashboard, isAdminQueuesPath } from './admin.ts';
 import { createAuthenticator } from './auth.ts';
 import type { EdgeInfo, RouterContext } from './context.ts';
+import { createDownloadProxy, isExportDownloadPath } from './downloads.ts';
 import { createEdge, type OperationRequest } from './edge.ts';
 import type { RouterEnv } from './env.ts';
 import { createGateway } from './gateway.ts';
@@ -165,6 +167,10 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     log,
   });
 
+  const queueDashboard = createQueueDashboard({ redisUrl: env.REDIS_URL, redisKeyPrefix: env.REDIS_KEY_PREFIX, user: env.ADMIN_USER, password: env.ADMIN_PASSWORD, log });
+  // Downloads are authorized by their signed URL, checked by the exports subgraph.
+  const downloadExport = createDownloadProxy({ exportsUrl: new URL(env.SUBGRAPH_URLS.get('exports') ?? 'http://127.0.0.1:4007/graphql').origin, timeoutMs: env.SUBGRAPH_TIMEOUT_MS, log });
+
   const handleHealth = createHealthRoutes('router', {
     redis: () => redis.ping(),
     identity: async () => {
@@ -254,6 +260,8 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         return res.end(await metrics.registry.metrics());
       }
+      if (isAdminQueuesPath(url.pathname)) return queueDashboard.handle(req, res);
+      if (isExportDownloadPath(url.pathname)) return await downloadExport(req, res, url);
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
       await handleGraphQL(req, res, url, requestId);
     } catch (error) {
@@ -267,7 +275,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   });
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 60_000;
-  const subscriptions = startSubscriptions({ server, apollo, gateway, authenticate, bus, metrics, log });
+  const subscriptions = startSubscriptions({ server, apollo, gateway, authenticate, persisted, bus, metrics, log });
   const port = await listen(server, env.PORT, env.HOST);
   log.info({ port }, `router ready at http://localhost:${port}/graphql`);
 
@@ -279,6 +287,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       await subscriptions.close();
       await closeServer(server);
       await apollo.stop();
+      await queueDashboard.close();
     },
   };
 }

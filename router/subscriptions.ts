@@ -10,6 +10,7 @@ import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-ki
 import type { Authenticate } from './auth.ts';
 import type { RouterContext } from './context.ts';
 import type { Metrics } from './metrics.ts';
+import type { PersistedQueries } from './persisted-queries.ts';
 
 /** Events a subscriber may fall behind by; past it the oldest are dropped (and counted). */
 const subscriberBufferLimit = 1_000;
@@ -72,6 +73,7 @@ export interface SubscriptionOptions {
   apollo: ApolloServer<RouterContext>;
   gateway: ApolloGateway;
   authenticate: Authenticate;
+  persisted: PersistedQueries;
   bus: EventBus;
   metrics: Metrics;
   log: Logger;
@@ -84,7 +86,7 @@ export interface SubscriptionOptions {
  * results out to the group's subscribers.
  */
 export function startSubscriptions(options: SubscriptionOptions) {
-  const { apollo, gateway, authenticate, bus, metrics, log } = options;
+  const { apollo, gateway, authenticate, persisted, bus, metrics, log } = options;
   const groups = new Map<string, Group>();
   let tail: Promise<BusSubscription> | undefined;
 
@@ -173,9 +175,18 @@ export function startSubscriptions(options: SubscriptionOptions) {
       onSubscribe: async (ctx, _id, payload) => {
         const schema = gateway.schema;
         if (!schema) return [new GraphQLError('The supergraph is not loaded yet', { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } })];
+        // Persisted subscriptions and safelist mode work as over HTTP.
+        let query: string;
+        try {
+          const resolved = await persisted.resolve({ query: payload.query || undefined, extensions: payload.extensions ?? undefined });
+          query = resolved.query ?? '';
+        } catch (error) {
+          const code = error instanceof GraphQLError ? error.extensions['code'] : ErrorCode.BAD_USER_INPUT;
+          return [new GraphQLError((error as Error).message, { extensions: { code } })];
+        }
         let document: DocumentNode;
         try {
-          document = parse(payload.query);
+          document = parse(query);
         } catch (error) {
           return [new GraphQLError((error as Error).message, { extensions: { code: ErrorCode.GRAPHQL_PARSE_FAILED } })];
         }

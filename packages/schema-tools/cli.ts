@@ -1,42 +1,136 @@
 #!/usr/bin/env -S node --import tsx
+import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { relative } from 'node:path';
-import { compose, printSubgraph, readSupergraphConfig, repoRoot, supergraphFile } from './compose.ts';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { checkSchema, formatCheckReport, parseApprovals, resolveBaseline } from './check.ts';
+import { compose, printSubgraph, readSupergraphConfig, repoRoot, supergraphFile, type Composition } from './compose.ts';
+import { publishSupergraph } from './publish.ts';
 
-const usage = `usage: schema <compose|check>
-  compose  print each subgraph's SDL into schema/ and compose schema/supergraph.graphql
-  check    fail on composition errors or when the committed files in schema/ are stale`;
+const usage = `usage: schema <compose|check|publish> [options]
+  compose            print each subgraph's SDL into schema/, compose schema/supergraph.graphql and
+                     regenerate the SDK's types and manifest from it
+  check              fail on composition errors, stale files in schema/, or breaking changes
+                     against the last published supergraph that schema/approvals.json does not approve
+    --json           the report as JSON
+    --base <ref>     the git ref whose schema/supergraph.graphql is the baseline when the registry
+                     is not used (default HEAD; CI on a pull request: its target branch)
+  publish            record the composed supergraph and subgraphs as a new registry version
+                     in the PostgreSQL database at DATABASE_URL
+    --author <who>   default: git config user.email, then $USER
+    --json           the result as JSON`;
 
-async function main(command: string | undefined): Promise<number> {
-  if (command !== 'compose' && command !== 'check') {
+const approvalsFile = join(repoRoot, 'schema/approvals.json');
+const manifestFile = join(repoRoot, 'packages/sdk/persisted-documents.json');
+const defaultDatabaseUrl = 'postgresql://postgres@127.0.0.1:5432/mindweave';
+
+async function readJson<T>(path: string, fallback: T, parseContent: (json: string) => T = JSON.parse): Promise<T> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  return text === undefined ? fallback : parseContent(text);
+}
+
+function filesOf(composition: Composition & { ok: true }) {
+  return [...composition.subgraphs.map(({ config, sdl }) => ({ path: config.schemaFile, content: sdl })), { path: supergraphFile, content: composition.supergraphSdl }];
+}
+
+async function staleFiles(composition: Composition & { ok: true }): Promise<string[]> {
+  const stale = [];
+  for (const file of filesOf(composition)) {
+    const committed = await readFile(file.path, 'utf8').catch(() => '');
+    if (committed !== file.content) stale.push(relative(repoRoot, file.path));
+  }
+  return stale;
+}
+
+function author(option: string | undefined): string {
+  if (option) return option;
+  try {
+    const email = execFileSync('git', ['config', 'user.email'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    if (email) return email;
+  } catch {
+    // no git identity: fall through
+  }
+  return process.env['USER'] || 'unknown';
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { json: { type: 'boolean', default: false }, base: { type: 'string', default: 'HEAD' }, author: { type: 'string' } },
+  });
+  const [command] = positionals;
+  if (command !== 'compose' && command !== 'check' && command !== 'publish') {
     process.stderr.write(`${usage}\n`);
     return 2;
   }
   const configs = await readSupergraphConfig();
-  const result = await compose(configs, (config) => printSubgraph(config.name));
-  if (!result.ok) {
-    process.stderr.write(`Composition failed:\n${result.errors.map((e) => `  - ${e}`).join('\n')}\n`);
+  const composition = await compose(configs, (config) => printSubgraph(config.name));
+
+  if (command === 'check') {
+    const report = await checkSchema({
+      composition,
+      staleFiles: composition.ok ? await staleFiles(composition) : [],
+      baseline: await resolveBaseline({ databaseUrl: process.env['DATABASE_URL'], gitRef: values.base, root: repoRoot }),
+      manifest: await readJson<Record<string, string>>(manifestFile, {}),
+      approvals: await readJson(approvalsFile, {}, parseApprovals),
+    });
+    (report.ok ? process.stdout : process.stderr).write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatCheckReport(report));
+    return report.ok ? 0 : 1;
+  }
+
+  if (!composition.ok) {
+    process.stderr.write(`Composition failed:\n${composition.errors.map((e) => `  - ${e}`).join('\n')}\n`);
     return 1;
   }
-  const files = [...result.subgraphs.map(({ config, sdl }) => ({ path: config.schemaFile, content: sdl })), { path: supergraphFile, content: result.supergraphSdl }];
   if (command === 'compose') {
+    const files = filesOf(composition);
     await Promise.all(files.map((file) => writeFile(file.path, file.content)));
     process.stdout.write(`Wrote ${files.map((f) => relative(repoRoot, f.path)).join(', ')}\n`);
+    // The SDK's types and trusted documents manifest derive from the supergraph: keep them in step.
+    try {
+      execFileSync('pnpm', ['--silent', '--filter', '@mindweave/sdk', 'codegen'], { cwd: repoRoot, stdio: 'pipe' });
+    } catch (error) {
+      const output = `${(error as { stdout?: Buffer }).stdout ?? ''}${(error as { stderr?: Buffer }).stderr ?? ''}`;
+      process.stderr.write(`The SDK's codegen failed (does an operation in packages/sdk/operations/ use what changed?):\n${output}\n`);
+      return 1;
+    }
+    process.stdout.write('Regenerated the SDK: packages/sdk/src/gql/, packages/sdk/persisted-documents.json\n');
     return 0;
   }
-  const stale = [];
-  for (const file of files) {
-    const committed = await readFile(file.path, 'utf8').catch(() => '');
-    if (committed !== file.content) stale.push(relative(repoRoot, file.path));
-  }
+
+  // The registry holds what the repository holds: publish only a composed, committed schema.
+  const stale = await staleFiles(composition);
   if (stale.length) {
-    process.stderr.write(`Stale schema files (run \`pnpm schema compose\` and commit): ${stale.join(', ')}\n`);
+    process.stderr.write(`Not published: stale schema files (run \`pnpm schema compose\`, check and commit): ${stale.join(', ')}\n`);
     return 1;
   }
-  process.stdout.write('Schema is composed and up to date.\n');
+  const result = await publishSupergraph({
+    databaseUrl: process.env['DATABASE_URL'] || defaultDatabaseUrl,
+    supergraphSdl: composition.supergraphSdl,
+    subgraphs: Object.fromEntries(composition.subgraphs.map(({ config, sdl }) => [config.name, sdl])),
+    author: author(values.author),
+  });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else if (!result.published) {
+    const latest = result.latestId === result.id ? '' : ` (the latest is version ${result.latestId})`;
+    process.stdout.write(`Already published as version ${result.id} (${result.hash.slice(0, 12)})${latest}: nothing to do.\n`);
+  } else {
+    const count = (level: string) => result.changes.filter((c) => c.criticality === level).length;
+    const against = result.previousId === null ? 'the first version' : `${result.changes.length} change(s) from version ${result.previousId}: ${count('BREAKING')} breaking, ${count('DANGEROUS')} dangerous, ${count('NON_BREAKING')} safe`;
+    process.stdout.write(`Published version ${result.id} (${result.hash.slice(0, 12)}): ${against}.\n`);
+    for (const change of result.changes.filter((c) => c.criticality !== 'NON_BREAKING')) process.stdout.write(`  ${change.criticality} ${change.message}\n`);
+  }
   return 0;
 }
 
-process.exitCode = await main(process.argv[2]);
+process.exitCode = await main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
+});
 // Subgraph modules hold database pools that would keep the process alive.
 process.exit();

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { composeServices } from '@apollo/composition';
+import { Supergraph } from '@apollo/federation-internals';
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { parse, Source, type GraphQLSchema } from 'graphql';
 import { parse as parseYaml } from 'yaml';
@@ -53,4 +54,13 @@ export async function compose(configs: SubgraphConfig[], sdlOf: (config: Subgrap
     };
   }
   return { ok: true, subgraphs, supergraphSdl: `${result.supergraphSdl.trim()}\n` };
+}
+
+/**
+ * The API schema of a supergraph: what clients can query, without the join__/link machinery.
+ * The SECURITY features (@authenticated, @requiresScopes) are the router's to enforce, so they
+ * are not checked for support here.
+ */
+export function apiSchemaOf(supergraphSdl: string): GraphQLSchema {
+  return Supergraph.build(supergraphSdl, { supportedFeatures: null }).apiSchema().toGraphQLJSSchema();
 }

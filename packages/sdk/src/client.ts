@@ -1,0 +1,176 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { getOperationAST, print, type DocumentNode, type GraphQLFormattedError, type OperationTypeNode } from 'graphql';
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import { fromGraphQLErrors, fromHttpStatus, fromSubscriptionError, type MindWeaveError } from './errors.js';
+import { backoffDelay, defaultRetry, parseRetryAfter, sleep, type RetryOptions } from './retry.js';
+
+/** A JWT from register/login/refreshToken, a project API key, or a function asked before every request and connection. */
+export type Auth = { accessToken: string } | { apiKey: string } | (() => Promise<string>);
+
+export interface MindWeaveClientOptions {
+  /** The router's GraphQL endpoint, e.g. http://localhost:4000/graphql. */
+  url: string;
+  /** The graphql-ws endpoint; default: `url` with ws(s):. */
+  wsUrl?: string;
+  /** Without it, requests are anonymous (register, login, public MCP servers). */
+  auth?: Auth;
+  retry?: Partial<RetryOptions>;
+  fetch?: typeof fetch;
+  /** Send queries as GET (cacheable persisted queries); mutations are always POST. */
+  getForQueries?: boolean;
+  /** A WebSocket class for subscriptions where there is no global one (Node.js 20: `ws`'s default export). */
+  webSocketImpl?: unknown;
+}
+
+/** Variables may be left out when the operation has no required ones. */
+type VariablesArgs<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
+
+interface Operation {
+  type: OperationTypeNode;
+  name: string | undefined;
+  /** The trusted documents manifest's hash; undefined for a document that is not one of the SDK's. */
+  hash: string | undefined;
+  query: string;
+}
+
+const operations = new WeakMap<DocumentNode, Operation>();
+function operationOf(document: DocumentNode): Operation {
+  let operation = operations.get(document);
+  if (!operation) {
+    const definition = getOperationAST(document);
+    if (!definition) throw new TypeError('The document must hold exactly one operation');
+    const hash = (document as { __meta__?: { hash?: unknown } }).__meta__?.hash;
+    operation = { type: definition.operation, name: definition.name?.value, hash: typeof hash === 'string' ? hash : undefined, query: print(document) };
+    operations.set(document, operation);
+  }
+  return operation;
+}
+
+interface GraphQLBody {
+  data?: unknown;
+  errors?: GraphQLFormattedError[];
+}
+
+const transientStatuses = new Set([429, 502, 503, 504]);
+
+export function createMindWeaveClient(options: MindWeaveClientOptions) {
+  const retry: RetryOptions = { ...defaultRetry, ...options.retry };
+  const doFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+
+  async function authorization(): Promise<string | undefined> {
+    const { auth } = options;
+    if (!auth) return undefined;
+    const credential = typeof auth === 'function' ? await auth() : 'accessToken' in auth ? auth.accessToken : auth.apiKey;
+    return `Bearer ${credential}`;
+  }
+
+  /** One HTTP round trip. Persisted operations go by hash alone unless `withQuery` (an APQ registration). */
+  function send(operation: Operation, variables: unknown, withQuery: boolean, credential: string | undefined): Promise<Response> {
+    const params: Record<string, unknown> = {
+      ...(operation.name ? { operationName: operation.name } : {}),
+      ...(variables && Object.keys(variables).length ? { variables } : {}),
+      ...(operation.hash ? { extensions: { persistedQuery: { version: 1, sha256Hash: operation.hash } } } : {}),
+      ...(withQuery || !operation.hash ? { query: operation.query } : {}),
+    };
+    const headers: Record<string, string> = {
+      accept: 'application/graphql-response+json, application/json',
+      ...(credential ? { authorization: credential } : {}),
+    };
+    if (options.getForQueries && operation.type === 'query') {
+      const url = new URL(options.url);
+      for (const [key, value] of Object.entries(params)) url.searchParams.set(key, typeof value === 'string' ? value : JSON.stringify(value));
+      return doFetch(url, { method: 'GET', headers });
+    }
+    return doFetch(options.url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(params) });
+  }
+
+  /**
+   * Runs a query or mutation. Retries network errors, 429/502/503/504 and RATE_LIMITED (after
+   * Retry-After when the router sends one) with exponential backoff and jitter; every other error
+   * is thrown at once as a MindWeaveError.
+   */
+  async function request<R, V>(document: TypedDocumentNode<R, V>, ...[variables]: VariablesArgs<V>): Promise<R> {
+    const operation = operationOf(document);
+    if (operation.type === 'subscription') throw new TypeError('Subscriptions go through subscribe()');
+    let withQuery = false;
+    let failures = 0;
+    for (;;) {
+      // Asked on every try, so that a refreshed token is used; its failure is not retried.
+      const credential = await authorization();
+      let response: Response;
+      try {
+        response = await send(operation, variables, withQuery, credential);
+      } catch (error) {
+        if (++failures >= retry.attempts) throw error;
+        await sleep(backoffDelay(failures, retry));
+        continue;
+      }
+      const requestId = response.headers.get('x-request-id') ?? undefined;
+      const body = (await response.json().catch(() => undefined)) as GraphQLBody | undefined;
+      let error: MindWeaveError;
+      if (body?.errors?.length) error = fromGraphQLErrors(body.errors, { status: response.status, requestId, data: body.data });
+      else if (body && 'data' in body && response.ok) return body.data as R;
+      else error = fromHttpStatus(response.status, requestId);
+
+      // A router whose manifest predates this SDK: register the document once, as APQ clients do.
+      if (error.code === 'PERSISTED_QUERY_NOT_FOUND' && operation.hash && !withQuery) {
+        withQuery = true;
+        continue;
+      }
+      const transient = error.code === 'RATE_LIMITED' || transientStatuses.has(response.status);
+      if (!transient || ++failures >= retry.attempts) throw error;
+      const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? secondsToMs(error.extensions['retryAfter']);
+      if (retryAfter !== undefined && retryAfter > retry.maxDelayMs) throw error;
+      await sleep(retryAfter ?? backoffDelay(failures, retry));
+    }
+  }
+
+  let socket: WsClient | undefined;
+  function webSocket(): WsClient {
+    socket ??= createWsClient({
+      url: options.wsUrl ?? options.url.replace(/^http/, 'ws'),
+      webSocketImpl: options.webSocketImpl,
+      lazy: true,
+      connectionParams: async () => {
+        const credential = await authorization();
+        return credential ? { authorization: credential } : {};
+      },
+      retryAttempts: retry.attempts - 1,
+      retryWait: (retries) => sleep(backoffDelay(retries + 1, retry)),
+    });
+    return socket;
+  }
+
+  /**
+   * Subscribes over graphql-ws (one connection per client, opened on demand and reopened after a
+   * drop). Returns the function that unsubscribes. `onError` learns why a subscription ended.
+   */
+  function subscribe<R, V>(document: TypedDocumentNode<R, V>, variables: V, onNext: (data: R) => void, onError?: (error: Error) => void): () => void {
+    const operation = operationOf(document);
+    if (operation.type !== 'subscription') throw new TypeError('Queries and mutations go through request()');
+    // The router's WebSocket endpoint takes document text, not persisted query hashes.
+    return webSocket().subscribe<R>(
+      { query: operation.query, variables: variables as Record<string, unknown>, ...(operation.name ? { operationName: operation.name } : {}) },
+      {
+        next: (result) => {
+          if (result.errors?.length) onError?.(fromGraphQLErrors(result.errors, { data: result.data }));
+          else if (result.data) onNext(result.data);
+        },
+        error: (error) => onError?.(fromSubscriptionError(error)),
+        complete: () => undefined,
+      },
+    );
+  }
+
+  /** Closes the WebSocket connection, ending every subscription. */
+  async function close(): Promise<void> {
+    await socket?.dispose();
+    socket = undefined;
+  }
+
+  return { request, subscribe, close };
+}
+
+export type MindWeaveClient = ReturnType<typeof createMindWeaveClient>;
+
+const secondsToMs = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value * 1000 : undefined);
