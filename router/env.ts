@@ -66,6 +66,13 @@ export const routerEnv = {
     .string()
     .default('usage:read,projects:read,policies:read,mcp:read,mcp:write,exports:write')
     .transform((value) => new Set(value.split(',').map((s) => s.trim()).filter(Boolean))),
+
+  /**
+   * HTTP Basic credentials of the queue dashboard at /admin/queues (admin.ts): admin/admin outside
+   * production; in production there is no default, and without them the dashboard stays locked.
+   */
+  ADMIN_USER: z.string().min(1).optional(),
+  ADMIN_PASSWORD: z.string().min(1).optional(),
 };
 
 export type RouterEnv = z.infer<z.ZodObject<typeof routerEnv>>;

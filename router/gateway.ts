@@ -35,11 +35,12 @@ class SignedDataSource extends RemoteGraphQLDataSource<RouterContext> {
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<RouterContext>) {
-    const identity = 'identity' in context && context.identity ? context.identity : { kind: 'anonymous' as const };
-    const requestId = 'requestId' in context && context.requestId ? context.requestId : 'unknown';
-    for (const [name, value] of Object.entries(signIdentity(this.signingSecret, identity, requestId))) {
-      request.http?.headers.set(name, value);
-    }
+    const routerContext = 'edge' in context ? (context as RouterContext) : undefined;
+    // One signature per operation, however many subgraph fetches its plan makes.
+    const headers = routerContext
+      ? (routerContext.signedHeaders ??= signIdentity(this.signingSecret, routerContext.identity, routerContext.requestId))
+      : signIdentity(this.signingSecret, { kind: 'anonymous' }, 'unknown');
+    for (const [name, value] of Object.entries(headers)) request.http?.headers.set(name, value);
   }
 }
 

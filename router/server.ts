@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
 import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
 import { closeServer, createHealthRoutes, listen, requestIdFrom, sendJson, type Logger } from '@mindweave/service-kit';
-import { createQueueDashboard, isAdminQueuesPath } from './admin.ts';
+import { adminCredentials, createQueueDashboard, isAdminQueuesPath } from './admin.ts';
 import { createAuthenticator } from './auth.ts';
 import type { EdgeInfo, RouterContext } from './context.ts';
 import { createDownloadProxy, isExportDownloadPath } from './downloads.ts';
@@ -167,7 +167,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     log,
   });
 
-  const queueDashboard = createQueueDashboard({ redisUrl: env.REDIS_URL, redisKeyPrefix: env.REDIS_KEY_PREFIX, user: env.ADMIN_USER, password: env.ADMIN_PASSWORD, log });
+  const queueDashboard = createQueueDashboard({ redisUrl: env.REDIS_URL, redisKeyPrefix: env.REDIS_KEY_PREFIX, credentials: adminCredentials(env), log });
   // Downloads are authorized by their signed URL, checked by the exports subgraph.
   const downloadExport = createDownloadProxy({ exportsUrl: new URL(env.SUBGRAPH_URLS.get('exports') ?? 'http://127.0.0.1:4007/graphql').origin, timeoutMs: env.SUBGRAPH_TIMEOUT_MS, log });
 

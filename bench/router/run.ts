@@ -4,14 +4,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
-import { dropDatabase, ensureDatabase, repoRoot, startStack } from '../../scripts/stack.ts';
+import { dropDatabase, ensureDatabase, repoRoot, services, startStack } from '../../scripts/stack.ts';
+import { cleanupStack, deleteRedisKeys, portFree, positiveInt, waitForHttp } from '../lib/harness.ts';
 import { errorCount, runRound, type LoadOptions, type Target } from './load.ts';
-import { findByCommand, findChildren, isRunning, rssMb, startCpuMeter, type ProcessGroups } from './procs.ts';
+import { findByCommand, findChildren, isRunning, rssMb, startCpuMeter, type ProcessGroups } from '../lib/procs.ts';
 import { buildReport, formatReport, formatRound, summarize, summaryLine, type Measured } from './report.ts';
 import { checkSameData, seed } from './seed.ts';
 
@@ -20,13 +19,6 @@ interface Options {
   durationSeconds: number;
   warmupSeconds: number;
   rounds: number;
-}
-
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`${name} must be a positive integer, not "${value}"`);
-  return parsed;
 }
 
 /** Flags win over the environment, which wins over the defaults. */
@@ -45,30 +37,17 @@ function readOptions(): Options {
   };
 }
 
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const probe = createServer().once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
+/** The stack takes basePort + each service's offset; the plain gateway the next port. */
+const plainPortOffset = Math.max(...services.map((service) => service.offset)) + 1;
 
-/** A base port whose next ten ports are free, away from the development (4000) and test (20000-39999) stacks. */
+/** A base port with room for the stack and the plain gateway, away from the development (4000) and test (20000-39999) stacks. */
 async function freeBasePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 40_000 + Math.floor(Math.random() * 1_500) * 10;
-    const checks = await Promise.all(Array.from({ length: 10 }, (_, i) => portFree(base + i)));
+    const base = 40_000 + Math.floor(Math.random() * 1_000) * 20;
+    const checks = await Promise.all(Array.from({ length: plainPortOffset + 1 }, (_, i) => portFree(base + i)));
     if (checks.every(Boolean)) return base;
   }
   throw new Error('no free ports for the benchmark stack');
-}
-
-async function waitForHttp(url: string, isAlive: () => boolean, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive()) throw new Error(`the process serving ${url} exited before it was ready`);
-    if (await fetch(url, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false)) return;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`${url} was not ready within ${timeoutMs} ms`);
 }
 
 async function startPlainGateway(env: Record<string, string>, port: number, logFile: string) {
@@ -97,35 +76,9 @@ async function startPlainGateway(env: Record<string, string>, port: number, logF
   return { url: `http://127.0.0.1:${port}/graphql`, stop };
 }
 
-/** Clean-up steps, run last-in first-out exactly once, each one even when another fails. */
-function cleanupStack() {
-  const steps: { name: string; run: () => Promise<unknown> }[] = [];
-  let done: Promise<void> | null = null;
-  return {
-    add: (name: string, run: () => Promise<unknown>) => void steps.push({ name, run }),
-    runAll: () =>
-      (done ??= (async () => {
-        for (const step of steps.reverse()) {
-          await step.run().catch((error: unknown) => process.stderr.write(`clean-up "${step.name}" failed: ${String(error)}\n`));
-        }
-      })()),
-  };
-}
-
-async function deleteRedisKeys(redisUrl: string, prefix: string) {
-  const redis = new Redis(redisUrl);
-  try {
-    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
-      if (keys.length) await redis.del(...keys);
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function measure(target: Target, load: LoadOptions, processes: ProcessGroups, gatewayPid: number): Promise<Measured> {
-  // PostgreSQL is shared with anything else on the machine, so its column is every backend's.
-  const cpuSince = startCpuMeter({ ...processes, postgres: findByCommand('postgres') });
+  // PostgreSQL and Redis are shared with anything else on the machine: their columns are the servers'.
+  const cpuSince = startCpuMeter({ ...processes, postgres: findByCommand('postgres'), redis: findByCommand('redis-server') });
   const result = await runRound(target, load);
   // Its errors would otherwise read as the gateway's own failures.
   if (!isRunning(gatewayPid)) throw new Error(`the ${target.name} gateway (pid ${gatewayPid}) exited during the round: see its log`);
@@ -159,7 +112,10 @@ async function main(): Promise<number> {
   const logDir = await mkdtemp(join(tmpdir(), `mindweave-bench-${runId}-`));
   const cleanup = cleanupStack();
   let failed = true;
-  const onSignal = () => void cleanup.runAll().finally(() => process.exit(130));
+  const onSignal = () => {
+    process.stderr.write(`\ninterrupted: stopping everything; services' logs kept in ${logDir}\n`);
+    void cleanup.runAll().finally(() => process.exit(130));
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
@@ -167,7 +123,7 @@ async function main(): Promise<number> {
     cleanup.add('drop database', () => dropDatabase(databaseUrl));
     cleanup.add('delete Redis keys', () => deleteRedisKeys(redisUrl, redisKeyPrefix));
     const basePort = await freeBasePort();
-    process.stdout.write(`bench ${runId}: database ${databaseUrl}, ports ${basePort}-${basePort + 9}, logs ${logDir}\n`);
+    process.stdout.write(`bench ${runId}: database ${databaseUrl}, ports ${basePort}-${basePort + plainPortOffset}, logs ${logDir}\n`);
     const stack = await startStack({
       basePort,
       databaseUrl,
@@ -175,6 +131,8 @@ async function main(): Promise<number> {
       logDir,
       env: {
         NODE_ENV: 'production',
+        ADMIN_USER: 'bench',
+        ADMIN_PASSWORD: randomBytes(16).toString('hex'),
         LOG_LEVEL: 'warn',
         REDIS_KEY_PREFIX: redisKeyPrefix,
         INTERNAL_SIGNING_SECRET: randomBytes(32).toString('base64url'),
@@ -190,7 +148,7 @@ async function main(): Promise<number> {
     const seeded = await seed(stack.routerUrl, runId);
     const plain = await startPlainGateway(
       { ...stack.env, SUPERGRAPH_PATH: join(repoRoot, 'schema/supergraph.graphql'), BENCH_USER_ID: seeded.userId },
-      basePort + 5,
+      basePort + plainPortOffset,
       join(logDir, 'plain-gateway.log'),
     );
     cleanup.add('stop plain gateway', () => plain.stop());
@@ -202,7 +160,7 @@ async function main(): Promise<number> {
     await checkSameData(Object.fromEntries(targets.map((t) => [t.name, t.url])), seeded.accessToken);
     process.stdout.write('both targets answer the benchmark query with the same data\n');
 
-    const entries = { router: 'router/main.ts', plain: 'bench/router/plain-gateway.ts', identity: 'subgraphs/identity/main.ts', accounts: 'subgraphs/accounts/main.ts' };
+    const entries = { ...Object.fromEntries(services.map((service) => [service.name, service.entry])), plain: 'bench/router/plain-gateway.ts' };
     const children = findChildren(entries);
     const missing = Object.keys(entries).filter((name) => !(name in children));
     if (missing.length) throw new Error(`cannot find the process of ${missing.join(', ')} among this process' children`);

@@ -99,3 +99,48 @@ export function startCpuMeter(groups: ProcessGroups): () => Record<string, numbe
     return { ...perGroup, other: Math.max(0, machine - accounted), machine };
   };
 }
+
+/**
+ * Samples the resident memory of `pids` every `intervalMs` until stopped; the returned function
+ * gives each pid's peak in MB over the sampling (read once more at the end).
+ */
+export function startRssSampler(pids: number[], intervalMs = 200): () => Map<number, number> {
+  const peaks = new Map(pids.map((pid) => [pid, 0]));
+  const sample = () => {
+    for (const pid of pids) {
+      const rss = rssMb(pid);
+      if (rss > (peaks.get(pid) ?? 0)) peaks.set(pid, rss);
+    }
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return () => {
+    clearInterval(timer);
+    sample();
+    return peaks;
+  };
+}
+
+/** The process' peak resident memory over its whole life (VmHWM), in MB. */
+export function rssHighWaterMb(pid: number): number {
+  const match = readProc(pid, 'status')?.match(/^VmHWM:\s+(\d+) kB/m);
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+/**
+ * Waits until `pids` together use less than `thresholdPct` of a core over `windowMs`, or `timeoutMs`
+ * has passed: a load generator abandons its requests in flight when a round ends, and the target
+ * would otherwise still be answering them while the next round measures something else.
+ */
+export async function waitForIdle(pids: number[], options: { thresholdPct?: number; windowMs?: number; timeoutMs?: number } = {}): Promise<number> {
+  const { thresholdPct = 10, windowMs = 250, timeoutMs = 15_000 } = options;
+  const deadline = Date.now() + timeoutMs;
+  let used = Number.POSITIVE_INFINITY;
+  while (Date.now() < deadline) {
+    const since = startCpuMeter({ target: pids });
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    used = since()['target'] ?? 0;
+    if (used < thresholdPct) break;
+  }
+  return used;
+}

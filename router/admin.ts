@@ -1,0 +1,76 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import { Queue } from 'bullmq';
+import express from 'express';
+import type { Redis } from 'ioredis';
+import { errorBody, unauthenticated } from '@mindweave/errors';
+import { createJobsConnection, jobsPrefix, queueNames } from '@mindweave/jobs';
+import { sendJson, type Logger } from '@mindweave/service-kit';
+
+export const adminQueuesPath = '/admin/queues';
+
+export const isAdminQueuesPath = (pathname: string) => pathname === adminQueuesPath || pathname.startsWith(`${adminQueuesPath}/`);
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** HTTP Basic credentials, compared in constant time (both sides hashed to the same length first). */
+export function checkBasicAuth(header: string | undefined, user: string, password: string): boolean {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header?.trim() ?? '');
+  if (!match) return false;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const separator = decoded.indexOf(':');
+  if (separator < 0) return false;
+  const userOk = timingSafeEqual(digest(decoded.slice(0, separator)), digest(user));
+  const passwordOk = timingSafeEqual(digest(decoded.slice(separator + 1)), digest(password));
+  return userOk && passwordOk;
+}
+
+/** admin/admin outside production; in production only what ADMIN_USER and ADMIN_PASSWORD say, or nothing. */
+export function adminCredentials(env: { NODE_ENV: string; ADMIN_USER?: string | undefined; ADMIN_PASSWORD?: string | undefined }): { user: string; password: string } | null {
+  if (env.NODE_ENV !== 'production') return { user: env.ADMIN_USER ?? 'admin', password: env.ADMIN_PASSWORD ?? 'admin' };
+  return env.ADMIN_USER && env.ADMIN_PASSWORD ? { user: env.ADMIN_USER, password: env.ADMIN_PASSWORD } : null;
+}
+
+/**
+ * The queue dashboard (bull-board) at /admin/queues, for operators, behind HTTP Basic
+ * authentication. Without credentials (production without ADMIN_USER and ADMIN_PASSWORD) it stays
+ * locked. Its Redis connection is opened on the first authenticated request, so that a router
+ * without Redis starts as before.
+ */
+export function createQueueDashboard(options: { redisUrl: string; redisKeyPrefix: string; credentials: { user: string; password: string } | null; log: Logger }) {
+  let board: { app: express.Express; connection: Redis; queues: Queue[] } | undefined;
+  const { credentials } = options;
+  if (!credentials) options.log.warn('/admin/queues is locked: set ADMIN_USER and ADMIN_PASSWORD to open the queue dashboard');
+
+  function start() {
+    const connection = createJobsConnection(options.redisUrl, 'producer', 'router-admin');
+    const queues = queueNames.map((name) => new Queue(name, { connection, prefix: jobsPrefix(options.redisKeyPrefix), skipMetasUpdate: true }));
+    for (const queue of queues) queue.on('error', (error) => options.log.debug({ err: error, queue: queue.name }, 'queue dashboard connection error'));
+    const serverAdapter = new ExpressAdapter();
+    serverAdapter.setBasePath(adminQueuesPath);
+    createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue)), serverAdapter, options: { uiConfig: { boardTitle: 'MindWeave queues' } } });
+    const app = express();
+    app.disable('x-powered-by');
+    app.use(adminQueuesPath, serverAdapter.getRouter());
+    return { app, connection, queues };
+  }
+
+  return {
+    handle(req: IncomingMessage, res: ServerResponse) {
+      if (!credentials || !checkBasicAuth(req.headers.authorization, credentials.user, credentials.password)) {
+        sendJson(res, 401, errorBody(unauthenticated('Admin credentials required')), { 'www-authenticate': 'Basic realm="MindWeave queues", charset="UTF-8"' });
+        return;
+      }
+      board ??= start();
+      board.app(req as express.Request, res as express.Response);
+    },
+    async close() {
+      if (!board) return;
+      await Promise.all(board.queues.map((queue) => queue.close()));
+      board.connection.disconnect();
+    },
+  };
+}
