@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
+import { startSmtpSink } from '../scripts/smtp-sink.ts';
 import { dropDatabase, ensureDatabase, startStack } from '../scripts/stack.ts';
 
 export interface StackInfo {
@@ -13,6 +14,9 @@ export interface StackInfo {
   databaseUrl: string;
   redisUrl: string;
   logDir: string;
+  /** The SMTP sink's folder (messages.jsonl, <id>.eml) and its page. */
+  mailDir: string;
+  mailUiUrl: string;
   env: Record<string, string>;
 }
 
@@ -46,6 +50,7 @@ export default async function setup(project: TestProject) {
   const logDir = await mkdtemp(join(tmpdir(), `mindweave-test-${runId}-`));
   const basePort = await freeBasePort();
   await ensureDatabase(databaseUrl);
+  const mail = await startSmtpSink({ smtpPort: 0, uiPort: 0, dir: join(logDir, 'mail') });
 
   const stack = await startStack({
     basePort,
@@ -59,21 +64,30 @@ export default async function setup(project: TestProject) {
       REDIS_KEY_PREFIX: keyPrefix,
       API_KEY_CACHE_TTL_SECONDS: '5',
       INTERNAL_SIGNING_SECRET: randomBytes(32).toString('hex'),
+      // Production-mode routers started by tests need the queue dashboard's credentials.
+      ADMIN_USER: 'admin',
+      ADMIN_PASSWORD: randomBytes(16).toString('hex'),
       // Every test client comes from 127.0.0.1: the limits are tested on routers of their own.
       RATE_LIMIT_PER_MINUTE: '1000000',
       API_KEY_RATE_LIMIT_PER_MINUTE: '1000000',
       AUTH_RATE_LIMIT_PER_MINUTE: '1000000',
       COST_BUDGET_PER_MINUTE: '1000000000',
+      SMTP_URL: mail.smtpUrl,
+      EXPORTS_DIR: join(logDir, 'exports'),
+      // Retries within a test's patience: 200 ms, 400 ms, 800 ms...
+      JOBS_BACKOFF_MS: '200',
     },
   }).catch(async (error: unknown) => {
+    await mail.close();
     await dropDatabase(databaseUrl);
     throw error;
   });
   process.stdout.write(`test stack: router ${stack.routerUrl}, database ${databaseUrl}, logs ${logDir}\n`);
-  project.provide('stack', { routerUrl: stack.routerUrl, basePort, databaseUrl, redisUrl, logDir, env: stack.env });
+  project.provide('stack', { routerUrl: stack.routerUrl, basePort, databaseUrl, redisUrl, logDir, mailDir: mail.dir, mailUiUrl: mail.uiUrl, env: stack.env });
 
   return async () => {
     await stack.stop();
+    await mail.close();
     await dropDatabase(databaseUrl);
     const redis = new Redis(redisUrl);
     const keys = await redis.keys(`${keyPrefix}*`);

@@ -17,6 +17,9 @@ export const services = [
   { name: 'mcp-registry', entry: 'subgraphs/mcp-registry/main.ts', portVar: 'MCP_REGISTRY_PORT', offset: 6 },
   { name: 'governance', entry: 'subgraphs/governance/main.ts', portVar: 'GOVERNANCE_PORT', offset: 5 },
   { name: 'governance-consumer', entry: 'subgraphs/governance/consumer.ts', portVar: 'GOVERNANCE_CONSUMER_HEALTH_PORT', offset: 15 },
+  { name: 'exports', entry: 'subgraphs/exports/main.ts', portVar: 'EXPORTS_PORT', offset: 7 },
+  { name: 'webhooks', entry: 'subgraphs/webhooks/main.ts', portVar: 'WEBHOOKS_PORT', offset: 8 },
+  { name: 'workers', entry: 'workers/main.ts', portVar: 'WORKERS_HEALTH_PORT', offset: 14 },
   { name: 'router', entry: 'router/main.ts', portVar: 'PORT', offset: 0 },
 ] as const;
 
@@ -102,10 +105,18 @@ export function stackEnv(options: StackOptions): Record<string, string> {
     MCP_REGISTRY_PORT: String(port(6)),
     GOVERNANCE_PORT: String(port(5)),
     GOVERNANCE_CONSUMER_HEALTH_PORT: String(port(15)),
+    EXPORTS_PORT: String(port(7)),
+    WEBHOOKS_PORT: String(port(8)),
+    WORKERS_HEALTH_PORT: String(port(14)),
+    IDENTITY_INTERNAL_URL: `http://127.0.0.1:${port(1)}`,
+    // Download links point at the router, which serves them.
+    EXPORTS_PUBLIC_URL: `http://127.0.0.1:${port(0)}`,
+    // Local receivers are fine in development and tests; production keeps the default (false).
+    WEBHOOKS_ALLOW_PRIVATE: 'true',
     IDENTITY_JWKS_URL: `http://127.0.0.1:${port(1)}/.well-known/jwks.json`,
     ACCOUNTS_INTERNAL_URL: `http://127.0.0.1:${port(2)}`,
     GOVERNANCE_INTERNAL_URL: `http://127.0.0.1:${port(5)}`,
-    SUBGRAPH_URLS: `identity=http://127.0.0.1:${port(1)}/graphql,accounts=http://127.0.0.1:${port(2)}/graphql,usage=http://127.0.0.1:${port(3)}/graphql,analytics=http://127.0.0.1:${port(4)}/graphql,mcp-registry=http://127.0.0.1:${port(6)}/graphql,governance=http://127.0.0.1:${port(5)}/graphql`,
+    SUBGRAPH_URLS: `identity=http://127.0.0.1:${port(1)}/graphql,accounts=http://127.0.0.1:${port(2)}/graphql,usage=http://127.0.0.1:${port(3)}/graphql,analytics=http://127.0.0.1:${port(4)}/graphql,mcp-registry=http://127.0.0.1:${port(6)}/graphql,governance=http://127.0.0.1:${port(5)}/graphql,exports=http://127.0.0.1:${port(7)}/graphql,webhooks=http://127.0.0.1:${port(8)}/graphql`,
     ...options.env,
   };
 }

@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startSmtpSink, type SmtpSink } from './smtp-sink.ts';
 import { checkPostgres, checkRedis, ensureDatabase, repoRoot, startStack } from './stack.ts';
 
 // The start command (README): boots the whole supergraph on this machine and seeds a demo tenant.
@@ -26,7 +27,21 @@ Start it (redis-server --daemonize yes --port 6379) or point REDIS_URL at a runn
 }
 if (await ensureDatabase(databaseUrl)) process.stdout.write(`Created database ${new URL(databaseUrl).pathname.slice(1)}\n`);
 
-const stack = await startStack({ basePort, databaseUrl, redisUrl }).catch((error: unknown) => fail(`Start-up failed: ${(error as Error).message}`));
+// Emails go to a local sink that keeps them for a person to read, unless SMTP_URL points elsewhere.
+let mail: SmtpSink | undefined;
+if (!process.env['SMTP_URL']) {
+  const dir = process.env['MAIL_DIR'] ?? join(repoRoot, '.mindweave/mail');
+  mail = await startSmtpSink({ smtpPort: 1025, uiPort: Number(process.env['MAIL_UI_PORT'] ?? 4025), dir }).catch((error: unknown) =>
+    fail(`The local SMTP sink could not start on ports 1025 and ${process.env['MAIL_UI_PORT'] ?? 4025} (${(error as Error).message}).
+Stop what holds them, set MAIL_UI_PORT, or point SMTP_URL at an SMTP server.`),
+  );
+  process.stdout.write(`Mail sink on ${mail.smtpUrl}: messages at ${mail.uiUrl}\n`);
+}
+
+const stack = await startStack({ basePort, databaseUrl, redisUrl, env: mail ? { SMTP_URL: mail.smtpUrl } : {} }).catch(async (error: unknown) => {
+  await mail?.close();
+  return fail(`Start-up failed: ${(error as Error).message}`);
+});
 
 async function graphql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
   const response = await fetch(stack.routerUrl, {
@@ -89,6 +104,8 @@ MindWeave is running.
 
   GraphQL endpoint   http://localhost:${basePort}/graphql
   Health             http://localhost:${basePort}/health
+  Queues (admin)     http://localhost:${basePort}/admin/queues  (${process.env['ADMIN_USER'] ?? 'admin'} / ${process.env['ADMIN_PASSWORD'] ? '<ADMIN_PASSWORD>' : 'admin'})
+  Emails             ${mail ? `${mail.uiUrl}  (kept in ${mail.dir})` : `sent to ${process.env['SMTP_URL']}`}
 
   Demo user          ${demo.email} / ${demo.password}
   Organization id    ${demo.organizationId}
@@ -103,6 +120,7 @@ Press Ctrl-C to stop.
 `);
 } catch (error) {
   await stack.stop();
+  await mail?.close();
   fail(`Seeding the demo data failed: ${(error as Error).message}`);
 }
 
@@ -112,6 +130,7 @@ const shutdown = async () => {
   stopping = true;
   process.stdout.write('\nStopping...\n');
   await stack.stop();
+  await mail?.close();
   process.exit(0);
 };
 process.on('SIGINT', shutdown);

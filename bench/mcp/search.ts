@@ -225,6 +225,8 @@ async function main(): Promise<number> {
       logDir,
       env: {
         NODE_ENV: 'production',
+        ADMIN_USER: 'bench',
+        ADMIN_PASSWORD: randomBytes(16).toString('hex'),
         LOG_LEVEL: 'warn',
         REDIS_KEY_PREFIX: redisKeyPrefix,
         INTERNAL_SIGNING_SECRET: randomBytes(32).toString('base64url'),

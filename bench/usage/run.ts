@@ -136,6 +136,8 @@ const stack = await startStack({
   redisUrl: 'redis://127.0.0.1:6379',
   env: {
     NODE_ENV: 'production',
+        ADMIN_USER: 'bench',
+        ADMIN_PASSWORD: randomBytes(16).toString('hex'),
     LOG_LEVEL: 'warn',
     INTERNAL_SIGNING_SECRET: randomBytes(32).toString('hex'),
     REDIS_KEY_PREFIX: `mwbench:${runId}:`,

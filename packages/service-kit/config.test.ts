@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { baseEnv, ConfigError, parseEnv, port } from './config.ts';
+import { baseEnv, ConfigError, flag, parseEnv, port } from './config.ts';
 
 describe('parseEnv', () => {
   it('applies the developer defaults', () => {
@@ -26,5 +26,12 @@ describe('parseEnv', () => {
   it('refuses the development signing secret in production', () => {
     expect(() => parseEnv(baseEnv, { NODE_ENV: 'production' })).toThrow(/INTERNAL_SIGNING_SECRET/);
     expect(parseEnv(baseEnv, { NODE_ENV: 'production', INTERNAL_SIGNING_SECRET: 's'.repeat(40) }).NODE_ENV).toBe('production');
+  });
+
+  it('reads flags as true/false or 1/0', () => {
+    const shape = { ON: flag(false), OFF: flag(true) };
+    expect(parseEnv(shape, {})).toEqual({ ON: false, OFF: true });
+    expect(parseEnv(shape, { ON: '1', OFF: 'false' })).toEqual({ ON: true, OFF: false });
+    expect(() => parseEnv(shape, { ON: 'yes' })).toThrow(ConfigError);
   });
 });

@@ -1,4 +1,4 @@
-export { baseEnv, ConfigError, kafkaBrokers, loadEnvOrExit, parseEnv, port } from './config.ts';
+export { baseEnv, ConfigError, flag, kafkaBrokers, loadEnvOrExit, parseEnv, port } from './config.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { identityHeaders, signIdentity, verifyIdentity, type Identity } from './identity.ts';
 export { createHealthRoutes, sendJson, type HealthCheck } from './health.ts';

@@ -1,4 +1,5 @@
 import { builder } from '../builder.ts';
 import './usage.ts';
+import './invoice.ts';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.9' });

@@ -121,7 +121,7 @@ const UsageSummary = builder.objectRef<Summary>('UsageSummary').implement({
 });
 
 // Organizations belong to accounts; analytics adds their usage.
-builder.externalRef('Organization', builder.selection<{ id: string }>('id')).implement({
+export const Organization = builder.externalRef('Organization', builder.selection<{ id: string }>('id')).implement({
   externalFields: (t) => ({ id: t.id() }),
   fields: (t) => ({
     usage: t.field({

@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
+import { signDownloadUrl } from '../subgraphs/exports/download.ts';
+import { createTenant, gql, stack } from './client.ts';
+import { sql } from './db.ts';
+import { waitForMail } from './mail.ts';
+
+const requestExport = 'mutation ($input: RequestExportInput!) { requestExport(input: $input) { id status downloadUrl error type format rowsWritten } }';
+const exportJob = 'query ($id: ID!) { exportJob(id: $id) { id status downloadUrl error rowsWritten bytes finishedAt organization { id } } }';
+
+/** A CSV parser for the test (RFC 4180: quoted fields, doubled quotes, CRLF). */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!;
+    if (quoted) {
+      if (char === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (char === '"') quoted = false;
+      else field += char;
+    } else if (char === '"') quoted = true;
+    else if (char === ',') row.push(field), (field = '');
+    else if (char === '\r' && text[i + 1] === '\n') row.push(field), rows.push(row), (row = []), (field = ''), i++;
+    else field += char;
+  }
+  if (field || row.length) rows.push([...row, field]);
+  return rows;
+}
+
+async function finished(id: string, token: string, timeoutMs = 45_000) {
+  let job: Record<string, any> = {};
+  await vi.waitFor(
+    async () => {
+      job = (await gql(exportJob, { id }, { token })).data!.exportJob;
+      expect(['SUCCEEDED', 'FAILED']).toContain(job['status']);
+    },
+    { timeout: timeoutMs, interval: 200 },
+  );
+  return job;
+}
+
+/** Seeds usage events straight into analytics' table, as the persistence consumer would have written them. */
+async function seedUsage(tenant: { organizationId: string; projectId: string; apiKeyId: string }, count: number, start: Date) {
+  await sql(
+    `INSERT INTO analytics.usage_events (id, "organizationId", "projectId", "apiKeyId", model, "inputTokens", "outputTokens", "latencyMs", "costUsd", "unpricedModel", "occurredAt", metadata)
+     SELECT gen_random_uuid(), $1::uuid, $2::uuid, $3::uuid,
+            CASE WHEN g % 1000 = 0 THEN 'odd,"model"' ELSE 'gpt-4o-mini' END,
+            g % 5000, g % 700, g % 300, (g % 100) / 1000.0, g % 2 = 0,
+            $4::timestamp + g * interval '1 second',
+            CASE WHEN g % 10 = 0 THEN jsonb_build_object('route', 'chat, completions', 'n', g) END
+     FROM generate_series(1, $5::int) g`,
+    [tenant.organizationId, tenant.projectId, tenant.apiKeyId, start.toISOString().replace('T', ' ').replace('Z', ''), count],
+  );
+}
+
+describe('exports', () => {
+  it('exports 100,000 usage rows to a CSV that holds exactly those rows, streamed through the router', { timeout: 90_000 }, async () => {
+    const tenant = await createTenant();
+    const other = await createTenant();
+    const start = new Date(Date.UTC(2026, 0, 1));
+    await seedUsage(tenant, 100_000, start);
+    // Outside the range, and another organization's: not in the file.
+    await seedUsage(tenant, 5, new Date(start.getTime() - 86_400_000));
+    await seedUsage(other, 50, start);
+    const from = new Date(start.getTime() + 1_000).toISOString();
+    const to = new Date(start.getTime() + 100_001_000).toISOString();
+
+    const requested = await gql(requestExport, { input: { organizationId: tenant.organizationId, type: 'USAGE', format: 'CSV', from, to } }, { token: tenant.user.accessToken });
+    expect(requested.errors).toBeUndefined();
+    expect(requested.data!.requestExport).toMatchObject({ status: 'QUEUED', downloadUrl: null, error: null, type: 'USAGE', format: 'CSV', rowsWritten: 0 });
+    const id = requested.data!.requestExport.id as string;
+
+    const job = await finished(id, tenant.user.accessToken);
+    expect(job).toMatchObject({ status: 'SUCCEEDED', error: null, rowsWritten: 100_000, organization: { id: tenant.organizationId } });
+    const url = new URL(job['downloadUrl']);
+    expect(url.origin).toBe(new URL(stack.routerUrl).origin);
+    expect(url.pathname).toBe(`/exports/${id}/download`);
+
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(response.headers.get('content-disposition')).toContain(`mindweave-export-${id}.csv`);
+    const text = await response.text();
+    expect(Buffer.byteLength(text)).toBe(job['bytes']);
+    const [header, ...rows] = parseCsv(text);
+    expect(header).toEqual(['id', 'projectId', 'apiKeyId', 'model', 'inputTokens', 'outputTokens', 'latencyMs', 'costUsd', 'unpricedModel', 'occurredAt', 'recordedAt', 'metadata']);
+    expect(rows).toHaveLength(100_000);
+
+    const expected = await sql<{ id: string }>(
+      `SELECT id::text FROM analytics.usage_events WHERE "organizationId" = $1 AND "occurredAt" >= $2::timestamptz AT TIME ZONE 'UTC' AND "occurredAt" < $3::timestamptz AT TIME ZONE 'UTC' ORDER BY "occurredAt", id`,
+      [tenant.organizationId, from, to],
+    );
+    expect(rows.map((row) => row[0])).toEqual(expected.map((row) => row.id));
+    const odd = rows.find((row) => row[4] === '1000')!;
+    expect(odd).toEqual([expect.any(String), tenant.projectId, tenant.apiKeyId, 'odd,"model"', '1000', String(1000 % 700), String(1000 % 300), '0', 'true', '2026-01-01T00:16:40.000Z', expect.stringMatching(/Z$/), expect.any(String)]);
+    expect(JSON.parse(odd[11]!)).toEqual({ route: 'chat, completions', n: 1000 });
+
+    // The requester is told.
+    await waitForMail(tenant.user.email, (m) => m.subject === 'Your MindWeave export is ready' && m.text.includes(id));
+  });
+
+  it('refuses a download whose signature is wrong, missing or expired with 403 FORBIDDEN', async () => {
+    const tenant = await createTenant();
+    const start = new Date(Date.UTC(2026, 1, 1));
+    await seedUsage(tenant, 3, start);
+    const requested = await gql(requestExport, { input: { organizationId: tenant.organizationId, type: 'USAGE', format: 'JSON', from: start.toISOString(), to: new Date(start.getTime() + 3_600_000).toISOString() } }, { token: tenant.user.accessToken });
+    const id = requested.data!.requestExport.id as string;
+    const job = await finished(id, tenant.user.accessToken);
+    const good = new URL(job['downloadUrl']);
+
+    const ok = await fetch(good);
+    expect(ok.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const rows = (await ok.json()) as Record<string, unknown>[];
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatchObject({ projectId: tenant.projectId, model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1, unpricedModel: false, occurredAt: '2026-02-01T00:00:01.000Z', metadata: null });
+
+    const tampered = new URL(good);
+    const signature = tampered.searchParams.get('signature')!;
+    tampered.searchParams.set('signature', `${signature.slice(0, -1)}${signature.endsWith('0') ? '1' : '0'}`);
+    const expiryMoved = new URL(good);
+    expiryMoved.searchParams.set('expires', String(Number(good.searchParams.get('expires')) + 3_600));
+    const unsigned = new URL(`/exports/${id}/download`, stack.routerUrl);
+    const secret = stack.env['INTERNAL_SIGNING_SECRET']!;
+    const expired = new URL(signDownloadUrl({ baseUrl: stack.routerUrl, secret, exportId: id, ttlSeconds: -1 }).url);
+    const otherExport = new URL(signDownloadUrl({ baseUrl: stack.routerUrl, secret: 'x'.repeat(40), exportId: id, ttlSeconds: 900 }).url);
+
+    for (const url of [tampered, expiryMoved, unsigned, expired, otherExport]) {
+      const refused = await fetch(url);
+      expect(refused.status, url.search).toBe(403);
+      const body = (await refused.json()) as { errors: { message: string; extensions: { code: string } }[] };
+      expect(body.errors[0]?.extensions.code).toBe('FORBIDDEN');
+    }
+    expect(((await (await fetch(expired)).json()) as { errors: { message: string }[] }).errors[0]?.message).toMatch(/expired/);
+    // A valid signature for an export that does not exist.
+    const unknown = await fetch(signDownloadUrl({ baseUrl: stack.routerUrl, secret, exportId: randomUUID(), ttlSeconds: 60 }).url);
+    expect(unknown.status).toBe(404);
+  });
+
+  it('takes requests from members and from API keys with exports:write only, and keeps tenants apart', async () => {
+    const tenant = await createTenant(['usage:read', 'exports:write']);
+    const readOnly = await createTenant(['usage:read']);
+    const stranger = await createTenant();
+    const input = { organizationId: tenant.organizationId, type: 'AUDIT', format: 'JSON', from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' };
+
+    const viaKey = await gql(requestExport, { input }, { token: tenant.apiKey });
+    expect(viaKey.errors).toBeUndefined();
+    const job = await finished(viaKey.data!.requestExport.id, tenant.apiKey);
+    expect(job['status']).toBe('SUCCEEDED');
+    // A new organization has no audit entries (or no audit log table yet): an empty array.
+    expect(await (await fetch(job['downloadUrl'])).json()).toEqual([]);
+
+    expect((await gql(requestExport, { input: { ...input, organizationId: readOnly.organizationId } }, { token: readOnly.apiKey })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    expect((await gql(requestExport, { input }, { token: stranger.user.accessToken })).errors?.[0]?.extensions.code).toBe('NOT_FOUND');
+    expect((await gql(exportJob, { id: viaKey.data!.requestExport.id }, { token: stranger.user.accessToken })).data).toEqual({ exportJob: null });
+    expect((await gql(exportJob, { id: randomUUID() }, { token: tenant.user.accessToken })).data).toEqual({ exportJob: null });
+
+    const backwards = await gql(requestExport, { input: { ...input, from: input.to, to: input.from } }, { token: tenant.user.accessToken });
+    expect(backwards.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.from' });
+  });
+});

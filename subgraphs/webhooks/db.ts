@@ -1,0 +1,10 @@
+import { createPgAdapter } from '@mindweave/subgraph-kit';
+import { env } from './env.ts';
+import { PrismaClient } from './generated/prisma/client.ts';
+
+export const dbSchema = 'webhooks';
+
+export const prisma = new PrismaClient({
+  adapter: createPgAdapter(env.DATABASE_URL, dbSchema),
+  log: [{ emit: 'event', level: 'query' }],
+});

@@ -1,0 +1,4 @@
+import { builder } from '../builder.ts';
+import './webhook-endpoint.ts';
+
+export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.9' });

@@ -1,0 +1,87 @@
+import { createServer } from 'node:http';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { createEventBus } from '@mindweave/events';
+import { createJobsConnection, createProducers, createSandboxedWorker, createWorker, jobsPrefix, registerSchedules, type Processors } from '@mindweave/jobs';
+import { closeServer, createHealthRoutes, createLogger, createRedis, listen, onShutdown, sendJson } from '@mindweave/service-kit';
+import { aggregationProcessors } from './aggregation.ts';
+import { auditCleanupProcessors } from './audit-cleanup.ts';
+import { billingProcessors } from './billing.ts';
+import { createDirectory } from './directory.ts';
+import { createMailer, emailProcessors } from './email.ts';
+import { loadWorkersEnv } from './env.ts';
+import { createEventHandler } from './events.ts';
+import { createQuotaAlerts } from './quota-alerts.ts';
+import { reportProcessArgs } from './reports.ts';
+import { createWebhooks } from './webhooks.ts';
+
+// The worker process: one BullMQ worker per queue, the job schedulers, and the consumer that
+// turns domain events into jobs. As many instances as needed.
+const env = loadWorkersEnv();
+const log = createLogger({ name: 'workers', level: env.LOG_LEVEL });
+const instance = `${hostname()}-${process.pid}`;
+
+// Counters and markers go through the key-prefixed client; BullMQ gets connections of its own.
+const redis = createRedis(env.REDIS_URL, env.REDIS_KEY_PREFIX);
+const bus = createEventBus({ redis, kafkaBrokers: env.KAFKA_BROKERS, clientId: `workers-${instance}`, log });
+const prefix = jobsPrefix(env.REDIS_KEY_PREFIX);
+const producerConnection = createJobsConnection(env.REDIS_URL, 'producer', `workers-producer-${instance}`);
+const workerConnection = createJobsConnection(env.REDIS_URL, 'worker', `workers-${instance}`);
+const producers = createProducers(producerConnection, { prefix, backoffMs: env.JOBS_BACKOFF_MS });
+const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 20, idleTimeoutMillis: 30_000 });
+db.on('error', (error) => log.warn({ err: error }, 'idle PostgreSQL connection failed'));
+
+const mailer = createMailer({ smtpUrl: env.SMTP_URL, from: env.MAIL_FROM });
+const directory = createDirectory({ accountsUrl: env.ACCOUNTS_INTERNAL_URL, identityUrl: env.IDENTITY_INTERNAL_URL, signingSecret: env.INTERNAL_SIGNING_SECRET });
+const webhooks = createWebhooks({
+  db,
+  producers,
+  log: log.child({ component: 'webhooks' }),
+  allowPrivate: env.WEBHOOKS_ALLOW_PRIVATE,
+  timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+  disableAfter: env.WEBHOOK_DISABLE_AFTER_FAILURES,
+});
+const quota = createQuotaAlerts({ redis, directory, producers, quotas: env.PLAN_QUOTAS_JSON, log: log.child({ component: 'quota' }) });
+
+const registered = await registerSchedules(producers);
+log.info({ schedules: registered }, 'job schedulers registered');
+
+const analytics: Processors<'analytics'> = { ...aggregationProcessors({ db, log }), ...billingProcessors({ db, log }), ...auditCleanupProcessors({ db, log }) };
+const options = { connection: workerConnection, prefix, name: instance };
+const workers = [
+  createWorker('email', emailProcessors({ mailer, directory, appUrl: env.PUBLIC_APP_URL, log }), options),
+  // Exports run in child processes (reports.ts); the other queues in this one.
+  createSandboxedWorker('reports', fileURLToPath(new URL('./reports.ts', import.meta.url)), { ...options, execArgv: reportProcessArgs }),
+  createWorker('analytics', analytics, options),
+  createWorker('webhooks', webhooks.processors, options),
+];
+for (const worker of workers) {
+  worker.on('failed', (job, error) => log.warn({ queue: worker.name, job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, err: error }, 'job failed'));
+  worker.on('error', (error) => log.error({ queue: worker.name, err: error }, 'worker error'));
+}
+
+const subscription = await bus.consume({
+  group: 'workers',
+  consumer: instance,
+  domains: ['user', 'usage', 'policy', 'export', 'mcp'],
+  batchSize: env.EVENTS_BATCH_SIZE,
+  handler: createEventHandler({ redis, producers, quota, webhooks }),
+});
+
+const handleHealth = createHealthRoutes('workers', { postgres: () => db.query('SELECT 1'), redis: () => workerConnection.ping() });
+const health = createServer(async (req, res) => {
+  if (!(await handleHealth(req, res, new URL(req.url ?? '/', 'http://workers').pathname))) sendJson(res, 404, { error: 'not found' });
+});
+await listen(health, env.WORKERS_HEALTH_PORT, env.WORKERS_HOST);
+log.info({ transport: bus.transport, healthPort: env.WORKERS_HEALTH_PORT, queues: workers.map((worker) => worker.name) }, 'workers ready');
+
+onShutdown(log, async () => {
+  // No new jobs from events; the jobs in hand finish (worker.close waits for them) before exit.
+  await subscription.stop();
+  await Promise.all(workers.map((worker) => worker.close()));
+  await producers.close();
+  await closeServer(health);
+  await bus.close();
+  await Promise.all([webhooks.close(), mailer.close(), db.end(), redis.quit(), workerConnection.quit(), producerConnection.quit()]);
+});

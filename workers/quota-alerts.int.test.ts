@@ -1,0 +1,67 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEvent } from '@mindweave/events';
+import { createJobsConnection, createProducers } from '@mindweave/jobs';
+import { createLogger, createRedis } from '@mindweave/service-kit';
+import type { Directory } from './directory.ts';
+import { createQuotaAlerts } from './quota-alerts.ts';
+
+const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const keyPrefix = `${process.env['REDIS_KEY_PREFIX'] ?? ''}quota-test-${randomBytes(4).toString('hex')}:`;
+const redis = createRedis(redisUrl, keyPrefix);
+const connection = createJobsConnection(redisUrl, 'producer', 'quota-test');
+const producers = createProducers(connection, { prefix: `${keyPrefix}bull` });
+afterAll(async () => {
+  await producers.close();
+  const raw = new Redis(redisUrl);
+  const keys = await raw.keys(`${keyPrefix}*`);
+  if (keys.length) await raw.del(...keys);
+  raw.disconnect();
+  connection.disconnect();
+  redis.disconnect();
+});
+
+let lookups = 0;
+const directory = {
+  organization: async (id: string) => {
+    lookups += 1;
+    return { id, name: 'Org', plan: 'FREE', members: [] };
+  },
+} as unknown as Directory;
+const quota = createQuotaAlerts({ redis, directory, producers, quotas: { FREE: 1_000, PRO: 100_000 }, log: createLogger({ name: 'quota-test', level: 'silent' }) });
+
+const usage = (organizationId: string, tokens: number) =>
+  createEvent('usage.recorded', 'p', { organizationId, projectId: 'p', apiKeyId: 'k', model: 'm', inputTokens: tokens, outputTokens: 0, latencyMs: 1, costUsd: 0, unpricedModel: false, occurredAt: '2026-03-10T10:00:00.000Z', metadata: null });
+
+const alertsOf = async (organizationId: string) =>
+  (await producers.queues.email.getJobs(['prioritized', 'waiting'])).filter((job) => job.data.organizationId === organizationId).map((job) => job.data.threshold as number).sort((a, b) => a - b);
+
+describe('quota alerts', () => {
+  it('counts each event once, however often it is delivered', async () => {
+    const org = randomUUID();
+    const events = [usage(org, 100), usage(org, 200)];
+    await quota.record(events);
+    await quota.record(events);
+    await quota.record([events[1]!]);
+    expect(await quota.tokens(org, '2026-03')).toBe(300);
+    // Far below any quota: accounts is not asked.
+    expect(lookups).toBe(0);
+  });
+
+  it('alerts once at 80% and once at 100% per month, redeliveries and later events included', async () => {
+    const org = randomUUID();
+    const first = usage(org, 850);
+    await quota.record([first]);
+    await quota.record([first]);
+    expect(await alertsOf(org)).toEqual([80]);
+    await quota.record([usage(org, 100)]);
+    expect(await alertsOf(org)).toEqual([80]);
+    const over = usage(org, 60);
+    await quota.record([over, usage(org, 5)]);
+    await quota.record([over]);
+    await quota.record([usage(org, 1)]);
+    expect(await alertsOf(org)).toEqual([80, 100]);
+    expect(await quota.tokens(org, '2026-03')).toBe(1_016);
+  });
+});

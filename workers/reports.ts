@@ -1,0 +1,41 @@
+import type { SandboxedJob } from 'bullmq';
+import pg from 'pg';
+import { isFinalAttempt, parseJob } from '@mindweave/jobs';
+import { runExport, type RunResult } from '@mindweave/exports/run.ts';
+import { createLocalStorage, type Storage } from '@mindweave/exports/storage.ts';
+import { createLogger, type Logger } from '@mindweave/service-kit';
+import { loadWorkersEnv } from './env.ts';
+
+/**
+ * V8 settings of the reports queue's child processes (main.ts): an export allocates strings fast
+ * and keeps few, so a small young generation and a capped old one keep its memory flat.
+ */
+export const reportProcessArgs = ['--max-semi-space-size=2', '--max-old-space-size=192'];
+
+export async function runReport(job: SandboxedJob, deps: { db: pg.Pool; storage: Storage; log: Logger }): Promise<RunResult> {
+  const { exportId } = parseJob('reports', 'export', job);
+  const started = performance.now();
+  try {
+    const result = await runExport({ db: deps.db, storage: deps.storage, exportId, finalAttempt: isFinalAttempt(job), onProgress: (rows) => job.updateProgress(rows) });
+    deps.log.info({ exportId, ...result, durationMs: Math.round(performance.now() - started) }, 'export finished');
+    return result;
+  } catch (error) {
+    deps.log.error({ err: error, exportId, attempt: job.attemptsMade + 1 }, 'export failed');
+    throw error;
+  }
+}
+
+let deps: { db: pg.Pool; storage: Storage; log: Logger } | undefined;
+
+/**
+ * The reports queue's processor, run by BullMQ in a child process of the worker (a sandboxed
+ * processor): exports stream from PostgreSQL into storage (exports' run.ts) there, so that a big
+ * one neither holds up emails and webhooks nor leaves its memory in the worker.
+ */
+export default async function processReport(job: SandboxedJob): Promise<RunResult> {
+  if (!deps) {
+    const env = loadWorkersEnv();
+    deps = { db: new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 }), storage: createLocalStorage(env.EXPORTS_DIR), log: createLogger({ name: 'workers-reports', level: env.LOG_LEVEL }) };
+  }
+  return runReport(job, deps);
+}
