@@ -202,6 +202,6 @@ ${JSON.stringify(summary)}`);
   await dropDatabase(databaseUrl);
   const redis = new Redis('redis://127.0.0.1:6379');
   const keys = await redis.keys(`mwbench:${runId}:*`);
-  if (keys.length) await redis.del(...keys);
+  for (let i = 0; i < keys.length; i += 1_000) await redis.del(...keys.slice(i, i + 1_000));
   redis.disconnect();
 }
