@@ -3,4 +3,4 @@ export { createPgAdapter, isUniqueViolation } from './db.ts';
 export { createMembershipDirectory, type MemberRole, type Membership, type MembershipDirectory, type OrganizationAccess } from './memberships.ts';
 export { migrate } from './migrations.ts';
 export { startOutboxRelay } from './outbox.ts';
-export { startSubgraphServer, type ExtraRoute, type SubgraphServerOptions } from './server.ts';
+export { serviceRoute, startSubgraphServer, type ExtraRoute, type SubgraphServerOptions } from './server.ts';

@@ -7,6 +7,35 @@ import type { SubgraphContext } from './builder.ts';
 
 export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > limit) throw new Error('body too large');
+  }
+  return JSON.parse(body);
+}
+
+/**
+ * A POST route for other services only (`/internal/...`): the caller must be signed as a service
+ * with the internal secret, like the router signs its requests; the JSON body (an empty object
+ * when malformed) goes to `answer`, whose `{ status, body }` is sent back.
+ */
+export function serviceRoute(path: string, signingSecret: string, answer: (body: Record<string, unknown>) => Promise<{ status: number; body: unknown }>, limit = 16_384): ExtraRoute {
+  return async (req, res, url) => {
+    if (req.method !== 'POST' || url.pathname !== path) return false;
+    const caller = verifyIdentity(signingSecret, { get: (name) => header(req, name) });
+    if (caller?.identity.kind !== 'service') {
+      sendJson(res, 401, errorBody(unauthenticated('Only services may ask')));
+      return true;
+    }
+    const body = await readJson(req, limit).catch(() => ({}));
+    const result = await answer(typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {});
+    sendJson(res, result.status, result.body);
+    return true;
+  };
+}
+
 export interface SubgraphServerOptions {
   name: string;
   port: number;

@@ -1,8 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import type { IncomingMessage } from 'node:http';
-import { errorBody, unauthenticated } from '@mindweave/errors';
-import { createLogger, onShutdown, sendJson, verifyIdentity } from '@mindweave/service-kit';
-import { migrate, startSubgraphServer, type ExtraRoute } from '@mindweave/subgraph-kit';
+import { createLogger, onShutdown } from '@mindweave/service-kit';
+import { migrate, serviceRoute, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { isUuid } from './access.ts';
 import { verifyApiKey } from './api-keys.ts';
 import { dbSchema, prisma } from './db.ts';
@@ -14,64 +12,31 @@ const log = createLogger({ name: 'accounts', level: env.LOG_LEVEL });
 
 await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
 
-async function readJson(req: IncomingMessage, limit = 4096): Promise<unknown> {
-  let body = '';
-  for await (const chunk of req) {
-    body += chunk;
-    if (body.length > limit) throw new Error('body too large');
-  }
-  return JSON.parse(body);
-}
-
-/** The router resolves API keys here; only the router's signed requests are answered. */
-const verifyApiKeyRoute: ExtraRoute = async (req, res, url) => {
-  if (req.method !== 'POST' || url.pathname !== '/internal/api-keys/verify') return false;
-  const caller = verifyIdentity(env.INTERNAL_SIGNING_SECRET, { get: (name) => (req.headers[name] as string | undefined) ?? null });
-  if (caller?.identity.kind !== 'service') {
-    sendJson(res, 401, errorBody(unauthenticated('Requests must come through the router')));
-    return true;
-  }
-  const body = (await readJson(req).catch(() => ({}))) as { key?: unknown };
-  const verified = typeof body.key === 'string' ? await verifyApiKey(body.key) : null;
-  sendJson(res, verified ? 200 : 404, verified ?? { error: 'unknown or revoked key' });
-  return true;
-};
+/** The router resolves API keys here. */
+const verifyApiKeyRoute = serviceRoute('/internal/api-keys/verify', env.INTERNAL_SIGNING_SECRET, async (body) => {
+  const verified = typeof body['key'] === 'string' ? await verifyApiKey(body['key']) : null;
+  return verified ? { status: 200, body: verified } : { status: 404, body: { error: 'unknown or revoked key' } };
+});
 
 /** Other subgraphs ask here which organizations a user belongs to (packages/subgraph-kit/memberships.ts). */
-const membershipsRoute: ExtraRoute = async (req, res, url) => {
-  if (req.method !== 'POST' || url.pathname !== '/internal/memberships') return false;
-  const caller = verifyIdentity(env.INTERNAL_SIGNING_SECRET, { get: (name) => (req.headers[name] as string | undefined) ?? null });
-  if (caller?.identity.kind !== 'service') {
-    sendJson(res, 401, errorBody(unauthenticated('Only services may ask')));
-    return true;
-  }
-  const body = (await readJson(req).catch(() => ({}))) as { userId?: unknown };
-  const userId = typeof body.userId === 'string' && isUuid(body.userId) ? body.userId : null;
+const membershipsRoute = serviceRoute('/internal/memberships', env.INTERNAL_SIGNING_SECRET, async (body) => {
+  const userId = typeof body['userId'] === 'string' && isUuid(body['userId']) ? body['userId'] : null;
   const memberships = userId ? await prisma.membership.findMany({ where: { userId }, select: { organizationId: true, role: true } }) : [];
-  sendJson(res, 200, { memberships });
-  return true;
-};
+  return { status: 200, body: { memberships } };
+});
 
 /** The workers ask here for an organization's plan and members (quota alerts, notices). */
-const organizationsRoute: ExtraRoute = async (req, res, url) => {
-  if (req.method !== 'POST' || url.pathname !== '/internal/organizations') return false;
-  const caller = verifyIdentity(env.INTERNAL_SIGNING_SECRET, { get: (name) => (req.headers[name] as string | undefined) ?? null });
-  if (caller?.identity.kind !== 'service') {
-    sendJson(res, 401, errorBody(unauthenticated('Only services may ask')));
-    return true;
-  }
-  const body = (await readJson(req).catch(() => ({}))) as { organizationId?: unknown };
-  const organizationId = typeof body.organizationId === 'string' && isUuid(body.organizationId) ? body.organizationId : null;
+const organizationsRoute = serviceRoute('/internal/organizations', env.INTERNAL_SIGNING_SECRET, async (body) => {
+  const organizationId = typeof body['organizationId'] === 'string' && isUuid(body['organizationId']) ? body['organizationId'] : null;
   const organization = organizationId
     ? await prisma.organization.findUnique({
         where: { id: organizationId },
         select: { id: true, name: true, plan: true, memberships: { select: { userId: true, role: true }, orderBy: { createdAt: 'asc' } } },
       })
     : null;
-  if (!organization) sendJson(res, 404, { error: 'unknown organization' });
-  else sendJson(res, 200, { id: organization.id, name: organization.name, plan: organization.plan, members: organization.memberships });
-  return true;
-};
+  if (!organization) return { status: 404, body: { error: 'unknown organization' } };
+  return { status: 200, body: { id: organization.id, name: organization.name, plan: organization.plan, members: organization.memberships } };
+});
 
 const { close } = await startSubgraphServer({
   name: 'accounts',

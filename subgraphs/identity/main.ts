@@ -1,8 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { errorBody, unauthenticated } from '@mindweave/errors';
-import { createLogger, onShutdown, sendJson, verifyIdentity } from '@mindweave/service-kit';
-import { migrate, startOutboxRelay, startSubgraphServer, type ExtraRoute } from '@mindweave/subgraph-kit';
+import { createLogger, onShutdown, sendJson } from '@mindweave/service-kit';
+import { migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { bus } from './bus.ts';
 import { redis } from './redis.ts';
 import { dbSchema, prisma } from './db.ts';
@@ -14,31 +12,14 @@ const log = createLogger({ name: 'identity', level: env.LOG_LEVEL });
 
 await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
 
-async function readJson(req: IncomingMessage, limit = 16_384): Promise<unknown> {
-  let body = '';
-  for await (const chunk of req) {
-    body += chunk;
-    if (body.length > limit) throw new Error('body too large');
-  }
-  return JSON.parse(body);
-}
-
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The workers ask here where to send a user's emails (quota alerts, export notices). */
-const usersRoute: ExtraRoute = async (req, res, url) => {
-  if (req.method !== 'POST' || url.pathname !== '/internal/users') return false;
-  const caller = verifyIdentity(env.INTERNAL_SIGNING_SECRET, { get: (name) => (req.headers[name] as string | undefined) ?? null });
-  if (caller?.identity.kind !== 'service') {
-    sendJson(res, 401, errorBody(unauthenticated('Only services may ask')));
-    return true;
-  }
-  const body = (await readJson(req).catch(() => ({}))) as { ids?: unknown };
-  const ids = Array.isArray(body.ids) ? body.ids.filter((id): id is string => typeof id === 'string' && uuidPattern.test(id)).slice(0, 500) : [];
+const usersRoute = serviceRoute('/internal/users', env.INTERNAL_SIGNING_SECRET, async (body) => {
+  const ids = Array.isArray(body['ids']) ? body['ids'].filter((id): id is string => typeof id === 'string' && uuidPattern.test(id)).slice(0, 500) : [];
   const users = ids.length ? await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, email: true, name: true } }) : [];
-  sendJson(res, 200, { users });
-  return true;
-};
+  return { status: 200, body: { users } };
+});
 
 // Create the signing key before serving, so the first JWKS a router fetches already holds it.
 await currentSigningKey();
