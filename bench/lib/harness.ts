@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 // What every benchmark runner needs around its measurements: options, ports, child processes that
 // are ready before they are measured, and clean-up that runs exactly once whatever happens.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -113,4 +114,24 @@ export async function startProcess(options: {
     throw error;
   }
   return { name: options.name, child, pid: child.pid, alive, stop };
+}
+
+/**
+ * The environment of a stack under load: production mode, its own Redis prefix, and rate limiting
+ * and cost analysis on, as in production, with limits a benchmark never reaches.
+ */
+export function benchStackEnv(redisKeyPrefix: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    ADMIN_USER: 'bench',
+    ADMIN_PASSWORD: randomBytes(16).toString('hex'),
+    INTERNAL_SIGNING_SECRET: randomBytes(32).toString('base64url'),
+    REDIS_KEY_PREFIX: redisKeyPrefix,
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    API_KEY_RATE_LIMIT_PER_MINUTE: '100000000',
+    AUTH_RATE_LIMIT_PER_MINUTE: '100000000',
+    COST_BUDGET_PER_MINUTE: '1000000000',
+    ...overrides,
+  };
 }

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { dropDatabase, ensureDatabase, services, startStack } from '../../scripts/stack.ts';
+import { benchStackEnv } from '../lib/harness.ts';
 import { seedServers } from './seed.ts';
 
 const barP95Ms = 50;
@@ -223,19 +224,7 @@ async function main(): Promise<number> {
       databaseUrl,
       redisUrl,
       logDir,
-      env: {
-        NODE_ENV: 'production',
-        ADMIN_USER: 'bench',
-        ADMIN_PASSWORD: randomBytes(16).toString('hex'),
-        LOG_LEVEL: 'warn',
-        REDIS_KEY_PREFIX: redisKeyPrefix,
-        INTERNAL_SIGNING_SECRET: randomBytes(32).toString('base64url'),
-        // Rate limiting and cost analysis stay on, as in production, with limits this run never reaches.
-        RATE_LIMIT_PER_MINUTE: '100000000',
-        API_KEY_RATE_LIMIT_PER_MINUTE: '100000000',
-        AUTH_RATE_LIMIT_PER_MINUTE: '100000000',
-        COST_BUDGET_PER_MINUTE: '1000000000',
-      },
+      env: benchStackEnv(redisKeyPrefix),
     });
     cleanups.push(() => stack.stop());
 

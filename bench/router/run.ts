@@ -8,7 +8,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dropDatabase, ensureDatabase, repoRoot, services, startStack } from '../../scripts/stack.ts';
-import { cleanupStack, deleteRedisKeys, portFree, positiveInt, waitForHttp } from '../lib/harness.ts';
+import { benchStackEnv, cleanupStack, deleteRedisKeys, portFree, positiveInt, waitForHttp } from '../lib/harness.ts';
 import { errorCount, runRound, type LoadOptions, type Target } from './load.ts';
 import { findByCommand, findChildren, isRunning, rssMb, startCpuMeter, type ProcessGroups } from '../lib/procs.ts';
 import { buildReport, formatReport, formatRound, summarize, summaryLine, type Measured } from './report.ts';
@@ -129,19 +129,7 @@ async function main(): Promise<number> {
       databaseUrl,
       redisUrl,
       logDir,
-      env: {
-        NODE_ENV: 'production',
-        ADMIN_USER: 'bench',
-        ADMIN_PASSWORD: randomBytes(16).toString('hex'),
-        LOG_LEVEL: 'warn',
-        REDIS_KEY_PREFIX: redisKeyPrefix,
-        INTERNAL_SIGNING_SECRET: randomBytes(32).toString('base64url'),
-        // Rate limiting and cost analysis stay on, as in production, with limits this run never reaches.
-        RATE_LIMIT_PER_MINUTE: '100000000',
-        API_KEY_RATE_LIMIT_PER_MINUTE: '100000000',
-        COST_BUDGET_PER_MINUTE: '1000000000',
-        MAX_OPERATION_COST: '100000',
-      },
+      env: benchStackEnv(redisKeyPrefix, { MAX_OPERATION_COST: '100000' }),
     });
     cleanup.add('stop stack', () => stack.stop());
 

@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { createEvent, createEventBus } from '@mindweave/events';
 import { createLogger } from '@mindweave/service-kit';
 import { dropDatabase, ensureDatabase, startStack } from '../../scripts/stack.ts';
+import { benchStackEnv } from '../lib/harness.ts';
 
 const seconds = Number(process.env['BENCH_DURATION'] ?? 10);
 const ingestClients = Number(process.env['BENCH_CLIENTS'] ?? 4);
@@ -134,18 +135,7 @@ const stack = await startStack({
   basePort,
   databaseUrl,
   redisUrl: 'redis://127.0.0.1:6379',
-  env: {
-    NODE_ENV: 'production',
-        ADMIN_USER: 'bench',
-        ADMIN_PASSWORD: randomBytes(16).toString('hex'),
-    LOG_LEVEL: 'warn',
-    INTERNAL_SIGNING_SECRET: randomBytes(32).toString('hex'),
-    REDIS_KEY_PREFIX: `mwbench:${runId}:`,
-    RATE_LIMIT_PER_MINUTE: '100000000',
-    API_KEY_RATE_LIMIT_PER_MINUTE: '100000000',
-    AUTH_RATE_LIMIT_PER_MINUTE: '100000000',
-    COST_BUDGET_PER_MINUTE: '1000000000',
-  },
+  env: benchStackEnv(`mwbench:${runId}:`),
 });
 try {
   const { organizationId, apiKey } = await seed(stack.routerUrl);

@@ -1,6 +1,6 @@
 export { DateTimeScalar, JSONScalar, requireUserId, subgraphBuilderOptions, type SubgraphContext, type SubgraphSchemaTypes } from './builder.ts';
 export { createPgAdapter, isUniqueViolation } from './db.ts';
 export { createMembershipDirectory, type MemberRole, type Membership, type MembershipDirectory, type OrganizationAccess } from './memberships.ts';
-export { migrate } from './migrations.ts';
+export { migrate, readEveryModel } from './migrations.ts';
 export { startOutboxRelay } from './outbox.ts';
 export { serviceRoute, startSubgraphServer, type ExtraRoute, type SubgraphServerOptions } from './server.ts';
