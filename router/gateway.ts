@@ -1,48 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile } from 'node:fs';
-import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { ApolloGateway } from '@apollo/gateway';
 import pg from 'pg';
-import { signIdentity, type Logger } from '@mindweave/service-kit';
-import type { RouterContext } from './context.ts';
-import { operationLabel, type Metrics } from './metrics.ts';
-import { createSubgraphFetcher } from './subgraph-fetcher.ts';
-
-type Fetcher = NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher'];
-
-/** Forwards the caller's identity to subgraphs in signed headers, and times each fetch. */
-class SignedDataSource extends RemoteGraphQLDataSource<RouterContext> {
-  constructor(
-    private readonly subgraph: string,
-    url: string,
-    fetcher: Fetcher,
-    private readonly signingSecret: string,
-    private readonly metrics: Metrics,
-  ) {
-    super({ url, fetcher });
-  }
-
-  override async process(options: GraphQLDataSourceProcessOptions<RouterContext>) {
-    const started = performance.now();
-    try {
-      return await super.process(options);
-    } finally {
-      const durationMs = performance.now() - started;
-      const context = 'edge' in options.context ? options.context : undefined;
-      context?.subgraphTimings.push({ subgraph: this.subgraph, durationMs: Math.round(durationMs * 100) / 100 });
-      const operation = 'incomingRequestContext' in options ? options.incomingRequestContext.operationName : undefined;
-      this.metrics.subgraphDuration.observe({ subgraph: this.subgraph, operation: operationLabel(operation) }, durationMs / 1000);
-    }
-  }
-
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<RouterContext>) {
-    const routerContext = 'edge' in context ? (context as RouterContext) : undefined;
-    // One signature per operation, however many subgraph fetches its plan makes.
-    const headers = routerContext
-      ? (routerContext.signedHeaders ??= signIdentity(this.signingSecret, routerContext.identity, routerContext.requestId))
-      : signIdentity(this.signingSecret, { kind: 'anonymous' }, 'unknown');
-    for (const [name, value] of Object.entries(headers)) request.http?.headers.set(name, value);
-  }
-}
+import type { Logger } from '@mindweave/service-kit';
+import type { Metrics } from './metrics.ts';
+import { createSubgraphAgent, SubgraphDataSource } from './subgraph-source.ts';
 
 export interface GatewayOptions {
   supergraphPath: string;
@@ -109,10 +71,10 @@ function supergraphSource(options: GatewayOptions) {
 
 /** A gateway over the supergraph, reloading it whenever its source changes. */
 export function createGateway(options: GatewayOptions) {
-  const fetcher = createSubgraphFetcher(options.subgraphTimeoutMs);
+  const agent = createSubgraphAgent(options.subgraphTimeoutMs);
   return new ApolloGateway({
     logger: options.log,
     supergraphSdl: supergraphSource(options),
-    buildService: ({ name, url }) => new SignedDataSource(name, options.subgraphUrls.get(name) ?? url ?? '', fetcher, options.signingSecret, options.metrics),
+    buildService: ({ name, url }) => new SubgraphDataSource(name, options.subgraphUrls.get(name) ?? url ?? '', agent, options.signingSecret, options.metrics),
   });
 }
