@@ -15,6 +15,14 @@ export function createMetrics() {
     rejections: new Counter({ name: 'mw_router_rejections_total', help: 'Requests refused before execution, by reason', labelNames: ['reason'], registers: [registry] }),
     droppedSubscriptionEvents: new Counter({ name: 'mw_router_subscription_events_dropped_total', help: 'Events dropped for subscribers that fell 1,000 events behind', registers: [registry] }),
     webSocketConnections: new Gauge({ name: 'mw_router_websocket_connections', help: 'Open GraphQL WebSocket connections', registers: [registry] }),
+    /** The concurrency limit's state, read when /metrics is scraped (router/concurrency.ts). */
+    observeConcurrency(read: () => { limit: number; active: number; waiting: number }) {
+      const gauge = (name: string, help: string, pick: (s: ReturnType<typeof read>) => number) =>
+        new Gauge({ name, help, registers: [registry], collect() { this.set(pick(read())); } });
+      gauge('mw_router_concurrency_limit', 'Operations the router executes at once, adapted to its event loop load', (s) => s.limit);
+      gauge('mw_router_operations_executing', 'Operations executing now', (s) => s.active);
+      gauge('mw_router_operations_waiting', 'Operations waiting for the concurrency limit', (s) => s.waiting);
+    },
   };
   return metrics;
 }

@@ -229,11 +229,11 @@ export function actualCost(index: SchemaIndex, op: AnalyzedOperation, data: unkn
   }
   function objectCost(selectionSet: SelectionSetNode, parent: GraphQLCompositeType, data: Record<string, unknown>): number {
     let cost = 0;
+    const concrete = typeof data['__typename'] === 'string' ? index.schema.getType(data['__typename']) : undefined;
+    const owner = concrete && isCompositeType(concrete) ? concrete : parent;
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
         const key = selection.alias?.value ?? selection.name.value;
-        const concrete = typeof data['__typename'] === 'string' ? index.schema.getType(data['__typename']) : undefined;
-        const owner = concrete && isCompositeType(concrete) ? concrete : parent;
         const field = fieldOf(owner, selection.name.value) ?? fieldOf(parent, selection.name.value);
         if (!field || !(key in data)) continue;
         cost += valueCost(data[key], index.field(owner.name, selection.name.value), getNamedType(field.type), selection);

@@ -13,6 +13,7 @@ import { createEdge, type OperationRequest } from './edge.ts';
 import type { RouterEnv } from './env.ts';
 import { createGateway } from './gateway.ts';
 import { createMetrics } from './metrics.ts';
+import { createConcurrencyLimit } from './concurrency.ts';
 import { operationLogPlugin } from './operation-log.ts';
 import { createPersistedQueries, loadManifest } from './persisted-queries.ts';
 import { createRateLimiter } from './rate-limit.ts';
@@ -128,6 +129,8 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   const development = env.NODE_ENV === 'development';
   const production = env.NODE_ENV === 'production';
   const metrics = createMetrics();
+  const concurrency = createConcurrencyLimit({ min: 8, max: 1_024, intervalMs: 100 });
+  metrics.observeConcurrency(() => concurrency.stats);
   const edge = createEdge(env, createRateLimiter(redis, log), metrics);
   const persisted = createPersistedQueries({ redis, mode: env.PERSISTED_QUERIES, manifest: loadManifest(env.PERSISTED_QUERIES_MANIFEST, log), log });
   const gateway = createGateway({
@@ -241,13 +244,16 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     } else if (requests.length) {
       body = batch ? admission.requests : admission.requests[0];
     }
-    const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method, headers, search, body },
-      context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [] }),
+    const method = req.method;
+    await concurrency.run(async () => {
+      const response = await apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method, headers, search, body },
+        context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [] }),
+      });
+      if (response.status === 400 && !wantsGraphQLResponse(req) && isDocumentError(response)) response.status = 200;
+      if (req.method === 'GET' && sent.requests[0] && persisted.isPersisted(sent.requests[0])) response.headers.set('cache-control', cacheControlOf(identity.kind, [...admission.edge.values()][0], response));
+      await writeResponse(res, response);
     });
-    if (response.status === 400 && !wantsGraphQLResponse(req) && isDocumentError(response)) response.status = 200;
-    if (req.method === 'GET' && sent.requests[0] && persisted.isPersisted(sent.requests[0])) response.headers.set('cache-control', cacheControlOf(identity.kind, [...admission.edge.values()][0], response));
-    await writeResponse(res, response);
   }
 
   const server = createServer(async (req, res) => {
@@ -284,6 +290,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     port,
     metrics,
     async close() {
+      concurrency.close();
       await subscriptions.close();
       await closeServer(server);
       await apollo.stop();

@@ -22,7 +22,7 @@ export const services = [
   { name: 'workers', entry: 'workers/main.ts', portVar: 'WORKERS_HEALTH_PORT', offset: 14 },
   // A 64 MB semi-space lets most of an in-flight plan's data die young instead of being promoted;
   // a 256 MB old space keeps V8 from growing the heap lazily to twice what it needs. Measured with
-  // `pnpm bench:federation`: about 10% more requests/s, and peak RSS ~280 MB instead of ~470 MB.
+  // `pnpm bench:federation`: 5-10% more requests/s, and peak RSS ~320 MB instead of ~470 MB.
   { name: 'router', entry: 'router/main.ts', portVar: 'PORT', offset: 0, nodeArgs: ['--max-semi-space-size=64', '--max-old-space-size=256'] },
 ] as const;
 
