@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ApolloServer } from '@apollo/server';
 import type { ApolloGateway } from '@apollo/gateway';
 import { GraphQLError, Kind, parse, print, validate, valueFromASTUntyped, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode, type OperationDefinitionNode } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { ErrorCode } from '@mindweave/errors';
 import type { EventBus, EventEnvelope, Subscription as BusSubscription } from '@mindweave/events';
 import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-kit';
@@ -12,14 +13,31 @@ import type { RouterContext } from './context.ts';
 import type { Metrics } from './metrics.ts';
 import type { PersistedQueries } from './persisted-queries.ts';
 
-/** Events a subscriber may fall behind by; past it the oldest are dropped (and counted). */
-const subscriberBufferLimit = 1_000;
+/**
+ * Unsent bytes a WebSocket connection may hold before its subscribers miss events: about a
+ * thousand events for a typical selection. Past it new events are dropped for that connection
+ * (and counted); the others are never delayed by it.
+ */
+const connectionBufferLimit = 1 << 20;
 
 interface Subscriber {
   identity: Identity;
   organizationId: string;
+  /** `{"id":"<subscription id>","type":"next","payload":{"data":{"<response key>":` */
+  messagePrefix: string;
+  socket: WebSocket;
+  /** The connection under `socket`, to cork while a burst is written. */
+  raw: Socket;
+}
+
+interface SubscriptionContext {
+  identity: Identity;
+  organizationId: string;
+  query: string;
   responseKey: string;
-  push(result: ExecutionResult): void;
+  id: string;
+  socket: WebSocket;
+  raw: Socket;
 }
 
 /** Subscribers that see the same thing: one organization, one selection, one kind of caller. */
@@ -29,39 +47,21 @@ interface Group {
   subscribers: Set<Subscriber>;
 }
 
-function boundedQueue(limit: number, onDrop: () => void, onClose: () => void) {
-  const buffer: ExecutionResult[] = [];
-  let waiting: ((result: IteratorResult<ExecutionResult>) => void) | undefined;
+/** Completes when graphql-ws returns it (the client completed, or the socket closed); yields nothing. */
+function openSubscription(onClose: () => void): AsyncIterableIterator<ExecutionResult> {
+  let finish: ((result: IteratorResult<ExecutionResult>) => void) | undefined;
   let closed = false;
   const iterator: AsyncIterableIterator<ExecutionResult> = {
-    next: () => {
-      const value = buffer.shift();
-      if (value) return Promise.resolve({ value, done: false });
-      if (closed) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve) => (waiting = resolve));
-    },
+    next: () => (closed ? Promise.resolve({ value: undefined, done: true }) : new Promise((resolve) => (finish = resolve))),
     return: () => {
+      if (!closed) onClose();
       closed = true;
-      onClose();
-      waiting?.({ value: undefined, done: true });
+      finish?.({ value: undefined, done: true });
       return Promise.resolve({ value: undefined, done: true });
     },
     [Symbol.asyncIterator]: () => iterator,
   };
-  function push(result: ExecutionResult) {
-    if (closed) return;
-    if (waiting) {
-      const resolve = waiting;
-      waiting = undefined;
-      return resolve({ value: result, done: false });
-    }
-    if (buffer.length >= limit) {
-      buffer.shift();
-      onDrop();
-    }
-    buffer.push(result);
-  }
-  return { iterator, push };
+  return iterator;
 }
 
 const callerKind = (identity: Identity) => (identity.kind === 'apiKey' ? `key:${[...identity.scopes].sort().join(',')}` : identity.kind);
@@ -92,6 +92,11 @@ export function startSubscriptions(options: SubscriptionOptions) {
 
   const context = (identity: Identity, requestId: string): RouterContext => ({ identity, requestId, log: log.child({ requestId }), edge: new Map(), subgraphTimings: [] });
 
+  /**
+   * Writes each event's `next` message to every subscriber of the group. The payload is
+   * serialized once per event, not once per subscriber, and each connection's messages of a burst
+   * leave in one write: corked sockets are uncorked once the burst is out.
+   */
   async function deliver(group: Group, events: EventEnvelope<'usage.recorded'>[]) {
     const first = group.subscribers.values().next().value;
     if (!first) return;
@@ -102,10 +107,32 @@ export function startSubscriptions(options: SubscriptionOptions) {
     if (response.body.kind !== 'single') return;
     const { data, errors } = response.body.singleResult;
     const items = ((data as { usageEventsFromStream?: unknown[] } | null | undefined)?.usageEventsFromStream ?? []) as unknown[];
-    const graphQLErrors = errors?.map((e) => new GraphQLError(e.message, { path: e.path, extensions: e.extensions }));
-    for (const item of items) {
-      for (const subscriber of group.subscribers) subscriber.push(graphQLErrors ? { data: { [subscriber.responseKey]: item }, errors: graphQLErrors } : { data: { [subscriber.responseKey]: item } });
+    const suffix = errors?.length ? `},"errors":${JSON.stringify(errors)}}}` : '}}}';
+    const bodies = items.map((item) => JSON.stringify(item) + suffix);
+    let dropped = 0;
+    for (const subscriber of group.subscribers) {
+      const { socket } = subscriber;
+      if (socket.readyState !== WebSocket.OPEN) continue;
+      if (socket.bufferedAmount > connectionBufferLimit) {
+        dropped += bodies.length;
+        continue;
+      }
+      cork(subscriber);
+      for (const body of bodies) socket.send(subscriber.messagePrefix + body);
     }
+    if (dropped) metrics.droppedSubscriptionEvents.inc(dropped);
+  }
+
+  const corked = new Set<Socket>();
+  function cork({ raw }: Subscriber) {
+    if (corked.has(raw)) return;
+    raw.cork();
+    if (corked.size === 0) setImmediate(uncorkAll);
+    corked.add(raw);
+  }
+  function uncorkAll() {
+    for (const raw of corked) raw.uncork();
+    corked.clear();
   }
 
   async function onEvents(events: EventEnvelope[]) {
@@ -172,7 +199,7 @@ export function startSubscriptions(options: SubscriptionOptions) {
       onClose: (ctx) => {
         if (ctx.extra.identity) metrics.webSocketConnections.dec();
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const schema = gateway.schema;
         if (!schema) return [new GraphQLError('The supergraph is not loaded yet', { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } })];
         // Persisted subscriptions and safelist mode work as over HTTP.
@@ -199,25 +226,20 @@ export function startSubscriptions(options: SubscriptionOptions) {
         if (!(await authorize(identity, prepared.organizationId))) {
           return [new GraphQLError('Not allowed to watch this organization', { extensions: { code: ErrorCode.FORBIDDEN } })];
         }
-        return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue: { identity, ...prepared } } satisfies ExecutionArgs;
+        return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue: { identity, ...prepared, id, socket: ctx.extra.socket, raw: ctx.extra.request.socket as Socket } satisfies SubscriptionContext } satisfies ExecutionArgs;
       },
       subscribe: async (args) => {
-        const { identity, organizationId, query, responseKey } = args.contextValue as { identity: Identity; organizationId: string; query: string; responseKey: string };
+        const { identity, organizationId, query, responseKey, id, socket, raw } = args.contextValue as SubscriptionContext;
         await ensureTail();
         const key = `${organizationId}\n${callerKind(identity)}\n${query}`;
         const group = groups.get(key) ?? { organizationId, query, subscribers: new Set<Subscriber>() };
         groups.set(key, group);
-        const queue = boundedQueue(
-          subscriberBufferLimit,
-          () => metrics.droppedSubscriptionEvents.inc(),
-          () => {
-            group.subscribers.delete(subscriber);
-            if (group.subscribers.size === 0) groups.delete(key);
-          },
-        );
-        const subscriber: Subscriber = { identity, organizationId, responseKey, push: queue.push };
+        const subscriber: Subscriber = { identity, organizationId, socket, raw, messagePrefix: `{"id":${JSON.stringify(id)},"type":"next","payload":{"data":{${JSON.stringify(responseKey)}:` };
         group.subscribers.add(subscriber);
-        return queue.iterator;
+        return openSubscription(() => {
+          group.subscribers.delete(subscriber);
+          if (group.subscribers.size === 0) groups.delete(key);
+        });
       },
     },
     wss,

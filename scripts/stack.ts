@@ -142,7 +142,8 @@ export type Service = (typeof services)[number];
  * /health/live with `readyPath`), with its output in `logFile` or this process' output.
  */
 export async function startService(service: Service, env: NodeJS.ProcessEnv, options: { port: number; logFile?: string; readyPath?: string; readyTimeoutMs?: number }) {
-  const nodeArgs = 'nodeArgs' in service ? service.nodeArgs : [];
+  // MW_CPU_PROF_DIR=<dir>: every service writes a V8 CPU profile under <dir>/<service> when it exits.
+  const nodeArgs = [...('nodeArgs' in service ? service.nodeArgs : []), ...(process.env['MW_CPU_PROF_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['MW_CPU_PROF_DIR']}/${service.name}`] : [])];
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(repoRoot, service.entry)], {
     cwd: repoRoot,
     env,

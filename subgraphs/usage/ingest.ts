@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import { badUserInput, ErrorCode, forbidden, MindweaveError } from '@mindweave/errors';
 import type { Violation } from '@mindweave/policy-engine';
 import { createEvent, type EventEnvelope } from '@mindweave/events';
@@ -23,6 +24,31 @@ export interface UsageInputValue {
   metadata?: unknown;
 }
 
+const tokens = z.number().int().min(0, 'must not be negative').max(10_000_000, 'must be at most 10,000,000');
+const usageInputs = z.array(
+  z.object({
+    idempotencyKey: z.string().min(1).max(200).nullish(),
+    model: z.string().min(1, 'must not be empty').max(100).regex(/^[\w.:/@-]+$/, 'must be a model name'),
+    inputTokens: tokens,
+    outputTokens: tokens,
+    latencyMs: z.number().int().min(0, 'must not be negative').max(3_600_000, 'must be at most an hour'),
+    metadata: z
+      .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
+      .refine((value) => JSON.stringify(value).length <= 4_096, 'must be at most 4 KB of JSON')
+      .nullish(),
+  }),
+);
+
+/** The first problem of a batch as BAD_USER_INPUT naming its field: `inputs.2.latencyMs`, or `input.model` for one event. */
+function validateInputs(inputs: UsageInputValue[], field: string) {
+  const result = usageInputs.safeParse(inputs);
+  if (result.success) return;
+  const issue = result.error.issues[0]!;
+  const [index, ...rest] = issue.path.map(String);
+  const path = field === 'input' ? ['input', ...rest].join('.') : [field, index, ...rest].join('.');
+  throw badUserInput(`${path}: ${issue.message}`, path);
+}
+
 /** An idempotency key always yields the same event id, so the log's consumers dedupe it too. */
 const eventIdFor = (apiKeyId: string, idempotencyKey: string) => {
   const hex = createHash('sha256').update(`${apiKeyId}\n${idempotencyKey}`).digest('hex');
@@ -38,6 +64,7 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
   const identity = ctx.identity;
   if (identity.kind !== 'apiKey' || !identity.scopes.includes('usage:write')) throw forbidden('Recording usage needs an API key with the usage:write scope');
   if (inputs.length > maxBatchEvents) throw badUserInput(`${field}: at most ${maxBatchEvents} events per batch`, field);
+  validateInputs(inputs, field);
   const now = Date.now();
   inputs.forEach((input, i) => {
     const at = input.occurredAt?.getTime();

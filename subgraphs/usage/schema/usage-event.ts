@@ -59,23 +59,17 @@ const UsageReceipt = builder.objectRef<{ accepted: number; duplicates: number; r
   }),
 });
 
-const tokens = z.number().int().min(0, 'must not be negative').max(10_000_000, 'must be at most 10,000,000');
-
+// Validated with one schema for the whole batch (ingest.ts): per-field validation of 1,000 inputs
+// cost the ingestion path a tenth of its CPU.
 const UsageInput = builder.inputType('UsageInput', {
   fields: (t) => ({
-    idempotencyKey: t.string({ required: false, description: 'The same key recorded twice counts once (for 24 hours).', validate: z.string().min(1).max(200) }),
-    model: t.string({ required: true, validate: z.string().min(1, 'must not be empty').max(100).regex(/^[\w.:/@-]+$/, 'must be a model name') }),
-    inputTokens: t.int({ required: true, validate: tokens }),
-    outputTokens: t.int({ required: true, validate: tokens }),
-    latencyMs: t.int({ required: true, validate: z.number().int().min(0, 'must not be negative').max(3_600_000, 'must be at most an hour') }),
+    idempotencyKey: t.string({ required: false, description: 'The same key recorded twice counts once (for 24 hours). 1 to 200 characters.' }),
+    model: t.string({ required: true, description: 'Letters, digits and . : / @ _ -; at most 100 characters.' }),
+    inputTokens: t.int({ required: true, description: '0 to 10,000,000.' }),
+    outputTokens: t.int({ required: true, description: '0 to 10,000,000.' }),
+    latencyMs: t.int({ required: true, description: '0 to 3,600,000 (an hour).' }),
     occurredAt: t.field({ type: 'DateTime', required: false, description: 'Default: now. At most 5 minutes ahead, at most 30 days old.' }),
-    metadata: t.field({
-      type: 'JSON',
-      required: false,
-      validate: z
-        .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
-        .refine((value) => JSON.stringify(value).length <= 4_096, 'must be at most 4 KB of JSON'),
-    }),
+    metadata: t.field({ type: 'JSON', required: false, description: 'A JSON object of at most 4 KB.' }),
   }),
 });
 

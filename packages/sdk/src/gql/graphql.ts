@@ -130,14 +130,19 @@ export type UpdatePolicyInput = {
 };
 
 export type UsageInput = {
-  /** The same key recorded twice counts once (for 24 hours). */
+  /** The same key recorded twice counts once (for 24 hours). 1 to 200 characters. */
   idempotencyKey?: string | null | undefined;
+  /** 0 to 10,000,000. */
   inputTokens: number;
+  /** 0 to 3,600,000 (an hour). */
   latencyMs: number;
+  /** A JSON object of at most 4 KB. */
   metadata?: unknown;
+  /** Letters, digits and . : / @ _ -; at most 100 characters. */
   model: string;
   /** Default: now. At most 5 minutes ahead, at most 30 days old. */
   occurredAt?: string | null | undefined;
+  /** 0 to 10,000,000. */
   outputTokens: number;
 };
 
