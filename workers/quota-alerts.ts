@@ -13,15 +13,26 @@ const monthOf = (occurredAt: string) => occurredAt.slice(0, 7);
 const countedTtlSeconds = 3_600;
 const totalsTtlSeconds = 40 * 86_400;
 
-// Counts an event's tokens once: the SET NX on its id makes a redelivered event a no-op. Returns
-// the organization's month-to-date total either way, so that a redelivered batch is checked again.
-const countOnce = `
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
-  local total = redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
-  return total
+// Counts a batch's tokens, each event once: the SET NX on its id makes a redelivered event a no-op.
+// One call per batch (not per event) keeps Redis and this worker off the ingestion path's CPU.
+// KEYS: n event markers, then the month hash of each of m (month, organization) pairs. ARGV: n, m,
+// the two TTLs, the m organization ids, then per event its pair (1-based) and its tokens.
+// Returns each pair's month-to-date total, so that a redelivered batch is checked again.
+const countBatchOnce = `
+local n, m = tonumber(ARGV[1]), tonumber(ARGV[2])
+local base = 4 + m
+for i = 1, n do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[3]) then
+    local p = tonumber(ARGV[base + 2 * i - 1])
+    redis.call('HINCRBY', KEYS[n + p], ARGV[4 + p], ARGV[base + 2 * i])
+  end
 end
-return tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')`;
+local totals = {}
+for p = 1, m do
+  redis.call('EXPIRE', KEYS[n + p], ARGV[4])
+  totals[p] = tonumber(redis.call('HGET', KEYS[n + p], ARGV[4 + p]) or '0')
+end
+return totals`;
 
 /**
  * Month-to-date tokens per organization, counted from `usage.recorded` events in Redis (a hash per
@@ -31,24 +42,26 @@ return tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')`;
 export function createQuotaAlerts(deps: { redis: Redis; directory: Directory; producers: Producers; quotas: Record<string, number>; log: Logger }) {
   const { redis, producers, log } = deps;
   const smallestQuota = Math.min(...Object.values(deps.quotas));
-  // Sent as EVALSHA (ioredis loads the script once per connection).
-  redis.defineCommand('mwQuotaCountOnce', { numberOfKeys: 2, lua: countOnce });
+  // Sent as EVALSHA (ioredis loads the script once per connection); the key count varies per call.
+  redis.defineCommand('mwQuotaCountBatch', { lua: countBatchOnce });
+  const countBatch = (redis as Redis & { mwQuotaCountBatch(numberOfKeys: number, ...args: (string | number)[]): Promise<number[]> }).mwQuotaCountBatch.bind(redis);
 
   async function count(events: EventEnvelope<'usage.recorded'>[]): Promise<Map<string, { organizationId: string; month: string; tokens: number }>> {
-    const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { mwQuotaCountOnce(...args: (string | number)[]): unknown };
+    const pairs = new Map<string, { organizationId: string; month: string; index: number }>();
+    const perEvent: (string | number)[] = [];
     for (const event of events) {
-      const month = monthOf(event.data.occurredAt);
-      pipeline.mwQuotaCountOnce(`quota:counted:${event.id}`, `quota:tokens:${month}`, event.data.organizationId, event.data.inputTokens + event.data.outputTokens, countedTtlSeconds, totalsTtlSeconds);
+      const { organizationId, occurredAt, inputTokens, outputTokens } = event.data;
+      const month = monthOf(occurredAt);
+      const key = `${organizationId}|${month}`;
+      let pair = pairs.get(key);
+      if (!pair) pairs.set(key, (pair = { organizationId, month, index: pairs.size + 1 }));
+      perEvent.push(pair.index, inputTokens + outputTokens);
     }
-    const results = (await pipeline.exec()) ?? [];
+    const list = [...pairs.values()];
+    const keys = [...events.map((event) => `quota:counted:${event.id}`), ...list.map(({ month }) => `quota:tokens:${month}`)];
+    const results = await countBatch(keys.length, ...keys, events.length, list.length, countedTtlSeconds, totalsTtlSeconds, ...list.map((p) => p.organizationId), ...perEvent);
     const totals = new Map<string, { organizationId: string; month: string; tokens: number }>();
-    events.forEach((event, index) => {
-      const [error, total] = results[index] ?? [new Error('no reply')];
-      if (error) throw error;
-      const month = monthOf(event.data.occurredAt);
-      const key = `${event.data.organizationId}|${month}`;
-      totals.set(key, { organizationId: event.data.organizationId, month, tokens: Math.max(Number(total), totals.get(key)?.tokens ?? 0) });
-    });
+    list.forEach(({ organizationId, month }, i) => totals.set(`${organizationId}|${month}`, { organizationId, month, tokens: Number(results[i] ?? 0) }));
     return totals;
   }
 

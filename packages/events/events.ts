@@ -59,9 +59,16 @@ export const topicOf = (domain: string) => `mindweave.${domain}.events`;
 /** Where a domain's poison messages and events that failed too many deliveries are kept for inspection. */
 export const deadLetterOf = (domain: string) => `mindweave.${domain}.dead-letter`;
 
-export function createEvent<T extends EventType>(type: T, aggregateId: string, data: EventData<T>, metadata: Partial<EventMetadata> = {}): EventEnvelope<T> {
-  const id = randomUUID();
-  return {
+/**
+ * Envelopes built by createEvent, whose payload was validated then: publishing them does not
+ * validate them again (on the usage path that was a second zod parse per event). Envelopes are
+ * values; one changed after createEvent is not revalidated.
+ */
+const created = new WeakSet<object>();
+
+/** An envelope with a validated payload; `id` for events whose id is derived (idempotency keys). */
+export function createEvent<T extends EventType>(type: T, aggregateId: string, data: EventData<T>, metadata: Partial<EventMetadata> = {}, id: string = randomUUID()): EventEnvelope<T> {
+  const envelope = {
     id,
     type,
     aggregateId,
@@ -69,6 +76,13 @@ export function createEvent<T extends EventType>(type: T, aggregateId: string, d
     data: eventSchemas[type].parse(data) as EventData<T>,
     metadata: { correlationId: metadata.correlationId ?? id, ...metadata },
   };
+  created.add(envelope);
+  return envelope;
+}
+
+/** Validates an envelope about to be published, unless createEvent built it. */
+export function checkEnvelope(event: EventEnvelope) {
+  if (!created.has(event)) parseEnvelope(event);
 }
 
 // Built once: zod compiles a schema on first use, which costs far more than a parse.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type EachBatchPayload, type KafkaMessage, type LogEntry, type Message } from 'kafkajs';
 import type { Logger } from '@mindweave/service-kit';
 import type { ConsumeOptions, EventBus, Subscription, TailOptions } from './bus.ts';
-import { deadLetterOf, domainOf, parseEnvelope, topicOf, type EventEnvelope } from './events.ts';
+import { checkEnvelope, deadLetterOf, domainOf, parseEnvelope, topicOf, type EventEnvelope } from './events.ts';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -84,7 +84,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     if (events.length === 0) return;
     const messagesByTopic = new Map<string, Message[]>();
     for (const event of events) {
-      parseEnvelope(event);
+      checkEnvelope(event);
       const topic = topicOfDomain(domainOf(event.type));
       const messages = messagesByTopic.get(topic) ?? [];
       messages.push({ key: partitionKeyOf(event), value: JSON.stringify(event), headers: { 'event-id': event.id, 'event-type': event.type } });

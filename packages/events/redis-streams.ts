@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from '@mindweave/service-kit';
 import type { ConsumeOptions, EventBus, Subscription, TailOptions } from './bus.ts';
-import { deadLetterOf, domainOf, parseEnvelope, topicOf, type EventEnvelope } from './events.ts';
+import { checkEnvelope, deadLetterOf, domainOf, parseEnvelope, topicOf, type EventEnvelope } from './events.ts';
 
 export interface RedisStreamsBusOptions {
   /** Already key-prefixed; blocking reads run on duplicates of it. */
@@ -93,7 +93,7 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
     if (events.length === 0) return;
     // Validate the whole batch before writing any of it.
     const entries = events.map((event) => {
-      parseEnvelope(event);
+      checkEnvelope(event);
       return { stream: topicOf(domainOf(event.type)), body: JSON.stringify(event) };
     });
     const transaction = redis.multi();

@@ -109,8 +109,9 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
         metadata: (input.metadata as Record<string, unknown> | null | undefined) ?? null,
       },
       { correlationId: ctx.requestId },
+      input.idempotencyKey ? eventIdFor(identity.apiKeyId, input.idempotencyKey) : randomUUID(),
     );
-    candidates.push({ index, event: { ...event, id: input.idempotencyKey ? eventIdFor(identity.apiKeyId, input.idempotencyKey) : randomUUID() } });
+    candidates.push({ index, event });
   });
 
   // Governance: events an enforcing policy denies are refused and not counted.
