@@ -104,6 +104,39 @@ describe('usageUpdated over graphql-ws', () => {
     });
     expect(closed).toBe(4403);
   });
+
+  it('drops events for a client that stopped reading, counts them, and never delays the others', async () => {
+    const tenant = await createTenant(['usage:write', 'usage:read']);
+    const reader = watch(connect(tenant.apiKey), usageUpdated, { org: tenant.organizationId });
+    // A client that subscribes, then stops reading its socket.
+    const stalled = new WebSocket(wsUrl(stack.routerUrl), 'graphql-transport-ws');
+    await new Promise<void>((resolve, reject) => {
+      stalled.once('error', reject);
+      stalled.once('open', () => stalled.send(JSON.stringify({ type: 'connection_init', payload: { authorization: tenant.apiKey } })));
+      stalled.on('message', (raw) => {
+        if (JSON.parse(String(raw)).type !== 'connection_ack') return;
+        stalled.send(JSON.stringify({ id: 'stalled', type: 'subscribe', payload: { query: usageUpdated, variables: { org: tenant.organizationId } } }));
+        resolve();
+      });
+    });
+    await settled();
+    // ws keeps the connection private; pausing it is how a test stops reading.
+    (stalled as unknown as { _socket: import('node:net').Socket })._socket.pause();
+
+    const metricsUrl = new URL('/metrics', stack.routerUrl).toString();
+    const dropped = async () => Number((await (await fetch(metricsUrl)).text()).match(/^mw_router_subscription_events_dropped_total (\d+)/m)?.[1] ?? 0);
+    const before = await dropped();
+    const batch = Array.from({ length: 1_000 }, () => ({ model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50, latencyMs: 10 }));
+    let sent = 0;
+    // Kernel buffers take several MB before the router's 1 MiB bound is reached.
+    for (let i = 0; i < 120 && (await dropped()) === before; i++) {
+      const result = await gql('mutation ($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { accepted } }', { inputs: batch }, { token: tenant.apiKey });
+      sent += (result.data as { recordUsageBatch: { accepted: number } }).recordUsageBatch.accepted;
+    }
+    expect(await dropped()).toBeGreaterThan(before);
+    expect(await waitFor(() => reader.results.length === sent, 20_000)).toBe(true);
+    stalled.terminate();
+  }, 90_000);
 });
 
 describe('several router instances', () => {

@@ -11,9 +11,11 @@ export const repoRoot = resolve(import.meta.dirname, '..');
 export const services = [
   { name: 'identity', entry: 'subgraphs/identity/main.ts', portVar: 'IDENTITY_PORT', offset: 1 },
   { name: 'accounts', entry: 'subgraphs/accounts/main.ts', portVar: 'ACCOUNTS_PORT', offset: 2 },
-  { name: 'usage', entry: 'subgraphs/usage/main.ts', portVar: 'USAGE_PORT', offset: 3 },
+  // The usage path turns 1,000-event batches into short-lived objects: a 32 MB semi-space lets them
+  // die young instead of being promoted (bench:usage).
+  { name: 'usage', entry: 'subgraphs/usage/main.ts', portVar: 'USAGE_PORT', offset: 3, nodeArgs: ['--max-semi-space-size=32'] },
   { name: 'analytics', entry: 'subgraphs/analytics/main.ts', portVar: 'ANALYTICS_PORT', offset: 4 },
-  { name: 'analytics-consumer', entry: 'subgraphs/analytics/consumer.ts', portVar: 'CONSUMER_HEALTH_PORT', offset: 13 },
+  { name: 'analytics-consumer', entry: 'subgraphs/analytics/consumer.ts', portVar: 'CONSUMER_HEALTH_PORT', offset: 13, nodeArgs: ['--max-semi-space-size=32'] },
   { name: 'mcp-registry', entry: 'subgraphs/mcp-registry/main.ts', portVar: 'MCP_REGISTRY_PORT', offset: 6 },
   { name: 'governance', entry: 'subgraphs/governance/main.ts', portVar: 'GOVERNANCE_PORT', offset: 5 },
   { name: 'governance-consumer', entry: 'subgraphs/governance/consumer.ts', portVar: 'GOVERNANCE_CONSUMER_HEALTH_PORT', offset: 15 },
