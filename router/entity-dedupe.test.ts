@@ -53,3 +53,10 @@ describe('expandEntities', () => {
     expect(expandEntities(response, deduped)).toBe(response);
   });
 });
+
+describe('dedupeRepresentations keys', () => {
+  it('tells apart representations with the same values under different field names', () => {
+    const deduped = dedupeRepresentations([{ __typename: 'A', id: '1' }, { __typename: 'A', upc: '1' }, { __typename: 'A', id: '1' }]);
+    expect(deduped?.unique).toEqual([{ __typename: 'A', id: '1' }, { __typename: 'A', upc: '1' }]);
+  });
+});

@@ -10,7 +10,7 @@ export interface DedupedRepresentations {
   positions: Int32Array;
 }
 
-/** A trie over a representation's field values, in field order; `index` marks a whole one. */
+/** A trie over a representation's field names and values, in order; `index` marks a whole one. */
 interface KeyNode {
   byValue?: Map<unknown, KeyNode>;
   /** Object and array values, by their JSON, apart so that they never meet an equal string. */
@@ -38,16 +38,15 @@ function child(node: KeyNode, value: unknown): KeyNode {
  */
 export function dedupeRepresentations(representations: readonly Representation[]): DedupedRepresentations | null {
   if (representations.length < 2) return null;
-  // Keyed by values alone: the gateway builds every representation of one fetch from the same
-  // selection, so two of one __typename carry the same fields in the same order. A trie of
-  // primitive values is several times cheaper than a JSON string per representation.
+  // A trie of primitive names and values is several times cheaper than a JSON string per
+  // representation.
   const root: KeyNode = {};
   const unique: Representation[] = [];
   const positions = new Int32Array(representations.length);
   for (let i = 0; i < representations.length; i++) {
     const representation = representations[i]!;
     let node = root;
-    for (const name in representation) node = child(node, representation[name]);
+    for (const name in representation) node = child(child(node, name), representation[name]);
     if (node.index === undefined) {
       node.index = unique.length;
       unique.push(representation);

@@ -89,8 +89,8 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     const status = reply.statusCode;
     const contentType = String(reply.headers['content-type'] ?? '');
     const json = contentType.startsWith('application/json') || contentType.startsWith('application/graphql-response+json');
+    if (status < 200 || status >= 300) throw this.httpError(status, json ? parseOrText(text) : text);
     const parsed: unknown = json ? JSON.parse(text) : text;
-    if (status < 200 || status >= 300) throw this.httpError(status, parsed);
     if (!isGraphQLResponse(parsed)) throw new Error(`Expected JSON response body, but received: ${text.slice(0, 200)}`);
     const cacheControl = reply.headers['cache-control'];
     return { result: parsed, cacheControl: typeof cacheControl === 'string' ? cacheControl : undefined };
@@ -100,6 +100,15 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     const code = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : undefined;
     const statusText = STATUS_CODES[status] ?? '';
     return new GraphQLError(`${status}: ${statusText}`, { extensions: { ...(code ? { code } : {}), response: { url: this.url, status, statusText, body } } });
+  }
+}
+
+/** An error page labelled JSON stays readable in the error instead of becoming a SyntaxError. */
+function parseOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
 

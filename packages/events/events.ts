@@ -74,7 +74,7 @@ export function createEvent<T extends EventType>(type: T, aggregateId: string, d
     aggregateId,
     timestamp: new Date().toISOString(),
     data: eventSchemas[type].parse(data) as EventData<T>,
-    metadata: { correlationId: metadata.correlationId ?? id, ...metadata },
+    metadata: { ...metadata, correlationId: metadata.correlationId ?? id },
   };
   created.add(envelope);
   return envelope;
