@@ -4,14 +4,12 @@
 // --clients.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { dropDatabase, ensureDatabase, services, startStack } from '../../scripts/stack.ts';
-import { benchStackEnv } from '../lib/harness.ts';
+import { benchStackEnv, deleteRedisKeys, portFree } from '../lib/harness.ts';
 import { seedServers } from './seed.ts';
 
 const barP95Ms = 50;
@@ -70,12 +68,6 @@ function readOptions(): Options {
     clients: positiveInt('clients', values.clients ?? env['BENCH_CLIENTS'], 4),
   };
 }
-
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const probe = createServer().once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
 
 const portsNeeded = Math.max(...services.map((service) => service.offset)) + 1;
 
@@ -188,16 +180,6 @@ function table(pairs: { router: Row; sql: Row }[]) {
   return lines.join('\n');
 }
 
-async function deleteRedisKeys(redisUrl: string, prefix: string) {
-  const redis = new Redis(redisUrl);
-  try {
-    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
-      if (keys.length) await redis.del(...keys);
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
 
 async function main(): Promise<number> {
   const options = readOptions();

@@ -1,14 +1,12 @@
 // `pnpm bench:router`: this router against a plain @apollo/gateway over the same subgraphs, side by
 // side in one run on one machine. Absolute numbers depend on the machine; the ratios are the result.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dropDatabase, ensureDatabase, repoRoot, services, startStack } from '../../scripts/stack.ts';
-import { benchStackEnv, cleanupStack, deleteRedisKeys, portFree, positiveInt, waitForHttp } from '../lib/harness.ts';
+import { benchStackEnv, cleanupStack, deleteRedisKeys, httpOk, portFree, positiveInt, startProcess } from '../lib/harness.ts';
 import { errorCount, runRound, type LoadOptions, type Target } from './load.ts';
 import { findByCommand, findChildren, isRunning, rssMb, startCpuMeter, type ProcessGroups } from '../lib/procs.ts';
 import { buildReport, formatReport, formatRound, summarize, summaryLine, type Measured } from './report.ts';
@@ -51,29 +49,18 @@ async function freeBasePort(): Promise<number> {
 }
 
 async function startPlainGateway(env: Record<string, string>, port: number, logFile: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'plain-gateway.ts')], {
-    cwd: repoRoot,
+  const started = await startProcess({
+    name: 'plain gateway',
+    command: process.execPath,
+    args: ['--import', 'tsx', join(import.meta.dirname, 'plain-gateway.ts')],
     env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: repoRoot,
+    ready: () => httpOk(`http://127.0.0.1:${port}/health`),
+    logFile,
+    readyTimeoutMs: 30_000,
+    killAfterMs: 5_000,
   });
-  const log = createWriteStream(logFile);
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  const alive = () => child.exitCode === null && child.signalCode === null;
-  const stop = () =>
-    new Promise<void>((done) => {
-      if (!alive()) return done();
-      child.once('exit', () => done());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-    });
-  try {
-    await waitForHttp(`http://127.0.0.1:${port}/health`, alive, 30_000);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { url: `http://127.0.0.1:${port}/graphql`, stop };
+  return { url: `http://127.0.0.1:${port}/graphql`, stop: started.stop };
 }
 
 async function measure(target: Target, load: LoadOptions, processes: ProcessGroups, gatewayPid: number): Promise<Measured> {

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { createEvent, createEventBus } from '@mindweave/events';
 import { createLogger } from '@mindweave/service-kit';
 import { dropDatabase, ensureDatabase, startStack } from '../../scripts/stack.ts';
-import { benchStackEnv } from '../lib/harness.ts';
+import { benchStackEnv, deleteRedisKeys } from '../lib/harness.ts';
 
 const seconds = Number(process.env['BENCH_DURATION'] ?? 10);
 const ingestClients = Number(process.env['BENCH_CLIENTS'] ?? 4);
@@ -93,9 +93,8 @@ async function rawLogRate(organizationId: string) {
   );
   const rate = published / ((performance.now() - started) / 1000);
   await bus.close();
-  const keys = await redis.keys(`mwbench:${runId}:raw:*`);
-  if (keys.length) await new Redis('redis://127.0.0.1:6379').del(...keys);
   redis.disconnect();
+  await deleteRedisKeys('redis://127.0.0.1:6379', `mwbench:${runId}:raw:`);
   return rate;
 }
 
@@ -190,8 +189,5 @@ ${JSON.stringify(summary)}`);
 } finally {
   await stack.stop();
   await dropDatabase(databaseUrl);
-  const redis = new Redis('redis://127.0.0.1:6379');
-  const keys = await redis.keys(`mwbench:${runId}:*`);
-  for (let i = 0; i < keys.length; i += 1_000) await redis.del(...keys.slice(i, i + 1_000));
-  redis.disconnect();
+  await deleteRedisKeys('redis://127.0.0.1:6379', `mwbench:${runId}:`);
 }
