@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventsOfEntry } from '../packages/events/index.ts';
 import { createTenant, gql, stack } from './client.ts';
 
 const createPolicy = 'mutation ($input: CreatePolicyInput!) { createPolicy(input: $input) { id name type enabled } }';
@@ -70,7 +71,7 @@ describe('policies enforced on the usage path', () => {
     expect((await gql(record, { input: event('claude-3-opus') }, { token: tenant.apiKey })).errors?.[0]?.extensions.code).toBe('POLICY_VIOLATION');
 
     const entries = await redis.xrevrange('mindweave.policy.events', '+', '-', 'COUNT', 500);
-    const violated = entries.map(([, fields]) => JSON.parse(fields[1] ?? '{}') as { type: string; data: { policyId: string } }).find((e) => e.type === 'policy.violated' && e.data.policyId === created.id);
+    const violated = entries.flatMap(([, fields]) => eventsOfEntry(fields)).find((e) => e.type === 'policy.violated' && 'policyId' in e.data && e.data.policyId === created.id);
     expect(violated).toBeDefined();
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger, createRedis, signIdentity } from '@mindweave/service-kit';
-import { createEvent, createEventBus } from '../packages/events/index.ts';
+import { createEvent, createEventBus, eventsOfEntry } from '../packages/events/index.ts';
 import { createTenant, gql, registerUser, stack, type GraphQLResult } from './client.ts';
 import { sql } from './db.ts';
 
@@ -258,7 +258,7 @@ describe('policy changes reach the usage path', () => {
 
     const started = Date.now();
     const relayed = await eventually(
-      async () => (await redis.xrevrange('mindweave.policy.events', '+', '-', 'COUNT', 500)).map(([, fields]) => JSON.parse(fields[1] ?? '{}')).find((e: { id: string }) => e.id === rows[0]!.id),
+      async () => (await redis.xrevrange('mindweave.policy.events', '+', '-', 'COUNT', 500)).flatMap(([, fields]) => eventsOfEntry(fields)).find((e) => e.id === rows[0]!.id),
       (found) => found !== undefined,
     );
     expect(relayed).toMatchObject({ type: 'policy.changed', aggregateId: policy.id, data: { organizationId: tenant.organizationId, policyId: policy.id } });

@@ -8,8 +8,9 @@ import pg from 'pg';
 import WebSocket from 'ws';
 import { createEvent, createEventBus } from '@mindweave/events';
 import { createLogger } from '@mindweave/service-kit';
-import { dropDatabase, ensureDatabase, startStack } from '../../scripts/stack.ts';
+import { dropDatabase, ensureDatabase, services, startStack } from '../../scripts/stack.ts';
 import { benchStackEnv, deleteRedisKeys } from '../lib/harness.ts';
+import { findByCommand, findChildren, startCpuMeter } from '../lib/procs.ts';
 
 const seconds = Number(process.env['BENCH_DURATION'] ?? 10);
 const ingestClients = Number(process.env['BENCH_CLIENTS'] ?? 4);
@@ -140,8 +141,16 @@ try {
   const { organizationId, apiKey } = await seed(stack.routerUrl);
 
   console.log(`ingesting for ${seconds} s with ${ingestClients} clients sending 1,000-event batches...`);
+  const children = findChildren(Object.fromEntries(services.map((service) => [service.name, service.entry])));
+  const cpuSince = startCpuMeter({
+    ...Object.fromEntries(Object.entries(children).map(([name, pid]) => [name, [pid]])),
+    postgres: findByCommand('postgres'),
+    redis: findByCommand('redis-server'),
+    'load generator': [process.pid],
+  });
   const ingestStarted = performance.now();
   const { accepted, seconds: ingestSeconds } = await ingest(stack.routerUrl, apiKey);
+  const ingestCpu = cpuSince();
   let persisted = await countPersisted(organizationId);
   while (persisted < accepted) {
     await new Promise((r) => setTimeout(r, 200));
@@ -183,6 +192,11 @@ try {
 accepted through the router   ${summary.acceptedPerSecond.toLocaleString('en')} events/s (${accepted.toLocaleString('en')} in ${ingestSeconds.toFixed(1)} s, bar 20,000)
 straight to the event log      ${summary.rawLogPerSecond.toLocaleString('en')} events/s (router/log ratio ${summary.routerToRawLog})
 persisted by the consumer      ${summary.persistedPerSecond.toLocaleString('en')} events/s (from the first batch to the last row, bar 10,000)
+CPU while ingesting, % of one core: ${Object.entries(ingestCpu)
+    .filter(([, pct]) => pct >= 1)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, pct]) => `${name} ${Math.round(pct)}`)
+    .join(', ')}
 live delivery to ${subscriberCount} subscribers at ${eventsPerSecond} events/s: p50 ${summary.deliveryP50Ms} ms, p99 ${summary.deliveryP99Ms} ms (bar < 250 ms), lost ${summary.eventsLost} of ${expected.toLocaleString('en')}
 ${JSON.stringify(summary)}`);
   process.exitCode = summary.eventsLost === 0 ? 0 : 1;

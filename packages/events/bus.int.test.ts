@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger, createRedis } from '@mindweave/service-kit';
-import { createEvent, createEventBus, deadLetterOf, parseEnvelope, topicOf, type EventBus, type EventBusOptions, type EventEnvelope } from './index.ts';
+import { createEvent, createEventBus, deadLetterOf, eventsOfEntry, parseEnvelope, topicOf, type EventBus, type EventBusOptions, type EventEnvelope } from './index.ts';
 
 const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const kafkaBrokers = (process.env['KAFKA_BROKERS'] ?? '')
@@ -59,6 +59,8 @@ async function redisHarness(): Promise<Harness> {
   const observer = createRedis(redisUrl, prefix);
   const unreachable: Redis[] = [];
   const buses: EventBus[] = [];
+  // Entries may pack several events: the log is read event by event.
+  const readLog = async (domain: string) => (await observer.xrange(topicOf(domain), '-', '+')).flatMap(([, fields]) => eventsOfEntry(fields));
   return {
     bus(options = {}) {
       const bus = createEventBus({ redis, clientId: 'events-test', log, claimIdleMs: 300, blockMs: 100, ...options });
@@ -75,11 +77,8 @@ async function redisHarness(): Promise<Harness> {
     async injectRaw(domain, raw) {
       await observer.xadd(topicOf(domain), '*', 'envelope', raw);
     },
-    async readLog(domain) {
-      const entries = await observer.xrange(topicOf(domain), '-', '+');
-      return entries.map(([, fields]) => parseEnvelope(JSON.parse(fieldsOf(fields)['envelope'] ?? '')));
-    },
-    logLength: (domain) => observer.xlen(topicOf(domain)),
+    readLog,
+    logLength: async (domain) => (await readLog(domain)).length,
     async deadLetters(domain) {
       const entries = await observer.xrange(deadLetterOf(domain), '-', '+');
       return entries.map(([, fields]) => {
@@ -468,5 +467,56 @@ describe.each(transports)('event bus contract: $name', (transport) => {
       const kept = await h.readLog('usage');
       expect(kept.at(-1)?.aggregateId).toBe(`usage-${eventCount}`);
     });
+  });
+});
+
+// Redis Streams' own layout: events published together share entries of up to packSize events.
+describe('Redis Streams packed entries', () => {
+  const prefix = `${process.env['REDIS_KEY_PREFIX'] ?? ''}events-packed-${randomSuffix()}:`;
+  const redis = createRedis(redisUrl, prefix);
+  const buses: EventBus[] = [];
+  const bus = () => {
+    const created = createEventBus({ redis, clientId: 'events-test', log, claimIdleMs: 300, blockMs: 100 });
+    buses.push(created);
+    return created;
+  };
+  const wait = { timeout: 5_000, interval: 20 };
+  afterEach(async () => {
+    await Promise.all(buses.splice(0).map((b) => b.close()));
+    const raw = new Redis(redisUrl);
+    const keys = await raw.keys(`${prefix}*`);
+    if (keys.length) await raw.del(...keys);
+    raw.disconnect();
+  });
+  afterAll(() => redis.disconnect());
+
+  it('writes a batch as entries of up to 100 events and hands them out about batchSize at a time, in order', async () => {
+    const published = Array.from({ length: 250 }, () => usage());
+    await bus().publish(published);
+    const entries = await redis.xrange(topicOf('usage'), '-', '+');
+    expect(entries.map(([, fields]) => eventsOfEntry(fields).length)).toEqual([100, 100, 50]);
+
+    const batches: number[] = [];
+    const seen = collector();
+    await bus().consume({ group: 'packed', consumer: 'c1', domains: ['usage'], batchSize: 120, handler: async (events) => (batches.push(events.length), seen.handler(events)) });
+    await vi.waitFor(() => expect(seen.deliveries).toHaveLength(250), wait);
+    expect(idsOf(seen.deliveries)).toEqual(idsOf(published));
+    // Whole entries: at least batchSize events per call, the last call what is left.
+    expect(batches).toEqual([200, 50]);
+    await vi.waitFor(async () => expect(((await redis.xpending(topicOf('usage'), 'packed')) as [number])[0]).toBe(0), wait);
+  });
+
+  it('dead-letters the one bad event of a packed entry and gets the others through', async () => {
+    const good = [usage(), usage()];
+    const bad = { ...usage(), data: { inputTokens: -1 } };
+    await redis.xadd(topicOf('usage'), '*', 'envelopes', JSON.stringify([good[0], bad, good[1]]));
+    const seen = collector();
+    await bus().consume({ group: 'poison', consumer: 'c1', domains: ['usage'], handler: seen.handler });
+    await vi.waitFor(() => expect(seen.byId.size).toBe(2), wait);
+    expect(idsOf(seen.deliveries)).toEqual(idsOf(good));
+    const dead = await redis.xrange(deadLetterOf('usage'), '-', '+');
+    expect(dead).toHaveLength(1);
+    expect(JSON.parse(fieldsOf(dead[0]![1])['envelope'] ?? '').id).toBe(bad.id);
+    await vi.waitFor(async () => expect(((await redis.xpending(topicOf('usage'), 'poison')) as [number])[0]).toBe(0), wait);
   });
 });

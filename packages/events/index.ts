@@ -4,6 +4,8 @@ import type { EventBus } from './bus.ts';
 import { createKafkaBus } from './kafka.ts';
 import { createRedisStreamsBus } from './redis-streams.ts';
 
+export { eventsOfEntry } from './redis-streams.ts';
+
 export { createEvent, deadLetterOf, domainOf, eventSchemas, parseEnvelope, topicOf, type EventData, type EventEnvelope, type EventMetadata, type EventType } from './events.ts';
 export type { BatchHandler, ConsumeOptions, EventBus, Subscription, TailOptions } from './bus.ts';
 
@@ -14,7 +16,7 @@ export interface EventBusOptions {
   kafkaBrokers?: string[];
   clientId: string;
   log: Logger;
-  /** Redis Streams: approximate cap on each stream's length (default 1,000,000). */
+  /** Redis Streams: approximate cap on the events each stream keeps (default 1,000,000). */
   maxLength?: number;
   /** How long a consumer may go silent before its events are handed to another one of its group (default 30 s). */
   claimIdleMs?: number;

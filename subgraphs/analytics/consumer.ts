@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { closeServer, createHealthRoutes, createLogger, listen, onShutdown, sendJson } from '@mindweave/service-kit';
 import { prisma } from './db.ts';
 import { env } from './env.ts';
-import { persistUsage } from './persist.ts';
+import { persistPool, persistUsage } from './persist.ts';
 import { redis } from './redis.ts';
 
 // The persistence consumer: its own process, as many instances as needed (one consumer group).
@@ -34,5 +34,5 @@ onShutdown(log, async () => {
   await subscription.stop();
   await closeServer(health);
   await bus.close();
-  await Promise.all([prisma.$disconnect(), redis.quit()]);
+  await Promise.all([prisma.$disconnect(), persistPool.end(), redis.quit()]);
 });
