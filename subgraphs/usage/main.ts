@@ -19,6 +19,7 @@ const { close } = await startSubgraphServer({
   port: env.USAGE_PORT,
   host: env.USAGE_HOST,
   schema,
+  jit: true,
   signingSecret: env.INTERNAL_SIGNING_SECRET,
   production: env.NODE_ENV === 'production',
   log,
