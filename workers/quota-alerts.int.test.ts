@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEvent } from '@mindweave/events';
 import { createJobsConnection, createProducers } from '@mindweave/jobs';
 import { createLogger, createRedis } from '@mindweave/service-kit';
+import { addToMonth } from '@mindweave/usage-totals';
 import type { Directory } from './directory.ts';
 import { createQuotaAlerts } from './quota-alerts.ts';
 
@@ -37,31 +38,43 @@ const usage = (organizationId: string, tokens: number) =>
 const alertsOf = async (organizationId: string) =>
   (await producers.queues.email.getJobs(['prioritized', 'waiting'])).filter((job) => job.data.organizationId === organizationId).map((job) => job.data.threshold as number).sort((a, b) => a - b);
 
+/** What the usage subgraph does as it ingests: the month's total grows, then the event is in the log. */
+async function ingested(organizationId: string, tokens: number) {
+  await addToMonth(redis, organizationId, '2026-03', tokens, 0);
+  return usage(organizationId, tokens);
+}
+
 describe('quota alerts', () => {
-  it('counts each event once, however often it is delivered', async () => {
+  it('reads the totals counted at ingestion, and far below any quota asks nobody', async () => {
     const org = randomUUID();
-    const events = [usage(org, 100), usage(org, 200)];
+    const events = [await ingested(org, 100), await ingested(org, 200)];
     await quota.record(events);
     await quota.record(events);
-    await quota.record([events[1]!]);
-    expect(await quota.tokens(org, '2026-03')).toBe(300);
-    // Far below any quota: accounts is not asked.
     expect(lookups).toBe(0);
+    expect(await alertsOf(org)).toEqual([]);
   });
 
   it('alerts once at 80% and once at 100% per month, redeliveries and later events included', async () => {
     const org = randomUUID();
-    const first = usage(org, 850);
+    const first = await ingested(org, 850);
     await quota.record([first]);
     await quota.record([first]);
     expect(await alertsOf(org)).toEqual([80]);
-    await quota.record([usage(org, 100)]);
+    await quota.record([await ingested(org, 100)]);
     expect(await alertsOf(org)).toEqual([80]);
-    const over = usage(org, 60);
-    await quota.record([over, usage(org, 5)]);
+    const over = await ingested(org, 60);
+    await quota.record([over, await ingested(org, 5)]);
     await quota.record([over]);
-    await quota.record([usage(org, 1)]);
+    await quota.record([await ingested(org, 1)]);
     expect(await alertsOf(org)).toEqual([80, 100]);
-    expect(await quota.tokens(org, '2026-03')).toBe(1_016);
+    const [, full] = (await producers.queues.email.getJobs(['prioritized', 'waiting'])).filter((job) => job.data.organizationId === org).sort((a, b) => a.data.threshold - b.data.threshold);
+    expect(full?.data).toMatchObject({ threshold: 100, tokens: 1_015, quota: 1_000, month: '2026-03' });
+  });
+
+  it("looks at each event's own month and organization", async () => {
+    const org = randomUUID();
+    await addToMonth(redis, org, '2026-02', 5_000, 0);
+    await quota.record([usage(org, 1)]);
+    expect(await alertsOf(org)).toEqual([]);
   });
 });

@@ -71,11 +71,14 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - (values[3] ?? 0) - (values[4] ?? 0), total };
 }
 
-/** CPU seconds used by a group between two readings, over the processes present at both. */
+/**
+ * CPU seconds used by a group between two readings. A process absent from the first reading started
+ * since (a PostgreSQL backend for a pool's new connection, say): all of its time counts.
+ */
 function groupDelta(before: Map<number, number | null>, pids: number[]): number {
   let sum = 0;
   for (const pid of pids) {
-    const start = before.get(pid);
+    const start = before.has(pid) ? before.get(pid) : 0;
     const end = cpuSeconds(pid);
     if (start != null && end != null) sum += end - start;
   }
@@ -84,17 +87,19 @@ function groupDelta(before: Map<number, number | null>, pids: number[]): number 
 
 /**
  * Starts measuring; the returned function gives each group's CPU use since, in % of one core, plus
- * `machine` (all cores busy, out of 100 × cores) and `other` (what no group accounts for).
+ * `machine` (all cores busy, out of 100 × cores) and `other` (what no group accounts for). Groups
+ * given as a function are looked up again at the end, so that processes started meanwhile count.
  */
-export function startCpuMeter(groups: ProcessGroups): () => Record<string, number> {
+export function startCpuMeter(groups: ProcessGroups | (() => ProcessGroups)): () => Record<string, number> {
+  const groupsNow = typeof groups === 'function' ? groups : () => groups;
   const startedAt = performance.now();
   const machineBefore = machineTicks();
-  const before = new Map(Object.values(groups).flat().map((pid) => [pid, cpuSeconds(pid)] as const));
+  const before = new Map(Object.values(groupsNow()).flat().map((pid) => [pid, cpuSeconds(pid)] as const));
   return () => {
     const wallSeconds = (performance.now() - startedAt) / 1000;
     const machineAfter = machineTicks();
     const machine = ((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * cpus().length * 100;
-    const perGroup = Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, (groupDelta(before, pids) / wallSeconds) * 100]));
+    const perGroup = Object.fromEntries(Object.entries(groupsNow()).map(([name, pids]) => [name, (groupDelta(before, pids) / wallSeconds) * 100]));
     const accounted = Object.values(perGroup).reduce((sum, v) => sum + v, 0);
     return { ...perGroup, other: Math.max(0, machine - accounted), machine };
   };

@@ -142,12 +142,12 @@ try {
 
   console.log(`ingesting for ${seconds} s with ${ingestClients} clients sending 1,000-event batches...`);
   const children = findChildren(Object.fromEntries(services.map((service) => [service.name, service.entry])));
-  const cpuSince = startCpuMeter({
+  const cpuSince = startCpuMeter(() => ({
     ...Object.fromEntries(Object.entries(children).map(([name, pid]) => [name, [pid]])),
     postgres: findByCommand('postgres'),
     redis: findByCommand('redis-server'),
     'load generator': [process.pid],
-  });
+  }));
   const ingestStarted = performance.now();
   const { accepted, seconds: ingestSeconds } = await ingest(stack.routerUrl, apiKey);
   const ingestCpu = cpuSince();

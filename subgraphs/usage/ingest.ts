@@ -6,7 +6,8 @@ import { createEvent, type EventEnvelope } from '@mindweave/events';
 import type { SubgraphContext } from '@mindweave/subgraph-kit';
 import { bus } from './bus.ts';
 import { env } from './env.ts';
-import { addToMonth, decideBatch, monthToDate, policiesOf } from './policies.ts';
+import { addToMonth, monthOf, monthToDate } from '@mindweave/usage-totals';
+import { decideBatch, policiesOf } from './policies.ts';
 import { costOf, currentPrices } from './prices.ts';
 import { redis } from './redis.ts';
 
@@ -115,7 +116,7 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
   });
 
   // Governance: events an enforcing policy denies are refused and not counted.
-  const [compiled, totals] = await Promise.all([policiesOf(identity.organizationId, ctx.log), monthToDate(identity.organizationId)]);
+  const [compiled, totals] = await Promise.all([policiesOf(identity.organizationId, ctx.log), monthToDate(redis, identity.organizationId, monthOf(new Date(now)))]);
   const decisions = decideBatch(compiled, candidates.map(({ event }) => event.data), totals);
   const events = candidates.filter((_, i) => decisions[i]!.allowed).map(({ event }) => event);
   const violations = candidates.flatMap(({ index }, i) => decisions[i]!.violations.map((violation) => ({ index, ...violation })));
@@ -129,26 +130,30 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
     throw new MindweaveError(ErrorCode.POLICY_VIOLATION, `Refused by policy "${violation.policyName}": ${violation.reason}`, { policyId: violation.policyId, policyName: violation.policyName });
   }
 
+  // Month-to-date totals first: whoever reads them (the quota alerts) after seeing these events in
+  // the log finds them counted. Taken back if the events do not reach the log.
+  const months = new Map<string, { tokens: number; costUsd: number }>();
+  for (const event of events) {
+    const month = monthOf(new Date(event.data.occurredAt));
+    const entry = months.get(month) ?? { tokens: 0, costUsd: 0 };
+    entry.tokens += event.data.inputTokens + event.data.outputTokens;
+    entry.costUsd += event.data.costUsd;
+    months.set(month, entry);
+  }
+  const addMonths = (sign: 1 | -1) =>
+    Promise.all([...months].map(([month, { tokens, costUsd }]) => addToMonth(redis, identity.organizationId, month, sign * tokens, sign * costUsd))).catch((error: unknown) =>
+      ctx.log.warn({ err: error }, 'month-to-date totals not updated'),
+    );
+  await addMonths(1);
   try {
     await bus.publish([...events, ...violationEvents]);
   } catch (error) {
     // Nothing was recorded: release the keys so that the client's retry is not taken for a duplicate.
     const released = keyed.filter(({ index }) => claimed.has(index)).map(({ key }) => redisKey(key));
     if (released.length) await redis.del(...released).catch(() => undefined);
+    await addMonths(-1);
     throw error;
   }
-  const month = new Map<string, { at: Date; tokens: number; costUsd: number }>();
-  for (const event of events) {
-    const at = new Date(event.data.occurredAt);
-    const key = `${at.getUTCFullYear()}-${at.getUTCMonth()}`;
-    const entry = month.get(key) ?? { at, tokens: 0, costUsd: 0 };
-    entry.tokens += event.data.inputTokens + event.data.outputTokens;
-    entry.costUsd += event.data.costUsd;
-    month.set(key, entry);
-  }
-  await Promise.all([...month.values()].map(({ at, tokens, costUsd }) => addToMonth(identity.organizationId, at, tokens, costUsd))).catch((error: unknown) =>
-    ctx.log.warn({ err: error }, 'month-to-date totals not updated'),
-  );
   return { accepted: events.length, duplicates, rejected: candidates.length - events.length, violations: violations.slice(0, 100) };
 }
 

@@ -2,7 +2,6 @@ import { compilePolicies, decide, type CompiledPolicies, type Decision, type Pol
 import { signIdentity, type Logger } from '@mindweave/service-kit';
 import { bus } from './bus.ts';
 import { env } from './env.ts';
-import { redis } from './redis.ts';
 
 // Policies change rarely and are read on every event: compiled per organization and kept until a
 // `policy.changed` event (or, as a backstop, a minute) says otherwise.
@@ -50,21 +49,6 @@ export async function followPolicyChanges(log: Logger) {
     log.warn({ err: error }, 'not following policy changes; cached policies expire after a minute');
     return undefined;
   });
-}
-
-const month = (at: Date) => `${at.getUTCFullYear()}-${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
-const monthKey = (organizationId: string, at: Date) => `mtd:${organizationId}:${month(at)}`;
-
-/** Month-to-date tokens and spend of an organization, as counted at ingestion. */
-export async function monthToDate(organizationId: string, at = new Date()) {
-  const values = await redis.hmget(monthKey(organizationId, at), 'tokens', 'microUsd');
-  return { tokens: Number(values[0] ?? 0), costUsd: Number(values[1] ?? 0) / 1_000_000 };
-}
-
-/** Adds accepted events to the month's totals (kept 40 days). */
-export async function addToMonth(organizationId: string, at: Date, tokens: number, costUsd: number) {
-  const key = monthKey(organizationId, at);
-  await redis.multi().hincrby(key, 'tokens', tokens).hincrby(key, 'microUsd', Math.round(costUsd * 1_000_000)).expire(key, 40 * 86_400).exec();
 }
 
 /** Decides each event in order, the month's totals growing with every event let through. */
