@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -15,13 +16,13 @@ export const services = [
   // die young instead of being promoted (bench:usage).
   { name: 'usage', entry: 'subgraphs/usage/main.ts', portVar: 'USAGE_PORT', offset: 3, nodeArgs: ['--max-semi-space-size=32'] },
   { name: 'analytics', entry: 'subgraphs/analytics/main.ts', portVar: 'ANALYTICS_PORT', offset: 4 },
-  { name: 'analytics-consumer', entry: 'subgraphs/analytics/consumer.ts', portVar: 'CONSUMER_HEALTH_PORT', offset: 13, nodeArgs: ['--max-semi-space-size=32'] },
+  { name: 'analytics-consumer', entry: 'subgraphs/analytics/consumer.ts', portVar: 'CONSUMER_HEALTH_PORT', offset: 13, nodeArgs: ['--max-semi-space-size=32'], background: true },
   { name: 'mcp-registry', entry: 'subgraphs/mcp-registry/main.ts', portVar: 'MCP_REGISTRY_PORT', offset: 6 },
   { name: 'governance', entry: 'subgraphs/governance/main.ts', portVar: 'GOVERNANCE_PORT', offset: 5 },
-  { name: 'governance-consumer', entry: 'subgraphs/governance/consumer.ts', portVar: 'GOVERNANCE_CONSUMER_HEALTH_PORT', offset: 15 },
+  { name: 'governance-consumer', entry: 'subgraphs/governance/consumer.ts', portVar: 'GOVERNANCE_CONSUMER_HEALTH_PORT', offset: 15, background: true },
   { name: 'exports', entry: 'subgraphs/exports/main.ts', portVar: 'EXPORTS_PORT', offset: 7 },
   { name: 'webhooks', entry: 'subgraphs/webhooks/main.ts', portVar: 'WEBHOOKS_PORT', offset: 8 },
-  { name: 'workers', entry: 'workers/main.ts', portVar: 'WORKERS_HEALTH_PORT', offset: 14 },
+  { name: 'workers', entry: 'workers/main.ts', portVar: 'WORKERS_HEALTH_PORT', offset: 14, background: true },
   // A 64 MB semi-space lets most of an in-flight plan's data die young instead of being promoted;
   // a 256 MB old space keeps V8 from growing the heap lazily to twice what it needs. Measured with
   // `pnpm bench:federation`: 5-10% more requests/s, and peak RSS ~320 MB instead of ~470 MB.
@@ -151,6 +152,17 @@ export async function startService(service: Service, env: NodeJS.ProcessEnv, opt
     env,
     stdio: options.logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
   });
+  // Background consumers yield the CPU to the request path when both want it (MW_BACKGROUND_NICE,
+  // 10 unless set; 0 turns it off): the log holds what they have not read yet, and ingestion never
+  // waits on aggregation.
+  const nice = Number(process.env['MW_BACKGROUND_NICE'] ?? 10);
+  if ('background' in service && service.background && child.pid !== undefined && nice > 0) {
+    try {
+      setPriority(child.pid, Math.min(19, nice));
+    } catch {
+      // Not permitted here: they simply share the CPU evenly.
+    }
+  }
   if (options.logFile) {
     const log = createWriteStream(options.logFile);
     child.stdout?.pipe(log);
