@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
-import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 
 export function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -135,13 +134,4 @@ export function benchStackEnv(redisKeyPrefix: string, overrides: Record<string, 
     COST_BUDGET_PER_MINUTE: '1000000000',
     ...overrides,
   };
-}
-
-/**
- * A worker thread running a TypeScript module. Node 20 does not apply tsx's loader (registered with
- * --import) to worker threads, so the module is loaded through tsx's API instead.
- */
-export function startTsWorker(module: URL, workerData: unknown): Worker {
-  const load = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(module.href)}, ${JSON.stringify(module.href)}))`;
-  return new Worker(load, { eval: true, workerData });
 }

@@ -2,20 +2,20 @@
 // in 1,000-event batches, events persisted per second by the analytics consumer, and live delivery
 // latency to 1,000 concurrent subscribers at a steady event rate, with the count of events lost.
 import { randomBytes } from 'node:crypto';
+import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import WebSocket from 'ws';
 import { createEvent, createEventBus } from '@mindweave/events';
 import { createLogger } from '@mindweave/service-kit';
 import { dropDatabase, ensureDatabase, services, startStack } from '../../scripts/stack.ts';
-import { benchStackEnv, deleteRedisKeys, startTsWorker } from '../lib/harness.ts';
+import { benchStackEnv, deleteRedisKeys } from '../lib/harness.ts';
 import { findByCommand, findChildren, startCpuMeter } from '../lib/procs.ts';
-import type { SubscriberResult, SubscriberShare } from './subscribers.ts';
 
 const seconds = Number(process.env['BENCH_DURATION'] ?? 10);
 const ingestClients = Number(process.env['BENCH_CLIENTS'] ?? 4);
 const subscriberCount = Number(process.env['BENCH_SUBSCRIBERS'] ?? 1_000);
 const eventsPerSecond = Number(process.env['BENCH_EVENT_RATE'] ?? 200);
-const subscriberThreads = Number(process.env['BENCH_SUBSCRIBER_THREADS'] ?? 2);
 
 const runId = randomBytes(4).toString('hex');
 const databaseUrl = `postgresql://postgres@127.0.0.1:5432/mindweave_bench_${runId}`;
@@ -99,40 +99,30 @@ async function rawLogRate(organizationId: string) {
   return rate;
 }
 
-/** The subscribers, spread over worker threads (subscribers.ts), each with its share of the connections. */
 async function subscribeAll(url: string, apiKey: string, organizationId: string) {
-  const threads = Math.min(subscriberThreads, subscriberCount);
+  const latencies: number[] = [];
+  const received = new Map<number, number>();
+  const clients: Client[] = [];
+  const wsUrl = url.replace(/^http/, 'ws');
+  // A few WebSocket connections carry many subscriptions each, as dashboards' tabs do.
   const connections = Math.min(100, subscriberCount);
-  const failures: Error[] = [];
-  const workers = Array.from({ length: threads }, (_, t) => {
-    const share: SubscriberShare = {
-      wsUrl: url.replace(/^http/, 'ws'),
-      apiKey,
-      organizationId,
-      subscribers: Math.floor(subscriberCount / threads) + (t < subscriberCount % threads ? 1 : 0),
-      connections: Math.max(1, Math.floor(connections / threads)),
-    };
-    const worker = startTsWorker(new URL('./subscribers.ts', import.meta.url), share);
-    // A thread that fails at start must fail the run through its clean-up, not kill the process.
-    worker.on('error', (error) => failures.push(error));
-    return worker;
-  });
-  return {
-    async stop() {
-      if (failures.length) throw failures[0];
-      const results = await Promise.all(
-        workers.map(
-          (worker) =>
-            new Promise<SubscriberResult>((resolve, reject) => {
-              worker.once('message', (result: SubscriberResult) => void worker.terminate().then(() => resolve(result)));
-              worker.once('error', reject);
-              worker.postMessage('stop');
-            }),
-        ),
-      );
-      return { latencies: results.flatMap((r) => r.latencies), received: results.flatMap((r) => r.received) };
-    },
-  };
+  for (let c = 0; c < connections; c++) clients.push(createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: apiKey }, retryAttempts: 0 }));
+  for (let s = 0; s < subscriberCount; s++) {
+    received.set(s, 0);
+    clients[s % connections]!.subscribe(
+      { query: 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id occurredAt organization { name } } }', variables: { org: organizationId } },
+      {
+        next: (result) => {
+          const event = (result.data as { usageUpdated: { occurredAt: string } }).usageUpdated;
+          latencies.push(Date.now() - Date.parse(event.occurredAt));
+          received.set(s, (received.get(s) ?? 0) + 1);
+        },
+        error: (error) => console.error('subscription failed', error),
+        complete: () => undefined,
+      },
+    );
+  }
+  return { latencies, received, dispose: () => Promise.all(clients.map((c) => c.dispose())) };
 }
 
 /** `usage 66, router 32, ...`: the processes using at least 1% of a core, busiest first. */
@@ -194,9 +184,9 @@ try {
   }
   const deliveryCpu = deliveryCpuSince();
   await new Promise((r) => setTimeout(r, 3_000));
-  const { latencies, received } = await subscribers.stop();
   const expected = sent * subscriberCount;
-  const delivered = received.reduce((a, b) => a + b, 0);
+  const delivered = [...subscribers.received.values()].reduce((a, b) => a + b, 0);
+  await subscribers.dispose();
 
   const summary = {
     acceptedPerSecond: Math.round(accepted / ingestSeconds),
@@ -205,8 +195,8 @@ try {
     persistedPerSecond: Math.round(persisted / persistSeconds),
     subscribers: subscriberCount,
     eventsPerSecond,
-    deliveryP50Ms: percentile(latencies, 50),
-    deliveryP99Ms: percentile(latencies, 99),
+    deliveryP50Ms: percentile(subscribers.latencies, 50),
+    deliveryP99Ms: percentile(subscribers.latencies, 99),
     eventsLost: expected - delivered,
   };
   console.log(`
@@ -215,7 +205,7 @@ straight to the event log      ${summary.rawLogPerSecond.toLocaleString('en')} e
 persisted by the consumer      ${summary.persistedPerSecond.toLocaleString('en')} events/s (from the first batch to the last row, bar 10,000)
 CPU while ingesting, % of one core: ${cpuLine(ingestCpu)}
 live delivery to ${subscriberCount} subscribers at ${eventsPerSecond} events/s: p50 ${summary.deliveryP50Ms} ms, p99 ${summary.deliveryP99Ms} ms (bar < 250 ms), lost ${summary.eventsLost} of ${expected.toLocaleString('en')}
-CPU while delivering, % of one core: ${cpuLine(deliveryCpu)}
+CPU while delivering, % of one core: ${cpuLine(deliveryCpu)} (the load generator parses every subscriber's messages)
 ${JSON.stringify(summary)}`);
   process.exitCode = summary.eventsLost === 0 ? 0 : 1;
 } finally {
