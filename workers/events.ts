@@ -40,9 +40,9 @@ const handledTtlSeconds = 7 * 86_400;
 const violationAlertEverySeconds = 3_600;
 
 /**
- * The workers' consumer of domain events: emails, quota counting and alerts, webhook fan-out.
- * Idempotent under redelivery: job ids derived from event ids, a marker per event that made an
- * email (kept a week, longer than BullMQ keeps the job), and quota counting once per event id.
+ * The workers' consumer of domain events: emails, quota alerts, webhook fan-out. Idempotent under
+ * redelivery: job ids derived from event ids, a marker per event that made an email (kept a week,
+ * longer than BullMQ keeps the job), and quota alerts that only read the totals counted at ingestion.
  */
 export function createEventHandler(deps: { redis: Redis; producers: Producers; quota: QuotaAlerts; webhooks: Webhooks }) {
   const { redis, producers } = deps;

@@ -459,7 +459,8 @@ describe.each(transports)('event bus contract: $name', (transport) => {
 
     it.skipIf(!transport.boundedByCount)('keeps each stream bounded by maxLength (approximately)', async () => {
       const bus = h.bus({ maxLength: 100 });
-      for (let batch = 0; batch < 10; batch++) await bus.publish(Array.from({ length: 100 }, () => usage()));
+      // One event per publish: one entry each, so that the bound in entries is a bound in events.
+      for (let i = 0; i < 400; i++) await bus.publish([usage()]);
       const length = await h.logLength('usage');
       expect(length).toBeGreaterThanOrEqual(100);
       // `~` trims whole radix-tree nodes (100 entries each by default), so allow one node of slack and some.
@@ -489,6 +490,15 @@ describe('Redis Streams packed entries', () => {
     raw.disconnect();
   });
   afterAll(() => redis.disconnect());
+
+  it('trims by entries, never dropping single events for a packed publish', async () => {
+    const small = createEventBus({ redis, clientId: 'events-test', log, maxLength: 50 });
+    buses.push(small);
+    for (let i = 0; i < 40; i++) await small.publish([usage()]);
+    await small.publish(Array.from({ length: 100 }, () => usage()));
+    // 41 entries are under the cap of 50: all 140 events stay.
+    expect((await redis.xrange(topicOf('usage'), '-', '+')).flatMap(([, fields]) => eventsOfEntry(fields))).toHaveLength(140);
+  });
 
   it('writes a batch as entries of up to 100 events and hands them out about batchSize at a time, in order', async () => {
     const published = Array.from({ length: 250 }, () => usage());

@@ -16,7 +16,7 @@ export interface EventBusOptions {
   kafkaBrokers?: string[];
   clientId: string;
   log: Logger;
-  /** Redis Streams: approximate cap on the events each stream keeps (default 1,000,000). */
+  /** Redis Streams: approximate cap on each stream's entries, each of up to 100 events (default 100,000). */
   maxLength?: number;
   /** How long a consumer may go silent before its events are handed to another one of its group (default 30 s). */
   claimIdleMs?: number;

@@ -9,7 +9,11 @@ export interface RedisStreamsBusOptions {
   redis: Redis;
   clientId: string;
   log: Logger;
-  /** Approximate cap on the events each stream keeps (`XADD MAXLEN ~`, in entries of up to packSize events). */
+  /**
+   * Approximate cap on each stream's entries (`XADD MAXLEN ~`): it keeps at least this many events,
+   * up to packSize times as many when entries are packed. One cap for every entry, whatever it holds,
+   * so that a packed publish never trims what single publishes left for a lagging consumer.
+   */
   maxLength?: number;
   /** A pending message idle this long is taken over from its (presumably crashed) consumer. */
   claimIdleMs?: number;
@@ -45,6 +49,8 @@ interface Delivery {
   domain: string;
   id: string;
   events: EventEnvelope[];
+  /** Its malformed events: dead-lettered in the transaction that acknowledges the entry, so once. */
+  poison: Rejected[];
   deliveries: number;
 }
 
@@ -127,7 +133,7 @@ const eventsOf = (deliveries: Delivery[]) => deliveries.flatMap((delivery) => de
 export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus {
   const { redis } = options;
   const log = options.log.child({ component: 'event-bus', transport: 'redis-streams' });
-  const maxLength = options.maxLength ?? 1_000_000;
+  const maxLength = options.maxLength ?? 100_000;
   const claimIdleMs = options.claimIdleMs ?? 30_000;
   const claimEveryMs = Math.min(claimIdleMs, 5_000);
   // Reclaiming runs between blocking reads, so a read must not outlast the reclaim period.
@@ -163,10 +169,8 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
     for (const [stream, list] of byStream) {
       for (let i = 0; i < list.length; i += packSize) {
         const pack = list.slice(i, i + packSize);
-        // maxLength counts events; MAXLEN counts entries.
-        const entries = Math.max(1, Math.ceil(maxLength / pack.length));
-        if (pack.length === 1) transaction.xadd(stream, 'MAXLEN', '~', entries, '*', envelopeField, JSON.stringify(pack[0]));
-        else transaction.xadd(stream, 'MAXLEN', '~', entries, '*', envelopesField, JSON.stringify(pack));
+        if (pack.length === 1) transaction.xadd(stream, 'MAXLEN', '~', maxLength, '*', envelopeField, JSON.stringify(pack[0]));
+        else transaction.xadd(stream, 'MAXLEN', '~', maxLength, '*', envelopesField, JSON.stringify(pack));
       }
     }
     await execAll(transaction);
@@ -233,12 +237,17 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
           if (!fields) continue;
           const decoded = decodeEntry(fields);
           largest = Math.max(largest, decoded.events.length + decoded.rejected.length);
-          for (const { raw, reason } of decoded.rejected) rejected.push({ domain, id, raw, reason, deliveries: 1 });
-          if (decoded.events.length) accepted.push({ domain, id, events: decoded.events, deliveries: 1 });
-          else poisonOnly.push({ domain, id });
+          const poison = decoded.rejected.map(({ raw, reason }) => ({ domain, id, raw, reason, deliveries: 1 }));
+          if (decoded.events.length) accepted.push({ domain, id, events: decoded.events, poison, deliveries: 1 });
+          else {
+            rejected.push(...poison);
+            poisonOnly.push({ domain, id });
+          }
         }
       }
-      entriesPerRead = Math.max(1, Math.ceil(batchSize / largest));
+      // Shrinks at once, grows by doubling: a read after single events must not bring batchSize packed entries.
+      const target = Math.max(1, Math.ceil(batchSize / largest));
+      entriesPerRead = target < entriesPerRead ? target : Math.min(target, entriesPerRead * 2);
       await deadLetter(rejected, poisonOnly);
       // A read can hold up to COUNT packed entries: the handler gets them about batchSize events at a time.
       for (const chunk of chunksOf(accepted, batchSize)) {
@@ -248,7 +257,7 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
           consumerLog.warn({ err: error, events: eventsOf(chunk).length }, `handler failed; the batch stays pending and is redelivered after ${claimIdleMs} ms`);
           continue;
         }
-        await ack(chunk);
+        await deadLetter(chunk.flatMap((delivery) => delivery.poison), chunk);
       }
     }
 
@@ -282,13 +291,17 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
           continue;
         }
         const decoded = decodeEntry(fields);
-        for (const { raw, reason } of decoded.rejected) rejected.push({ domain, id, raw, reason, deliveries });
+        const poison = decoded.rejected.map(({ raw, reason }) => ({ domain, id, raw, reason, deliveries }));
         if (deliveries > maxDeliveries) {
           // Its consumers kept dying before they could ack or fail it: it may be what kills them.
+          rejected.push(...poison);
           for (const event of decoded.events) rejected.push({ domain, id, raw: JSON.stringify(event), reason: `not acknowledged after ${deliveries - 1} deliveries`, deliveries: deliveries - 1 });
           done.push({ domain, id });
-        } else if (decoded.events.length) accepted.push({ domain, id, events: decoded.events, deliveries });
-        else done.push({ domain, id });
+        } else if (decoded.events.length) accepted.push({ domain, id, events: decoded.events, poison, deliveries });
+        else {
+          rejected.push(...poison);
+          done.push({ domain, id });
+        }
       }
       if (gone.length) await execAll(redis.pipeline().xack(stream, group, ...gone));
       await deadLetter(rejected, done);
@@ -296,7 +309,7 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
       if (eventsOf(accepted).length > 1) {
         try {
           await handler(eventsOf(accepted));
-          await ack(accepted);
+          await deadLetter(accepted.flatMap((delivery) => delivery.poison), accepted);
           return;
         } catch (error) {
           consumerLog.warn({ err: error, events: eventsOf(accepted).length }, 'handler failed on redelivered events; retrying them one at a time');
@@ -320,7 +333,7 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
           }
         }
         // Below maxDeliveries nothing was dead-lettered: the entry comes back for the failed ones.
-        if (!keepPending) await deadLetter(failed, [delivery]);
+        if (!keepPending) await deadLetter([...delivery.poison, ...failed], [delivery]);
       }
     }
 

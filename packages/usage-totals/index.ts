@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 
 // Month-to-date tokens and spend per organization, in Redis. The usage subgraph adds to them once
-// per accepted event as it ingests (duplicates never get that far); governance decides monthly
+// per accepted event as it ingests (duplicates never get that far); its policies decide monthly
 // budgets against them and the workers' quota alerts read them, so nothing else counts events again.
 
 /** `2026-03`: the UTC month an event occurred in. */
@@ -29,6 +29,8 @@ export async function tokensToDate(redis: Redis, pairs: { organizationId: string
 /** Adds (or, with negative amounts, takes back) accepted usage; kept 40 days. */
 export async function addToMonth(redis: Redis, organizationId: string, month: string, tokens: number, costUsd: number) {
   const key = monthKey(organizationId, month);
-  const results = await redis.multi().hincrby(key, 'tokens', tokens).hincrby(key, 'microUsd', Math.round(costUsd * 1_000_000)).expire(key, keptSeconds).exec();
+  // Rounded by magnitude, so that taking back an amount undoes adding it exactly.
+  const microUsd = Math.sign(costUsd) * Math.round(Math.abs(costUsd) * 1_000_000);
+  const results = await redis.multi().hincrby(key, 'tokens', tokens).hincrby(key, 'microUsd', microUsd).expire(key, keptSeconds).exec();
   for (const [error] of results ?? []) if (error) throw error;
 }

@@ -9,6 +9,9 @@ import { redis } from './redis.ts';
 
 // The persistence consumer: its own process, as many instances as needed (one consumer group).
 const log = createLogger({ name: 'analytics-consumer', level: env.LOG_LEVEL });
+// An idle connection that PostgreSQL drops (a restart, say) must not take the consumer down: the
+// pool opens a new one for the next batch, and a batch that fails is redelivered.
+persistPool.on('error', (error) => log.warn({ err: error }, 'an idle connection of the persistence pool failed'));
 const bus = createEventBus({ redis, kafkaBrokers: env.KAFKA_BROKERS, clientId: `analytics-${hostname()}-${process.pid}`, log });
 
 const subscription = await bus.consume({

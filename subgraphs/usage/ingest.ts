@@ -130,8 +130,9 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
     throw new MindweaveError(ErrorCode.POLICY_VIOLATION, `Refused by policy "${violation.policyName}": ${violation.reason}`, { policyId: violation.policyId, policyName: violation.policyName });
   }
 
-  // Month-to-date totals first: whoever reads them (the quota alerts) after seeing these events in
-  // the log finds them counted. Taken back if the events do not reach the log.
+  // Month-to-date totals first, so that the quota alerts, reading them after seeing these events in
+  // the log, find them counted (unless Redis refused the addition: best effort, logged). Taken back
+  // if the events do not reach the log; meanwhile a reader may see them counted.
   const months = new Map<string, { tokens: number; costUsd: number }>();
   for (const event of events) {
     const month = monthOf(new Date(event.data.occurredAt));
@@ -140,18 +141,20 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
     entry.costUsd += event.data.costUsd;
     months.set(month, entry);
   }
-  const addMonths = (sign: 1 | -1) =>
-    Promise.all([...months].map(([month, { tokens, costUsd }]) => addToMonth(redis, identity.organizationId, month, sign * tokens, sign * costUsd))).catch((error: unknown) =>
-      ctx.log.warn({ err: error }, 'month-to-date totals not updated'),
-    );
-  await addMonths(1);
+  const addMonths = async (sign: 1 | -1, only: string[]) => {
+    const results = await Promise.allSettled(only.map((month) => addToMonth(redis, identity.organizationId, month, sign * months.get(month)!.tokens, sign * months.get(month)!.costUsd)));
+    const failed = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+    if (failed.length) ctx.log.warn({ err: failed[0] }, 'month-to-date totals not updated');
+    return only.filter((_, i) => results[i]!.status === 'fulfilled');
+  };
+  const added = await addMonths(1, [...months.keys()]);
   try {
     await bus.publish([...events, ...violationEvents]);
   } catch (error) {
     // Nothing was recorded: release the keys so that the client's retry is not taken for a duplicate.
     const released = keyed.filter(({ index }) => claimed.has(index)).map(({ key }) => redisKey(key));
     if (released.length) await redis.del(...released).catch(() => undefined);
-    await addMonths(-1);
+    await addMonths(-1, added);
     throw error;
   }
   return { accepted: events.length, duplicates, rejected: candidates.length - events.length, violations: violations.slice(0, 100) };
