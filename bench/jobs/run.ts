@@ -23,6 +23,9 @@ const databaseUrl = `postgresql://postgres@127.0.0.1:5432/mindweave_bench_jobs_$
 const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const keyPrefix = `mwbench:${runId}:`;
 const workersService = services.find((service) => service.name === 'workers')!;
+// The worker process is what is measured here: at the stack's background priority it would yield
+// to this process' own receiver.
+process.env['MW_BACKGROUND_NICE'] ??= '0';
 
 const freePort = () =>
   new Promise<number>((resolve) => {
