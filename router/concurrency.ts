@@ -1,11 +1,13 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
-export interface ConcurrencyLimitOptions {
+interface ConcurrencyLimitOptions {
   /** Never fewer operations at once than this, so that waits on subgraphs overlap. */
   min: number;
   max: number;
   /** How often the limit is adjusted to the event loop's load. */
   intervalMs: number;
+  /** Where the limit starts (default 64). */
+  initial?: number;
 }
 
 /**
@@ -17,8 +19,8 @@ export interface ConcurrencyLimitOptions {
  * saturated and grows while operations wait and the loop has headroom (subgraphs slow, say);
  * waiting operations are served in arrival order.
  */
-export function createConcurrencyLimit({ min, max, intervalMs }: ConcurrencyLimitOptions) {
-  let limit = Math.min(max, Math.max(min, 64));
+export function createConcurrencyLimit({ min, max, intervalMs, initial = 64 }: ConcurrencyLimitOptions) {
+  let limit = Math.min(max, Math.max(min, initial));
   let active = 0;
   const waiting: (() => void)[] = [];
   let last: EventLoopUtilization = performance.eventLoopUtilization();

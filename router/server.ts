@@ -246,12 +246,14 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     }
     const method = req.method;
     await concurrency.run(async () => {
+      // Its client left while it waited: planning and running it now would only add to the load.
+      if (res.destroyed) return;
       const response = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers, search, body },
         context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [] }),
       });
       if (response.status === 400 && !wantsGraphQLResponse(req) && isDocumentError(response)) response.status = 200;
-      if (req.method === 'GET' && sent.requests[0] && persisted.isPersisted(sent.requests[0])) response.headers.set('cache-control', cacheControlOf(identity.kind, [...admission.edge.values()][0], response));
+      if (method === 'GET' && sent.requests[0] && persisted.isPersisted(sent.requests[0])) response.headers.set('cache-control', cacheControlOf(identity.kind, [...admission.edge.values()][0], response));
       await writeResponse(res, response);
     });
   }

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { ApolloServer } from '@apollo/server';
 import type { ApolloGateway } from '@apollo/gateway';
 import { GraphQLError, Kind, parse, print, validate, valueFromASTUntyped, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode, type OperationDefinitionNode } from 'graphql';
+import { MessageType } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import { ErrorCode } from '@mindweave/errors';
@@ -22,7 +23,6 @@ const connectionBufferLimit = 1 << 20;
 
 interface Subscriber {
   identity: Identity;
-  organizationId: string;
   /** `{"id":"<subscription id>","type":"next","payload":{"data":{"<response key>":` */
   messagePrefix: string;
   socket: WebSocket;
@@ -234,7 +234,8 @@ export function startSubscriptions(options: SubscriptionOptions) {
         const key = `${organizationId}\n${callerKind(identity)}\n${query}`;
         const group = groups.get(key) ?? { organizationId, query, subscribers: new Set<Subscriber>() };
         groups.set(key, group);
-        const subscriber: Subscriber = { identity, organizationId, socket, raw, messagePrefix: `{"id":${JSON.stringify(id)},"type":"next","payload":{"data":{${JSON.stringify(responseKey)}:` };
+        // graphql-ws' `next` message, written by hand so that each event is serialized once per group.
+        const subscriber: Subscriber = { identity, socket, raw, messagePrefix: `{"id":${JSON.stringify(id)},"type":${JSON.stringify(MessageType.Next)},"payload":{"data":{${JSON.stringify(responseKey)}:` };
         group.subscribers.add(subscriber);
         return openSubscription(() => {
           group.subscribers.delete(subscriber);

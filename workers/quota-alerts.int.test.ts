@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEvent } from '@mindweave/events';
 import { createJobsConnection, createProducers } from '@mindweave/jobs';
 import { createLogger, createRedis } from '@mindweave/service-kit';
-import { addToMonth } from '@mindweave/usage-totals';
+import { addUsage } from '@mindweave/usage-totals';
 import type { Directory } from './directory.ts';
 import { createQuotaAlerts } from './quota-alerts.ts';
 
@@ -40,8 +40,9 @@ const alertsOf = async (organizationId: string) =>
 
 /** What the usage subgraph does as it ingests: the month's total grows, then the event is in the log. */
 async function ingested(organizationId: string, tokens: number) {
-  await addToMonth(redis, organizationId, '2026-03', tokens, 0);
-  return usage(organizationId, tokens);
+  const event = usage(organizationId, tokens);
+  await addUsage(redis, organizationId, [event.data]);
+  return event;
 }
 
 describe('quota alerts', () => {
@@ -73,7 +74,7 @@ describe('quota alerts', () => {
 
   it("looks at each event's own month and organization", async () => {
     const org = randomUUID();
-    await addToMonth(redis, org, '2026-02', 5_000, 0);
+    await addUsage(redis, org, [{ occurredAt: '2026-02-10T10:00:00.000Z', inputTokens: 5_000, outputTokens: 0, costUsd: 0 }]);
     await quota.record([usage(org, 1)]);
     expect(await alertsOf(org)).toEqual([]);
   });

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { EventBus, EventEnvelope } from '@mindweave/events';
 import { parseEnvelope } from '@mindweave/events';
 import type { Logger } from '@mindweave/service-kit';
+import { createPgPool } from './db.ts';
 
 type OutboxRow = { id: string; type: string; aggregateId: string; payload: unknown; createdAt: Date };
 
@@ -13,7 +14,7 @@ type OutboxRow = { id: string; type: string; aggregateId: string; payload: unkno
  */
 export function startOutboxRelay(options: { databaseUrl: string; schema: string; bus: EventBus; log: Logger; intervalMs?: number; batchSize?: number }) {
   const { bus, log } = options;
-  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 2, options: `-c search_path=${options.schema}` });
+  const pool = createPgPool(options.databaseUrl, options.schema, log);
   const table = pg.escapeIdentifier(options.schema) + '.outbox_events';
   let stopped = false;
   let running: Promise<void> = Promise.resolve();

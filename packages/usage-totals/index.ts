@@ -26,11 +26,27 @@ export async function tokensToDate(redis: Redis, pairs: { organizationId: string
   });
 }
 
-/** Adds (or, with negative amounts, takes back) accepted usage; kept 40 days. */
-export async function addToMonth(redis: Redis, organizationId: string, month: string, tokens: number, costUsd: number) {
-  const key = monthKey(organizationId, month);
-  // Rounded by magnitude, so that taking back an amount undoes adding it exactly.
-  const microUsd = Math.sign(costUsd) * Math.round(Math.abs(costUsd) * 1_000_000);
-  const results = await redis.multi().hincrby(key, 'tokens', tokens).hincrby(key, 'microUsd', microUsd).expire(key, keptSeconds).exec();
-  for (const [error] of results ?? []) if (error) throw error;
+/**
+ * Adds accepted usage to its months' totals (`sign` -1 takes it back), in one transaction: either
+ * every month counts it or none does. Kept 40 days.
+ */
+export async function addUsage(redis: Redis, organizationId: string, usage: { occurredAt: string; inputTokens: number; outputTokens: number; costUsd: number }[], sign: 1 | -1 = 1) {
+  const months = new Map<string, { tokens: number; costUsd: number }>();
+  for (const event of usage) {
+    const month = monthOf(new Date(event.occurredAt));
+    const entry = months.get(month) ?? { tokens: 0, costUsd: 0 };
+    entry.tokens += event.inputTokens + event.outputTokens;
+    entry.costUsd += event.costUsd;
+    months.set(month, entry);
+  }
+  if (months.size === 0) return;
+  const transaction = redis.multi();
+  for (const [month, { tokens, costUsd }] of months) {
+    const key = monthKey(organizationId, month);
+    // Rounded before the sign, so that taking an amount back undoes adding it exactly.
+    transaction.hincrby(key, 'tokens', sign * tokens).hincrby(key, 'microUsd', sign * Math.round(costUsd * 1_000_000)).expire(key, keptSeconds);
+  }
+  const results = await transaction.exec();
+  if (!results) throw new Error('Redis discarded the transaction');
+  for (const [error] of results) if (error) throw error;
 }

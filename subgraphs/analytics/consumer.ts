@@ -2,16 +2,16 @@ import { hostname } from 'node:os';
 import { createEventBus } from '@mindweave/events';
 import { createServer } from 'node:http';
 import { closeServer, createHealthRoutes, createLogger, listen, onShutdown, sendJson } from '@mindweave/service-kit';
-import { prisma } from './db.ts';
+import { createPgPool } from '@mindweave/subgraph-kit';
+import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
-import { persistPool, persistUsage } from './persist.ts';
+import { persistUsage } from './persist.ts';
 import { redis } from './redis.ts';
 
 // The persistence consumer: its own process, as many instances as needed (one consumer group).
 const log = createLogger({ name: 'analytics-consumer', level: env.LOG_LEVEL });
-// An idle connection that PostgreSQL drops (a restart, say) must not take the consumer down: the
-// pool opens a new one for the next batch, and a batch that fails is redelivered.
-persistPool.on('error', (error) => log.warn({ err: error }, 'an idle connection of the persistence pool failed'));
+// Its batch insert skips Prisma (persist.ts).
+const persistPool = createPgPool(env.DATABASE_URL, dbSchema, log);
 const bus = createEventBus({ redis, kafkaBrokers: env.KAFKA_BROKERS, clientId: `analytics-${hostname()}-${process.pid}`, log });
 
 const subscription = await bus.consume({
@@ -21,7 +21,7 @@ const subscription = await bus.consume({
   batchSize: env.CONSUMER_BATCH_SIZE,
   handler: async (events) => {
     const started = performance.now();
-    await persistUsage(events);
+    await persistUsage(persistPool, events);
     log.debug({ events: events.length, durationMs: Math.round(performance.now() - started) }, 'usage persisted');
   },
 });

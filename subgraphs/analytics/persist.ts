@@ -1,13 +1,10 @@
-import pg from 'pg';
 import type { EventEnvelope } from '@mindweave/events';
-import { dbSchema } from './db.ts';
-import { env } from './env.ts';
+import type pg from 'pg';
 
 // The consumer's one hot statement goes straight to pg: through Prisma's raw query path its twelve
 // array parameters cost the consumer about a third of its CPU (Prisma's argument mapping on top of
 // pg's array literals). Arrays rather than one JSON parameter: json_to_recordset took PostgreSQL
 // 60% longer per batch than unnest (measured with 1,000-row batches), which the shared CPU pays too.
-export const persistPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2, options: `-c search_path=${dbSchema}` });
 
 const persistStatement = `
   WITH incoming AS (
@@ -34,11 +31,11 @@ const persistStatement = `
  * Only events inserted now (not seen before: ON CONFLICT on the event id) reach the rollups, so a
  * redelivered batch counts once. Resolves to the number of rollup rows written.
  */
-export async function persistUsage(events: EventEnvelope[]): Promise<number> {
+export async function persistUsage(pool: pg.Pool, events: EventEnvelope[]): Promise<number> {
   const usage = events.filter((e): e is EventEnvelope<'usage.recorded'> => e.type === 'usage.recorded');
   if (!usage.length) return 0;
   const column = <T>(pick: (e: EventEnvelope<'usage.recorded'>) => T) => usage.map(pick);
-  const result = await persistPool.query(persistStatement, [
+  const result = await pool.query(persistStatement, [
     column((e) => e.id),
     column((e) => e.data.organizationId),
     column((e) => e.data.projectId),

@@ -6,7 +6,7 @@ import { createEvent, type EventEnvelope } from '@mindweave/events';
 import type { SubgraphContext } from '@mindweave/subgraph-kit';
 import { bus } from './bus.ts';
 import { env } from './env.ts';
-import { addToMonth, monthOf, monthToDate } from '@mindweave/usage-totals';
+import { addUsage, monthOf, monthToDate } from '@mindweave/usage-totals';
 import { decideBatch, policiesOf } from './policies.ts';
 import { costOf, currentPrices } from './prices.ts';
 import { redis } from './redis.ts';
@@ -14,6 +14,8 @@ import { redis } from './redis.ts';
 export const maxBatchEvents = 1_000;
 const maxFutureMs = 5 * 60_000;
 const maxAgeMs = 30 * 86_400_000;
+/** What one event may hold; the schema's descriptions of UsageInput state them too. */
+export const usageLimits = { idempotencyKeyLength: 200, modelLength: 100, tokens: 10_000_000, latencyMs: 3_600_000, metadataBytes: 4_096 } as const;
 
 export interface UsageInputValue {
   idempotencyKey?: string | null;
@@ -25,17 +27,22 @@ export interface UsageInputValue {
   metadata?: unknown;
 }
 
-const tokens = z.number().int().min(0, 'must not be negative').max(10_000_000, 'must be at most 10,000,000');
+const tokens = z.number().int().min(0, 'must not be negative').max(usageLimits.tokens, `must be at most ${usageLimits.tokens.toLocaleString('en')}`);
 const usageInputs = z.array(
   z.object({
-    idempotencyKey: z.string().min(1).max(200).nullish(),
-    model: z.string().min(1, 'must not be empty').max(100).regex(/^[\w.:/@-]+$/, 'must be a model name'),
+    idempotencyKey: z.string().min(1).max(usageLimits.idempotencyKeyLength).nullish(),
+    model: z.string().min(1, 'must not be empty').max(usageLimits.modelLength).regex(/^[\w.:/@-]+$/, 'must be a model name'),
     inputTokens: tokens,
     outputTokens: tokens,
-    latencyMs: z.number().int().min(0, 'must not be negative').max(3_600_000, 'must be at most an hour'),
+    latencyMs: z.number().int().min(0, 'must not be negative').max(usageLimits.latencyMs, 'must be at most an hour'),
+    occurredAt: z
+      .date()
+      .refine((at) => at.getTime() <= Date.now() + maxFutureMs, 'is in the future')
+      .refine((at) => at.getTime() >= Date.now() - maxAgeMs, 'is older than 30 days')
+      .nullish(),
     metadata: z
       .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
-      .refine((value) => JSON.stringify(value).length <= 4_096, 'must be at most 4 KB of JSON')
+      .refine((value) => JSON.stringify(value).length <= usageLimits.metadataBytes, `must be at most ${usageLimits.metadataBytes / 1024} KB of JSON`)
       .nullish(),
   }),
 );
@@ -67,12 +74,6 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
   if (inputs.length > maxBatchEvents) throw badUserInput(`${field}: at most ${maxBatchEvents} events per batch`, field);
   validateInputs(inputs, field);
   const now = Date.now();
-  inputs.forEach((input, i) => {
-    const at = input.occurredAt?.getTime();
-    const path = inputs.length === 1 && field === 'input' ? 'input.occurredAt' : `${field}.${i}.occurredAt`;
-    if (at !== undefined && at > now + maxFutureMs) throw badUserInput(`${path}: is in the future`, path);
-    if (at !== undefined && at < now - maxAgeMs) throw badUserInput(`${path}: is older than 30 days`, path);
-  });
 
   const prices = await currentPrices();
   const seen = new Set<string>();
@@ -131,30 +132,20 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
   }
 
   // Month-to-date totals first, so that the quota alerts, reading them after seeing these events in
-  // the log, find them counted (unless Redis refused the addition: best effort, logged). Taken back
-  // if the events do not reach the log; meanwhile a reader may see them counted.
-  const months = new Map<string, { tokens: number; costUsd: number }>();
-  for (const event of events) {
-    const month = monthOf(new Date(event.data.occurredAt));
-    const entry = months.get(month) ?? { tokens: 0, costUsd: 0 };
-    entry.tokens += event.data.inputTokens + event.data.outputTokens;
-    entry.costUsd += event.data.costUsd;
-    months.set(month, entry);
-  }
-  const addMonths = async (sign: 1 | -1, only: string[]) => {
-    const results = await Promise.allSettled(only.map((month) => addToMonth(redis, identity.organizationId, month, sign * months.get(month)!.tokens, sign * months.get(month)!.costUsd)));
-    const failed = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
-    if (failed.length) ctx.log.warn({ err: failed[0] }, 'month-to-date totals not updated');
-    return only.filter((_, i) => results[i]!.status === 'fulfilled');
-  };
-  const added = await addMonths(1, [...months.keys()]);
+  // the log, find them counted (best effort: a Redis failure is logged). Taken back if the events do
+  // not reach the log; meanwhile a reader may see them counted.
+  const usage = events.map((event) => event.data);
+  const counted = await addUsage(redis, identity.organizationId, usage).then(
+    () => true,
+    (error: unknown) => (ctx.log.warn({ err: error }, 'month-to-date totals not updated'), false),
+  );
   try {
     await bus.publish([...events, ...violationEvents]);
   } catch (error) {
     // Nothing was recorded: release the keys so that the client's retry is not taken for a duplicate.
     const released = keyed.filter(({ index }) => claimed.has(index)).map(({ key }) => redisKey(key));
     if (released.length) await redis.del(...released).catch(() => undefined);
-    await addMonths(-1, added);
+    if (counted) await addUsage(redis, identity.organizationId, usage, -1).catch((undo: unknown) => ctx.log.warn({ err: undo }, 'month-to-date totals not taken back'));
     throw error;
   }
   return { accepted: events.length, duplicates, rejected: candidates.length - events.length, violations: violations.slice(0, 100) };

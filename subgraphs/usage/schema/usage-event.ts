@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { badUserInput } from '@mindweave/errors';
 import { builder } from '../builder.ts';
-import { recordUsageBatch } from '../ingest.ts';
+import { recordUsageBatch, usageLimits } from '../ingest.ts';
 
 export interface UsageEventShape {
   id: string;
@@ -63,13 +63,13 @@ const UsageReceipt = builder.objectRef<{ accepted: number; duplicates: number; r
 // cost the ingestion path a tenth of its CPU.
 const UsageInput = builder.inputType('UsageInput', {
   fields: (t) => ({
-    idempotencyKey: t.string({ required: false, description: 'The same key recorded twice counts once (for 24 hours). 1 to 200 characters.' }),
-    model: t.string({ required: true, description: 'Letters, digits and . : / @ _ -; at most 100 characters.' }),
-    inputTokens: t.int({ required: true, description: '0 to 10,000,000.' }),
-    outputTokens: t.int({ required: true, description: '0 to 10,000,000.' }),
-    latencyMs: t.int({ required: true, description: '0 to 3,600,000 (an hour).' }),
+    idempotencyKey: t.string({ required: false, description: `The same key recorded twice counts once (for 24 hours). 1 to ${usageLimits.idempotencyKeyLength} characters.` }),
+    model: t.string({ required: true, description: `Letters, digits and . : / @ _ -; at most ${usageLimits.modelLength} characters.` }),
+    inputTokens: t.int({ required: true, description: `0 to ${usageLimits.tokens.toLocaleString('en')}.` }),
+    outputTokens: t.int({ required: true, description: `0 to ${usageLimits.tokens.toLocaleString('en')}.` }),
+    latencyMs: t.int({ required: true, description: `0 to ${usageLimits.latencyMs.toLocaleString('en')} (an hour).` }),
     occurredAt: t.field({ type: 'DateTime', required: false, description: 'Default: now. At most 5 minutes ahead, at most 30 days old.' }),
-    metadata: t.field({ type: 'JSON', required: false, description: 'A JSON object of at most 4 KB.' }),
+    metadata: t.field({ type: 'JSON', required: false, description: `A JSON object of at most ${usageLimits.metadataBytes / 1024} KB.` }),
   }),
 });
 
