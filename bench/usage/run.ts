@@ -2,14 +2,18 @@
 // in 1,000-event batches, events persisted per second by the analytics consumer, and live delivery
 // latency to 1,000 concurrent subscribers at a steady event rate, with the count of events lost.
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { createEvent, createEventBus } from '@mindweave/events';
 import { createLogger } from '@mindweave/service-kit';
+import { startSmtpSink } from '../../scripts/smtp-sink.ts';
 import { dropDatabase, ensureDatabase, services, startStack } from '../../scripts/stack.ts';
-import { benchStackEnv, deleteRedisKeys } from '../lib/harness.ts';
+import { benchStackEnv, deleteRedisKeys, freePorts } from '../lib/harness.ts';
 import { findByCommand, findChildren, startCpuMeter } from '../lib/procs.ts';
 
 const seconds = Number(process.env['BENCH_DURATION'] ?? 10);
@@ -139,11 +143,15 @@ const percentile = (values: number[], p: number) => {
 };
 
 await ensureDatabase(databaseUrl);
+// The welcome and quota-alert emails this load causes are delivered, as they would be in production.
+const mailDir = await mkdtemp(join(tmpdir(), 'mwbench-mail-'));
+const [smtpPort, mailUiPort] = await freePorts(2);
+const mail = await startSmtpSink({ smtpPort: smtpPort!, uiPort: mailUiPort!, dir: mailDir });
 const stack = await startStack({
   basePort,
   databaseUrl,
   redisUrl: 'redis://127.0.0.1:6379',
-  env: benchStackEnv(`mwbench:${runId}:`),
+  env: benchStackEnv(`mwbench:${runId}:`, { SMTP_URL: mail.smtpUrl }),
 });
 try {
   const { organizationId, apiKey } = await seed(stack.routerUrl);
@@ -210,6 +218,8 @@ ${JSON.stringify(summary)}`);
   process.exitCode = summary.eventsLost === 0 ? 0 : 1;
 } finally {
   await stack.stop();
+  await mail.close();
+  await rm(mailDir, { recursive: true, force: true });
   await dropDatabase(databaseUrl);
   await deleteRedisKeys('redis://127.0.0.1:6379', `mwbench:${runId}:`);
 }
