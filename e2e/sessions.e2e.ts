@@ -1,7 +1,7 @@
 import { authenticator } from 'otplib';
 import { describe, expect, it } from 'vitest';
 import { gql, registerUser, testPassword } from './client.ts';
-import { outboxLink } from './db.ts';
+import { outboxLink, sql } from './db.ts';
 
 const login = 'mutation ($input: LoginInput!) { login(input: $input) { accessToken refreshToken requiresMfa mfaToken user { id } } }';
 const refresh = 'mutation ($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken user { id } } }';
@@ -65,6 +65,12 @@ describe('MFA', () => {
     const setup = await gql('mutation { enableMfa { secret otpauthUrl } }', {}, { token: user.accessToken });
     const { secret, otpauthUrl } = setup.data!.enableMfa;
     expect(otpauthUrl).toContain('otpauth://totp/');
+    // Kept sealed (README: Secrets at rest), like the signing keys.
+    const [stored] = await sql<{ mfaSecret: string }>('SELECT "mfaSecret" FROM identity.users WHERE id = $1', [user.userId]);
+    expect(stored?.mfaSecret).toMatch(/^sealed:v1:/);
+    expect(stored?.mfaSecret).not.toContain(secret);
+    const keys = await sql<{ privateJwk: Record<string, unknown> }>('SELECT "privateJwk" FROM identity.signing_keys');
+    expect(keys.map((key) => Object.keys(key.privateJwk))).toContainEqual(['sealed']);
     expect((await gql('mutation ($c: String!) { confirmMfa(code: $c) }', { c: '000000' }, { token: user.accessToken })).errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
     expect((await gql('mutation ($c: String!) { confirmMfa(code: $c) }', { c: authenticator.generate(secret) }, { token: user.accessToken })).data).toEqual({ confirmMfa: true });
 

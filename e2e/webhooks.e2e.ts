@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifyWebhookSignature } from '@mindweave/jobs';
 import { createTenant, gql } from './client.ts';
+import { sql } from './db.ts';
 
 type Received = { at: number; headers: IncomingHttpHeaders; body: string };
 
@@ -47,6 +48,10 @@ describe('webhooks', () => {
     expect(created.errors).toBeUndefined();
     const { secret, endpoint } = created.data!.createWebhookEndpoint;
     expect(secret).toMatch(/^whsec_/);
+    // Kept sealed (README: Secrets at rest); the workers open it to sign.
+    const [stored] = await sql<{ secret: string }>('SELECT secret FROM webhooks.webhook_endpoints WHERE id = $1', [endpoint.id]);
+    expect(stored?.secret).toMatch(/^sealed:v1:/);
+    expect(stored?.secret).not.toContain(secret.slice('whsec_'.length));
     expect(endpoint).toMatchObject({ url: good.url, eventTypes: ['usage.recorded'], enabled: true, consecutiveFailures: 0 });
 
     expect((await gql(recordUsage, { input: { model: 'gpt-4o-mini', inputTokens: 12, outputTokens: 34, latencyMs: 56 } }, { token: tenant.apiKey })).data).toEqual({ recordUsage: { accepted: 1 } });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnv, flag, kafkaBrokers, loadEnvOrExit, port } from '@mindweave/service-kit';
+import { baseEnv, flag, kafkaBrokers, loadEnvOrExit, port, secretsKey } from '@mindweave/service-kit';
 
 const plans = ['FREE', 'PRO', 'ENTERPRISE'] as const;
 export type Plan = (typeof plans)[number];
@@ -37,6 +37,8 @@ export const workersEnv = {
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   /** Deliveries in a row that fail every attempt before an endpoint is disabled. */
   WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).default(20),
+  /** Opens the webhook signing secrets the webhooks subgraph sealed: the same keys as its own. */
+  SECRETS_KEY: secretsKey,
   /** Where export files are written (the exports subgraph serves them from there). */
   EXPORTS_DIR: z.string().min(1).default('.mindweave/exports'),
   /** Overrides every queue's backoff base, in ms (tests and benchmarks). */

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createEventBus } from '@mindweave/events';
 import { createJobsConnection, createProducers, createSandboxedWorker, createWorker, jobsPrefix, registerSchedules, type Processors } from '@mindweave/jobs';
-import { closeServer, createHealthRoutes, createLogger, createRedis, listen, onShutdown, sendJson } from '@mindweave/service-kit';
+import { closeServer, createHealthRoutes, createLogger, createRedis, createSecretBox, listen, onShutdown, sendJson } from '@mindweave/service-kit';
 import { aggregationProcessors } from './aggregation.ts';
 import { auditCleanupProcessors } from './audit-cleanup.ts';
 import { billingProcessors } from './billing.ts';
@@ -36,6 +36,7 @@ const mailer = createMailer({ smtpUrl: env.SMTP_URL, from: env.MAIL_FROM });
 const directory = createDirectory({ accountsUrl: env.ACCOUNTS_INTERNAL_URL, identityUrl: env.IDENTITY_INTERNAL_URL, signingSecret: env.INTERNAL_SIGNING_SECRET });
 const webhooks = createWebhooks({
   db,
+  secretBox: createSecretBox(env.SECRETS_KEY),
   producers,
   log: log.child({ component: 'webhooks' }),
   allowPrivate: env.WEBHOOKS_ALLOW_PRIVATE,

@@ -4,8 +4,9 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJobsConnection, createProducers } from '@mindweave/jobs';
-import { createLogger } from '@mindweave/service-kit';
+import { createJobsConnection, createProducers, verifyWebhookSignature, webhookHeaders } from '@mindweave/jobs';
+import { createLogger, createSecretBox, secretsKey } from '@mindweave/service-kit';
+import { signingSecretPurpose } from '@mindweave/webhooks/deliveries.ts';
 import { createWebhooks } from './webhooks.ts';
 
 const db = new pg.Pool({ connectionString: process.env['DATABASE_URL'] });
@@ -13,9 +14,19 @@ const prefix = `${process.env['REDIS_KEY_PREFIX'] ?? ''}webhooks-test-${randomBy
 const connection = createJobsConnection(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', 'producer', 'webhooks-test');
 const producers = createProducers(connection, { prefix });
 const log = createLogger({ name: 'webhooks-test', level: 'silent' });
+// The stack's keys, as the workers and the webhooks subgraph share them.
+const secretBox = createSecretBox(secretsKey.parse(process.env['SECRETS_KEY']));
 
 let status = 500;
-const receiver = createServer((_req, res) => res.writeHead(status).end(status === 200 ? 'ok' : 'down'));
+let lastRequest: { signature: string | undefined; body: string } | undefined;
+const receiver = createServer((req, res) => {
+  let body = '';
+  req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+  req.on('end', () => {
+    lastRequest = { signature: req.headers[webhookHeaders.signature] as string | undefined, body };
+    res.writeHead(status).end(status === 200 ? 'ok' : 'down');
+  });
+});
 let url = '';
 
 beforeAll(async () => {
@@ -33,11 +44,12 @@ afterAll(async () => {
   await new Promise((done) => receiver.close(done));
 });
 
-async function endpoint(target: string) {
+/** An endpoint whose secret is stored as the webhooks subgraph stores it (`stored`), sealed unless told otherwise. */
+async function endpoint(target: string, stored = secretBox.seal('whsec_test', signingSecretPurpose)) {
   const organizationId = randomUUID();
   const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO webhooks.webhook_endpoints (id, "organizationId", url, "eventTypes", secret, "createdById") VALUES (gen_random_uuid(), $1, $2, '{usage.recorded}', 'whsec_test', $3) RETURNING id`,
-    [organizationId, target, randomUUID()],
+    `INSERT INTO webhooks.webhook_endpoints (id, "organizationId", url, "eventTypes", secret, "createdById") VALUES (gen_random_uuid(), $1, $2, '{usage.recorded}', $4, $3) RETURNING id`,
+    [organizationId, target, randomUUID(), stored],
   );
   return { id: rows[0]!.id, organizationId };
 }
@@ -47,8 +59,19 @@ const delivery = (endpointId: string) => ({ endpointId, eventId: randomUUID(), e
 const state = async (id: string) => (await db.query('SELECT enabled, "consecutiveFailures", "disabledReason" FROM webhooks.webhook_endpoints WHERE id = $1', [id])).rows[0];
 
 describe('webhook deliveries', () => {
+  it('signs with the secret opened from its sealed form, and with one stored in clear by an older version', async () => {
+    const webhooks = createWebhooks({ db, secretBox, producers, log, allowPrivate: true, timeoutMs: 2_000, disableAfter: 3, cacheMs: 0 });
+    status = 200;
+    for (const target of [await endpoint(url), await endpoint(url, 'whsec_test')]) {
+      lastRequest = undefined;
+      await expect(webhooks.processors.deliver(delivery(target.id), job(0))).resolves.toMatchObject({ httpStatus: 200 });
+      expect(verifyWebhookSignature({ secret: 'whsec_test', header: lastRequest!.signature, body: lastRequest!.body })).toMatchObject({ ok: true });
+    }
+    await webhooks.close();
+  });
+
   it('disables an endpoint after N deliveries in a row fail every attempt, once, with a notice to its owners', async () => {
-    const webhooks = createWebhooks({ db, producers, log, allowPrivate: true, timeoutMs: 2_000, disableAfter: 3, cacheMs: 0 });
+    const webhooks = createWebhooks({ db, secretBox, producers, log, allowPrivate: true, timeoutMs: 2_000, disableAfter: 3, cacheMs: 0 });
     const target = await endpoint(url);
     status = 500;
     // A failed attempt that will be retried does not count: only a delivery that failed them all.
@@ -75,7 +98,7 @@ describe('webhook deliveries', () => {
   });
 
   it('refuses private destinations when they are not allowed, without retrying, and logs why', async () => {
-    const webhooks = createWebhooks({ db, producers, log, allowPrivate: false, timeoutMs: 2_000, disableAfter: 20, cacheMs: 0 });
+    const webhooks = createWebhooks({ db, secretBox, producers, log, allowPrivate: false, timeoutMs: 2_000, disableAfter: 20, cacheMs: 0 });
     const target = await endpoint(url);
     const attempt = webhooks.processors.deliver(delivery(target.id), job(0));
     await expect(attempt).rejects.toBeInstanceOf(UnrecoverableError);

@@ -3,7 +3,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { Agent, request } from 'undici';
 import type { EventEnvelope } from '@mindweave/events';
 import { checkWebhookDestination, DestinationRefusedError, isFinalAttempt, isPrivateAddress, jobIdOf, signWebhook, webhookEventTypes, webhookHeaders, type JobData, type Producers } from '@mindweave/jobs';
-import type { Logger } from '@mindweave/service-kit';
+import type { Logger, SecretBox } from '@mindweave/service-kit';
 import { deliveryTarget, recordAttempt, subscribedEndpoints, type DeliveryTarget, type Sql } from '@mindweave/webhooks/deliveries.ts';
 
 const subscribable = new Set<string>(webhookEventTypes);
@@ -44,6 +44,8 @@ const describe = (error: unknown) => {
 
 export interface WebhookOptions {
   db: Sql;
+  /** Opens the endpoints' sealed signing secrets. */
+  secretBox: SecretBox;
   producers: Producers;
   log: Logger;
   allowPrivate: boolean;
@@ -59,7 +61,7 @@ export interface WebhookOptions {
  * endpoint; `deliver` makes one signed attempt, logs it, and keeps the endpoint's failure run.
  */
 export function createWebhooks(options: WebhookOptions) {
-  const { db, producers, log } = options;
+  const { db, secretBox, producers, log } = options;
   const cacheMs = options.cacheMs ?? 5_000;
   const agent = new Agent({
     keepAliveTimeout: 10_000,
@@ -82,7 +84,7 @@ export function createWebhooks(options: WebhookOptions) {
 
   const subscribersOf = (organizationId: string, type: string) =>
     cached(subscriptions, `${organizationId}|${type}`, () => ({ ids: subscribedEndpoints(db, organizationId, type) })).ids;
-  const targetOf = (endpointId: string) => cached(targets, endpointId, () => ({ target: deliveryTarget(db, endpointId) })).target;
+  const targetOf = (endpointId: string) => cached(targets, endpointId, () => ({ target: deliveryTarget(db, secretBox, endpointId) })).target;
 
   /** One delivery job per endpoint subscribed to each event (the job id makes a redelivered event add none). */
   async function fanOut(events: EventEnvelope[]): Promise<number> {

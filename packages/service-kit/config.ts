@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { developmentSecretsKey } from './secrets.ts';
 
 /** Settings every service reads. Each service extends this with its own in its `env.ts`. */
 export const baseEnv = {
@@ -10,6 +11,13 @@ export const baseEnv = {
   REDIS_KEY_PREFIX: z.string().default('mw:'),
   /** HMAC key with which the router signs the identity it forwards to subgraphs. */
   INTERNAL_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').default('development-only-internal-signing-secret'),
+};
+
+/** Settings whose development defaults a production process must not run with. */
+const developmentDefaults: Record<string, (value: string | undefined) => boolean> = {
+  INTERNAL_SIGNING_SECRET: (value) => value === undefined || value === baseEnv.INTERNAL_SIGNING_SECRET.parse(undefined),
+  // Sealing with the development key in production is refused; keeping it to open old values is not.
+  SECRETS_KEY: (value) => value === undefined || value.split(',')[0]?.trim() === developmentSecretsKey,
 };
 
 /** `true`/`false` (or 1/0) from the environment. */
@@ -42,9 +50,11 @@ export function parseEnv<S extends z.ZodRawShape>(shape: S, source: Record<strin
       }),
     );
   }
-  const values = result.data as Record<string, unknown>;
-  if (values['NODE_ENV'] === 'production' && values['INTERNAL_SIGNING_SECRET'] === baseEnv.INTERNAL_SIGNING_SECRET.parse(undefined)) {
-    throw new ConfigError(['INTERNAL_SIGNING_SECRET: must be set in production']);
+  if ((result.data as Record<string, unknown>)['NODE_ENV'] === 'production') {
+    const unset = Object.entries(developmentDefaults)
+      .filter(([name, isDevelopmentValue]) => name in shape && isDevelopmentValue(source[name]))
+      .map(([name]) => `${name}: must be set in production`);
+    if (unset.length) throw new ConfigError(unset);
   }
   return result.data;
 }

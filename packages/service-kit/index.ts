@@ -4,3 +4,4 @@ export { identityHeaders, signIdentity, verifyIdentity, type Identity } from './
 export { createHealthRoutes, sendJson, type HealthCheck } from './health.ts';
 export { closeServer, listen, onShutdown, requestIdFrom } from './process.ts';
 export { createRedis } from './redis.ts';
+export { createSecretBox, resealSecrets, secretsKey, type SecretBox } from './secrets.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnv, kafkaBrokers, loadEnvOrExit, port } from '@mindweave/service-kit';
+import { baseEnv, kafkaBrokers, loadEnvOrExit, port, secretsKey } from '@mindweave/service-kit';
 
 export const identityEnv = {
   ...baseEnv,
@@ -11,6 +11,7 @@ export const identityEnv = {
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   /** Where links in verification and reset emails point. */
   PUBLIC_APP_URL: z.url().default('http://localhost:3000'),
+  SECRETS_KEY: secretsKey,
 };
 
 export const env = loadEnvOrExit(identityEnv);

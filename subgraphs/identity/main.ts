@@ -6,7 +6,8 @@ import { redis } from './redis.ts';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
 import { schema } from './schema/index.ts';
-import { currentSigningKey, jwks } from './tokens.ts';
+import { resealTotpSecrets } from './mfa.ts';
+import { currentSigningKey, jwks, resealSigningKeys } from './tokens.ts';
 
 const log = createLogger({ name: 'identity', level: env.LOG_LEVEL });
 
@@ -20,6 +21,13 @@ const usersRoute = serviceRoute('/internal/users', env.INTERNAL_SIGNING_SECRET, 
   const users = ids.length ? await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, email: true, name: true } }) : [];
   return { status: 200, body: { users } };
 });
+
+// Secrets stored in clear by an older version, or sealed with a key since rotated out of first place.
+const [signingKeys, totpSeeds] = [await resealSigningKeys(), await resealTotpSecrets()];
+if (signingKeys.resealed || totpSeeds.resealed) log.info({ signingKeys: signingKeys.resealed, totpSeeds: totpSeeds.resealed }, 'secrets resealed with the current SECRETS_KEY');
+if (signingKeys.unreadable.length || totpSeeds.unreadable.length) {
+  log.error({ signingKeys: signingKeys.unreadable, users: totpSeeds.unreadable }, 'secrets sealed with a key SECRETS_KEY no longer holds: add it back after the first key');
+}
 
 // Create the signing key before serving, so the first JWKS a router fetches already holds it.
 await currentSigningKey();

@@ -1,9 +1,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { unauthenticated } from '@mindweave/errors';
+import { resealSecrets } from '@mindweave/service-kit';
 import { prisma } from './db.ts';
 import { env } from './env.ts';
-import type { UserTokenPurpose } from './generated/prisma/client.ts';
+import { Prisma, type UserTokenPurpose } from './generated/prisma/client.ts';
+import { secretBox } from './secret-box.ts';
 
 export const accessTokenIssuer = 'mindweave-identity';
 export const accessTokenAudience = 'mindweave';
@@ -11,6 +13,15 @@ const signingAlgorithm = 'ES256';
 
 export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 const opaqueToken = (prefix: string) => `${prefix}${randomBytes(32).toString('base64url')}`;
+
+const signingKeyPurpose = 'access token signing key';
+
+/** `privateJwk` holds `{ "sealed": "<the JWK's JSON, sealed>" }`; rows from before sealing hold the JWK itself. */
+const storedPrivateJwk = Prisma.sql`COALESCE("privateJwk"->>'sealed', "privateJwk"::text)`;
+const privateJwkOf = (stored: Prisma.JsonValue): JWK => {
+  const sealed = (stored as { sealed?: unknown } | null)?.sealed;
+  return typeof sealed === 'string' ? (JSON.parse(secretBox.open(sealed, signingKeyPurpose)) as JWK) : (stored as JWK);
+};
 
 /**
  * The signing key lives in the database so that every identity instance signs with the same key;
@@ -22,11 +33,27 @@ async function loadSigningKey() {
     const { privateKey, publicKey } = await generateKeyPair(signingAlgorithm, { extractable: true });
     const kid = randomUUID();
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: signingAlgorithm, use: 'sig' };
-    await prisma.signingKey.createMany({ data: [{ kid, privateJwk: (await exportJWK(privateKey)) as object, publicJwk }], skipDuplicates: true });
+    const privateJwk = { sealed: secretBox.seal(JSON.stringify(await exportJWK(privateKey)), signingKeyPurpose) };
+    await prisma.signingKey.createMany({ data: [{ kid, privateJwk, publicJwk }], skipDuplicates: true });
     row = await prisma.signingKey.findFirstOrThrow({ orderBy: { createdAt: 'asc' } });
   }
-  return { kid: row.kid, privateKey: await importJWK(row.privateJwk as JWK, signingAlgorithm) };
+  return { kid: row.kid, privateKey: await importJWK(privateJwkOf(row.privateJwk), signingAlgorithm) };
 }
+
+/** Seals private keys still in clear, or sealed with an older SECRETS_KEY. */
+export const resealSigningKeys = () =>
+  resealSecrets({
+    box: secretBox,
+    purpose: signingKeyPurpose,
+    stale: (currentPrefix, afterId, limit) =>
+      prisma.$queryRaw<{ id: string; stored: string }[]>`
+        SELECT kid AS id, ${storedPrivateJwk} AS stored FROM identity.signing_keys
+        WHERE NOT starts_with(${storedPrivateJwk}, ${currentPrefix}) AND kid > ${afterId ?? ''} ORDER BY kid LIMIT ${limit}`,
+    save: async (row, sealed) =>
+      void (await prisma.$executeRaw`
+        UPDATE identity.signing_keys SET "privateJwk" = jsonb_build_object('sealed', ${sealed}::text)
+        WHERE kid = ${row.id} AND ${storedPrivateJwk} = ${row.stored}`),
+  });
 
 let signingKey: ReturnType<typeof loadSigningKey> | undefined;
 export const currentSigningKey = () => (signingKey ??= loadSigningKey());

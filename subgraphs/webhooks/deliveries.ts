@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { SecretBox } from '@mindweave/service-kit';
 
 // The workers' side of the webhooks subgraph: which endpoints want an event, and the delivery log.
 // Plain SQL on the workers' pool, qualified with this subgraph's schema (db.ts: `webhooks`).
@@ -6,6 +7,9 @@ import type pg from 'pg';
 export type Sql = Pick<pg.Pool, 'query'>;
 
 export type DeliveryTarget = { id: string; organizationId: string; url: string; secret: string; enabled: boolean };
+
+/** Bound into every sealed signing secret: the subgraph seals it, the workers open it. */
+export const signingSecretPurpose = 'webhook signing secret';
 
 /** Enabled endpoints of the organization subscribed to `eventType`. */
 export async function subscribedEndpoints(db: Sql, organizationId: string, eventType: string): Promise<{ id: string }[]> {
@@ -16,9 +20,11 @@ export async function subscribedEndpoints(db: Sql, organizationId: string, event
   return rows;
 }
 
-export async function deliveryTarget(db: Sql, endpointId: string): Promise<DeliveryTarget | null> {
+/** The endpoint, with its signing secret opened. */
+export async function deliveryTarget(db: Sql, secretBox: SecretBox, endpointId: string): Promise<DeliveryTarget | null> {
   const { rows } = await db.query<DeliveryTarget>(`SELECT id, "organizationId", url, secret, enabled FROM webhooks.webhook_endpoints WHERE id = $1::uuid`, [endpointId]);
-  return rows[0] ?? null;
+  const row = rows[0];
+  return row ? { ...row, secret: secretBox.open(row.secret, signingSecretPurpose) } : null;
 }
 
 export type Attempt = {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnv, flag, loadEnvOrExit, port } from '@mindweave/service-kit';
+import { baseEnv, flag, loadEnvOrExit, port, secretsKey } from '@mindweave/service-kit';
 
 export const webhooksEnv = {
   ...baseEnv,
@@ -9,6 +9,8 @@ export const webhooksEnv = {
   ACCOUNTS_INTERNAL_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:4002'),
   /** Endpoints on private, loopback and link-local addresses are refused unless this is true (development and tests). */
   WEBHOOKS_ALLOW_PRIVATE: flag(false),
+  /** Seals the endpoints' signing secrets; the workers need the same keys to open them. */
+  SECRETS_KEY: secretsKey,
 };
 
 export const env = loadEnvOrExit(webhooksEnv);

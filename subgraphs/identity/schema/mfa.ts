@@ -21,8 +21,8 @@ builder.mutationFields((t) => ({
     resolve: async (_root, _args, ctx) => {
       const user = await prisma.user.findUniqueOrThrow({ where: { id: requireUserId(ctx) } });
       if (user.mfaEnabledAt) throw badUserInput('MFA is already enabled');
-      const secret = newTotpSecret();
-      await prisma.user.update({ where: { id: user.id }, data: { mfaSecret: secret } });
+      const { secret, stored } = newTotpSecret();
+      await prisma.user.update({ where: { id: user.id }, data: { mfaSecret: stored } });
       return { secret, otpauthUrl: otpauthUrl(user.email, secret) };
     },
   }),

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { badUserInput, notFound } from '@mindweave/errors';
 import { checkWebhookDestination, DestinationRefusedError, webhookEventTypes } from '@mindweave/jobs';
@@ -8,6 +7,7 @@ import { prisma } from '../db.ts';
 import { env } from '../env.ts';
 import type { WebhookDelivery as DeliveryRow, WebhookEndpoint as EndpointRow } from '../generated/prisma/client.ts';
 import { memberships } from '../memberships.ts';
+import { newSigningSecret } from '../signing-secrets.ts';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -167,9 +167,9 @@ builder.mutationFields((t) => ({
       if ((await prisma.webhookEndpoint.count({ where: { organizationId } })) >= maxEndpointsPerOrganization) {
         throw badUserInput(`An organization can have at most ${maxEndpointsPerOrganization} webhook endpoints`, 'input.organizationId');
       }
-      const secret = `whsec_${randomBytes(32).toString('base64url')}`;
+      const { secret, stored } = newSigningSecret();
       const endpoint = await prisma.webhookEndpoint.create({
-        data: { organizationId, url: input.url, eventTypes: [...new Set(input.eventTypes)], description: input.description ?? null, secret, createdById: userId },
+        data: { organizationId, url: input.url, eventTypes: [...new Set(input.eventTypes)], description: input.description ?? null, secret: stored, createdById: userId },
       });
       return { secret, endpoint };
     },
