@@ -1,9 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it, vi } from 'vitest';
+import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { createJobsConnection, createProducers, jobsPrefix } from '@mindweave/jobs';
 import { signDownloadUrl } from '../subgraphs/exports/download.ts';
 import { createTenant, gql, stack } from './client.ts';
 import { sql } from './db.ts';
 import { waitForMail } from './mail.ts';
+
+// The clean-up job goes to the test stack's own queues, as its scheduler would add it.
+const connection = createJobsConnection(stack.redisUrl, 'producer', 'exports-e2e');
+const producers = createProducers(connection, { prefix: jobsPrefix(stack.env['REDIS_KEY_PREFIX'] ?? '') });
+afterAll(async () => {
+  await producers.close();
+  connection.disconnect();
+});
 
 const requestExport = 'mutation ($input: RequestExportInput!) { requestExport(input: $input) { id status downloadUrl error type format rowsWritten } }';
 const exportJob = 'query ($id: ID!) { exportJob(id: $id) { id status downloadUrl error rowsWritten bytes finishedAt organization { id } } }';
@@ -158,5 +169,52 @@ describe('exports', () => {
 
     const backwards = await gql(requestExport, { input: { ...input, from: input.to, to: input.from } }, { token: tenant.user.accessToken });
     expect(backwards.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.from' });
+  });
+
+  it('deletes exports finished before the retention, file and job, and keeps newer, running and half-written ones', async () => {
+    const tenant = await createTenant();
+    const start = new Date(Date.UTC(2026, 2, 1));
+    await seedUsage(tenant, 2, start);
+    const input = { organizationId: tenant.organizationId, type: 'USAGE', format: 'CSV', from: start.toISOString(), to: new Date(start.getTime() + 3_600_000).toISOString() };
+    const id = (await gql(requestExport, { input }, { token: tenant.user.accessToken })).data!.requestExport.id as string;
+    const job = await finished(id, tenant.user.accessToken);
+    expect((await fetch(job['downloadUrl'])).status).toBe(200);
+    const folder = join(stack.env['EXPORTS_DIR']!, tenant.organizationId);
+    const files = async () => (await readdir(folder)).sort();
+
+    // Finished 8 days ago, past the default 7 days; beside it, exports that must stay.
+    await sql(`UPDATE exports.export_jobs SET "finishedAt" = now() - interval '8 days' WHERE id = $1`, [id]);
+    async function seeded(status: string, finishedDaysAgo: number | null, withFile = false) {
+      const seededId = randomUUID();
+      if (withFile) await writeFile(join(folder, `${seededId}.csv`), 'a,b\r\n');
+      await sql(
+        `INSERT INTO exports.export_jobs (id, "organizationId", "requestedBy", type, format, "from", "to", status, "fileKey", "createdAt", "finishedAt")
+         VALUES ($1, $2, $3, 'USAGE', 'CSV', $4, $5, $6, $7, now() - interval '40 days', now() - make_interval(days => $8))`,
+        [seededId, tenant.organizationId, tenant.user.userId, input.from, input.to, status, withFile ? `${tenant.organizationId}/${seededId}.csv` : null, finishedDaysAgo],
+      );
+      return seededId;
+    }
+    const recentId = await seeded('SUCCEEDED', 6, true);
+    const running = await seeded('RUNNING', null);
+    await seeded('FAILED', 30);
+    // What a worker killed mid-export left two days ago, and what one is writing now.
+    const abandoned = join(folder, `${randomUUID()}.csv.123.part`);
+    const writing = `${randomUUID()}.csv.456.part`;
+    await writeFile(abandoned, 'a,b');
+    await writeFile(join(folder, writing), 'a,b');
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    await utimes(abandoned, twoDaysAgo, twoDaysAgo);
+
+    const cleanup = await producers.add('analytics', 'exports-cleanup', {});
+    await vi.waitFor(async () => expect(await producers.queues.analytics.getJobState(cleanup.id!)).toBe('completed'), { timeout: 15_000, interval: 100 });
+    expect((await producers.queues.analytics.getJob(cleanup.id!))!.returnvalue).toMatchObject({ abandonedParts: 1 });
+
+    expect((await gql(exportJob, { id }, { token: tenant.user.accessToken })).data).toEqual({ exportJob: null });
+    const gone = await fetch(job['downloadUrl']);
+    expect(gone.status).toBe(404);
+    expect(((await gone.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe('NOT_FOUND');
+    expect(await files()).toEqual([`${recentId}.csv`, writing].sort());
+    const left = await sql<{ id: string }>('SELECT id FROM exports.export_jobs WHERE "organizationId" = $1', [tenant.organizationId]);
+    expect(left.map((row) => row.id).sort()).toEqual([recentId, running].sort());
   });
 });

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createEventBus } from '@mindweave/events';
+import { createLocalStorage } from '@mindweave/exports/storage.ts';
 import { createJobsConnection, createProducers, createSandboxedWorker, createWorker, jobsPrefix, registerSchedules, type Processors } from '@mindweave/jobs';
 import { closeServer, createHealthRoutes, createLogger, createRedis, createSecretBox, listen, onShutdown, sendJson } from '@mindweave/service-kit';
 import { aggregationProcessors } from './aggregation.ts';
@@ -12,6 +13,7 @@ import { createDirectory } from './directory.ts';
 import { createMailer, emailProcessors } from './email.ts';
 import { loadWorkersEnv } from './env.ts';
 import { createEventHandler } from './events.ts';
+import { exportsCleanupProcessors } from './exports-cleanup.ts';
 import { createQuotaAlerts } from './quota-alerts.ts';
 import { reportProcessArgs } from './reports.ts';
 import { createWebhooks } from './webhooks.ts';
@@ -48,7 +50,12 @@ const quota = createQuotaAlerts({ redis, directory, producers, quotas: env.PLAN_
 const registered = await registerSchedules(producers);
 log.info({ schedules: registered }, 'job schedulers registered');
 
-const analytics: Processors<'analytics'> = { ...aggregationProcessors({ db, log }), ...billingProcessors({ db, log }), ...auditCleanupProcessors({ db, log }) };
+const analytics: Processors<'analytics'> = {
+  ...aggregationProcessors({ db, log }),
+  ...billingProcessors({ db, log }),
+  ...auditCleanupProcessors({ db, log }),
+  ...exportsCleanupProcessors({ db, storage: createLocalStorage(env.EXPORTS_DIR), retentionDays: env.EXPORTS_RETENTION_DAYS, log }),
+};
 const options = { connection: workerConnection, prefix, name: instance };
 const workers = [
   createWorker('email', emailProcessors({ mailer, directory, appUrl: env.PUBLIC_APP_URL, log }), options),

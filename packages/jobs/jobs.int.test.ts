@@ -15,6 +15,7 @@ const analyticsProcessors = (overrides: Partial<Processors<'analytics'>>): Proce
   'hourly-summary': unused,
   'monthly-billing': unused,
   'audit-cleanup': unused,
+  'exports-cleanup': unused,
   ...overrides,
 });
 

@@ -69,6 +69,8 @@ export const jobSchemas = {
     /** The previous UTC month unless `month` is given. */
     'monthly-billing': z.object({ month: month.optional() }),
     'audit-cleanup': z.object({ retentionDays: z.number().int().min(1) }),
+    /** EXPORTS_RETENTION_DAYS unless `retentionDays` is given. */
+    'exports-cleanup': z.object({ retentionDays: z.number().int().min(1).optional() }),
   },
   webhooks: {
     /** One event to one endpoint; `body` is sent as is, so that every attempt carries the same bytes. */

@@ -10,6 +10,7 @@ export const schedules = [
   { id: 'hourly-summary', name: 'hourly-summary', pattern: '5 * * * *', data: {} },
   { id: 'monthly-billing', name: 'monthly-billing', pattern: '0 6 1 * *', data: {} },
   { id: 'audit-cleanup', name: 'audit-cleanup', pattern: '0 3 * * 0', data: { retentionDays: 90 } },
+  { id: 'exports-cleanup', name: 'exports-cleanup', pattern: '20 * * * *', data: {} },
 ] as const satisfies Schedule<JobName<'analytics'>>[];
 
 /**

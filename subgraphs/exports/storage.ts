@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 
@@ -59,7 +59,22 @@ export function createLocalStorage(root: string) {
     return { stream: createReadStream(path), size: info.size };
   }
 
-  return { root: base, create, open, remove: (key: string) => rm(pathOf(key), { force: true }) };
+  /** Removes what writers that died mid-file left (`*.part`) once older than `olderThanMs`; returns how many. */
+  async function removeAbandonedParts(olderThanMs: number): Promise<number> {
+    const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch(() => []);
+    let removed = 0;
+    for (const entry of entries) {
+      if (!entry.isFile() || !entry.name.endsWith('.part')) continue;
+      const path = join(entry.parentPath, entry.name);
+      const info = await stat(path).catch(() => null);
+      if (!info || Date.now() - info.mtimeMs < olderThanMs) continue;
+      await rm(path, { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  return { root: base, create, open, remove: (key: string) => rm(pathOf(key), { force: true }), removeAbandonedParts };
 }
 
 export type Storage = ReturnType<typeof createLocalStorage>;

@@ -1,0 +1,46 @@
+import type { Sql } from '@mindweave/analytics/billing.ts';
+import type { Storage } from '@mindweave/exports/storage.ts';
+import type { Processors } from '@mindweave/jobs';
+import type { Logger } from '@mindweave/service-kit';
+
+const batch = 500;
+/** A writer that has not touched its file for this long has died: no export runs for a day. */
+const abandonedAfterMs = 86_400_000;
+
+/**
+ * Deletes exports that finished more than `retentionDays` ago: the file first, then the job, so
+ * that no job is left pointing at a file that is gone only halfway. Queued and running exports are
+ * never touched. Nothing to do while the exports subgraph's table does not exist.
+ */
+export async function cleanUpExports(db: Sql, storage: Storage, retentionDays: number): Promise<{ deleted: number; files: number; abandonedParts: number }> {
+  const result = { deleted: 0, files: 0, abandonedParts: await storage.removeAbandonedParts(abandonedAfterMs) };
+  const { rows: table } = await db.query<{ exists: boolean }>(`SELECT to_regclass('exports.export_jobs') IS NOT NULL AS exists`);
+  if (!table[0]?.exists) return result;
+  for (;;) {
+    const { rows } = await db.query<{ id: string; fileKey: string | null }>(
+      `SELECT id, "fileKey" FROM exports.export_jobs
+       WHERE status IN ('SUCCEEDED', 'FAILED') AND COALESCE("finishedAt", "createdAt") < now() - make_interval(days => $1)
+       ORDER BY id LIMIT ${batch}`,
+      [retentionDays],
+    );
+    for (const row of rows) {
+      if (!row.fileKey) continue;
+      await storage.remove(row.fileKey);
+      result.files++;
+    }
+    if (rows.length) await db.query(`DELETE FROM exports.export_jobs WHERE id = ANY($1::uuid[])`, [rows.map((row) => row.id)]);
+    result.deleted += rows.length;
+    if (rows.length < batch) return result;
+  }
+}
+
+export function exportsCleanupProcessors(deps: { db: Sql; storage: Storage; retentionDays: number; log: Logger }): Pick<Processors<'analytics'>, 'exports-cleanup'> {
+  return {
+    'exports-cleanup': async (data) => {
+      const retentionDays = data.retentionDays ?? deps.retentionDays;
+      const result = await cleanUpExports(deps.db, deps.storage, retentionDays);
+      if (result.deleted || result.abandonedParts) deps.log.info({ ...result, retentionDays }, 'old exports deleted');
+      return result;
+    },
+  };
+}
