@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createTenant, gql, registerUser, stack, unique } from './client.ts';
 import { startExtraRouter } from './extra-router.ts';
 
@@ -14,6 +16,7 @@ const limits = {
   AUTH_RATE_LIMIT_PER_MINUTE: '3',
   MAX_DEPTH: '6',
   MAX_ALIASES: '3',
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: '3',
 };
 let edge: Awaited<ReturnType<typeof startExtraRouter>>;
 beforeAll(async () => {
@@ -135,5 +138,58 @@ describe('authorization directives', () => {
     const result = await gql('{ me { id } organization(id: "00000000-0000-4000-8000-000000000000") { id } }');
     expect(result.data).toEqual({ me: null, organization: null });
     expect(result.errors?.map((e) => [e.path, e.extensions.code])).toEqual([[['organization'], 'FORBIDDEN']]);
+  });
+});
+
+describe('subscriptions at the edge', () => {
+  const clients: Client[] = [];
+  afterAll(() => Promise.all(clients.map((client) => client.dispose())));
+  const connect = (authorization: string) => {
+    const client = createClient({ url: edge.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization }, retryAttempts: 0 });
+    clients.push(client);
+    return client;
+  };
+  /** The errors a subscription was refused with, or 'open' if it was taken and is still running. */
+  const outcome = (client: Client, selection: string, organizationId: string) =>
+    new Promise<{ message: string; extensions: Record<string, unknown> }[] | 'open'>((resolve) => {
+      client.subscribe(
+        { query: `subscription ($org: ID!) { usageUpdated(organizationId: $org) ${selection} }`, variables: { org: organizationId } },
+        { next: () => undefined, error: (errors) => resolve(errors as never), complete: () => resolve([]) },
+      );
+      setTimeout(() => resolve('open'), 500);
+    });
+
+  it('refuses, as over HTTP, too many aliases, too high a cost, and fields the caller may not see', async () => {
+    const tenant = await createTenant(['usage:read']);
+    const asUser = connect(`Bearer ${tenant.user.accessToken}`);
+    const aliases = await outcome(asUser, '{ a: id b: id c: id d: id }', tenant.organizationId);
+    expect(aliases).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }) })]);
+    // usageUpdated 1 + organization 1 + 20 projects x (1 + 10 apiKeys) = 222 > 200
+    const costly = await outcome(asUser, '{ id organization { projects { apiKeys { id } } } }', tenant.organizationId);
+    expect(costly).toEqual([expect.objectContaining({ extensions: { code: 'COST_LIMIT_EXCEEDED', cost: 222, maxCost: 200 } })]);
+    // Over HTTP the field would be removed and answered null; a subscription is refused whole.
+    const denied = await outcome(connect(tenant.apiKey), '{ id organization { name projects { id name } } }', tenant.organizationId);
+    expect(denied).toEqual([expect.objectContaining({ message: 'Not allowed to see usageUpdated.organization.projects', extensions: { code: 'FORBIDDEN' } })]);
+    expect(await outcome(connect(tenant.apiKey), '{ id organization { name } }', tenant.organizationId)).toBe('open');
+  });
+
+  it('holds at most MAX_SUBSCRIPTIONS_PER_CONNECTION on a connection, and counts each subscribe against the rate limits', async () => {
+    const tenant = await createTenant(['usage:read']);
+    const first = connect(tenant.apiKey);
+    for (let i = 0; i < 3; i++) expect(await outcome(first, '{ id }', tenant.organizationId)).toBe('open');
+    expect(await outcome(first, '{ id }', tenant.organizationId)).toEqual([expect.objectContaining({ extensions: { code: 'RATE_LIMITED' } })]);
+    // API_KEY_RATE_LIMIT_PER_MINUTE is 5, and the fourth was refused before it counted: two more.
+    const second = connect(tenant.apiKey);
+    for (let i = 0; i < 2; i++) expect(await outcome(second, '{ id }', tenant.organizationId)).toBe('open');
+    expect(await outcome(second, '{ id }', tenant.organizationId)).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) }) })]);
+  });
+
+  it('closes a connection that sends a message over MAX_REQUEST_BYTES with 1009', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const socket = new WebSocket(edge.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { padding: 'x'.repeat(1_048_577) } })));
+      socket.on('close', (code) => resolve(code));
+    });
+    expect(closed).toBe(1009);
   });
 });

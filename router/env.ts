@@ -25,7 +25,9 @@ export const routerEnv = {
   /** How long a resolved API key is cached in Redis; a revocation also evicts it at once. */
   API_KEY_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(300).default(10),
   KAFKA_BROKERS: kafkaBrokers,
+  /** The largest request body, and the largest WebSocket message. */
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(100),
   /** Every fetch to a subgraph is abandoned after this long. */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),
 

@@ -283,7 +283,19 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   });
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 60_000;
-  const subscriptions = startSubscriptions({ server, apollo, gateway, authenticate, persisted, bus, metrics, log });
+  const subscriptions = startSubscriptions({
+    server,
+    apollo,
+    gateway,
+    authenticate,
+    persisted,
+    bus,
+    edge,
+    maxMessageBytes: env.MAX_REQUEST_BYTES,
+    maxSubscriptionsPerConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    metrics,
+    log,
+  });
   const port = await listen(server, env.PORT, env.HOST);
   log.info({ port }, `router ready at http://localhost:${port}/graphql`);
 

@@ -6,11 +6,12 @@ import { GraphQLError, Kind, parse, print, validate, valueFromASTUntyped, type D
 import { MessageType } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import WebSocket, { WebSocketServer } from 'ws';
-import { ErrorCode } from '@mindweave/errors';
+import { ErrorCode, MindweaveError } from '@mindweave/errors';
 import type { EventBus, EventEnvelope, Subscription as BusSubscription } from '@mindweave/events';
 import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-kit';
 import type { Authenticate } from './auth.ts';
 import type { RouterContext } from './context.ts';
+import type { Edge } from './edge.ts';
 import type { Metrics } from './metrics.ts';
 import type { PersistedQueries } from './persisted-queries.ts';
 
@@ -75,6 +76,12 @@ export interface SubscriptionOptions {
   authenticate: Authenticate;
   persisted: PersistedQueries;
   bus: EventBus;
+  /** Judges each subscription as it judges an HTTP operation: limits, cost, rate, field authorization. */
+  edge: Edge;
+  /** The largest message a client may send (the HTTP body limit). */
+  maxMessageBytes: number;
+  /** Subscriptions one connection may hold at once. */
+  maxSubscriptionsPerConnection: number;
   metrics: Metrics;
   log: Logger;
 }
@@ -86,7 +93,7 @@ export interface SubscriptionOptions {
  * results out to the group's subscribers.
  */
 export function startSubscriptions(options: SubscriptionOptions) {
-  const { apollo, gateway, authenticate, persisted, bus, metrics, log } = options;
+  const { apollo, gateway, authenticate, persisted, bus, edge, metrics, log } = options;
   const groups = new Map<string, Group>();
   let tail: Promise<BusSubscription> | undefined;
 
@@ -182,7 +189,7 @@ export function startSubscriptions(options: SubscriptionOptions) {
     return response.body.kind === 'single' && (response.body.singleResult.data as { organization?: { id: string } | null } | undefined)?.organization?.id === organizationId;
   }
 
-  const wss = new WebSocketServer({ server: options.server, path: '/graphql' });
+  const wss = new WebSocketServer({ server: options.server, path: '/graphql', maxPayload: options.maxMessageBytes });
   type Extra = { identity: Identity };
   const cleanup = useServer<Record<string, unknown> | undefined, Partial<Extra>>(
     {
@@ -200,6 +207,10 @@ export function startSubscriptions(options: SubscriptionOptions) {
         if (ctx.extra.identity) metrics.webSocketConnections.dec();
       },
       onSubscribe: async (ctx, id, payload) => {
+        // graphql-ws has already counted this one.
+        if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerConnection) {
+          return [new MindweaveError(ErrorCode.RATE_LIMITED, `A connection may hold at most ${options.maxSubscriptionsPerConnection} subscriptions at once`)];
+        }
         const schema = gateway.schema;
         if (!schema) return [new GraphQLError('The supergraph is not loaded yet', { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } })];
         // Persisted subscriptions and safelist mode work as over HTTP.
@@ -223,6 +234,13 @@ export function startSubscriptions(options: SubscriptionOptions) {
         const prepared = prepare(document, payload.operationName, variables);
         if (prepared instanceof GraphQLError) return [prepared];
         const identity = ctx.extra.identity ?? { kind: 'anonymous' };
+        // Events are resolved with executeOperation, which the HTTP edge never sees: judge the
+        // document here, once. A field the caller may not see refuses the whole subscription.
+        const ip = ctx.extra.request.socket.remoteAddress ?? 'unknown';
+        const admission = await edge.admit(identity, ip, [{ query, operationName: payload.operationName ?? undefined, variables }], false);
+        if (!admission.ok) return [admission.error];
+        const denied = [...admission.edge.values()].flatMap((info) => info.denied);
+        if (denied.length) return [new MindweaveError(ErrorCode.FORBIDDEN, `Not allowed to see ${denied.map((d) => d.path.join('.')).join(', ')}`)];
         if (!(await authorize(identity, prepared.organizationId))) {
           return [new GraphQLError('Not allowed to watch this organization', { extensions: { code: ErrorCode.FORBIDDEN } })];
         }
