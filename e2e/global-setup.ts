@@ -74,6 +74,7 @@ export default async function setup(project: TestProject) {
       COST_BUDGET_PER_MINUTE: '1000000000',
       SMTP_URL: mail.smtpUrl,
       EXPORTS_DIR: join(logDir, 'exports'),
+      SUBSCRIPTION_KEY_RECHECK_SECONDS: '1',
       // Retries within a test's patience: 200 ms, 400 ms, 800 ms...
       JOBS_BACKOFF_MS: '200',
     },

@@ -1,7 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createTenant, gql, stack } from './client.ts';
+import { createTenant, gql, registerUser, stack } from './client.ts';
 import { startExtraRouter } from './extra-router.ts';
 
 const wsUrl = (httpUrl: string) => httpUrl.replace(/^http/, 'ws');
@@ -137,6 +137,39 @@ describe('usageUpdated over graphql-ws', () => {
     expect(await waitFor(() => reader.results.length === sent, 20_000)).toBe(true);
     stalled.terminate();
   }, 90_000);
+});
+
+describe('who sees what, over time', () => {
+  it("resolves each user's subscription as that user: a member never gets what only an owner may see", async () => {
+    const tenant = await createTenant();
+    const member = await registerUser('Member');
+    const added = await gql('mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }', { input: { organizationId: tenant.organizationId, userId: member.userId, role: 'MEMBER' } }, { token: tenant.user.accessToken });
+    expect(added.errors).toBeUndefined();
+    const hook = await gql('mutation ($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }', { input: { organizationId: tenant.organizationId, url: 'http://127.0.0.1:9/owners-only', eventTypes: ['usage.recorded'] } }, { token: tenant.user.accessToken });
+    expect(hook.errors).toBeUndefined();
+    // The same selection, the owner first: alike subscribers share one resolution per burst.
+    const selection = 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id organization { webhookEndpoints { url } } } }';
+    const owner = watch(connect(`Bearer ${tenant.user.accessToken}`), selection, { org: tenant.organizationId });
+    await settled();
+    const asMember = watch(connect(`Bearer ${member.accessToken}`), selection, { org: tenant.organizationId });
+    await settled();
+    await record(tenant.apiKey);
+    expect(await waitFor(() => owner.results.length === 1 && asMember.results.length === 1)).toBe(true);
+    expect(owner.results[0]!.data.usageUpdated.organization.webhookEndpoints).toEqual([{ url: 'http://127.0.0.1:9/owners-only' }]);
+    expect(JSON.stringify(asMember.results[0])).not.toContain('owners-only');
+    expect(asMember.results[0]!.errors?.[0]?.extensions?.code).toMatch(/FORBIDDEN|NOT_FOUND/);
+  });
+
+  it('closes a connection with 4403 once the API key it was opened with is revoked', async () => {
+    const tenant = await createTenant();
+    const sub = watch(connect(tenant.apiKey), usageUpdated, { org: tenant.organizationId });
+    await settled();
+    const revoked = await gql('mutation ($id: ID!) { revokeApiKey(id: $id) { revokedAt } }', { id: tenant.apiKeyId }, { token: tenant.user.accessToken });
+    expect(revoked.errors).toBeUndefined();
+    // The test stack checks keys again every second (SUBSCRIPTION_KEY_RECHECK_SECONDS).
+    await sub.done;
+    expect((sub.errors[0] as { code?: number }).code).toBe(4403);
+  });
 });
 
 describe('several router instances', () => {

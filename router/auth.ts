@@ -75,7 +75,8 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     return { kind: 'apiKey', apiKeyId: body.apiKeyId, projectId: body.projectId, organizationId: body.organizationId, scopes: body.scopes };
   }
 
-  async function verifyApiKey(key: string, requestId: string): Promise<Identity> {
+  /** The key's identity, or null for an unknown or revoked key; throws when neither can be told. */
+  async function lookUpApiKey(key: string, requestId: string): Promise<ApiKeyIdentity | null> {
     // The same key derivation as accounts' apiKeyCacheKey, so that a revocation can evict it.
     const cacheKey = `apikey:${createHash('sha256').update(key).digest('hex')}`;
     // While Redis is down, ask accounts every time rather than wait for Redis to time out.
@@ -86,25 +87,40 @@ export function createAuthenticator(options: AuthenticatorOptions) {
           return null;
         })
       : null;
-    let identity: ApiKeyIdentity | null;
-    if (cached !== null) {
-      identity = cached === 'invalid' ? null : (JSON.parse(cached) as ApiKeyIdentity);
-    } else {
-      identity = await resolveApiKey(key, requestId).catch((error: unknown) => {
-        log.error({ err: error }, 'could not resolve API key');
-        throw unauthenticated('API key could not be verified right now');
-      });
-      if (cacheUp) await redis.set(cacheKey, identity ? JSON.stringify(identity) : 'invalid', 'EX', options.apiKeyCacheTtlSeconds).catch(() => undefined);
-    }
+    if (cached !== null) return cached === 'invalid' ? null : (JSON.parse(cached) as ApiKeyIdentity);
+    const identity = await resolveApiKey(key, requestId);
+    if (cacheUp) await redis.set(cacheKey, identity ? JSON.stringify(identity) : 'invalid', 'EX', options.apiKeyCacheTtlSeconds).catch(() => undefined);
+    return identity;
+  }
+
+  async function verifyApiKey(key: string, requestId: string): Promise<Identity> {
+    const identity = await lookUpApiKey(key, requestId).catch((error: unknown) => {
+      log.error({ err: error }, 'could not resolve API key');
+      throw unauthenticated('API key could not be verified right now');
+    });
     if (!identity) throw unauthenticated('Invalid or revoked API key');
     return identity;
   }
 
-  return async function authenticate(headers: IncomingHttpHeaders, requestId: string): Promise<Identity> {
+  async function authenticate(headers: IncomingHttpHeaders, requestId: string): Promise<Identity> {
     const credential = credentialOf(headers);
     if (!credential) return { kind: 'anonymous' };
     return credential.kind === 'jwt' ? verifyJwt(credential.token) : verifyApiKey(credential.key, requestId);
-  };
+  }
+
+  /**
+   * Whether an API key that authenticated a long-lived connection has been revoked since;
+   * undefined when accounts cannot tell right now (the connection is given the benefit of the doubt).
+   */
+  async function apiKeyRevoked(key: string, requestId: string): Promise<boolean | undefined> {
+    return lookUpApiKey(key, requestId).then(
+      (identity) => identity === null,
+      () => undefined,
+    );
+  }
+
+  return { authenticate, apiKeyRevoked };
 }
 
-export type Authenticate = ReturnType<typeof createAuthenticator>;
+export type Authenticator = ReturnType<typeof createAuthenticator>;
+

@@ -28,6 +28,8 @@ export const routerEnv = {
   /** The largest request body, and the largest WebSocket message. */
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(100),
+  /** How often a WebSocket connection's API key is checked again; a revoked key closes it with 4403. */
+  SUBSCRIPTION_KEY_RECHECK_SECONDS: z.coerce.number().int().min(1).default(30),
   /** Every fetch to a subgraph is abandoned after this long. */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),
 

@@ -161,7 +161,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   });
   await apollo.start();
 
-  const authenticate = createAuthenticator({
+  const authenticator = createAuthenticator({
     jwksUrl: env.IDENTITY_JWKS_URL,
     accountsUrl: env.ACCOUNTS_INTERNAL_URL,
     signingSecret: env.INTERNAL_SIGNING_SECRET,
@@ -219,7 +219,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     if (req.method !== 'GET' && req.method !== 'POST') {
       return sendError(req, res, 405, new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Use GET or POST'), { allow: 'GET, POST' });
     }
-    const identity = await authenticate(req.headers, requestId);
+    const identity = await authenticator.authenticate(req.headers, requestId);
     const sent = await operationsOf(req, url);
     const requests = await Promise.all(sent.requests.map((request) => persisted.resolve(request)));
     const { batch, raw } = sent;
@@ -287,10 +287,11 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     server,
     apollo,
     gateway,
-    authenticate,
+    authenticator,
     persisted,
     bus,
     edge,
+    recheckKeysMs: env.SUBSCRIPTION_KEY_RECHECK_SECONDS * 1000,
     maxMessageBytes: env.MAX_REQUEST_BYTES,
     maxSubscriptionsPerConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
     metrics,

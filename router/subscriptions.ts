@@ -9,7 +9,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { ErrorCode, MindweaveError } from '@mindweave/errors';
 import type { EventBus, EventEnvelope, Subscription as BusSubscription } from '@mindweave/events';
 import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-kit';
-import type { Authenticate } from './auth.ts';
+import { credentialOf, type Authenticator } from './auth.ts';
 import type { RouterContext } from './context.ts';
 import type { Edge } from './edge.ts';
 import type { Metrics } from './metrics.ts';
@@ -24,7 +24,7 @@ const connectionBufferLimit = 1 << 20;
 
 interface Subscriber {
   identity: Identity;
-  /** `{"id":"<subscription id>","type":"next","payload":{"data":{"<response key>":` */
+  /** `{"id":"<subscription id>","type":"next","payload":`: the group's payload and `}` follow. */
   messagePrefix: string;
   socket: WebSocket;
   /** The connection under `socket`, to cork while a burst is written. */
@@ -41,10 +41,12 @@ interface SubscriptionContext {
   raw: Socket;
 }
 
-/** Subscribers that see the same thing: one organization, one selection, one kind of caller. */
+/** Subscribers that see the same thing: one organization, one selection, one audience (audienceOf). */
 interface Group {
   organizationId: string;
   query: string;
+  /** The usageUpdated field's alias, or usageUpdated. */
+  responseKey: string;
   subscribers: Set<Subscriber>;
 }
 
@@ -65,7 +67,15 @@ function openSubscription(onClose: () => void): AsyncIterableIterator<ExecutionR
   return iterator;
 }
 
-const callerKind = (identity: Identity) => (identity.kind === 'apiKey' ? `key:${[...identity.scopes].sort().join(',')}` : identity.kind);
+/**
+ * Subscribers whose selection resolves alike: a user's roles decide what some fields show
+ * (invoices, webhook endpoints), so each user is their own; an organization's API keys see the
+ * same things when they hold the same scopes.
+ */
+const audienceOf = (identity: Identity) => {
+  if (identity.kind === 'apiKey') return `key:${[...identity.scopes].sort().join(',')}`;
+  return identity.kind === 'user' ? `user:${identity.userId}` : identity.kind;
+};
 
 const usagePayload = (event: EventEnvelope<'usage.recorded'>) => ({ id: event.id, ...event.data });
 
@@ -73,7 +83,7 @@ export interface SubscriptionOptions {
   server: Server;
   apollo: ApolloServer<RouterContext>;
   gateway: ApolloGateway;
-  authenticate: Authenticate;
+  authenticator: Authenticator;
   persisted: PersistedQueries;
   bus: EventBus;
   /** Judges each subscription as it judges an HTTP operation: limits, cost, rate, field authorization. */
@@ -82,6 +92,8 @@ export interface SubscriptionOptions {
   maxMessageBytes: number;
   /** Subscriptions one connection may hold at once. */
   maxSubscriptionsPerConnection: number;
+  /** How often the API key of each connection that holds one is checked for revocation. */
+  recheckKeysMs: number;
   metrics: Metrics;
   log: Logger;
 }
@@ -93,7 +105,7 @@ export interface SubscriptionOptions {
  * results out to the group's subscribers.
  */
 export function startSubscriptions(options: SubscriptionOptions) {
-  const { apollo, gateway, authenticate, persisted, bus, edge, metrics, log } = options;
+  const { apollo, gateway, authenticator, persisted, bus, edge, metrics, log } = options;
   const groups = new Map<string, Group>();
   let tail: Promise<BusSubscription> | undefined;
 
@@ -112,10 +124,25 @@ export function startSubscriptions(options: SubscriptionOptions) {
       { contextValue: context(first.identity, `subscription-${events[0]?.id ?? ''}`) },
     );
     if (response.body.kind !== 'single') return;
-    const { data, errors } = response.body.singleResult;
-    const items = ((data as { usageEventsFromStream?: unknown[] } | null | undefined)?.usageEventsFromStream ?? []) as unknown[];
-    const suffix = errors?.length ? `},"errors":${JSON.stringify(errors)}}}` : '}}}';
-    const bodies = items.map((item) => JSON.stringify(item) + suffix);
+    const { data, errors = [] } = response.body.singleResult;
+    const items = (data as { usageEventsFromStream?: unknown[] } | null | undefined)?.usageEventsFromStream ?? [];
+    // An error at usageEventsFromStream.<i>... belongs to event i, at usageUpdated...; any other to
+    // every event. Locations point into the router's own query, not the client's: left out.
+    const errorsOf = events.map(() => [] as unknown[]);
+    const everyEvent: unknown[] = [];
+    for (const { message, path, extensions } of errors) {
+      const [root, index, ...rest] = path ?? [];
+      if (root === 'usageEventsFromStream' && typeof index === 'number' && errorsOf[index]) errorsOf[index].push({ message, path: [group.responseKey, ...rest], extensions });
+      else everyEvent.push({ message, extensions });
+    }
+    const key = JSON.stringify(group.responseKey);
+    const bodies = events.map((_, i) => {
+      const item = items[i] ?? null;
+      const eventErrors = [...errorsOf[i]!, ...everyEvent];
+      // usageUpdated is non-null: without its item, the whole data is null, as graphql-js would answer.
+      const body = item === null ? '{"data":null' : `{"data":{${key}:${JSON.stringify(item)}}`;
+      return `${body}${eventErrors.length ? `,"errors":${JSON.stringify(eventErrors)}` : ''}}}`;
+    });
     let dropped = 0;
     for (const subscriber of group.subscribers) {
       const { socket } = subscriber;
@@ -189,21 +216,48 @@ export function startSubscriptions(options: SubscriptionOptions) {
     return response.body.kind === 'single' && (response.body.singleResult.data as { organization?: { id: string } | null } | undefined)?.organization?.id === organizationId;
   }
 
+  // A connection outlives the API key it was opened with unless someone looks again. (Access
+  // tokens are not checked again: they cannot be revoked, and the connection was opened in time.)
+  const keyedConnections = new Map<WebSocket, string>();
+  let rechecking = false;
+  const recheckKeys = setInterval(async () => {
+    if (rechecking) return;
+    rechecking = true;
+    try {
+      const byKey = new Map<string, WebSocket[]>();
+      for (const [socket, key] of keyedConnections) byKey.set(key, [...(byKey.get(key) ?? []), socket]);
+      for (const [key, sockets] of byKey) {
+        if ((await authenticator.apiKeyRevoked(key, requestIdFrom(undefined))) !== true) continue;
+        for (const socket of sockets) {
+          keyedConnections.delete(socket);
+          socket.close(4403, 'Forbidden: the API key was revoked');
+        }
+      }
+    } finally {
+      rechecking = false;
+    }
+  }, options.recheckKeysMs);
+  recheckKeys.unref();
+
   const wss = new WebSocketServer({ server: options.server, path: '/graphql', maxPayload: options.maxMessageBytes });
   type Extra = { identity: Identity };
   const cleanup = useServer<Record<string, unknown> | undefined, Partial<Extra>>(
     {
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.['authorization'];
+        const headers = typeof authorization === 'string' ? { authorization } : {};
         try {
-          ctx.extra.identity = await authenticate(typeof authorization === 'string' ? { authorization } : {}, requestIdFrom(undefined));
+          ctx.extra.identity = await authenticator.authenticate(headers, requestIdFrom(undefined));
         } catch {
           return false; // 4403 Forbidden, as graphql-ws defines it
         }
+        const credential = credentialOf(headers);
+        if (credential?.kind === 'apiKey') keyedConnections.set(ctx.extra.socket, credential.key);
         metrics.webSocketConnections.inc();
         return true;
       },
       onClose: (ctx) => {
+        keyedConnections.delete(ctx.extra.socket);
         if (ctx.extra.identity) metrics.webSocketConnections.dec();
       },
       onSubscribe: async (ctx, id, payload) => {
@@ -249,11 +303,11 @@ export function startSubscriptions(options: SubscriptionOptions) {
       subscribe: async (args) => {
         const { identity, organizationId, query, responseKey, id, socket, raw } = args.contextValue as SubscriptionContext;
         await ensureTail();
-        const key = `${organizationId}\n${callerKind(identity)}\n${query}`;
-        const group = groups.get(key) ?? { organizationId, query, subscribers: new Set<Subscriber>() };
+        const key = `${organizationId}\n${audienceOf(identity)}\n${responseKey}\n${query}`;
+        const group = groups.get(key) ?? { organizationId, query, responseKey, subscribers: new Set<Subscriber>() };
         groups.set(key, group);
         // graphql-ws' `next` message, written by hand so that each event is serialized once per group.
-        const subscriber: Subscriber = { identity, socket, raw, messagePrefix: `{"id":${JSON.stringify(id)},"type":${JSON.stringify(MessageType.Next)},"payload":{"data":{${JSON.stringify(responseKey)}:` };
+        const subscriber: Subscriber = { identity, socket, raw, messagePrefix: `{"id":${JSON.stringify(id)},"type":${JSON.stringify(MessageType.Next)},"payload":` };
         group.subscribers.add(subscriber);
         return openSubscription(() => {
           group.subscribers.delete(subscriber);
@@ -266,6 +320,7 @@ export function startSubscriptions(options: SubscriptionOptions) {
 
   return {
     async close() {
+      clearInterval(recheckKeys);
       await cleanup.dispose();
       wss.close();
       if (tail) await (await tail.catch(() => undefined))?.stop();

@@ -117,10 +117,12 @@ const streamedEvent = z.object({
 });
 
 // What the router resolves a subscription's selection through, so that fields of other subgraphs
-// (organization { name }) are planned like any query. No client holds the scope.
+// (organization { name }) are planned like any query. No client holds the scope. Items are
+// nullable so that an error in one event's selection does not null the others of the burst.
 builder.queryField('usageEventsFromStream', (t) =>
   t.field({
     type: [UsageEvent],
+    nullable: { list: false, items: true },
     requiresScopes: [['internal:subscriptions']],
     listSize: { assumedSize: 100 },
     args: { events: t.arg({ type: ['JSON'], required: true }) },
