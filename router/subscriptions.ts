@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApolloServer } from '@apollo/server';
 import type { ApolloGateway } from '@apollo/gateway';
+import { decodeJwt } from 'jose';
 import { GraphQLError, Kind, parse, print, validate, valueFromASTUntyped, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode, type OperationDefinitionNode } from 'graphql';
 import { MessageType } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -216,8 +217,11 @@ export function startSubscriptions(options: SubscriptionOptions) {
     return response.body.kind === 'single' && (response.body.singleResult.data as { organization?: { id: string } | null } | undefined)?.organization?.id === organizationId;
   }
 
-  // A connection outlives the API key it was opened with unless someone looks again. (Access
-  // tokens are not checked again: they cannot be revoked, and the connection was opened in time.)
+  // A connection would outlive the credential it was opened with: one opened with an access token
+  // is closed when the token expires, one opened with an API key when the key is revoked (looked
+  // up again every recheckKeysMs). 4403 tells a graphql-ws client to reconnect, with fresh
+  // connectionParams when it computes them.
+  const tokenExpiries = new Map<WebSocket, NodeJS.Timeout>();
   const keyedConnections = new Map<WebSocket, string>();
   let rechecking = false;
   const recheckKeys = setInterval(async () => {
@@ -251,13 +255,20 @@ export function startSubscriptions(options: SubscriptionOptions) {
         } catch {
           return false; // 4403 Forbidden, as graphql-ws defines it
         }
+        const { socket } = ctx.extra;
         const credential = credentialOf(headers);
-        if (credential?.kind === 'apiKey') keyedConnections.set(ctx.extra.socket, credential.key);
+        if (credential?.kind === 'apiKey') keyedConnections.set(socket, credential.key);
+        if (credential?.kind === 'jwt') {
+          const expiresInMs = (decodeJwt(credential.token).exp ?? 0) * 1000 - Date.now();
+          tokenExpiries.set(socket, setTimeout(() => socket.close(4403, 'Forbidden: the access token expired'), Math.max(0, expiresInMs)).unref());
+        }
         metrics.webSocketConnections.inc();
         return true;
       },
       onClose: (ctx) => {
         keyedConnections.delete(ctx.extra.socket);
+        clearTimeout(tokenExpiries.get(ctx.extra.socket));
+        tokenExpiries.delete(ctx.extra.socket);
         if (ctx.extra.identity) metrics.webSocketConnections.dec();
       },
       onSubscribe: async (ctx, id, payload) => {
