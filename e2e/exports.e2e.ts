@@ -149,8 +149,8 @@ describe('exports', () => {
     expect(unknown.status).toBe(404);
   });
 
-  it('takes requests from members and from API keys with exports:write only, and keeps tenants apart', async () => {
-    const tenant = await createTenant(['usage:read', 'exports:write']);
+  it('takes requests from members and from API keys with exports:write and the scope to read the data, and keeps tenants apart', async () => {
+    const tenant = await createTenant(['usage:read', 'policies:read', 'exports:write']);
     const readOnly = await createTenant(['usage:read']);
     const stranger = await createTenant();
     const input = { organizationId: tenant.organizationId, type: 'AUDIT', format: 'JSON', from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' };
@@ -163,6 +163,16 @@ describe('exports', () => {
     expect(await (await fetch(job['downloadUrl'])).json()).toEqual([]);
 
     expect((await gql(requestExport, { input: { ...input, organizationId: readOnly.organizationId } }, { token: readOnly.apiKey })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    // exports:write alone reads nothing that the key could not read through GraphQL.
+    const keyWith = async (scopes: string[]) =>
+      (await gql<{ createApiKey: { key: string } }>('mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }', { input: { projectId: tenant.projectId, name: scopes.join(' '), scopes } }, { token: tenant.user.accessToken })).data!.createApiKey.key;
+    const usageOnly = await keyWith(['exports:write', 'usage:read']);
+    expect((await gql(requestExport, { input }, { token: usageOnly })).errors?.[0]).toMatchObject({ message: 'This API key lacks the policies:read scope', extensions: { code: 'FORBIDDEN' } });
+    expect((await gql(requestExport, { input: { ...input, type: 'USAGE' } }, { token: usageOnly })).errors).toBeUndefined();
+    const exportsOnly = await keyWith(['exports:write']);
+    expect((await gql(requestExport, { input: { ...input, type: 'USAGE' } }, { token: exportsOnly })).errors?.[0]).toMatchObject({ message: 'This API key lacks the usage:read scope', extensions: { code: 'FORBIDDEN' } });
+    // Nor the status and download link of an export it could not have requested.
+    expect((await gql(exportJob, { id: viaKey.data!.requestExport.id }, { token: usageOnly })).data).toEqual({ exportJob: null });
     expect((await gql(requestExport, { input }, { token: stranger.user.accessToken })).errors?.[0]?.extensions.code).toBe('NOT_FOUND');
     expect((await gql(exportJob, { id: viaKey.data!.requestExport.id }, { token: stranger.user.accessToken })).data).toEqual({ exportJob: null });
     expect((await gql(exportJob, { id: randomUUID() }, { token: tenant.user.accessToken })).data).toEqual({ exportJob: null });

@@ -279,8 +279,9 @@ describe('searching MCP servers', () => {
     }
   });
 
-  it('shows a private server to its organization (members and API keys) only', async () => {
-    const [owner, other] = await Promise.all([createTenant(), createTenant()]);
+  it('shows a private server to its organization (members, and API keys with mcp:read) only', async () => {
+    const [owner, other] = await Promise.all([createTenant(['mcp:read']), createTenant(['mcp:read'])]);
+    const ingestOnly = await gql<{ createApiKey: { key: string } }>('mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }', { input: { projectId: owner.projectId, name: 'ingest', scopes: ['usage:write'] } }, { token: owner.user.accessToken });
     const member = await registerUser('Member');
     await gql(addMember, { input: { organizationId: owner.organizationId, userId: member.userId, role: 'VIEWER' } }, { token: owner.user.accessToken });
     const term = word();
@@ -292,7 +293,7 @@ describe('searching MCP servers', () => {
       expect(found.totalCount).toBe(2);
       expect(found.edges.map((e) => e.node.id).sort()).toEqual([hidden.id, open.id].sort());
     }
-    for (const token of [other.user.accessToken, other.apiKey, undefined]) {
+    for (const token of [other.user.accessToken, other.apiKey, ingestOnly.data!.createApiKey.key, undefined]) {
       const found = await search(term, { token });
       expect(found.totalCount).toBe(1);
       expect(found.edges.map((e) => e.node.id)).toEqual([open.id]);

@@ -16,8 +16,9 @@ export const directory = createMembershipDirectory({
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (value: string) => uuidPattern.test(value);
 
-/** The organizations whose private servers the caller sees: a user's, or an API key's own. */
-export const visibleOrganizationIds = (ctx: SubgraphContext) => directory.visibleOrganizationIds(ctx);
+/** The organizations whose private servers the caller sees: a user's, or an API key's own when it holds mcp:read. */
+export const visibleOrganizationIds = async (ctx: SubgraphContext): Promise<string[]> =>
+  ctx.identity.kind === 'apiKey' && !ctx.identity.scopes.includes('mcp:read') ? [] : directory.visibleOrganizationIds(ctx);
 
 /**
  * The servers a caller may see: public ones, and private ones of its organizations. Combine it

@@ -58,12 +58,17 @@ const RequestExportInput = builder.inputType('RequestExportInput', {
   }),
 });
 
-/** Members of the organization, or its API keys with exports:write. */
-async function requireExporter(ctx: SubgraphContext, organizationId: string): Promise<string> {
+/** What an API key needs besides exports:write: the scope that reads the same data through GraphQL. */
+const readScopeOf = { USAGE: 'usage:read', AUDIT: 'policies:read' } as const;
+
+/** Members of the organization, or its API keys with exports:write and the type's read scope. */
+async function requireExporter(ctx: SubgraphContext, organizationId: string, type: keyof typeof readScopeOf): Promise<string> {
   if (!uuidPattern.test(organizationId)) throw notFound('Organization');
   const access = await memberships.requireAccess(ctx, organizationId);
   if (access.kind === 'apiKey') {
-    if (!access.scopes.includes('exports:write')) throw forbidden('This API key lacks the exports:write scope');
+    for (const scope of ['exports:write', readScopeOf[type]]) {
+      if (!access.scopes.includes(scope)) throw forbidden(`This API key lacks the ${scope} scope`);
+    }
     return ctx.identity.kind === 'apiKey' ? ctx.identity.apiKeyId : '';
   }
   return ctx.identity.kind === 'user' ? ctx.identity.userId : '';
@@ -72,12 +77,13 @@ async function requireExporter(ctx: SubgraphContext, organizationId: string): Pr
 builder.mutationField('requestExport', (t) =>
   t.prismaField({
     type: ExportJob,
-    description: 'Queues an export of the organization\'s usage events (USAGE) or audit log (AUDIT) between from and to.',
+    description:
+      "Queues an export of the organization's usage events (USAGE) or audit log (AUDIT) between from and to. API keys need exports:write and, for USAGE, usage:read; for AUDIT, policies:read.",
     requiresScopes: [['exports:write']],
     args: { input: t.arg({ type: RequestExportInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const organizationId = String(input.organizationId);
-      const requestedBy = await requireExporter(ctx, organizationId);
+      const requestedBy = await requireExporter(ctx, organizationId, input.type);
       if (input.from >= input.to) throw badUserInput('input.from: must be before to', 'input.from');
       if (input.to.getTime() - input.from.getTime() > maxRangeDays * 86_400_000) throw badUserInput(`input.to: at most ${maxRangeDays} days after from`, 'input.to');
       const job = await prisma.exportJob.create({ data: { organizationId, requestedBy, type: input.type, format: input.format, from: input.from, to: input.to } });
@@ -98,14 +104,14 @@ builder.queryField('exportJob', (t) =>
   t.prismaField({
     type: ExportJob,
     nullable: true,
-    description: "An export's status; null for an unknown id or another organization's export.",
+    description: "An export's status; null for an unknown id, another organization's export, or an API key that could not have requested it.",
     requiresScopes: [['exports:write']],
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      const found = uuidPattern.test(String(id)) ? await prisma.exportJob.findUnique({ where: { id: String(id) }, select: { organizationId: true } }) : null;
+      const found = uuidPattern.test(String(id)) ? await prisma.exportJob.findUnique({ where: { id: String(id) }, select: { organizationId: true, type: true } }) : null;
       if (!found) return null;
       const access = await memberships.accessTo(ctx, found.organizationId);
-      if (!access || (access.kind === 'apiKey' && !access.scopes.includes('exports:write'))) return null;
+      if (!access || (access.kind === 'apiKey' && !['exports:write', readScopeOf[found.type]].every((scope) => access.scopes.includes(scope)))) return null;
       return prisma.exportJob.findUnique({ ...query, where: { id: String(id) } });
     },
   }),

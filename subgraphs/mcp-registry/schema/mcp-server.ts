@@ -13,7 +13,7 @@ import { Organization } from './organization.ts';
 
 export const Visibility = builder.enumType(VisibilityValues, {
   name: 'Visibility',
-  description: 'PUBLIC servers are listed for everyone; PRIVATE ones only for their organization (its members and API keys).',
+  description: 'PUBLIC servers are listed for everyone; PRIVATE ones only for their organization (its members, and its API keys with mcp:read).',
 });
 
 const newestFirst: Prisma.McpServerOrderByWithRelationInput[] = [{ createdAt: 'desc' }, { id: 'desc' }];
@@ -150,7 +150,7 @@ builder.queryFields((t) => ({
 builder.objectField(Organization, 'mcpServers', (t) =>
   t.field({
     type: McpServerConnection,
-    description: "The organization's MCP servers the caller may see (private ones only for its members and API keys), newest first.",
+    description: "The organization's MCP servers the caller may see (private ones only for its members, and its API keys with mcp:read), newest first.",
     args: {
       first: t.arg.int({ defaultValue: 20, validate: pageArgs.first }),
       after: t.arg.string(),

@@ -146,7 +146,7 @@ export type UsageInput = {
   outputTokens: number;
 };
 
-/** PUBLIC servers are listed for everyone; PRIVATE ones only for their organization (its members and API keys). */
+/** PUBLIC servers are listed for everyone; PRIVATE ones only for their organization (its members, and its API keys with mcp:read). */
 export type Visibility =
   | 'PRIVATE'
   | 'PUBLIC';
