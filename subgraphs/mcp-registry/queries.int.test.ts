@@ -16,7 +16,7 @@ prisma.$on('query', () => {
 });
 afterAll(() => prisma.$disconnect());
 
-const apiKeyOf = (organizationId: string): Identity => ({ kind: 'apiKey', apiKeyId: randomUUID(), projectId: randomUUID(), organizationId, scopes: [] });
+const apiKeyOf = (organizationId: string, scopes = ['mcp:read']): Identity => ({ kind: 'apiKey', apiKeyId: randomUUID(), projectId: randomUUID(), organizationId, scopes });
 
 async function run(document: string, identity: Identity, variableValues: Record<string, unknown> = {}) {
   statements = 0;
@@ -77,7 +77,8 @@ it('resolves references to servers the caller may see only', async () => {
 
   const asOwner = await run(entities, apiKeyOf(organizationId), { representations });
   expect(asOwner.result.data).toEqual({ _entities: [{ id: ids[0], latestVersion: { version: '1.0.0' } }, { id: open.ids[0], latestVersion: { version: '1.0.0' } }] });
-  for (const outsider of [apiKeyOf(randomUUID()), { kind: 'anonymous' } as const]) {
+  // An API key of the organization without mcp:read sees what anyone sees.
+  for (const outsider of [apiKeyOf(randomUUID()), apiKeyOf(organizationId, ['usage:write']), { kind: 'anonymous' } as const]) {
     const seen = await run(entities, outsider, { representations });
     expect(seen.result.data).toEqual({ _entities: [null, { id: open.ids[0], latestVersion: { version: '1.0.0' } }] });
   }
