@@ -18,11 +18,13 @@ const index = indexSupergraph(`
     strict(first: Int, last: Int): [User!]! @listSize(slicingArguments: ["first", "last"])
     tags: [String!]!
     things: [Thing!]!
+    audit: Audit @requiresScopes(scopes: [["audit:read"], ["admin"]])
     expensive(filter: String @cost(weight: 7)): Int @cost(weight: 50)
   }
   type Mutation { rename(name: String!): User }
   type User { id: ID! name: String! secret: String @authenticated usage: Usage @requiresScopes(scopes: [["usage:read"], ["admin"]]) friends: [User!]! @listSize(assumedSize: 3) }
   type Usage @cost(weight: 5) { tokens: Int! }
+  type Audit @requiresScopes(scopes: [["policies:read"]]) { entries: Int! }
   type UserConnection { edges: [UserEdge!]! total: Int! }
   type UserEdge { node: User! }
   union Thing = User | Usage
@@ -107,5 +109,14 @@ describe('authorize', () => {
     const op = analyzed('{ me { usage { tokens } } }');
     expect(authorize(op, { authenticated: true, scopes: new Set(['admin']) }).denied).toEqual([]);
     expect(authorize(op, { authenticated: true, scopes: new Set(['usage:write']) }).denied).toHaveLength(1);
+  });
+
+  it("asks for a field's scopes and its type's scopes both", () => {
+    const op = analyzed('{ audit { entries } }');
+    const withScopes = (...scopes: string[]) => authorize(op, { authenticated: true, scopes: new Set(scopes) }).denied.length;
+    expect(withScopes('audit:read')).toBe(1);
+    expect(withScopes('policies:read')).toBe(1);
+    expect(withScopes('audit:read', 'policies:read')).toBe(0);
+    expect(withScopes('admin', 'policies:read')).toBe(0);
   });
 });

@@ -52,12 +52,20 @@ function typeRules(type: GraphQLNamedType) {
   };
 }
 
+/** Both requirements at once: each way to meet one, joined with each way to meet the other. */
+function bothScopes(a: string[][] | undefined, b: string[][] | undefined): string[][] | undefined {
+  if (!a?.length) return b?.length ? b : undefined;
+  if (!b?.length) return a;
+  return a.flatMap((left) => b.map((right) => [...new Set([...left, ...right])]));
+}
+
 function fieldRules(field: GraphQLField<unknown, unknown>): FieldRules {
   const directives = field.astNode?.directives;
   const type = typeRules(getNamedType(field.type));
   const cost = argument(directive(directives, 'cost'), 'weight') as number | undefined;
   const listSize = directive(directives, 'listSize');
-  const scopes = [...((argument(directive(directives, 'requiresScopes'), 'scopes') as string[][] | undefined) ?? []), ...(type.scopes ?? [])];
+  // A field's and its type's @requiresScopes must both be met, as Apollo Router reads them.
+  const scopes = bothScopes(argument(directive(directives, 'requiresScopes'), 'scopes') as string[][] | undefined, type.scopes);
   return {
     weight: cost ?? type.weight,
     argumentWeights: new Map(
@@ -73,7 +81,7 @@ function fieldRules(field: GraphQLField<unknown, unknown>): FieldRules {
       requireOneSlicingArgument: (argument(listSize, 'requireOneSlicingArgument') as boolean | undefined) ?? true,
     },
     authenticated: directive(directives, 'authenticated') !== undefined || type.authenticated,
-    scopes: scopes.length ? scopes : undefined,
+    scopes,
   };
 }
 
