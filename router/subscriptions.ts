@@ -32,23 +32,42 @@ interface Subscriber {
   raw: Socket;
 }
 
-interface SubscriptionContext {
-  identity: Identity;
+/** What a subscription document asks for (prepare). */
+interface Prepared {
   organizationId: string;
+  /** The internal query that resolves the selection for a burst of events. */
   query: string;
+  /** The usageUpdated field's alias, or usageUpdated. */
   responseKey: string;
+}
+
+interface SubscriptionContext extends Prepared {
+  identity: Identity;
   id: string;
   socket: WebSocket;
   raw: Socket;
 }
 
 /** Subscribers that see the same thing: one organization, one selection, one audience (audienceOf). */
-interface Group {
-  organizationId: string;
-  query: string;
-  /** The usageUpdated field's alias, or usageUpdated. */
-  responseKey: string;
+interface Group extends Prepared {
   subscribers: Set<Subscriber>;
+}
+
+/** The usageUpdated field of a valid subscription document, and the query that resolves its selection. */
+function prepare(document: DocumentNode, operationName: string | undefined | null, variables: Record<string, unknown>): Prepared | GraphQLError {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
+  if (!operation || operation.operation !== 'subscription') return new GraphQLError('Only subscriptions are served over WebSocket', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
+  const fields = operation.selectionSet.selections.filter((s): s is FieldNode => s.kind === Kind.FIELD);
+  const field = fields[0];
+  if (fields.length !== 1 || field?.name.value !== 'usageUpdated' || !field.selectionSet) {
+    return new GraphQLError('Subscribe to exactly one usageUpdated field', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
+  }
+  const orgArg = field.arguments?.find((a) => a.name.value === 'organizationId');
+  const organizationId = orgArg ? String(valueFromASTUntyped(orgArg.value, variables)) : '';
+  const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => print(d));
+  const query = [`query ($events: [JSON!]!) { usageEventsFromStream(events: $events) ${print(field.selectionSet)} }`, ...fragments].join('\n');
+  return { organizationId, query, responseKey: field.alias?.value ?? field.name.value };
 }
 
 /** Completes when graphql-ws returns it (the client completed, or the socket closed); yields nothing. */
@@ -191,23 +210,6 @@ export function startSubscriptions(options: SubscriptionOptions) {
       throw error;
     });
     return tail;
-  }
-
-  /** The usageUpdated field of a valid subscription document, and the query that resolves its selection. */
-  function prepare(document: DocumentNode, operationName: string | undefined | null, variables: Record<string, unknown>) {
-    const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-    const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
-    if (!operation || operation.operation !== 'subscription') return new GraphQLError('Only subscriptions are served over WebSocket', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
-    const fields = operation.selectionSet.selections.filter((s): s is FieldNode => s.kind === Kind.FIELD);
-    const field = fields[0];
-    if (fields.length !== 1 || field?.name.value !== 'usageUpdated' || !field.selectionSet) {
-      return new GraphQLError('Subscribe to exactly one usageUpdated field', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
-    }
-    const orgArg = field.arguments?.find((a) => a.name.value === 'organizationId');
-    const organizationId = orgArg ? String(valueFromASTUntyped(orgArg.value, variables)) : '';
-    const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => print(d));
-    const query = [`query ($events: [JSON!]!) { usageEventsFromStream(events: $events) ${print(field.selectionSet)} }`, ...fragments].join('\n');
-    return { organizationId, query, responseKey: field.alias?.value ?? field.name.value };
   }
 
   async function authorize(identity: Identity, organizationId: string): Promise<boolean> {
