@@ -142,51 +142,83 @@ describe('authorization directives', () => {
 });
 
 describe('subscriptions at the edge', () => {
+  // A router with the same low limits that tails the test stack's event log, so that a subscription
+  // can be seen to be taken: it delivers.
+  let wsEdge: Awaited<ReturnType<typeof startExtraRouter>>;
+  beforeAll(async () => {
+    const { REDIS_KEY_PREFIX: _ownPrefix, ...sameLimits } = limits;
+    wsEdge = await startExtraRouter('router-edge-ws', sameLimits);
+  });
   const clients: Client[] = [];
-  afterAll(() => Promise.all(clients.map((client) => client.dispose())));
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.dispose()));
+    await wsEdge.stop();
+  });
   const connect = (authorization: string) => {
-    const client = createClient({ url: edge.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization }, retryAttempts: 0 });
+    const client = createClient({ url: wsEdge.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization }, retryAttempts: 0 });
     clients.push(client);
     return client;
   };
-  /** The errors a subscription was refused with, or 'open' if it was taken and is still running. */
-  const outcome = (client: Client, selection: string, organizationId: string) =>
-    new Promise<{ message: string; extensions: Record<string, unknown> }[] | 'open'>((resolve) => {
+  type Refusal = { message: string; extensions: Record<string, unknown> }[];
+  /** A subscription, told apart by what happens to it: refused with errors, or taken and delivering events. */
+  const subscribe = (client: Client, selection: string, organizationId: string) => {
+    let events = 0;
+    const refused = new Promise<Refusal>((resolve) => {
       client.subscribe(
         { query: `subscription ($org: ID!) { usageUpdated(organizationId: $org) ${selection} }`, variables: { org: organizationId } },
-        { next: () => undefined, error: (errors) => resolve(errors as never), complete: () => resolve([]) },
+        { next: () => void events++, error: (errors) => resolve(errors as Refusal), complete: () => resolve([]) },
       );
-      setTimeout(() => resolve('open'), 500);
     });
+    return { refused, delivered: () => events > 0 };
+  };
+  /**
+   * Records events until every subscription has one: through the test stack's router, whose limits
+   * are high, with a key of its own, so that the rate limits of the subscribing key are its own.
+   */
+  async function deliveredToAll(tenant: { projectId: string; user: { accessToken: string } }, subscriptions: { delivered: () => boolean }[]) {
+    const created = await gql<{ createApiKey: { key: string } }>('mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }', { input: { projectId: tenant.projectId, name: 'recorder', scopes: ['usage:write'] } }, { token: tenant.user.accessToken });
+    for (let i = 0; i < 40 && !subscriptions.every((s) => s.delivered()); i++) {
+      await gql('mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }', { input: { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1, latencyMs: 1 } }, { token: created.data!.createApiKey.key });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return subscriptions.every((s) => s.delivered());
+  }
 
   it('refuses, as over HTTP, too many aliases, too high a cost, and fields the caller may not see', async () => {
     const tenant = await createTenant(['usage:read']);
     const asUser = connect(`Bearer ${tenant.user.accessToken}`);
-    const aliases = await outcome(asUser, '{ a: id b: id c: id d: id }', tenant.organizationId);
-    expect(aliases).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }) })]);
+    expect(await subscribe(asUser, '{ a: id b: id c: id d: id }', tenant.organizationId).refused).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }) }),
+    ]);
     // usageUpdated 1 + organization 1 + 20 projects x (1 + 10 apiKeys) = 222 > 200
-    const costly = await outcome(asUser, '{ id organization { projects { apiKeys { id } } } }', tenant.organizationId);
-    expect(costly).toEqual([expect.objectContaining({ extensions: { code: 'COST_LIMIT_EXCEEDED', cost: 222, maxCost: 200 } })]);
+    expect(await subscribe(asUser, '{ id organization { projects { apiKeys { id } } } }', tenant.organizationId).refused).toEqual([
+      expect.objectContaining({ extensions: { code: 'COST_LIMIT_EXCEEDED', cost: 222, maxCost: 200 } }),
+    ]);
     // Over HTTP the field would be removed and answered null; a subscription is refused whole.
-    const denied = await outcome(connect(tenant.apiKey), '{ id organization { name projects { id name } } }', tenant.organizationId);
-    expect(denied).toEqual([expect.objectContaining({ message: 'Not allowed to see usageUpdated.organization.projects', extensions: { code: 'FORBIDDEN' } })]);
-    expect(await outcome(connect(tenant.apiKey), '{ id organization { name } }', tenant.organizationId)).toBe('open');
+    expect(await subscribe(connect(tenant.apiKey), '{ id organization { name projects { id name } } }', tenant.organizationId).refused).toEqual([
+      expect.objectContaining({ message: 'Not allowed to see usageUpdated.organization.projects', extensions: { code: 'FORBIDDEN' } }),
+    ]);
+    expect(await deliveredToAll(tenant, [subscribe(connect(tenant.apiKey), '{ id organization { name } }', tenant.organizationId)])).toBe(true);
   });
 
   it('holds at most MAX_SUBSCRIPTIONS_PER_CONNECTION on a connection, and counts each subscribe against the rate limits', async () => {
     const tenant = await createTenant(['usage:read']);
     const first = connect(tenant.apiKey);
-    for (let i = 0; i < 3; i++) expect(await outcome(first, '{ id }', tenant.organizationId)).toBe('open');
-    expect(await outcome(first, '{ id }', tenant.organizationId)).toEqual([expect.objectContaining({ extensions: { code: 'RATE_LIMITED' } })]);
-    // API_KEY_RATE_LIMIT_PER_MINUTE is 5, and the fourth was refused before it counted: two more.
-    const second = connect(tenant.apiKey);
-    for (let i = 0; i < 2; i++) expect(await outcome(second, '{ id }', tenant.organizationId)).toBe('open');
-    expect(await outcome(second, '{ id }', tenant.organizationId)).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) }) })]);
+    const taken = [0, 1, 2].map(() => subscribe(first, '{ id }', tenant.organizationId));
+    expect(await deliveredToAll(tenant, taken)).toBe(true);
+    expect(await subscribe(first, '{ id }', tenant.organizationId).refused).toEqual([expect.objectContaining({ extensions: { code: 'RATE_LIMITED' } })]);
+    // API_KEY_RATE_LIMIT_PER_MINUTE is 5: subscribing on new connections soon runs into it.
+    let refusal: Refusal | undefined;
+    for (let i = 0; i < 6 && !refusal; i++) {
+      const next = subscribe(connect(tenant.apiKey), '{ id }', tenant.organizationId);
+      refusal = await Promise.race([next.refused, new Promise<undefined>((r) => setTimeout(r, 2_000))]);
+    }
+    expect(refusal).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) }) })]);
   });
 
   it('closes a connection that sends a message over MAX_REQUEST_BYTES with 1009', async () => {
     const closed = await new Promise<number>((resolve) => {
-      const socket = new WebSocket(edge.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      const socket = new WebSocket(wsEdge.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
       socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { padding: 'x'.repeat(1_048_577) } })));
       socket.on('close', (code) => resolve(code));
     });

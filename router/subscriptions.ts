@@ -252,12 +252,16 @@ export function startSubscriptions(options: SubscriptionOptions) {
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.['authorization'];
         const headers = typeof authorization === 'string' ? { authorization } : {};
+        let identity: Identity;
         try {
-          ctx.extra.identity = await authenticator.authenticate(headers, requestIdFrom(undefined));
+          identity = await authenticator.authenticate(headers, requestIdFrom(undefined));
         } catch {
           return false; // 4403 Forbidden, as graphql-ws defines it
         }
+        // Closed while it was authenticated: onClose has run already, and would not run again.
         const { socket } = ctx.extra;
+        if (socket.readyState !== WebSocket.OPEN) return false;
+        ctx.extra.identity = identity;
         const credential = credentialOf(headers);
         if (credential?.kind === 'apiKey') keyedConnections.set(socket, credential.key);
         if (credential?.kind === 'jwt') {

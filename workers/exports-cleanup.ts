@@ -12,25 +12,40 @@ const abandonedAfterMs = 86_400_000;
  * that no job is left pointing at a file that is gone only halfway. Queued and running exports are
  * never touched. Nothing to do while the exports subgraph's table does not exist.
  */
-export async function cleanUpExports(db: Sql, storage: Storage, retentionDays: number): Promise<{ deleted: number; files: number; abandonedParts: number }> {
-  const result = { deleted: 0, files: 0, abandonedParts: await storage.removeAbandonedParts(abandonedAfterMs) };
+export async function cleanUpExports(
+  db: Sql,
+  storage: Storage,
+  retentionDays: number,
+  log: Logger,
+): Promise<{ deleted: number; files: number; abandonedParts: number; kept: string[] }> {
+  const result = { deleted: 0, files: 0, abandonedParts: await storage.removeAbandonedParts(abandonedAfterMs), kept: [] as string[] };
   const { rows: table } = await db.query<{ exists: boolean }>(`SELECT to_regclass('exports.export_jobs') IS NOT NULL AS exists`);
   if (!table[0]?.exists) return result;
+  let afterId = '00000000-0000-0000-0000-000000000000';
   for (;;) {
     const { rows } = await db.query<{ id: string; fileKey: string | null }>(
       `SELECT id, "fileKey" FROM exports.export_jobs
-       WHERE status IN ('SUCCEEDED', 'FAILED') AND COALESCE("finishedAt", "createdAt") < now() - make_interval(days => $1)
+       WHERE status IN ('SUCCEEDED', 'FAILED') AND COALESCE("finishedAt", "createdAt") < now() - make_interval(days => $1) AND id > $2::uuid
        ORDER BY id LIMIT ${batch}`,
-      [retentionDays],
+      [retentionDays, afterId],
     );
+    const removed: string[] = [];
     for (const row of rows) {
-      if (!row.fileKey) continue;
-      await storage.remove(row.fileKey);
-      result.files++;
+      try {
+        if (row.fileKey) await storage.remove(row.fileKey);
+      } catch (error) {
+        // One file that cannot go (a bad key, a permission) keeps its job, and holds up no other.
+        log.warn({ err: error, exportId: row.id }, 'export file could not be deleted; the job is kept');
+        result.kept.push(row.id);
+        continue;
+      }
+      if (row.fileKey) result.files++;
+      removed.push(row.id);
     }
-    if (rows.length) await db.query(`DELETE FROM exports.export_jobs WHERE id = ANY($1::uuid[])`, [rows.map((row) => row.id)]);
-    result.deleted += rows.length;
+    if (removed.length) await db.query(`DELETE FROM exports.export_jobs WHERE id = ANY($1::uuid[])`, [removed]);
+    result.deleted += removed.length;
     if (rows.length < batch) return result;
+    afterId = rows.at(-1)!.id;
   }
 }
 
@@ -38,8 +53,8 @@ export function exportsCleanupProcessors(deps: { db: Sql; storage: Storage; rete
   return {
     'exports-cleanup': async (data) => {
       const retentionDays = data.retentionDays ?? deps.retentionDays;
-      const result = await cleanUpExports(deps.db, deps.storage, retentionDays);
-      if (result.deleted || result.abandonedParts) deps.log.info({ ...result, retentionDays }, 'old exports deleted');
+      const result = await cleanUpExports(deps.db, deps.storage, retentionDays, deps.log);
+      if (result.deleted || result.abandonedParts || result.kept.length) deps.log.info({ ...result, retentionDays }, 'old exports deleted');
       return result;
     },
   };

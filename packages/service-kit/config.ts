@@ -16,8 +16,9 @@ export const baseEnv = {
 /** Settings whose development defaults a production process must not run with. */
 const developmentDefaults: Record<string, (value: string | undefined) => boolean> = {
   INTERNAL_SIGNING_SECRET: (value) => value === undefined || value === baseEnv.INTERNAL_SIGNING_SECRET.parse(undefined),
-  // Sealing with the development key in production is refused; keeping it to open old values is not.
-  SECRETS_KEY: (value) => value === undefined || value.split(',')[0]?.trim() === developmentSecretsKey,
+  // Sealing with the development key in production is refused (however it is spelled in base64);
+  // keeping it to open old values is not.
+  SECRETS_KEY: (value) => value === undefined || Buffer.from(value.split(',')[0]?.trim() ?? '', 'base64').equals(Buffer.from(developmentSecretsKey, 'base64')),
 };
 
 /** `true`/`false` (or 1/0) from the environment. */

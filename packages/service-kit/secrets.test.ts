@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { baseEnv, parseEnv } from './config.ts';
+import { createLogger } from './logger.ts';
 import { createSecretBox, developmentSecretsKey, resealSecrets, secretsKey } from './secrets.ts';
 
 const newKey = () => randomBytes(32);
@@ -48,9 +50,17 @@ describe('resealSecrets', () => {
       ['d', createSecretBox([newKey()]).seal('lost secret', 'p')],
       ...Array.from({ length: 600 }, (_, i) => [`e${String(i).padStart(3, '0')}`, `plain ${i}`] as [string, string]),
     ]);
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        done();
+      },
+    });
     const result = await resealSecrets({
       box,
       purpose: 'p',
+      log: createLogger({ name: 'test', level: 'info', destination }),
       stale: async (prefix, afterId, limit) =>
         [...rows]
           .filter(([id, stored]) => !stored.startsWith(prefix) && (afterId === undefined || id > afterId))
@@ -60,6 +70,11 @@ describe('resealSecrets', () => {
       save: async (row, sealed) => void rows.set(row.id, sealed),
     });
     expect(result).toEqual({ resealed: 602, unreadable: ['d'] });
+    // An operator is told which rows need which key back.
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 30, purpose: 'p', resealed: 602 }),
+      expect.objectContaining({ level: 50, purpose: 'p', rows: ['d'], msg: expect.stringContaining('SECRETS_KEY no longer holds') }),
+    ]);
     expect(box.open(rows.get('a')!, 'p')).toBe('plain secret');
     expect(box.open(rows.get('b')!, 'p')).toBe('old secret');
     expect(box.open(rows.get('e599')!, 'p')).toBe('plain 599');
@@ -81,6 +96,8 @@ describe('SECRETS_KEY', () => {
   it('must be set in production, and not to the development key', () => {
     expect(() => parseEnv(shape, production)).toThrow(/SECRETS_KEY: must be set in production/);
     expect(() => parseEnv(shape, { ...production, SECRETS_KEY: developmentSecretsKey })).toThrow(/SECRETS_KEY/);
+    const asBase64url = Buffer.from(developmentSecretsKey, 'base64').toString('base64url');
+    expect(() => parseEnv(shape, { ...production, SECRETS_KEY: asBase64url })).toThrow(/SECRETS_KEY: must be set in production/);
     const key = newKey().toString('base64');
     expect(parseEnv(shape, { ...production, SECRETS_KEY: `${key},${developmentSecretsKey}` }).SECRETS_KEY).toHaveLength(2);
     // Services that hold no secrets do not need it.

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import type { Logger } from './logger.ts';
 
 // Secrets that a service must read back in clear (access-token signing keys, TOTP seeds, webhook
 // signing secrets) are stored sealed with AES-256-GCM under SECRETS_KEY, so that a copy of the
@@ -65,12 +66,13 @@ export function createSecretBox(keys: Buffer[]): SecretBox {
 
 /**
  * Seals, with the current key, every stored value that is still in clear or sealed with an older
- * key, a batch at a time. `save` should write only if the row still holds the value it was given,
- * so that instances starting together do not overwrite each other's work.
+ * key, a batch at a time, and logs what it did. `save` should write only if the row still holds
+ * the value it was given, so that instances starting together do not overwrite each other's work.
  */
 export async function resealSecrets<Row extends { id: string; stored: string }>(options: {
   box: SecretBox;
   purpose: string;
+  log: Logger;
   /** Up to `limit` rows whose value does not start with `currentPrefix`, after `afterId` in id order. */
   stale: (currentPrefix: string, afterId: string | undefined, limit: number) => Promise<Row[]>;
   save: (row: Row, sealed: string) => Promise<void>;
@@ -92,7 +94,10 @@ export async function resealSecrets<Row extends { id: string; stored: string }>(
       await options.save(row, box.seal(plaintext, purpose));
       result.resealed++;
     }
-    if (rows.length < 500) return result;
+    if (rows.length < 500) break;
     afterId = rows.at(-1)?.id;
   }
+  if (result.resealed) options.log.info({ purpose, resealed: result.resealed }, 'secrets resealed with the current SECRETS_KEY');
+  if (result.unreadable.length) options.log.error({ purpose, rows: result.unreadable }, 'secrets sealed with a key SECRETS_KEY no longer holds: add it back after the first key');
+  return result;
 }

@@ -23,11 +23,8 @@ const usersRoute = serviceRoute('/internal/users', env.INTERNAL_SIGNING_SECRET, 
 });
 
 // Secrets stored in clear by an older version, or sealed with a key since rotated out of first place.
-const [signingKeys, totpSeeds] = [await resealSigningKeys(), await resealTotpSecrets()];
-if (signingKeys.resealed || totpSeeds.resealed) log.info({ signingKeys: signingKeys.resealed, totpSeeds: totpSeeds.resealed }, 'secrets resealed with the current SECRETS_KEY');
-if (signingKeys.unreadable.length || totpSeeds.unreadable.length) {
-  log.error({ signingKeys: signingKeys.unreadable, users: totpSeeds.unreadable }, 'secrets sealed with a key SECRETS_KEY no longer holds: add it back after the first key');
-}
+await resealSigningKeys(log);
+await resealTotpSecrets(log);
 
 // Create the signing key before serving, so the first JWKS a router fetches already holds it.
 await currentSigningKey();

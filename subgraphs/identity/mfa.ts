@@ -1,5 +1,5 @@
 import { authenticator } from 'otplib';
-import { resealSecrets } from '@mindweave/service-kit';
+import { resealSecrets, type Logger } from '@mindweave/service-kit';
 import { prisma } from './db.ts';
 import { secretBox } from './secret-box.ts';
 
@@ -18,9 +18,10 @@ export const otpauthUrl = (email: string, secret: string) => authenticator.keyur
 export const verifyTotp = (stored: string, code: string) => authenticator.check(code, secretBox.open(stored, purpose));
 
 /** Seals seeds still in clear, or sealed with an older SECRETS_KEY. */
-export const resealTotpSecrets = () =>
+export const resealTotpSecrets = (log: Logger) =>
   resealSecrets({
     box: secretBox,
+    log,
     purpose,
     stale: async (currentPrefix, afterId, limit) => {
       const users = await prisma.user.findMany({

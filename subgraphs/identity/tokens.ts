@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { unauthenticated } from '@mindweave/errors';
-import { resealSecrets } from '@mindweave/service-kit';
+import { resealSecrets, type Logger } from '@mindweave/service-kit';
 import { prisma } from './db.ts';
 import { env } from './env.ts';
 import { Prisma, type UserTokenPurpose } from './generated/prisma/client.ts';
@@ -41,9 +41,10 @@ async function loadSigningKey() {
 }
 
 /** Seals private keys still in clear, or sealed with an older SECRETS_KEY. */
-export const resealSigningKeys = () =>
+export const resealSigningKeys = (log: Logger) =>
   resealSecrets({
     box: secretBox,
+    log,
     purpose: signingKeyPurpose,
     stale: (currentPrefix, afterId, limit) =>
       prisma.$queryRaw<{ id: string; stored: string }[]>`

@@ -12,9 +12,7 @@ const log = createLogger({ name: 'webhooks', level: env.LOG_LEVEL });
 await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
 
 // Secrets stored in clear by an older version, or sealed with a key since rotated out of first place.
-const secrets = await resealSigningSecrets();
-if (secrets.resealed) log.info({ resealed: secrets.resealed }, 'webhook signing secrets resealed with the current SECRETS_KEY');
-if (secrets.unreadable.length) log.error({ endpoints: secrets.unreadable }, 'webhook signing secrets sealed with a key SECRETS_KEY no longer holds: add it back after the first key');
+await resealSigningSecrets(log);
 
 const { close } = await startSubgraphServer({
   name: 'webhooks',

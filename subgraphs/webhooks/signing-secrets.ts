@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createSecretBox, resealSecrets } from '@mindweave/service-kit';
+import { createSecretBox, resealSecrets, type Logger } from '@mindweave/service-kit';
 import { prisma } from './db.ts';
 import { signingSecretPurpose } from './deliveries.ts';
 import { env } from './env.ts';
@@ -14,9 +14,10 @@ export function newSigningSecret() {
 }
 
 /** Seals secrets still in clear, or sealed with an older SECRETS_KEY. */
-export const resealSigningSecrets = () =>
+export const resealSigningSecrets = (log: Logger) =>
   resealSecrets({
     box: secretBox,
+    log,
     purpose: signingSecretPurpose,
     stale: async (currentPrefix, afterId, limit) => {
       const endpoints = await prisma.webhookEndpoint.findMany({
