@@ -20,6 +20,8 @@ const seconds = Number(process.env['BENCH_DURATION'] ?? 10);
 const ingestClients = Number(process.env['BENCH_CLIENTS'] ?? 4);
 const subscriberCount = Number(process.env['BENCH_SUBSCRIBERS'] ?? 1_000);
 const eventsPerSecond = Number(process.env['BENCH_EVENT_RATE'] ?? 200);
+/** 0: every subscriber watches with the ingesting API key; N: the connections are spread over N members' access tokens. */
+const subscriberUsers = Number(process.env['BENCH_SUBSCRIBER_USERS'] ?? 0);
 
 const runId = randomBytes(4).toString('hex');
 const databaseUrl = `postgresql://postgres@127.0.0.1:5432/mindweave_bench_${runId}`;
@@ -44,7 +46,20 @@ async function seed(url: string) {
   const { createOrganization: org } = await graphql<{ createOrganization: { id: string } }>(url, 'mutation ($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }', { i: { name: 'Bench', slug: `bench-${runId}` } }, token);
   const { createProject: project } = await graphql<{ createProject: { id: string } }>(url, 'mutation ($i: CreateProjectInput!) { createProject(input: $i) { id } }', { i: { organizationId: org.id, name: 'Bench' } }, token);
   const { createApiKey } = await graphql<{ createApiKey: { key: string } }>(url, 'mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { key } }', { i: { projectId: project.id, name: 'bench', scopes: ['usage:write', 'usage:read'] } }, token);
-  return { organizationId: org.id, apiKey: createApiKey.key };
+  return { organizationId: org.id, apiKey: createApiKey.key, token };
+}
+
+/** `count` members of the organization, signed in: their access tokens. */
+async function members(url: string, organizationId: string, ownerToken: string, count: number) {
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const { register } = await graphql<{ register: { accessToken: string; user: { id: string } } }>(url, 'mutation ($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }', {
+        i: { email: `bench-${runId}-member-${i}@example.com`, password: 'bench password 123', name: `Member ${i}` },
+      });
+      await graphql(url, 'mutation ($i: AddMemberInput!) { addMember(input: $i) { role } }', { i: { organizationId, userId: register.user.id, role: 'MEMBER' } }, ownerToken);
+      return register.accessToken;
+    }),
+  );
 }
 
 const batchMutation = 'mutation ($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { accepted } }';
@@ -103,14 +118,14 @@ async function rawLogRate(organizationId: string) {
   return rate;
 }
 
-async function subscribeAll(url: string, apiKey: string, organizationId: string) {
+async function subscribeAll(url: string, credentials: string[], organizationId: string) {
   const latencies: number[] = [];
   const received = new Map<number, number>();
   const clients: Client[] = [];
   const wsUrl = url.replace(/^http/, 'ws');
   // A few WebSocket connections carry many subscriptions each, as dashboards' tabs do.
   const connections = Math.min(100, subscriberCount);
-  for (let c = 0; c < connections; c++) clients.push(createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: apiKey }, retryAttempts: 0 }));
+  for (let c = 0; c < connections; c++) clients.push(createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: credentials[c % credentials.length]! }, retryAttempts: 0 }));
   for (let s = 0; s < subscriberCount; s++) {
     received.set(s, 0);
     clients[s % connections]!.subscribe(
@@ -154,7 +169,7 @@ const stack = await startStack({
   env: benchStackEnv(`mwbench:${runId}:`, { SMTP_URL: mail.smtpUrl }),
 });
 try {
-  const { organizationId, apiKey } = await seed(stack.routerUrl);
+  const { organizationId, apiKey, token } = await seed(stack.routerUrl);
 
   console.log(`ingesting for ${seconds} s with ${ingestClients} clients sending 1,000-event batches...`);
   const children = findChildren(Object.fromEntries(services.map((service) => [service.name, service.entry])));
@@ -177,8 +192,10 @@ try {
   console.log(`the same load appended straight to the event log, for the ratio...`);
   const rawPerSecond = await rawLogRate(organizationId);
 
-  console.log(`subscribing ${subscriberCount} subscribers, then ${eventsPerSecond} events/s for ${seconds} s...`);
-  const subscribers = await subscribeAll(stack.routerUrl, apiKey, organizationId);
+  const credentials = subscriberUsers > 0 ? (await members(stack.routerUrl, organizationId, token, subscriberUsers)).map((t) => `Bearer ${t}`) : [apiKey];
+  const watchers = subscriberUsers > 0 ? `${subscriberUsers} members (each resolved as that user)` : 'one API key';
+  console.log(`subscribing ${subscriberCount} subscribers of ${watchers}, then ${eventsPerSecond} events/s for ${seconds} s...`);
+  const subscribers = await subscribeAll(stack.routerUrl, credentials, organizationId);
   await new Promise((r) => setTimeout(r, 3_000));
   const deliveryCpuSince = startCpuMeter(processGroups);
   const ticksPerSecond = 10;
@@ -202,6 +219,7 @@ try {
     routerToRawLog: Math.round((accepted / ingestSeconds / rawPerSecond) * 100) / 100,
     persistedPerSecond: Math.round(persisted / persistSeconds),
     subscribers: subscriberCount,
+    subscriberUsers,
     eventsPerSecond,
     deliveryP50Ms: percentile(subscribers.latencies, 50),
     deliveryP99Ms: percentile(subscribers.latencies, 99),
@@ -212,7 +230,7 @@ accepted through the router   ${summary.acceptedPerSecond.toLocaleString('en')} 
 straight to the event log      ${summary.rawLogPerSecond.toLocaleString('en')} events/s (router/log ratio ${summary.routerToRawLog})
 persisted by the consumer      ${summary.persistedPerSecond.toLocaleString('en')} events/s (from the first batch to the last row, bar 10,000)
 CPU while ingesting, % of one core: ${cpuLine(ingestCpu)}
-live delivery to ${subscriberCount} subscribers at ${eventsPerSecond} events/s: p50 ${summary.deliveryP50Ms} ms, p99 ${summary.deliveryP99Ms} ms (bar < 250 ms), lost ${summary.eventsLost} of ${expected.toLocaleString('en')}
+live delivery to ${subscriberCount} subscribers of ${watchers} at ${eventsPerSecond} events/s: p50 ${summary.deliveryP50Ms} ms, p99 ${summary.deliveryP99Ms} ms (bar < 250 ms), lost ${summary.eventsLost} of ${expected.toLocaleString('en')}
 CPU while delivering, % of one core: ${cpuLine(deliveryCpu)} (the load generator parses every subscriber's messages)
 ${JSON.stringify(summary)}`);
   process.exitCode = summary.eventsLost === 0 ? 0 : 1;
