@@ -1,5 +1,7 @@
 import { createServer, type Socket } from 'node:net';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createTenant, gql, stack } from './client.ts';
 import { startExtraRouter } from './extra-router.ts';
 
@@ -28,6 +30,22 @@ describe('a failing dependency degrades one feature, not the router', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(result.data).toEqual({ me: { id: tenant.user.userId }, organization: null });
     expect(result.errors?.[0]?.extensions.code).toBe('INTERNAL_SERVER_ERROR');
+  });
+
+  it('refuses a subscription it cannot check with INTERNAL_SERVER_ERROR, not FORBIDDEN, and keeps the connection', async () => {
+    const tenant = await createTenant();
+    const client = createClient({ url: router.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${tenant.user.accessToken}` }, retryAttempts: 0 });
+    let closed = false;
+    client.on('closed', () => (closed = true));
+    const refused = () =>
+      new Promise<{ message: string; extensions: { code: string } }[]>((resolve) =>
+        client.subscribe({ query: 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id } }', variables: { org: tenant.organizationId } }, { next: () => undefined, error: (e) => resolve(e as never), complete: () => resolve([]) }),
+      );
+    for (let i = 0; i < 2; i++) {
+      expect(await refused()).toEqual([expect.objectContaining({ message: expect.stringMatching(/Could not check access/), extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
+    }
+    expect(closed).toBe(false);
+    await client.dispose();
   });
 
   it('keeps rate limiting in memory while Redis is down', async () => {

@@ -29,7 +29,9 @@ export const forGateway = (supergraphSdl: string) =>
 /** Where the supergraph comes from: a file watched for changes, or the schema registry polled. */
 function supergraphSource(options: GatewayOptions) {
   const { supergraphPath, log } = options;
-  const pool = options.source === 'registry' ? new pg.Pool({ connectionString: options.databaseUrl, max: 1 }) : undefined;
+  const pool = options.source === 'registry' ? new pg.Pool({ connectionString: options.databaseUrl, max: 1, connectionTimeoutMillis: 5_000 }) : undefined;
+  // An idle connection that PostgreSQL drops (a restart) must not take the router down: the next poll reconnects.
+  pool?.on('error', (error) => log.warn({ err: error }, 'schema registry connection lost'));
   const readFileSdl = () => readFile(supergraphPath, 'utf8');
   async function readRegistry(): Promise<string | null> {
     // The table `pnpm schema publish` writes (packages/schema-tools).

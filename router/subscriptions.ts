@@ -212,11 +212,16 @@ export function startSubscriptions(options: SubscriptionOptions) {
     return tail;
   }
 
-  async function authorize(identity: Identity, organizationId: string): Promise<boolean> {
-    if (identity.kind === 'apiKey') return identity.organizationId === organizationId && identity.scopes.includes('usage:read');
-    if (identity.kind !== 'user') return false;
+  /** May the caller watch the organization? `unknown` when accounts could not tell (down, slow). */
+  async function authorize(identity: Identity, organizationId: string): Promise<'allowed' | 'denied' | 'unknown'> {
+    if (identity.kind === 'apiKey') return identity.organizationId === organizationId && identity.scopes.includes('usage:read') ? 'allowed' : 'denied';
+    if (identity.kind !== 'user') return 'denied';
     const response = await apollo.executeOperation({ query: 'query ($id: ID!) { organization(id: $id) { id } }', variables: { id: organizationId } }, { contextValue: context(identity, requestIdFrom(undefined)) });
-    return response.body.kind === 'single' && (response.body.singleResult.data as { organization?: { id: string } | null } | undefined)?.organization?.id === organizationId;
+    if (response.body.kind !== 'single') return 'unknown';
+    const { data, errors = [] } = response.body.singleResult;
+    if ((data as { organization?: { id: string } | null } | null | undefined)?.organization?.id === organizationId) return 'allowed';
+    // Another tenant's organization answers NOT_FOUND; anything else is a failure, not a refusal.
+    return errors.every((error) => error.extensions?.['code'] === ErrorCode.NOT_FOUND) ? 'denied' : 'unknown';
   }
 
   // A connection would outlive the credential it was opened with: one opened with an access token
@@ -312,14 +317,20 @@ export function startSubscriptions(options: SubscriptionOptions) {
         if (!admission.ok) return [admission.error];
         const denied = [...admission.edge.values()].flatMap((info) => info.denied);
         if (denied.length) return [new MindweaveError(ErrorCode.FORBIDDEN, `Not allowed to see ${denied.map((d) => d.path.join('.')).join(', ')}`)];
-        if (!(await authorize(identity, prepared.organizationId))) {
-          return [new GraphQLError('Not allowed to watch this organization', { extensions: { code: ErrorCode.FORBIDDEN } })];
+        const verdict = await authorize(identity, prepared.organizationId);
+        if (verdict === 'denied') return [new MindweaveError(ErrorCode.FORBIDDEN, 'Not allowed to watch this organization')];
+        if (verdict === 'unknown') return [new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, 'Could not check access to this organization right now; subscribe again')];
+        // Tail the log before the subscription is taken: without Redis it is refused with an error,
+        // instead of failing inside graphql-ws, which would close the whole connection.
+        try {
+          await ensureTail();
+        } catch {
+          return [new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, 'Live usage is unavailable right now; subscribe again')];
         }
         return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue: { identity, ...prepared, id, socket: ctx.extra.socket, raw: ctx.extra.request.socket as Socket } satisfies SubscriptionContext } satisfies ExecutionArgs;
       },
       subscribe: async (args) => {
         const { identity, organizationId, query, responseKey, id, socket, raw } = args.contextValue as SubscriptionContext;
-        await ensureTail();
         const key = `${organizationId}\n${audienceOf(identity)}\n${responseKey}\n${query}`;
         const group = groups.get(key) ?? { organizationId, query, responseKey, subscribers: new Set<Subscriber>() };
         groups.set(key, group);
