@@ -5,7 +5,7 @@ import { schedules } from './schedules.ts';
 describe('queue configuration', () => {
   it('holds the queues as the issue sets them', () => {
     expect(queueSettings).toMatchObject({
-      email: { priority: 'high', concurrency: 10, attempts: 3, limiter: { max: 100, duration: 1_000 } },
+      email: { priority: 'high', concurrency: 10, attempts: 10, limiter: { max: 100, duration: 1_000 } },
       reports: { priority: 'low', concurrency: 2, attempts: 2 },
       analytics: { priority: 'medium', concurrency: 5, attempts: 3 },
       webhooks: { priority: 'high', concurrency: 20, attempts: 5 },

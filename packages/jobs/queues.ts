@@ -19,7 +19,9 @@ export interface QueueSettings {
 
 /** The queues and how their jobs run: configuration, not code. */
 export const queueSettings = {
-  email: { priority: 'high', concurrency: 10, attempts: 3, backoffMs: 5_000, limiter: { max: 100, duration: 1_000 } },
+  // 10 attempts from 5 s, doubling: about 40 minutes in all, so that an SMTP outage delays mail
+  // rather than drops it (the events that asked for it are not replayed).
+  email: { priority: 'high', concurrency: 10, attempts: 10, backoffMs: 5_000, limiter: { max: 100, duration: 1_000 } },
   reports: { priority: 'low', concurrency: 2, attempts: 2, backoffMs: 30_000 },
   analytics: { priority: 'medium', concurrency: 5, attempts: 3, backoffMs: 60_000 },
   webhooks: { priority: 'high', concurrency: 20, attempts: 5, backoffMs: 10_000 },
