@@ -1,4 +1,4 @@
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -58,5 +58,54 @@ describe('a failing dependency degrades one feature, not the router', () => {
     const allowed = statuses.filter((s) => s === 200).length;
     expect(allowed).toBeLessThanOrEqual(10);
     expect(statuses.at(-1)).toBe(429);
+  });
+});
+
+describe('while accounts cannot answer', () => {
+  // The router asks accounts about API keys through this proxy, which the test can cut: then it
+  // accepts connections and never answers.
+  let cut = false;
+  const proxied = new Set<Socket>();
+  const accounts = new URL(stack.env['ACCOUNTS_INTERNAL_URL']!);
+  const proxy = createServer((client) => {
+    proxied.add(client);
+    client.on('close', () => proxied.delete(client));
+    if (cut) return;
+    const upstream = connect(Number(accounts.port), accounts.hostname);
+    client.pipe(upstream).pipe(client);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    client.on('close', () => upstream.destroy());
+  });
+  let cutOff: Awaited<ReturnType<typeof startExtraRouter>>;
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as { port: number }).port;
+    cutOff = await startExtraRouter('router-accounts-cut', {
+      ACCOUNTS_INTERNAL_URL: `http://127.0.0.1:${port}`,
+      API_KEY_CACHE_TTL_SECONDS: '1',
+      REDIS_KEY_PREFIX: `${stack.env['REDIS_KEY_PREFIX']}accounts-cut:`,
+    });
+  });
+  afterAll(async () => {
+    await cutOff.stop();
+    for (const socket of proxied) socket.destroy();
+    proxy.close();
+  });
+
+  it('keeps the API keys it has seen working, and answers 503 with Retry-After for the others', async () => {
+    const [seen, unseen] = await Promise.all([createTenant(), createTenant()]);
+    const query = 'query ($id: ID!) { organization(id: $id) { id } }';
+    expect((await gql(query, { id: seen.organizationId }, { token: seen.apiKey, url: cutOff.url })).data).toEqual({ organization: { id: seen.organizationId } });
+    cut = true;
+    for (const socket of proxied) socket.destroy();
+    // The shared copy in Redis lapses after a second; then only the router's memory knows the key.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const again = await gql(query, { id: seen.organizationId }, { token: seen.apiKey, url: cutOff.url });
+    expect(again.data).toEqual({ organization: { id: seen.organizationId } });
+    const refused = await gql(query, { id: unseen.organizationId }, { token: unseen.apiKey, url: cutOff.url });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect(refused.errors?.[0]?.extensions.code).toBe('INTERNAL_SERVER_ERROR');
   });
 });

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Redis } from 'ioredis';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { unauthenticated } from '@mindweave/errors';
+import { unauthenticated, unavailable } from '@mindweave/errors';
 import { signIdentity, type Identity, type Logger } from '@mindweave/service-kit';
 
 const apiKeyPrefix = 'mw_sk_';
@@ -41,7 +41,9 @@ export interface AuthenticatorOptions {
  */
 export function createAuthenticator(options: AuthenticatorOptions) {
   const { redis, log } = options;
-  const jwks = createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+  // The signing keys are not revoked, so the set fetched once stays good: it is fetched again only
+  // for a key id it does not hold, and an identity outage does not turn away valid tokens.
+  const jwks = createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: Infinity });
 
   // An ECDSA verification is the costliest step of a request; a token verified once stays valid
   // until it expires (access tokens cannot be revoked), so its result is kept until then.
@@ -50,17 +52,27 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   async function verifyJwt(token: string): Promise<Identity> {
     const known = verifiedTokens.get(token);
     if (known && known.expiresAt > Date.now()) return known.identity;
+    let payload: JWTPayload;
     try {
-      const { payload } = await jwtVerify(token, jwks, { issuer: accessTokenIssuer, audience: accessTokenAudience, algorithms: ['ES256'] });
-      if (!payload.sub || !payload.exp) throw new Error('no subject or expiry');
-      const identity: Identity = { kind: 'user', userId: payload.sub };
-      verifiedTokens.set(token, { identity, expiresAt: payload.exp * 1000 });
-      return identity;
+      ({ payload } = await jwtVerify(token, jwks, { issuer: accessTokenIssuer, audience: accessTokenAudience, algorithms: ['ES256'] }));
     } catch (error) {
+      // The key set could not be fetched (identity down or slow): the token was not judged.
+      if (!(error instanceof joseErrors.JOSEError) || error.code === 'ERR_JWKS_TIMEOUT' || error.code === 'ERR_JOSE_GENERIC') {
+        log.warn({ err: error }, 'access token not checked: the signing keys could not be fetched');
+        throw unavailable('The access token could not be checked right now; retry shortly');
+      }
       log.debug({ err: error }, 'access token refused');
       throw unauthenticated('Invalid or expired access token');
     }
+    if (!payload.sub || !payload.exp) throw unauthenticated('Invalid or expired access token');
+    const identity: Identity = { kind: 'user', userId: payload.sub };
+    verifiedTokens.set(token, { identity, expiresAt: payload.exp * 1000 });
+    return identity;
   }
+
+  // What accounts last said of each key, for while it cannot be asked: a key keeps working through
+  // an accounts outage (a revocation made during one takes effect when it ends).
+  const lastKnownKeys = new LRUCache<string, ApiKeyIdentity>({ max: 50_000 });
 
   async function resolveApiKey(key: string, requestId: string): Promise<ApiKeyIdentity | null> {
     const response = await fetch(new URL('/internal/api-keys/verify', options.accountsUrl), {
@@ -88,7 +100,17 @@ export function createAuthenticator(options: AuthenticatorOptions) {
         })
       : null;
     if (cached !== null) return cached === 'invalid' ? null : (JSON.parse(cached) as ApiKeyIdentity);
-    const identity = await resolveApiKey(key, requestId);
+    let identity: ApiKeyIdentity | null;
+    try {
+      identity = await resolveApiKey(key, requestId);
+    } catch (error) {
+      const known = lastKnownKeys.get(cacheKey);
+      if (!known) throw error;
+      log.warn({ err: error, apiKeyId: known.apiKeyId }, 'accounts unreachable; API key taken as accounts last answered');
+      return known;
+    }
+    if (identity) lastKnownKeys.set(cacheKey, identity);
+    else lastKnownKeys.delete(cacheKey);
     if (cacheUp) await redis.set(cacheKey, identity ? JSON.stringify(identity) : 'invalid', 'EX', options.apiKeyCacheTtlSeconds).catch(() => undefined);
     return identity;
   }
@@ -96,7 +118,7 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   async function verifyApiKey(key: string, requestId: string): Promise<Identity> {
     const identity = await lookUpApiKey(key, requestId).catch((error: unknown) => {
       log.error({ err: error }, 'could not resolve API key');
-      throw unauthenticated('API key could not be verified right now');
+      throw unavailable('The API key could not be checked right now; retry shortly');
     });
     if (!identity) throw unauthenticated('Invalid or revoked API key');
     return identity;

@@ -50,6 +50,9 @@ export class MindweaveError extends GraphQLError {
   }
 }
 
+/** A dependency could not answer, so nothing was decided: HTTP 503 with Retry-After, for the client to retry. */
+export const unavailable = (message: string, retryAfterSeconds = 5) => new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, message, { retryAfter: retryAfterSeconds });
+
 export const unauthenticated = (message = 'Authentication required') =>
   new MindweaveError(ErrorCode.UNAUTHENTICATED, message);
 export const forbidden = (message = 'Not allowed') => new MindweaveError(ErrorCode.FORBIDDEN, message);

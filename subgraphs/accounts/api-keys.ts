@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Logger } from '@mindweave/service-kit';
 import { prisma } from './db.ts';
 
 export const apiKeyPrefix = 'mw_sk_';
@@ -20,13 +21,14 @@ export function newApiKey() {
 const lastUsedResolutionMs = 60_000;
 
 /** What the router needs to know of a presented key, or null when it is unknown or revoked. */
-export async function verifyApiKey(key: string) {
+export async function verifyApiKey(key: string, log: Logger) {
   if (!key.startsWith(apiKeyPrefix) || key.length > 100) return null;
   const row = await prisma.apiKey.findUnique({ where: { keyHash: hashApiKey(key) }, include: { project: true } });
   if (!row || row.revokedAt) return null;
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > lastUsedResolutionMs) {
-    // Coarse on purpose: one write a minute per key, whatever its traffic.
-    await prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
+    // Coarse on purpose: one write a minute per key, whatever its traffic. Bookkeeping: a failed
+    // write does not fail the key.
+    await prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch((error: unknown) => log.warn({ err: error, apiKeyId: row.id }, 'lastUsedAt not updated'));
   }
   return { apiKeyId: row.id, projectId: row.projectId, organizationId: row.project.organizationId, scopes: row.scopes };
 }

@@ -14,7 +14,7 @@ await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: file
 
 /** The router resolves API keys here. */
 const verifyApiKeyRoute = serviceRoute('/internal/api-keys/verify', env.INTERNAL_SIGNING_SECRET, async (body) => {
-  const verified = typeof body['key'] === 'string' ? await verifyApiKey(body['key']) : null;
+  const verified = typeof body['key'] === 'string' ? await verifyApiKey(body['key'], log) : null;
   return verified ? { status: 200, body: verified } : { status: 404, body: { error: 'unknown or revoked key' } };
 });
 
