@@ -394,6 +394,33 @@ describe.each(transports)('event bus contract: $name', (transport) => {
       expect(await h.deadLetters('usage')).toHaveLength(1);
     });
 
+    it('keeps an event whose handler fails for a passing reason (an outage) past maxDeliveries, and handles it once the dependency is back', async () => {
+      const bus = h.bus();
+      const group = h.group('outage');
+      const event = usage();
+      await bus.publish([event]);
+      let failures = 0;
+      const seen = collector();
+      await bus.consume({
+        group,
+        consumer: 'c1',
+        domains: ['usage'],
+        maxDeliveries: 2,
+        handler: async (events) => {
+          // PostgreSQL down for the first five attempts: more than maxDeliveries.
+          if (failures < 5) {
+            failures += 1;
+            throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+          }
+          await seen.handler(events);
+        },
+      });
+      await vi.waitFor(() => expect(seen.byId.has(event.id)).toBe(true), { ...wait, timeout: transport.patienceMs * 4 });
+      expect(failures).toBe(5);
+      expect(await h.deadLetters('usage')).toEqual([]);
+      await vi.waitFor(async () => expect(await h.unprocessed('usage', group)).toBe(0), wait);
+    });
+
     it('delivers a re-published envelope id again (at least once), which an idempotent consumer counts once', async () => {
       const bus = h.bus();
       const event = usage();

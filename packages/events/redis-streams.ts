@@ -3,6 +3,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from '@mindweave/service-kit';
 import type { ConsumeOptions, EventBus, Subscription, TailOptions } from './bus.ts';
 import { checkEnvelope, deadLetterOf, domainOf, parseEnvelope, topicOf, type EventEnvelope } from './events.ts';
+import { isPassingFailure, passingFailureAllowance } from './failures.ts';
 
 export interface RedisStreamsBusOptions {
   /** Already key-prefixed; blocking reads run on duplicates of it. */
@@ -187,6 +188,8 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
     // COUNT of a read is in entries: about batchSize events, going by the largest entry last read
     // (packed entries hold up to packSize events, single publishes one).
     let entriesPerRead = Math.max(1, Math.ceil(batchSize / packSize));
+    /** Entries whose handler failed for passing reasons, and how often (isPassingFailure). */
+    const passingFailures = new Map<string, number>();
 
     // A new group starts at the beginning of the retained stream, so events published before
     // the consumer first came up are not skipped.
@@ -320,11 +323,22 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
       for (const delivery of accepted) {
         const failed: Rejected[] = [];
         let keepPending = false;
+        let passing = false;
         for (const event of delivery.events) {
           try {
             await handler([event]);
           } catch (error) {
-            if (delivery.deliveries >= maxDeliveries) {
+            if (isPassingFailure(error)) {
+              // A dependency is down: the event is not to blame, however often that happens.
+              const count = (passingFailures.get(delivery.id) ?? 0) + 1;
+              passingFailures.set(delivery.id, count);
+              if (count >= maxDeliveries * passingFailureAllowance) {
+                failed.push({ domain, id: delivery.id, raw: JSON.stringify(event), reason: `handler failed ${count} times, each for a passing reason: ${reasonOf(error)}`, deliveries: delivery.deliveries });
+              } else {
+                consumerLog.warn({ err: error, id: delivery.id, event: event.id, failures: count }, 'handler failed for a passing reason (a dependency down?); the event stays pending');
+                keepPending = passing = true;
+              }
+            } else if (delivery.deliveries >= maxDeliveries) {
               failed.push({ domain, id: delivery.id, raw: JSON.stringify(event), reason: `handler failed ${delivery.deliveries} times: ${reasonOf(error)}`, deliveries: delivery.deliveries });
             } else {
               consumerLog.warn({ err: error, id: delivery.id, event: event.id, deliveries: delivery.deliveries }, 'handler failed on a redelivered event; it stays pending');
@@ -332,8 +346,16 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
             }
           }
         }
+        if (passing) {
+          // Its delivery count starts again, so that neither the poison rule nor the dying-consumer
+          // rule above takes it for the cause once the dependency is back.
+          await redis.xclaim(stream, group, consumer, 0, delivery.id, 'RETRYCOUNT', 1, 'JUSTID');
+        }
         // Below maxDeliveries nothing was dead-lettered: the entry comes back for the failed ones.
-        if (!keepPending) await deadLetter([...delivery.poison, ...failed], [delivery]);
+        if (!keepPending) {
+          await deadLetter([...delivery.poison, ...failed], [delivery]);
+          passingFailures.delete(delivery.id);
+        }
       }
     }
 

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { isPassingFailure } from './failures.ts';
+
+const withCode = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
+
+describe('isPassingFailure', () => {
+  it.each([
+    ['a refused connection', withCode('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432')],
+    ['PostgreSQL shutting down', withCode('57P01', 'terminating connection due to administrator command')],
+    ['a PostgreSQL connection exception', withCode('08006')],
+    ['too many connections', withCode('53300')],
+    ['Prisma unable to reach the database', withCode('P1001')],
+    ['pg losing its connection', new Error('Connection terminated unexpectedly')],
+    ['ioredis giving up', Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' })],
+    ['an abort by timeout', Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' })],
+    ['a cause two levels down', new Error('delivery failed', { cause: new Error('fetch failed', { cause: withCode('UND_ERR_CONNECT_TIMEOUT') }) })],
+    ['one of an AggregateError', new AggregateError([withCode('ECONNREFUSED')], 'all attempts failed')],
+  ])('passes: %s', (_what, error) => expect(isPassingFailure(error)).toBe(true));
+
+  it.each([
+    ['a bug', new TypeError("Cannot read properties of undefined (reading 'id')")],
+    ['a constraint the event breaks', withCode('23505', 'duplicate key value violates unique constraint')],
+    ['invalid input', withCode('22P02', 'invalid input syntax for type uuid')],
+    ['a thrown string', 'nope'],
+    ['nothing', undefined],
+  ])('counts towards poison: %s', (_what, error) => expect(isPassingFailure(error)).toBe(false));
+});
