@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import { createClient, type Client } from 'graphql-ws';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { createSecretBox, secretsKey } from '@mindweave/service-kit';
@@ -192,6 +193,49 @@ describe('who sees what, over time', () => {
     // The test stack checks keys again every second (SUBSCRIPTION_KEY_RECHECK_SECONDS).
     await sub.done;
     expect((sub.errors[0] as { code?: number }).code).toBe(4403);
+  });
+});
+
+describe('a slow subgraph', () => {
+  // The router resolves `organization` through this proxy, which answers accounts' replies 3 s late.
+  let slowAccounts: Server;
+  let router: Awaited<ReturnType<typeof startExtraRouter>>;
+  beforeAll(async () => {
+    const accountsUrl = /accounts=([^,]+)/.exec(stack.env['SUBGRAPH_URLS']!)![1]!;
+    slowAccounts = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', async () => {
+        const headers = Object.fromEntries(Object.entries(req.headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[0] !== 'host' && entry[0] !== 'content-length'));
+        const answer = await fetch(accountsUrl, { method: req.method, headers, body: Buffer.concat(chunks) });
+        const body = Buffer.from(await answer.arrayBuffer());
+        setTimeout(() => res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(body), 3_000);
+      });
+    });
+    await new Promise<void>((resolve) => slowAccounts.listen(0, '127.0.0.1', resolve));
+    const port = (slowAccounts.address() as { port: number }).port;
+    router = await startExtraRouter('router-slow-accounts', { SUBGRAPH_URLS: stack.env['SUBGRAPH_URLS']!.replace(/accounts=[^,]+/, `accounts=http://127.0.0.1:${port}/graphql`) });
+  });
+  afterAll(async () => {
+    await router.stop();
+    slowAccounts.closeAllConnections();
+    slowAccounts.close();
+  });
+
+  it('delays only the subscriptions whose selection needs it', async () => {
+    const tenant = await createTenant();
+    const needsAccounts = watch(connect(tenant.apiKey, router.url), 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id organization { name } } }', { org: tenant.organizationId });
+    const usageOnly = watch(connect(tenant.apiKey, router.url), 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id model } }', { org: tenant.organizationId });
+    await settled();
+    await record(tenant.apiKey);
+    expect(await waitFor(() => usageOnly.results.length === 1)).toBe(true);
+    // The slow resolution of the first event is still under way: the next one is not held behind it.
+    const recordedAt = Date.now();
+    await record(tenant.apiKey);
+    expect(await waitFor(() => usageOnly.results.length === 2)).toBe(true);
+    expect(Date.now() - recordedAt).toBeLessThan(1_500);
+    expect(needsAccounts.results).toHaveLength(0);
+    expect(await waitFor(() => needsAccounts.results.length === 2, 15_000)).toBe(true);
   });
 });
 

@@ -13,7 +13,7 @@ export function createMetrics() {
     estimatedCost: new Histogram({ name: 'mw_router_operation_estimated_cost', help: 'Static cost estimate of each operation', labelNames: ['operation'], buckets: costBuckets, registers: [registry] }),
     actualCost: new Histogram({ name: 'mw_router_operation_actual_cost', help: 'Cost measured on the response (real list sizes)', labelNames: ['operation'], buckets: costBuckets, registers: [registry] }),
     rejections: new Counter({ name: 'mw_router_rejections_total', help: 'Requests refused before execution, by reason', labelNames: ['reason'], registers: [registry] }),
-    droppedSubscriptionEvents: new Counter({ name: 'mw_router_subscription_events_dropped_total', help: 'Subscription events not sent to connections holding over 1 MiB of unsent data', registers: [registry] }),
+    droppedSubscriptionEvents: new Counter({ name: 'mw_router_subscription_events_dropped_total', help: 'Subscription events not sent: to connections holding over 1 MiB of unsent data, or past the backlog of subscriptions slow to resolve', registers: [registry] }),
     webSocketConnections: new Gauge({ name: 'mw_router_websocket_connections', help: 'Open GraphQL WebSocket connections', registers: [registry] }),
     /** The concurrency limit's state, read when /metrics is scraped (router/concurrency.ts). */
     observeConcurrency(read: () => { limit: number; active: number; waiting: number }) {

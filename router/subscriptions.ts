@@ -51,7 +51,15 @@ interface SubscriptionContext extends Prepared {
 /** Subscribers that see the same thing: one organization, one selection, one audience (audienceOf). */
 interface Group extends Prepared {
   subscribers: Set<Subscriber>;
+  /** Events not yet resolved: the next resolution takes them all (up to eventsPerResolution). */
+  backlog: EventEnvelope<'usage.recorded'>[];
+  resolving: boolean;
 }
+
+/** Events one group may wait with while its previous ones are resolved; past it the oldest are dropped (and counted). */
+const groupBacklogLimit = 10_000;
+/** Events resolved in one operation: a recordUsageBatch's worth. */
+const eventsPerResolution = 1_000;
 
 /** The usageUpdated field of a valid subscription document, and the query that resolves its selection. */
 function prepare(document: DocumentNode, operationName: string | undefined | null, variables: Record<string, unknown>): Prepared | GraphQLError {
@@ -189,18 +197,44 @@ export function startSubscriptions(options: SubscriptionOptions) {
     corked.clear();
   }
 
-  async function onEvents(events: EventEnvelope[]) {
+  /**
+   * Hands each burst to the groups of its organizations without waiting for them: a group whose
+   * selection is slow to resolve (a subgraph hanging) delays only its own subscribers. While a
+   * group resolves, new events wait in its backlog and go together in its next resolution, so a
+   * slow or busy group resolves fewer, larger bursts.
+   */
+  function onEvents(events: EventEnvelope[]) {
     const byOrganization = new Map<string, EventEnvelope<'usage.recorded'>[]>();
     for (const event of events) {
       if (event.type !== 'usage.recorded') continue;
       const usage = event as EventEnvelope<'usage.recorded'>;
-      byOrganization.set(usage.data.organizationId, [...(byOrganization.get(usage.data.organizationId) ?? []), usage]);
+      const list = byOrganization.get(usage.data.organizationId);
+      if (list) list.push(usage);
+      else byOrganization.set(usage.data.organizationId, [usage]);
     }
-    await Promise.all(
-      [...groups.values()]
-        .filter((group) => byOrganization.has(group.organizationId))
-        .map((group) => deliver(group, byOrganization.get(group.organizationId)!).catch((error: unknown) => log.error({ err: error }, 'subscription delivery failed'))),
-    );
+    for (const group of groups.values()) {
+      const burst = byOrganization.get(group.organizationId);
+      if (!burst) continue;
+      for (const event of burst) group.backlog.push(event);
+      const excess = group.backlog.length - groupBacklogLimit;
+      if (excess > 0) {
+        group.backlog.splice(0, excess);
+        metrics.droppedSubscriptionEvents.inc(excess * group.subscribers.size);
+      }
+      if (!group.resolving) void resolveBacklog(group);
+    }
+    return Promise.resolve();
+  }
+
+  async function resolveBacklog(group: Group) {
+    group.resolving = true;
+    try {
+      while (group.backlog.length && group.subscribers.size) {
+        await deliver(group, group.backlog.splice(0, eventsPerResolution)).catch((error: unknown) => log.error({ err: error }, 'subscription delivery failed'));
+      }
+    } finally {
+      group.resolving = false;
+    }
   }
 
   function ensureTail() {
@@ -332,7 +366,7 @@ export function startSubscriptions(options: SubscriptionOptions) {
       subscribe: async (args) => {
         const { identity, organizationId, query, responseKey, id, socket, raw } = args.contextValue as SubscriptionContext;
         const key = `${organizationId}\n${audienceOf(identity)}\n${responseKey}\n${query}`;
-        const group = groups.get(key) ?? { organizationId, query, responseKey, subscribers: new Set<Subscriber>() };
+        const group = groups.get(key) ?? { organizationId, query, responseKey, subscribers: new Set<Subscriber>(), backlog: [], resolving: false };
         groups.set(key, group);
         // graphql-ws' `next` message, written by hand so that each event is serialized once per group.
         const subscriber: Subscriber = { identity, socket, raw, messagePrefix: `{"id":${JSON.stringify(id)},"type":${JSON.stringify(MessageType.Next)},"payload":` };
