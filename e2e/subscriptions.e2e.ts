@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { createSecretBox, secretsKey } from '@mindweave/service-kit';
@@ -162,6 +164,25 @@ describe('who sees what, over time', () => {
     expect(owner.results[0]!.data.usageUpdated.organization.webhookEndpoints).toEqual([{ url: 'http://127.0.0.1:9/owners-only' }]);
     expect(JSON.stringify(asMember.results[0])).not.toContain('owners-only');
     expect(asMember.results[0]!.errors?.[0]?.extensions?.code).toMatch(/FORBIDDEN|NOT_FOUND/);
+  });
+
+  it('resolves users of the same organizations and roles together, and others apart', async () => {
+    const tenant = await createTenant();
+    const [first, second] = await Promise.all([registerUser('First'), registerUser('Second')]);
+    for (const member of [first, second]) {
+      const added = await gql('mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }', { input: { organizationId: tenant.organizationId, userId: member.userId, role: 'MEMBER' } }, { token: tenant.user.accessToken });
+      expect(added.errors).toBeUndefined();
+    }
+    const selection = 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id organization { name } } }';
+    const subs = [first.accessToken, second.accessToken, tenant.user.accessToken].map((token) => watch(connect(`Bearer ${token}`), selection, { org: tenant.organizationId }));
+    await settled();
+    await record(tenant.apiKey);
+    expect(await waitFor(() => subs.every((sub) => sub.results.length === 1))).toBe(true);
+    const eventId = subs[0]!.results[0]!.data.usageUpdated.id as string;
+    // One log line per resolution: the two members together, the owner (another role) apart.
+    await new Promise((r) => setTimeout(r, 300));
+    const lines = (await readFile(join(stack.logDir, 'router.log'), 'utf8')).split('\n').filter((line) => line.includes(`"requestId":"subscription-${eventId}"`) && line.includes('"msg":"operation"'));
+    expect(lines).toHaveLength(2);
   });
 
   it('closes a connection with 4403 when the access token it was opened with expires', async () => {

@@ -15,6 +15,7 @@ import type { RouterContext } from './context.ts';
 import type { Edge } from './edge.ts';
 import type { Metrics } from './metrics.ts';
 import type { PersistedQueries } from './persisted-queries.ts';
+import { audienceOf, selects } from './subscription-audience.ts';
 
 /**
  * Unsent bytes a WebSocket connection may hold before its subscribers miss events: about a
@@ -43,6 +44,8 @@ interface Prepared {
 
 interface SubscriptionContext extends Prepared {
   identity: Identity;
+  /** Who may share this subscriber's resolution (audienceOf). */
+  audience: string;
   id: string;
   socket: WebSocket;
   raw: Socket;
@@ -94,16 +97,6 @@ function openSubscription(onClose: () => void): AsyncIterableIterator<ExecutionR
   };
   return iterator;
 }
-
-/**
- * Subscribers whose selection resolves alike: a user's roles decide what some fields show
- * (invoices, webhook endpoints), so each user is their own; an organization's API keys see the
- * same things when they hold the same scopes.
- */
-const audienceOf = (identity: Identity) => {
-  if (identity.kind === 'apiKey') return `key:${[...identity.scopes].sort().join(',')}`;
-  return identity.kind === 'user' ? `user:${identity.userId}` : identity.kind;
-};
 
 const usagePayload = (event: EventEnvelope<'usage.recorded'>) => ({ id: event.id, ...event.data });
 
@@ -246,16 +239,20 @@ export function startSubscriptions(options: SubscriptionOptions) {
     return tail;
   }
 
-  /** May the caller watch the organization? `unknown` when accounts could not tell (down, slow). */
-  async function authorize(identity: Identity, organizationId: string): Promise<'allowed' | 'denied' | 'unknown'> {
-    if (identity.kind === 'apiKey') return identity.organizationId === organizationId && identity.scopes.includes('usage:read') ? 'allowed' : 'denied';
-    if (identity.kind !== 'user') return 'denied';
-    const response = await apollo.executeOperation({ query: 'query ($id: ID!) { organization(id: $id) { id } }', variables: { id: organizationId } }, { contextValue: context(identity, requestIdFrom(undefined)) });
-    if (response.body.kind !== 'single') return 'unknown';
-    const { data, errors = [] } = response.body.singleResult;
-    if ((data as { organization?: { id: string } | null } | null | undefined)?.organization?.id === organizationId) return 'allowed';
-    // Another tenant's organization answers NOT_FOUND; anything else is a failure, not a refusal.
-    return errors.every((error) => error.extensions?.['code'] === ErrorCode.NOT_FOUND) ? 'denied' : 'unknown';
+  /**
+   * May the caller watch the organization? `unknown` when accounts could not tell (down, slow).
+   * For a user, also their memberships (`<organization>:<role>`, sorted): what decides what they see.
+   */
+  async function authorize(identity: Identity, organizationId: string): Promise<{ verdict: 'allowed' | 'denied' | 'unknown'; memberships: string }> {
+    if (identity.kind === 'apiKey') return { verdict: identity.organizationId === organizationId && identity.scopes.includes('usage:read') ? 'allowed' : 'denied', memberships: '' };
+    if (identity.kind !== 'user') return { verdict: 'denied', memberships: '' };
+    const response = await apollo.executeOperation({ query: '{ me { memberships { role organization { id } } } }' }, { contextValue: context(identity, requestIdFrom(undefined)) });
+    if (response.body.kind !== 'single') return { verdict: 'unknown', memberships: '' };
+    const { data, errors } = response.body.singleResult;
+    const me = (data as { me?: { memberships: { role: string; organization: { id: string } }[] } | null } | null | undefined)?.me;
+    if (errors?.length || !me) return { verdict: 'unknown', memberships: '' };
+    const memberships = me.memberships.map((m) => `${m.organization.id}:${m.role}`).sort();
+    return { verdict: me.memberships.some((m) => m.organization.id === organizationId) ? 'allowed' : 'denied', memberships: memberships.join(',') };
   }
 
   // A connection would outlive the credential it was opened with: one opened with an access token
@@ -351,7 +348,7 @@ export function startSubscriptions(options: SubscriptionOptions) {
         if (!admission.ok) return [admission.error];
         const denied = [...admission.edge.values()].flatMap((info) => info.denied);
         if (denied.length) return [new MindweaveError(ErrorCode.FORBIDDEN, `Not allowed to see ${denied.map((d) => d.path.join('.')).join(', ')}`)];
-        const verdict = await authorize(identity, prepared.organizationId);
+        const { verdict, memberships } = await authorize(identity, prepared.organizationId);
         if (verdict === 'denied') return [new MindweaveError(ErrorCode.FORBIDDEN, 'Not allowed to watch this organization')];
         if (verdict === 'unknown') return [new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, 'Could not check access to this organization right now; subscribe again')];
         // Tail the log before the subscription is taken: without Redis it is refused with an error,
@@ -361,11 +358,11 @@ export function startSubscriptions(options: SubscriptionOptions) {
         } catch {
           return [new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, 'Live usage is unavailable right now; subscribe again')];
         }
-        return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue: { identity, ...prepared, id, socket: ctx.extra.socket, raw: ctx.extra.request.socket as Socket } satisfies SubscriptionContext } satisfies ExecutionArgs;
+        return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue: { identity, ...prepared, audience: audienceOf(identity, memberships, selects(schema, document, 'User')), id, socket: ctx.extra.socket, raw: ctx.extra.request.socket as Socket } satisfies SubscriptionContext } satisfies ExecutionArgs;
       },
       subscribe: async (args) => {
-        const { identity, organizationId, query, responseKey, id, socket, raw } = args.contextValue as SubscriptionContext;
-        const key = `${organizationId}\n${audienceOf(identity)}\n${responseKey}\n${query}`;
+        const { identity, organizationId, query, responseKey, audience, id, socket, raw } = args.contextValue as SubscriptionContext;
+        const key = `${organizationId}\n${audience}\n${responseKey}\n${query}`;
         const group = groups.get(key) ?? { organizationId, query, responseKey, subscribers: new Set<Subscriber>(), backlog: [], resolving: false };
         groups.set(key, group);
         // graphql-ws' `next` message, written by hand so that each event is serialized once per group.
