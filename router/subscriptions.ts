@@ -6,6 +6,7 @@ import { decodeJwt } from 'jose';
 import { GraphQLError, Kind, parse, print, validate, valueFromASTUntyped, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode, type OperationDefinitionNode } from 'graphql';
 import { MessageType } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { LRUCache } from 'lru-cache';
 import WebSocket, { WebSocketServer } from 'ws';
 import { ErrorCode, MindweaveError } from '@mindweave/errors';
 import type { EventBus, EventEnvelope, Subscription as BusSubscription } from '@mindweave/events';
@@ -246,13 +247,32 @@ export function startSubscriptions(options: SubscriptionOptions) {
   async function authorize(identity: Identity, organizationId: string): Promise<{ verdict: 'allowed' | 'denied' | 'unknown'; memberships: string }> {
     if (identity.kind === 'apiKey') return { verdict: identity.organizationId === organizationId && identity.scopes.includes('usage:read') ? 'allowed' : 'denied', memberships: '' };
     if (identity.kind !== 'user') return { verdict: 'denied', memberships: '' };
-    const response = await apollo.executeOperation({ query: '{ me { memberships { role organization { id } } } }' }, { contextValue: context(identity, requestIdFrom(undefined)) });
-    if (response.body.kind !== 'single') return { verdict: 'unknown', memberships: '' };
-    const { data, errors } = response.body.singleResult;
-    const me = (data as { me?: { memberships: { role: string; organization: { id: string } }[] } | null } | null | undefined)?.me;
-    if (errors?.length || !me) return { verdict: 'unknown', memberships: '' };
-    const memberships = me.memberships.map((m) => `${m.organization.id}:${m.role}`).sort();
-    return { verdict: me.memberships.some((m) => m.organization.id === organizationId) ? 'allowed' : 'denied', memberships: memberships.join(',') };
+    const memberships = await membershipsOf(identity);
+    if (!memberships) return { verdict: 'unknown', memberships: '' };
+    return { verdict: memberships.some((m) => m.startsWith(`${organizationId}:`)) ? 'allowed' : 'denied', memberships: memberships.join(',') };
+  }
+
+  // A dashboard opens several subscriptions at once: its user's memberships are asked for once.
+  const recentMemberships = new LRUCache<string, Promise<string[] | null>>({ max: 10_000, ttl: 10_000 });
+  function membershipsOf(identity: Extract<Identity, { kind: 'user' }>): Promise<string[] | null> {
+    let memberships = recentMemberships.get(identity.userId);
+    if (!memberships) {
+      memberships = (async () => {
+        const response = await apollo
+          .executeOperation({ query: '{ me { memberships { role organization { id } } } }' }, { contextValue: context(identity, requestIdFrom(undefined)) })
+          .catch(() => undefined);
+        const result = response?.body.kind === 'single' ? response.body.singleResult : undefined;
+        const me = (result?.data as { me?: { memberships: { role: string; organization: { id: string } }[] } | null } | null | undefined)?.me;
+        if (!result || result.errors?.length || !me) {
+          // Not an answer: the next subscription asks again.
+          recentMemberships.delete(identity.userId);
+          return null;
+        }
+        return me.memberships.map((m) => `${m.organization.id}:${m.role}`).sort();
+      })();
+      recentMemberships.set(identity.userId, memberships);
+    }
+    return memberships;
   }
 
   // A connection would outlive the credential it was opened with: one opened with an access token

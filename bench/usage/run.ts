@@ -193,10 +193,19 @@ try {
   const rawPerSecond = await rawLogRate(organizationId);
 
   const credentials = subscriberUsers > 0 ? (await members(stack.routerUrl, organizationId, token, subscriberUsers)).map((t) => `Bearer ${t}`) : [apiKey];
-  const watchers = subscriberUsers > 0 ? `${subscriberUsers} members (each resolved as that user)` : 'one API key';
+  const watchers = subscriberUsers > 0 ? `${subscriberUsers} members` : 'one API key';
   console.log(`subscribing ${subscriberCount} subscribers of ${watchers}, then ${eventsPerSecond} events/s for ${seconds} s...`);
   const subscribers = await subscribeAll(stack.routerUrl, credentials, organizationId);
-  await new Promise((r) => setTimeout(r, 3_000));
+  // Measured from when every subscription is taken: events until each subscriber has had one.
+  const warmUpDeadline = Date.now() + 60_000;
+  while ([...subscribers.received.values()].some((count) => count === 0)) {
+    if (Date.now() > warmUpDeadline) throw new Error('not every subscription was taken within 60 s');
+    await graphql(stack.routerUrl, batchMutation, { inputs: batchOf(1, new Date().toISOString()) }, apiKey);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await new Promise((r) => setTimeout(r, 1_000));
+  subscribers.latencies.length = 0;
+  for (const s of subscribers.received.keys()) subscribers.received.set(s, 0);
   const deliveryCpuSince = startCpuMeter(processGroups);
   const ticksPerSecond = 10;
   const perTick = Math.round(eventsPerSecond / ticksPerSecond);
