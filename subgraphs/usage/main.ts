@@ -28,7 +28,7 @@ const { close } = await startSubgraphServer({
 
 onShutdown(log, async () => {
   await close();
-  await policyChanges?.stop();
+  await policyChanges.stop();
   await bus.close();
   await Promise.all([prisma.$disconnect(), redis.quit()]);
 });

@@ -1,3 +1,4 @@
+import type { Subscription } from '@mindweave/events';
 import { compilePolicies, decide, type CompiledPolicies, type Decision, type PolicyRecord, type UsageAction } from '@mindweave/policy-engine';
 import { signIdentity, type Logger } from '@mindweave/service-kit';
 import { bus } from './bus.ts';
@@ -38,17 +39,37 @@ export async function policiesOf(organizationId: string, log: Logger): Promise<C
   });
 }
 
-/** Drops cached policies when governance says they changed, on every usage instance. */
-export async function followPolicyChanges(log: Logger) {
-  return bus.tail({
-    domains: ['policy'],
-    handler: async (events) => {
-      for (const event of events) if (event.type === 'policy.changed') cache.delete((event.data as { organizationId: string }).organizationId);
+/**
+ * Drops cached policies when governance says they changed, on every usage instance. Until the
+ * log can be tailed (Redis down at start), cached policies expire after a minute, and tailing is
+ * tried again every `retryMs`.
+ */
+export async function followPolicyChanges(log: Logger, retryMs = 5_000) {
+  let subscription: Subscription | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const follow = async () => {
+    try {
+      subscription = await bus.tail({
+        domains: ['policy'],
+        handler: async (events) => {
+          for (const event of events) if (event.type === 'policy.changed') cache.delete((event.data as { organizationId: string }).organizationId);
+        },
+      });
+      if (stopped) await subscription.stop();
+    } catch (error) {
+      log.warn({ err: error, retryMs }, 'not following policy changes yet; cached policies expire after a minute');
+      if (!stopped) retry = setTimeout(follow, retryMs);
+    }
+  };
+  await follow();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(retry);
+      await subscription?.stop();
     },
-  }).catch((error: unknown) => {
-    log.warn({ err: error }, 'not following policy changes; cached policies expire after a minute');
-    return undefined;
-  });
+  };
 }
 
 /** Decides each event in order, the month's totals growing with every event let through. */
