@@ -180,9 +180,15 @@ describe('who sees what, over time', () => {
     expect(await waitFor(() => subs.every((sub) => sub.results.length === 1))).toBe(true);
     const eventId = subs[0]!.results[0]!.data.usageUpdated.id as string;
     // One log line per resolution: the two members together, the owner (another role) apart.
+    const resolutions = async () =>
+      (await readFile(join(stack.logDir, 'router.log'), 'utf8')).split('\n').filter((line) => line.includes(`"requestId":"subscription-${eventId}"`) && line.includes('"msg":"operation"')).length;
+    let count = 0;
+    for (let i = 0; i < 50 && count < 2; i++) {
+      count = await resolutions();
+      if (count < 2) await new Promise((r) => setTimeout(r, 100));
+    }
     await new Promise((r) => setTimeout(r, 300));
-    const lines = (await readFile(join(stack.logDir, 'router.log'), 'utf8')).split('\n').filter((line) => line.includes(`"requestId":"subscription-${eventId}"`) && line.includes('"msg":"operation"'));
-    expect(lines).toHaveLength(2);
+    expect(await resolutions()).toBe(2);
   });
 
   it('closes a connection with 4403 when the access token it was opened with expires', async () => {
@@ -254,7 +260,7 @@ describe('a slow subgraph', () => {
     const recordedAt = Date.now();
     await record(tenant.apiKey);
     expect(await waitFor(() => usageOnly.results.length === 2)).toBe(true);
-    expect(Date.now() - recordedAt).toBeLessThan(1_500);
+    expect(Date.now() - recordedAt).toBeLessThan(2_000);
     expect(needsAccounts.results).toHaveLength(0);
     expect(await waitFor(() => needsAccounts.results.length === 2, 15_000)).toBe(true);
   });

@@ -70,9 +70,10 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     return identity;
   }
 
-  // What accounts last said of each key, for while it cannot be asked: a key keeps working through
-  // an accounts outage (a revocation made during one takes effect when it ends).
-  const lastKnownKeys = new LRUCache<string, ApiKeyIdentity>({ max: 50_000 });
+  // What was last known of each key, for while accounts cannot be asked: a key in use keeps working
+  // through an accounts outage (a revocation made during one takes effect when it ends). Kept 15
+  // minutes from the last answer, and forgotten as soon as accounts or the shared cache says invalid.
+  const lastKnownKeys = new LRUCache<string, ApiKeyIdentity>({ max: 50_000, ttl: 15 * 60_000 });
 
   async function resolveApiKey(key: string, requestId: string): Promise<ApiKeyIdentity | null> {
     const response = await fetch(new URL('/internal/api-keys/verify', options.accountsUrl), {
@@ -99,7 +100,15 @@ export function createAuthenticator(options: AuthenticatorOptions) {
           return null;
         })
       : null;
-    if (cached !== null) return cached === 'invalid' ? null : (JSON.parse(cached) as ApiKeyIdentity);
+    if (cached === 'invalid') {
+      lastKnownKeys.delete(cacheKey);
+      return null;
+    }
+    if (cached !== null) {
+      const known = JSON.parse(cached) as ApiKeyIdentity;
+      lastKnownKeys.set(cacheKey, known);
+      return known;
+    }
     let identity: ApiKeyIdentity | null;
     try {
       identity = await resolveApiKey(key, requestId);

@@ -5,11 +5,12 @@ import { audienceOf, selects } from './subscription-audience.ts';
 const { buildSchema, parse } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
 
 const schema = buildSchema(`
-  type Query { event: Event }
+  type Query { event: Event node: Node }
+  interface Node { id: ID! }
   type Event { id: ID! organization: Organization! }
   type Organization { name: String! members: [Member!]! }
   type Member { role: String! user: User }
-  type User { id: ID! email: String! }
+  type User implements Node { id: ID! email: String! }
 `);
 
 describe('selects', () => {
@@ -17,6 +18,7 @@ describe('selects', () => {
     expect(selects(schema, parse('{ event { id organization { name } } }'), 'User')).toBe(false);
     expect(selects(schema, parse('{ event { organization { members { role user { id } } } } }'), 'User')).toBe(true);
     expect(selects(schema, parse('{ event { organization { ...M } } } fragment M on Organization { members { user { email } } }'), 'User')).toBe(true);
+    expect(selects(schema, parse('{ node { id } }'), 'User')).toBe(true);
   });
 });
 

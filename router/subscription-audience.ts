@@ -1,4 +1,4 @@
-import { getNamedType, TypeInfo, visit, visitWithTypeInfo, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getNamedType, isAbstractType, TypeInfo, visit, visitWithTypeInfo, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Identity } from '@mindweave/service-kit';
 
 /**
@@ -13,7 +13,7 @@ export function audienceOf(identity: Identity, memberships: string, reachesUser:
   return reachesUser ? `user:${identity.userId}` : `members:${memberships}`;
 }
 
-/** Whether any field of the document is of type `name` (through lists, non-nulls and fragments). */
+/** Whether any field of the document may be of type `name` (through lists, non-nulls, fragments, interfaces and unions). */
 export function selects(schema: GraphQLSchema, document: DocumentNode, name: string): boolean {
   const typeInfo = new TypeInfo(schema);
   let found = false;
@@ -21,7 +21,8 @@ export function selects(schema: GraphQLSchema, document: DocumentNode, name: str
     document,
     visitWithTypeInfo(typeInfo, {
       Field() {
-        if (getNamedType(typeInfo.getType())?.name === name) found = true;
+        const type = getNamedType(typeInfo.getType());
+        if (type?.name === name || (type && isAbstractType(type) && schema.getPossibleTypes(type).some((possible) => possible.name === name))) found = true;
       },
     }),
   );

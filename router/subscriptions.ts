@@ -247,30 +247,35 @@ export function startSubscriptions(options: SubscriptionOptions) {
   async function authorize(identity: Identity, organizationId: string): Promise<{ verdict: 'allowed' | 'denied' | 'unknown'; memberships: string }> {
     if (identity.kind === 'apiKey') return { verdict: identity.organizationId === organizationId && identity.scopes.includes('usage:read') ? 'allowed' : 'denied', memberships: '' };
     if (identity.kind !== 'user') return { verdict: 'denied', memberships: '' };
-    const memberships = await membershipsOf(identity);
+    const isMember = (memberships: string[]) => memberships.some((m) => m.startsWith(`${organizationId}:`));
+    let memberships = await membershipsOf(identity);
+    // Not a member as of the cached answer: ask again, the user may have just joined.
+    if (memberships && !isMember(memberships)) memberships = await membershipsOf(identity, true);
     if (!memberships) return { verdict: 'unknown', memberships: '' };
-    return { verdict: memberships.some((m) => m.startsWith(`${organizationId}:`)) ? 'allowed' : 'denied', memberships: memberships.join(',') };
+    return { verdict: isMember(memberships) ? 'allowed' : 'denied', memberships: memberships.join(',') };
   }
 
   // A dashboard opens several subscriptions at once: its user's memberships are asked for once.
   const recentMemberships = new LRUCache<string, Promise<string[] | null>>({ max: 10_000, ttl: 10_000 });
-  function membershipsOf(identity: Extract<Identity, { kind: 'user' }>): Promise<string[] | null> {
-    let memberships = recentMemberships.get(identity.userId);
+  function membershipsOf(identity: Extract<Identity, { kind: 'user' }>, fresh = false): Promise<string[] | null> {
+    let memberships = fresh ? undefined : recentMemberships.get(identity.userId);
     if (!memberships) {
-      memberships = (async () => {
+      let asked: Promise<string[] | null> | undefined;
+      asked = (async () => {
         const response = await apollo
           .executeOperation({ query: '{ me { memberships { role organization { id } } } }' }, { contextValue: context(identity, requestIdFrom(undefined)) })
           .catch(() => undefined);
         const result = response?.body.kind === 'single' ? response.body.singleResult : undefined;
         const me = (result?.data as { me?: { memberships: { role: string; organization: { id: string } }[] } | null } | null | undefined)?.me;
         if (!result || result.errors?.length || !me) {
-          // Not an answer: the next subscription asks again.
-          recentMemberships.delete(identity.userId);
+          // Not an answer: the next subscription asks again (unless a newer question replaced this one).
+          if (recentMemberships.get(identity.userId) === asked) recentMemberships.delete(identity.userId);
           return null;
         }
         return me.memberships.map((m) => `${m.organization.id}:${m.role}`).sort();
       })();
-      recentMemberships.set(identity.userId, memberships);
+      memberships = asked;
+      recentMemberships.set(identity.userId, asked);
     }
     return memberships;
   }

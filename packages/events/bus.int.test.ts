@@ -415,7 +415,7 @@ describe.each(transports)('event bus contract: $name', (transport) => {
           await seen.handler(events);
         },
       });
-      await vi.waitFor(() => expect(seen.byId.has(event.id)).toBe(true), { ...wait, timeout: transport.patienceMs * 4 });
+      await vi.waitFor(() => expect(seen.byId.has(event.id)).toBe(true), { ...wait, timeout: transport.patienceMs * 3 });
       expect(failures).toBe(5);
       expect(await h.deadLetters('usage')).toEqual([]);
       await vi.waitFor(async () => expect(await h.unprocessed('usage', group)).toBe(0), wait);
@@ -542,6 +542,31 @@ describe('Redis Streams packed entries', () => {
     expect(batches).toEqual([200, 50]);
     await vi.waitFor(async () => expect(((await redis.xpending(topicOf('usage'), 'packed')) as [number])[0]).toBe(0), wait);
   });
+
+  it('counts an outage once per delivery of a packed entry, and starts its delivery count again', async () => {
+    const events = [usage(), usage(), usage()];
+    await bus().publish(events);
+    let calls = 0;
+    const seen = collector();
+    const consumer = createEventBus({ redis, clientId: 'events-test', log, claimIdleMs: 100, blockMs: 100 });
+    buses.push(consumer);
+    await consumer.consume({
+      group: 'outage',
+      consumer: 'c1',
+      domains: ['usage'],
+      // 40 passing failures allowed. Each redelivery tries the batch, then its first event alone:
+      // 60 failing calls are 30 deliveries; counted per event, they would be 90.
+      maxDeliveries: 2,
+      handler: async (batch) => {
+        calls += 1;
+        if (calls <= 60) throw Object.assign(new Error('Connection terminated unexpectedly'), { code: '57P01' });
+        await seen.handler(batch);
+      },
+    });
+    await vi.waitFor(() => expect(seen.byId.size).toBe(3), { timeout: 20_000, interval: 50 });
+    expect(await redis.xrange(deadLetterOf('usage'), '-', '+')).toEqual([]);
+    await vi.waitFor(async () => expect(((await redis.xpending(topicOf('usage'), 'outage')) as [number])[0]).toBe(0), wait);
+  }, 30_000);
 
   it('dead-letters the one bad event of a packed entry and gets the others through', async () => {
     const good = [usage(), usage()];

@@ -188,8 +188,13 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
     // COUNT of a read is in entries: about batchSize events, going by the largest entry last read
     // (packed entries hold up to packSize events, single publishes one).
     let entriesPerRead = Math.max(1, Math.ceil(batchSize / packSize));
-    /** Entries whose handler failed for passing reasons, and how often (isPassingFailure). */
+    /** Entries whose handler failed for passing reasons, and how often (isPassingFailure); the oldest forgotten past 10,000. */
     const passingFailures = new Map<string, number>();
+    const rememberPassing = (id: string, count: number) => {
+      passingFailures.delete(id);
+      passingFailures.set(id, count);
+      if (passingFailures.size > 10_000) passingFailures.delete(passingFailures.keys().next().value as string);
+    };
 
     // A new group starts at the beginning of the retained stream, so events published before
     // the consumer first came up are not skipped.
@@ -280,6 +285,8 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
     }
 
     async function handleReclaimed(domain: string, entries: Entry[]) {
+      // xautoclaim just made these entries ours and reset their idle time.
+      const claimedAt = Date.now();
       const stream = topicOf(domain);
       const counts = await deliveryCounts(stream, entries);
       const accepted: Delivery[] = [];
@@ -329,16 +336,19 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
             await handler([event]);
           } catch (error) {
             if (isPassingFailure(error)) {
-              // A dependency is down: the event is not to blame, however often that happens.
+              // A dependency is down: the entry is not to blame. Its other events would wait out the
+              // same failure, so they are left for the next try too; one count per delivery.
               const count = (passingFailures.get(delivery.id) ?? 0) + 1;
-              passingFailures.set(delivery.id, count);
               if (count >= maxDeliveries * passingFailureAllowance) {
                 failed.push({ domain, id: delivery.id, raw: JSON.stringify(event), reason: `handler failed ${count} times, each for a passing reason: ${reasonOf(error)}`, deliveries: delivery.deliveries });
-              } else {
-                consumerLog.warn({ err: error, id: delivery.id, event: event.id, failures: count }, 'handler failed for a passing reason (a dependency down?); the event stays pending');
-                keepPending = passing = true;
+                continue;
               }
-            } else if (delivery.deliveries >= maxDeliveries) {
+              consumerLog.warn({ err: error, id: delivery.id, event: event.id, failures: count }, 'handler failed for a passing reason (a dependency down?); the entry stays pending');
+              rememberPassing(delivery.id, count);
+              keepPending = passing = true;
+              break;
+            }
+            if (delivery.deliveries >= maxDeliveries) {
               failed.push({ domain, id: delivery.id, raw: JSON.stringify(event), reason: `handler failed ${delivery.deliveries} times: ${reasonOf(error)}`, deliveries: delivery.deliveries });
             } else {
               consumerLog.warn({ err: error, id: delivery.id, event: event.id, deliveries: delivery.deliveries }, 'handler failed on a redelivered event; it stays pending');
@@ -348,8 +358,10 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
         }
         if (passing) {
           // Its delivery count starts again, so that neither the poison rule nor the dying-consumer
-          // rule above takes it for the cause once the dependency is back.
-          await redis.xclaim(stream, group, consumer, 0, delivery.id, 'RETRYCOUNT', 1, 'JUSTID');
+          // rule above takes it for the cause once the dependency is back. Only while it is still
+          // ours: idle since our claim (another consumer's claim since would have reset that).
+          const idleSinceClaim = Math.max(0, Date.now() - claimedAt - 10);
+          await redis.xclaim(stream, group, consumer, idleSinceClaim, delivery.id, 'RETRYCOUNT', 0, 'JUSTID');
         }
         // Below maxDeliveries nothing was dead-lettered: the entry comes back for the failed ones.
         if (!keepPending) {

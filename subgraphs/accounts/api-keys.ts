@@ -26,9 +26,9 @@ export async function verifyApiKey(key: string, log: Logger) {
   const row = await prisma.apiKey.findUnique({ where: { keyHash: hashApiKey(key) }, include: { project: true } });
   if (!row || row.revokedAt) return null;
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > lastUsedResolutionMs) {
-    // Coarse on purpose: one write a minute per key, whatever its traffic. Bookkeeping: a failed
-    // write does not fail the key.
-    await prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch((error: unknown) => log.warn({ err: error, apiKeyId: row.id }, 'lastUsedAt not updated'));
+    // Coarse on purpose: one write a minute per key, whatever its traffic. Bookkeeping: the key's
+    // answer waits for it neither to succeed nor to fail.
+    void prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch((error: unknown) => log.warn({ err: error, apiKeyId: row.id }, 'lastUsedAt not updated'));
   }
   return { apiKeyId: row.id, projectId: row.projectId, organizationId: row.project.organizationId, scopes: row.scopes };
 }

@@ -67,9 +67,6 @@ const eventIdFor = (apiKeyId: string, idempotencyKey: string) => {
  * Validates, prices and appends usage events to the event log. Resolves once the log holds them
  * (not once they are aggregated). A key seen before, or twice in one batch, counts as a duplicate.
  */
-/** Deletes KEYS[1] if it still holds ARGV[1]: this request's claim, not another's. */
-const releaseIfHeld = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
-
 export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputValue[], field = 'inputs') {
   const single = field === 'input';
   const identity = ctx.identity;
@@ -88,21 +85,14 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
     keyed.push({ index, key: input.idempotencyKey });
   });
   const redisKey = (key: string) => `idem:${identity.apiKeyId}:${createHash('sha256').update(key).digest('base64url')}`;
-  // Each claim holds this request's token, so that a claim whose answer was lost can be taken back.
-  const claimToken = randomUUID();
-  const claims = keyed.length ? ((await redis.pipeline(keyed.map(({ key }) => ['set', redisKey(key), claimToken, 'EX', String(env.IDEMPOTENCY_TTL_SECONDS), 'NX'])).exec()) ?? []) : [];
-  // Only a null reply is a key claimed before. A claim that failed (a timeout: the SET may still
-  // have run) is no answer: take back what this request may hold and record nothing, so that the
-  // client's retry counts each event once.
-  if (claims.some(([error]) => error)) {
-    const held = keyed.filter((_, i) => claims[i]?.[0] || claims[i]?.[1] === 'OK').map(({ key }) => redisKey(key));
-    await redis
-      .pipeline(held.map((key) => ['eval', releaseIfHeld, '1', key, claimToken]))
-      .exec()
-      .catch((error: unknown) => ctx.log.warn({ err: error }, 'idempotency keys not released'));
-    throw new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, 'Idempotency keys could not be checked; nothing was recorded, retry the batch');
-  }
-  const claimed = new Set(keyed.filter((_, i) => claims[i]?.[1] === 'OK').map(({ index }) => index));
+  const claims = keyed.length ? ((await redis.pipeline(keyed.map(({ key }) => ['set', redisKey(key), '1', 'EX', String(env.IDEMPOTENCY_TTL_SECONDS), 'NX'])).exec()) ?? []) : [];
+  // Only a null reply is a key claimed before. A claim whose answer was lost (a timeout: the SET may
+  // still have run) is taken as this request's: its event is recorded, under the id its key always
+  // gives, which the consumers count once should it be a duplicate after all. Refusing it instead
+  // could lose it: its retry would find the key set.
+  const unanswered = claims.filter(([error]) => error).length;
+  if (unanswered) ctx.log.warn({ unanswered }, 'idempotency claims not answered; their events are recorded, deduplicated downstream by id');
+  const claimed = new Set(keyed.filter((_, i) => claims[i]?.[0] || claims[i]?.[1] === 'OK').map(({ index }) => index));
 
   const candidates: { index: number; event: EventEnvelope<'usage.recorded'> }[] = [];
   let duplicates = 0;
