@@ -1,4 +1,4 @@
-import { badUserInput, forbidden, notFound } from '@mindweave/errors';
+import { badUserInput, forbidden, notFound, unavailable } from '@mindweave/errors';
 import { jobIdOf } from '@mindweave/jobs';
 import type { SubgraphContext } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
@@ -58,6 +58,8 @@ const RequestExportInput = builder.inputType('RequestExportInput', {
   }),
 });
 
+const queueTimeoutMs = 5_000;
+
 /** What an API key needs besides exports:write: the scope that reads the same data through GraphQL. */
 const readScopeOf = { USAGE: 'usage:read', AUDIT: 'policies:read' } as const;
 
@@ -89,11 +91,20 @@ builder.mutationField('requestExport', (t) =>
       const job = await prisma.exportJob.create({ data: { organizationId, requestedBy, type: input.type, format: input.format, from: input.from, to: input.to } });
       // Answered as created (QUEUED): a worker may have taken it by the time this returns.
       const answer = await prisma.exportJob.findUniqueOrThrow({ ...query, where: { id: job.id } });
+      // BullMQ waits for Redis to come back rather than fail: past queueTimeoutMs the export is given
+      // up (FAILED, which a worker never starts, should the job reach the queue later).
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await producers.add('reports', 'export', { exportId: job.id }, { jobId: jobIdOf('export', job.id) });
+        await Promise.race([
+          producers.add('reports', 'export', { exportId: job.id }, { jobId: jobIdOf('export', job.id) }),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the job queue did not answer')), queueTimeoutMs))),
+        ]);
       } catch (error) {
+        ctx.log.error({ err: error, exportId: job.id }, 'export not queued');
         await prisma.exportJob.update({ where: { id: job.id }, data: { status: 'FAILED', error: 'The export could not be queued; request it again', finishedAt: new Date() } });
-        throw error;
+        throw unavailable('Exports cannot be queued right now; request it again shortly');
+      } finally {
+        clearTimeout(timer);
       }
       return answer;
     },
