@@ -42,7 +42,7 @@ describe('a failing dependency degrades one feature, not the router', () => {
         client.subscribe({ query: 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id } }', variables: { org: tenant.organizationId } }, { next: () => undefined, error: (e) => resolve(e as never), complete: () => resolve([]) }),
       );
     for (let i = 0; i < 2; i++) {
-      expect(await refused()).toEqual([expect.objectContaining({ message: expect.stringMatching(/Could not check access/), extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
+      expect(await refused()).toEqual([expect.objectContaining({ message: expect.stringMatching(/Could not check access/), extensions: { code: 'INTERNAL_SERVER_ERROR', retryAfter: 5 } })]);
     }
     expect(closed).toBe(false);
     await client.dispose();

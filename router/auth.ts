@@ -140,13 +140,13 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   }
 
   /**
-   * Whether an API key that authenticated a long-lived connection has been revoked since;
-   * undefined when accounts cannot tell right now (the connection is given the benefit of the doubt).
+   * Whether an API key that authenticated a long-lived connection has been revoked since; false
+   * when accounts cannot tell right now (the connection is given the benefit of the doubt).
    */
-  async function apiKeyRevoked(key: string, requestId: string): Promise<boolean | undefined> {
+  async function apiKeyRevoked(key: string, requestId: string): Promise<boolean> {
     return lookUpApiKey(key, requestId).then(
       (identity) => identity === null,
-      () => undefined,
+      () => false,
     );
   }
 

@@ -6,8 +6,6 @@ interface ConcurrencyLimitOptions {
   max: number;
   /** How often the limit is adjusted to the event loop's load. */
   intervalMs: number;
-  /** Where the limit starts (default 64). */
-  initial?: number;
 }
 
 /**
@@ -19,8 +17,8 @@ interface ConcurrencyLimitOptions {
  * saturated and grows while operations wait and the loop has headroom (subgraphs slow, say);
  * waiting operations are served in arrival order.
  */
-export function createConcurrencyLimit({ min, max, intervalMs, initial = 64 }: ConcurrencyLimitOptions) {
-  let limit = Math.min(max, Math.max(min, initial));
+export function createConcurrencyLimit({ min, max, intervalMs }: ConcurrencyLimitOptions) {
+  let limit = Math.min(max, Math.max(min, 64));
   let active = 0;
   const waiting: (() => void)[] = [];
   let last: EventLoopUtilization = performance.eventLoopUtilization();

@@ -277,7 +277,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
         const retryAfter = error.extensions['retryAfter'];
         // `unavailable`: nothing failed for good, a dependency did not answer.
         const status = error.code === ErrorCode.INTERNAL_SERVER_ERROR && typeof retryAfter === 'number' ? 503 : httpStatusOf[error.code];
-        if (!res.headersSent) sendError(req, res, status, error, status === 503 ? { 'retry-after': String(retryAfter) } : {});
+        if (!res.headersSent) sendError(req, res, status, error, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
       } else {
         log.error({ err: error, requestId }, 'request failed');
         if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } }] });

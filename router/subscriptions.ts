@@ -8,7 +8,7 @@ import { MessageType } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { LRUCache } from 'lru-cache';
 import WebSocket, { WebSocketServer } from 'ws';
-import { ErrorCode, MindweaveError } from '@mindweave/errors';
+import { ErrorCode, MindweaveError, unavailable } from '@mindweave/errors';
 import type { EventBus, EventEnvelope, Subscription as BusSubscription } from '@mindweave/events';
 import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-kit';
 import { credentialOf, type Authenticator } from './auth.ts';
@@ -292,9 +292,13 @@ export function startSubscriptions(options: SubscriptionOptions) {
     rechecking = true;
     try {
       const byKey = new Map<string, WebSocket[]>();
-      for (const [socket, key] of keyedConnections) byKey.set(key, [...(byKey.get(key) ?? []), socket]);
+      for (const [socket, key] of keyedConnections) {
+        const sockets = byKey.get(key);
+        if (sockets) sockets.push(socket);
+        else byKey.set(key, [socket]);
+      }
       for (const [key, sockets] of byKey) {
-        if ((await authenticator.apiKeyRevoked(key, requestIdFrom(undefined))) !== true) continue;
+        if (!(await authenticator.apiKeyRevoked(key, requestIdFrom(undefined)))) continue;
         for (const socket of sockets) {
           keyedConnections.delete(socket);
           socket.close(4403, 'Forbidden: the API key was revoked');
@@ -375,13 +379,13 @@ export function startSubscriptions(options: SubscriptionOptions) {
         if (denied.length) return [new MindweaveError(ErrorCode.FORBIDDEN, `Not allowed to see ${denied.map((d) => d.path.join('.')).join(', ')}`)];
         const { verdict, memberships } = await authorize(identity, prepared.organizationId);
         if (verdict === 'denied') return [new MindweaveError(ErrorCode.FORBIDDEN, 'Not allowed to watch this organization')];
-        if (verdict === 'unknown') return [new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, 'Could not check access to this organization right now; subscribe again')];
+        if (verdict === 'unknown') return [unavailable('Could not check access to this organization right now; subscribe again')];
         // Tail the log before the subscription is taken: without Redis it is refused with an error,
         // instead of failing inside graphql-ws, which would close the whole connection.
         try {
           await ensureTail();
         } catch {
-          return [new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, 'Live usage is unavailable right now; subscribe again')];
+          return [unavailable('Live usage is unavailable right now; subscribe again')];
         }
         return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue: { identity, ...prepared, audience: audienceOf(identity, memberships, selects(schema, document, 'User')), id, socket: ctx.extra.socket, raw: ctx.extra.request.socket as Socket } satisfies SubscriptionContext } satisfies ExecutionArgs;
       },

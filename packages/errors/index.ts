@@ -50,7 +50,10 @@ export class MindweaveError extends GraphQLError {
   }
 }
 
-/** A dependency could not answer, so nothing was decided: HTTP 503 with Retry-After, for the client to retry. */
+/**
+ * A dependency could not answer, so nothing was decided: `extensions.retryAfter` tells the client
+ * when to retry. Thrown by the router itself, it is answered with HTTP 503 and Retry-After.
+ */
 export const unavailable = (message: string, retryAfterSeconds = 5) => new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, message, { retryAfter: retryAfterSeconds });
 
 export const unauthenticated = (message = 'Authentication required') =>

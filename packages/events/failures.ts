@@ -50,4 +50,7 @@ export function isPassingFailure(error: unknown): boolean {
 }
 
 /** How many times more deliveries a passing failure is allowed than a poison one: an outage of about an hour at the default reclaim interval. */
-export const passingFailureAllowance = 20;
+const passingFailureAllowance = 20;
+
+/** How many failures like `error` an event may have before it is dead-lettered. */
+export const deliveryLimit = (error: unknown, maxDeliveries: number) => (isPassingFailure(error) ? maxDeliveries * passingFailureAllowance : maxDeliveries);

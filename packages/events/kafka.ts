@@ -3,7 +3,7 @@ import { Kafka, logLevel, type Consumer, type EachBatchPayload, type KafkaMessag
 import type { Logger } from '@mindweave/service-kit';
 import type { ConsumeOptions, EventBus, Subscription, TailOptions } from './bus.ts';
 import { checkEnvelope, deadLetterOf, domainOf, parseEnvelope, topicOf, type EventEnvelope } from './events.ts';
-import { isPassingFailure, passingFailureAllowance } from './failures.ts';
+import { deliveryLimit } from './failures.ts';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -178,7 +178,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
               const failures = (attempts.get(key) ?? 0) + 1;
               attempts.set(key, failures);
               // A dependency down is not the event's fault: it gets many more tries (failures.ts).
-              if (failures < (isPassingFailure(error) ? maxDeliveries * passingFailureAllowance : maxDeliveries)) {
+              if (failures < deliveryLimit(error, maxDeliveries)) {
                 consumerLog.warn({ err: error, topic, partition, offset: message.offset, failures }, 'handler failed on a redelivered event; it is redelivered');
                 throw error;
               }

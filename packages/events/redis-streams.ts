@@ -3,7 +3,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from '@mindweave/service-kit';
 import type { ConsumeOptions, EventBus, Subscription, TailOptions } from './bus.ts';
 import { checkEnvelope, deadLetterOf, domainOf, parseEnvelope, topicOf, type EventEnvelope } from './events.ts';
-import { isPassingFailure, passingFailureAllowance } from './failures.ts';
+import { deliveryLimit, isPassingFailure } from './failures.ts';
 
 export interface RedisStreamsBusOptions {
   /** Already key-prefixed; blocking reads run on duplicates of it. */
@@ -339,7 +339,7 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
               // A dependency is down: the entry is not to blame. Its other events would wait out the
               // same failure, so they are left for the next try too; one count per delivery.
               const count = (passingFailures.get(delivery.id) ?? 0) + 1;
-              if (count >= maxDeliveries * passingFailureAllowance) {
+              if (count >= deliveryLimit(error, maxDeliveries)) {
                 failed.push({ domain, id: delivery.id, raw: JSON.stringify(event), reason: `handler failed ${count} times, each for a passing reason: ${reasonOf(error)}`, deliveries: delivery.deliveries });
                 continue;
               }

@@ -30,6 +30,18 @@ export interface ProducerOptions {
   prefix: string;
   /** Overrides every queue's backoff base (tests and benchmarks use short ones). */
   backoffMs?: number;
+  /** How long an add may wait for Redis (default 10 s): BullMQ would wait for it to come back. */
+  addTimeoutMs?: number;
+}
+
+/** `work`, or a failure once `ms` have passed: the job may still be added later (its id keeps it once). */
+async function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the job queue timed out after ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function optionsOf(queue: QueueName, options: AddOptions = {}) {
@@ -46,6 +58,7 @@ export function createProducers(connection: Redis, options: ProducerOptions) {
     queueNames.map((name) => [name, new Queue(name, { connection, prefix: options.prefix, defaultJobOptions: defaultJobOptions(name, options.backoffMs) })]),
   ) as Record<QueueName, Queue>;
   for (const queue of Object.values(queues)) queue.on('error', () => undefined);
+  const addTimeoutMs = options.addTimeoutMs ?? 10_000;
 
   const validate = <Q extends QueueName>(queue: Q, name: string, data: unknown) => {
     const schema = schemaOf(queue, name);
@@ -57,12 +70,12 @@ export function createProducers(connection: Redis, options: ProducerOptions) {
     queues,
     /** Throws, adding nothing, when the payload does not validate. */
     async add<Q extends QueueName, N extends JobName<Q>>(queue: Q, name: N, data: JobData<Q, N>, addOptions?: AddOptions): Promise<Job> {
-      return queues[queue].add(name, validate(queue, name, data), optionsOf(queue, addOptions));
+      return within(addTimeoutMs, queues[queue].add(name, validate(queue, name, data), optionsOf(queue, addOptions)));
     },
     /** Adds every job or none (one MULTI); each is validated first. */
     async addBulk<Q extends QueueName, N extends JobName<Q>>(queue: Q, jobs: { name: N; data: JobData<Q, N>; options?: AddOptions }[]): Promise<Job[]> {
       if (jobs.length === 0) return [];
-      return queues[queue].addBulk(jobs.map((job) => ({ name: job.name, data: validate(queue, job.name, job.data), opts: optionsOf(queue, job.options) })));
+      return within(addTimeoutMs, queues[queue].addBulk(jobs.map((job) => ({ name: job.name, data: validate(queue, job.name, job.data), opts: optionsOf(queue, job.options) }))));
     },
     async close() {
       await Promise.all(Object.values(queues).map((queue) => queue.close()));

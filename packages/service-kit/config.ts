@@ -13,12 +13,11 @@ export const baseEnv = {
   INTERNAL_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').default('development-only-internal-signing-secret'),
 };
 
-/** Settings whose development defaults a production process must not run with. */
-const developmentDefaults: Record<string, (value: string | undefined) => boolean> = {
-  INTERNAL_SIGNING_SECRET: (value) => value === undefined || value === baseEnv.INTERNAL_SIGNING_SECRET.parse(undefined),
-  // Sealing with the development key in production is refused (however it is spelled in base64);
-  // keeping it to open old values is not.
-  SECRETS_KEY: (value) => value === undefined || Buffer.from(value.split(',')[0]?.trim() ?? '', 'base64').equals(Buffer.from(developmentSecretsKey, 'base64')),
+/** Settings, as parsed, whose development defaults a production process must not run with. */
+const developmentDefaults: Record<string, (value: unknown) => boolean> = {
+  INTERNAL_SIGNING_SECRET: (value) => value === baseEnv.INTERNAL_SIGNING_SECRET.parse(undefined),
+  // Sealing with the development key in production is refused; keeping it to open old values is not.
+  SECRETS_KEY: (value) => (value as Buffer[])[0]?.equals(Buffer.from(developmentSecretsKey, 'base64')) ?? true,
 };
 
 /** `true`/`false` (or 1/0) from the environment. */
@@ -53,7 +52,7 @@ export function parseEnv<S extends z.ZodRawShape>(shape: S, source: Record<strin
   }
   if ((result.data as Record<string, unknown>)['NODE_ENV'] === 'production') {
     const unset = Object.entries(developmentDefaults)
-      .filter(([name, isDevelopmentValue]) => name in shape && isDevelopmentValue(source[name]))
+      .filter(([name, isDevelopmentValue]) => name in shape && isDevelopmentValue((result.data as Record<string, unknown>)[name]))
       .map(([name]) => `${name}: must be set in production`);
     if (unset.length) throw new ConfigError(unset);
   }

@@ -22,10 +22,6 @@ const usersRoute = serviceRoute('/internal/users', env.INTERNAL_SIGNING_SECRET, 
   return { status: 200, body: { users } };
 });
 
-// Secrets stored in clear by an older version, or sealed with a key since rotated out of first place.
-await resealSigningKeys(log);
-await resealTotpSecrets(log);
-
 // Create the signing key before serving, so the first JWKS a router fetches already holds it.
 await currentSigningKey();
 
@@ -51,6 +47,10 @@ const { close } = await startSubgraphServer({
 
 // user.created, user.password_reset...: the emails they trigger are sent by the workers.
 const relay = startOutboxRelay({ databaseUrl: env.DATABASE_URL, schema: dbSchema, bus, log });
+
+// Secrets stored in clear by an older version, or sealed with a key since rotated out of first
+// place: resealed while serving, since both kinds open as they are.
+void Promise.all([resealSigningKeys(log), resealTotpSecrets(log)]).catch((error: unknown) => log.warn({ err: error }, 'secrets not resealed; the next start tries again'));
 
 onShutdown(log, async () => {
   await close();

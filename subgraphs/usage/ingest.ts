@@ -4,9 +4,9 @@ import { badUserInput, ErrorCode, forbidden, MindweaveError } from '@mindweave/e
 import type { Violation } from '@mindweave/policy-engine';
 import { createEvent, type EventEnvelope } from '@mindweave/events';
 import type { SubgraphContext } from '@mindweave/subgraph-kit';
+import { addUsage, monthOf, monthToDate } from '@mindweave/usage-totals';
 import { bus } from './bus.ts';
 import { env } from './env.ts';
-import { addUsage, monthOf, monthToDate } from '@mindweave/usage-totals';
 import { decideBatch, policiesOf } from './policies.ts';
 import { costOf, currentPrices } from './prices.ts';
 import { redis } from './redis.ts';

@@ -42,9 +42,10 @@ export async function policiesOf(organizationId: string, log: Logger): Promise<C
 /**
  * Drops cached policies when governance says they changed, on every usage instance. Until the
  * log can be tailed (Redis down at start), cached policies expire after a minute, and tailing is
- * tried again every `retryMs`.
+ * tried again every 5 s.
  */
-export async function followPolicyChanges(log: Logger, retryMs = 5_000) {
+export async function followPolicyChanges(log: Logger) {
+  const retryMs = 5_000;
   let subscription: Subscription | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;

@@ -11,9 +11,6 @@ const log = createLogger({ name: 'webhooks', level: env.LOG_LEVEL });
 
 await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
 
-// Secrets stored in clear by an older version, or sealed with a key since rotated out of first place.
-await resealSigningSecrets(log);
-
 const { close } = await startSubgraphServer({
   name: 'webhooks',
   port: env.WEBHOOKS_PORT,
@@ -24,6 +21,10 @@ const { close } = await startSubgraphServer({
   log,
   healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1` },
 });
+
+// Secrets stored in clear by an older version, or sealed with a key since rotated out of first
+// place: resealed while serving, since both kinds open as they are.
+void resealSigningSecrets(log).catch((error: unknown) => log.warn({ err: error }, 'secrets not resealed; the next start tries again'));
 
 onShutdown(log, async () => {
   await close();
