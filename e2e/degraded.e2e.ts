@@ -29,10 +29,22 @@ describe('a failing dependency degrades one feature, not the router', () => {
     const result = await gql('query ($id: ID!) { me { id } organization(id: $id) { id } }', { id: tenant.organizationId }, { token: tenant.user.accessToken, url: router.url });
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(result.data).toEqual({ me: { id: tenant.user.userId }, organization: null });
-    expect(result.errors?.[0]?.extensions.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', retryAfter: 5 });
+    // Partial data stays 200; the client learns when to ask again for the rest.
+    expect(result.status).toBe(200);
+    expect(result.headers.get('retry-after')).toBe('5');
   });
 
-  it('refuses a subscription it cannot check with INTERNAL_SERVER_ERROR, not FORBIDDEN, and keeps the connection', async () => {
+  it('answers 503 UNAVAILABLE with Retry-After when nothing could be answered', async () => {
+    const tenant = await createTenant();
+    const result = await gql('query ($id: ID!) { organization(id: $id) { id } }', { id: tenant.organizationId }, { token: tenant.user.accessToken, url: router.url });
+    expect(result.status).toBe(503);
+    expect(result.headers.get('retry-after')).toBe('5');
+    expect(result.data).toEqual({ organization: null });
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', retryAfter: 5 });
+  });
+
+  it('refuses a subscription it cannot check with UNAVAILABLE, not FORBIDDEN, and keeps the connection', async () => {
     const tenant = await createTenant();
     const client = createClient({ url: router.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${tenant.user.accessToken}` }, retryAttempts: 0 });
     let closed = false;
@@ -42,7 +54,7 @@ describe('a failing dependency degrades one feature, not the router', () => {
         client.subscribe({ query: 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id } }', variables: { org: tenant.organizationId } }, { next: () => undefined, error: (e) => resolve(e as never), complete: () => resolve([]) }),
       );
     for (let i = 0; i < 2; i++) {
-      expect(await refused()).toEqual([expect.objectContaining({ message: expect.stringMatching(/Could not check access/), extensions: { code: 'INTERNAL_SERVER_ERROR', retryAfter: 5 } })]);
+      expect(await refused()).toEqual([expect.objectContaining({ message: expect.stringMatching(/Could not check access/), extensions: { code: 'UNAVAILABLE', retryAfter: 5 } })]);
     }
     expect(closed).toBe(false);
     await client.dispose();
@@ -106,6 +118,6 @@ describe('while accounts cannot answer', () => {
     const refused = await gql(query, { id: unseen.organizationId }, { token: unseen.apiKey, url: cutOff.url });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('5');
-    expect(refused.errors?.[0]?.extensions.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(refused.errors?.[0]?.extensions.code).toBe('UNAVAILABLE');
   });
 });

@@ -1,15 +1,7 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../scripts/ports.ts';
 import { services, startService } from '../scripts/stack.ts';
 import { stack } from './client.ts';
-
-export const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 /**
  * Another router process over the test stack's subgraphs, with settings of its own (low limits,

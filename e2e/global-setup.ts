@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
 import { startSmtpSink } from '../scripts/smtp-sink.ts';
+import { freePortRange } from '../scripts/ports.ts';
 import { dropDatabase, ensureDatabase, startStack } from '../scripts/stack.ts';
 
 export interface StackInfo {
@@ -26,29 +26,14 @@ declare module 'vitest' {
   }
 }
 
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const probe = createServer().once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-
-/** A base port whose next twenty ports are free, away from the development ports 4000-4019. */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 1_000) * 20;
-    const checks = await Promise.all(Array.from({ length: 20 }, (_, i) => portFree(base + i)));
-    if (checks.every(Boolean)) return base;
-  }
-  throw new Error('no free ports for the test stack');
-}
-
 export default async function setup(project: TestProject) {
   const runId = randomBytes(4).toString('hex');
   const databaseUrl = `${process.env['TEST_DATABASE_SERVER'] ?? 'postgresql://postgres@127.0.0.1:5432'}/mindweave_test_${runId}`;
   const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
   const keyPrefix = `mwtest:${runId}:`;
   const logDir = await mkdtemp(join(tmpdir(), `mindweave-test-${runId}-`));
-  const basePort = await freeBasePort();
+  // Twenty ports from a base, away from the development ports 4000-4019.
+  const basePort = await freePortRange(20, 20_000, 40_000);
   await ensureDatabase(databaseUrl);
   const mail = await startSmtpSink({ smtpPort: 0, uiPort: 0, dir: join(logDir, 'mail') });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compose, printSubgraph, readSupergraphConfig, supergraphFile } from '../packages/schema-tools/compose.ts';
 import { services } from '../scripts/stack.ts';
 import { createTenant, gql, stack } from './client.ts';
+import { freePort } from '../scripts/ports.ts';
 import { startExtraRouter } from './extra-router.ts';
 
 describe('health routes', () => {
@@ -13,10 +14,37 @@ describe('health routes', () => {
       expect((await fetch(`${base}/health/live`)).status, service.name).toBe(200);
       expect((await fetch(`${base}/health/ready`)).status, service.name).toBe(200);
       const detailed = (await (await fetch(`${base}/health`)).json()) as { status: string; dependencies: Record<string, { status: string; latencyMs: number }> };
-      expect(detailed.status).toBe('ok');
+      expect(detailed.status, service.name).toBe('ok');
       for (const dependency of Object.values(detailed.dependencies)) {
         expect(dependency).toMatchObject({ status: 'up', latencyMs: expect.any(Number) });
       }
+    }
+  });
+
+  it("list, on the router, every subgraph, consumer and worker with its state, a consumer's lag and the queues", async () => {
+    type Report = { status: string; dependencies: Record<string, { status: string; required: boolean; details?: { status: string; consumers?: { domain: string; group: string; lag: number | null; pending: number | null }[]; queues?: Record<string, Record<string, number>> } }> };
+    const report = (await (await fetch(`http://127.0.0.1:${stack.basePort}/health`)).json()) as Report;
+    const names = services.filter((s) => s.name !== 'router').map((s) => s.name);
+    expect(Object.keys(report.dependencies).sort()).toEqual([...names, 'redis'].sort());
+    for (const name of names) expect(report.dependencies[name], name).toMatchObject({ status: 'up', required: false, details: { status: 'ok' } });
+    expect(report.dependencies['analytics-consumer']?.details?.consumers).toEqual([{ domain: 'usage', group: 'analytics-persistence', lag: expect.any(Number), pending: expect.any(Number), deadLettered: expect.any(Number) }]);
+    expect(report.dependencies['workers']?.details?.queues?.['email']).toMatchObject({ waiting: expect.any(Number), active: expect.any(Number), failed: expect.any(Number) });
+  });
+
+  it("say degraded on the router when a subgraph is down, while the router stays ready", async () => {
+    const dead = await freePort();
+    const router = await startExtraRouter('router-dead-subgraph', { SUBGRAPH_URLS: stack.env['SUBGRAPH_URLS']!.replace(/mcp-registry=[^,]+/, `mcp-registry=http://127.0.0.1:${dead}/graphql`) });
+    try {
+      const base = `http://127.0.0.1:${router.port}`;
+      expect((await fetch(`${base}/health/ready`)).status).toBe(200);
+      const response = await fetch(`${base}/health`);
+      const report = (await response.json()) as { status: string; dependencies: Record<string, { status: string; error?: string }> };
+      expect(response.status).toBe(200);
+      expect(report.status).toBe('degraded');
+      expect(report.dependencies['mcp-registry']).toMatchObject({ status: 'down', error: expect.any(String) });
+      expect(report.dependencies['accounts']?.status).toBe('up');
+    } finally {
+      await router.stop();
     }
   });
 });
@@ -35,9 +63,10 @@ describe('a router whose Redis is down, serving a supergraph file that changes',
 
   const url = () => `http://127.0.0.1:${port}/graphql`;
 
-  it('reports not ready, names Redis, and still serves users', async () => {
-    expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(503);
-    const detailed = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { dependencies: Record<string, { status: string }> };
+  it('stays ready, reports itself degraded naming Redis, and still serves users', async () => {
+    expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
+    const detailed = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { status: string; dependencies: Record<string, { status: string }> };
+    expect(detailed.status).toBe('degraded');
     expect(detailed.dependencies['redis']?.status).toBe('down');
 
     const tenant = await createTenant();

@@ -209,10 +209,10 @@ describe('the SDK against the supergraph', () => {
 
     // Another tenant's organization: the subscription ends with a typed FORBIDDEN.
     const other = await sdkTenant();
-    const refused: Error[] = [];
-    other.user.subscribe(UsageUpdatedDocument, { organizationId: tenant.organization.id }, () => undefined, (error) => refused.push(error));
+    const refused: { error: Error; ended: boolean }[] = [];
+    other.user.subscribe(UsageUpdatedDocument, { organizationId: tenant.organization.id }, () => undefined, (error, ended) => refused.push({ error, ended }));
     expect(await waitFor(() => refused.length === 1)).toBe(true);
-    expect(refused[0]).toMatchObject({ code: 'FORBIDDEN' });
+    expect(refused[0]).toMatchObject({ error: { code: 'FORBIDDEN' }, ended: true });
   });
 
   it('sent every operation by its manifest hash, never with its text', () => {

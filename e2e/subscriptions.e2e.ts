@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
+import { Redis } from 'ioredis';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { createSecretBox, secretsKey } from '@mindweave/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +67,24 @@ describe('usageUpdated over graphql-ws', () => {
         },
       },
     });
+    sub.stop();
+  });
+
+  it('delivers once an event appended again by the retry of a request whose append was not acknowledged', async () => {
+    const tenant = await createTenant();
+    const sub = watch(connect(`Bearer ${tenant.user.accessToken}`), usageUpdated, { org: tenant.organizationId });
+    await settled();
+    const recordKeyed = () => gql('mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }', { input: { model: 'gpt-4o', inputTokens: 1, outputTokens: 1, latencyMs: 1, idempotencyKey: 'appended-twice' } }, { token: tenant.apiKey });
+    expect((await recordKeyed()).data).toEqual({ recordUsage: { accepted: 1 } });
+    // The claim as an unacknowledged attempt leaves it (subgraphs/usage/idempotency.ts): the retry appends the event again.
+    const redis = new Redis(stack.redisUrl, { keyPrefix: stack.env['REDIS_KEY_PREFIX'] ?? '' });
+    await redis.set(`idem:${tenant.apiKeyId}:${createHash('sha256').update('appended-twice').digest('base64url')}`, 'pending', 'KEEPTTL');
+    redis.disconnect();
+    expect((await recordKeyed()).data).toEqual({ recordUsage: { accepted: 1 } });
+    await record(tenant.apiKey);
+    expect(await waitFor(() => sub.results.length >= 2)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sub.results.map((r) => r.data.usageUpdated.model)).toEqual(['gpt-4o', 'gpt-4o-mini']);
     sub.stop();
   });
 

@@ -1,5 +1,14 @@
-import { describe, expect, it } from 'vitest';
-import { createTenant, gql, unique } from './client.ts';
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { monthOf, monthToDate } from '@mindweave/usage-totals';
+import { createTenant, gql, stack, unique } from './client.ts';
+import { sql } from './db.ts';
+
+const redis = new Redis(stack.redisUrl, { keyPrefix: stack.env['REDIS_KEY_PREFIX'] ?? '' });
+afterAll(() => redis.disconnect());
+/** The usage subgraph's Redis key for a claimed idempotency key (subgraphs/usage/idempotency.ts). */
+const claimKey = (apiKeyId: string, idempotencyKey: string) => `idem:${apiKeyId}:${createHash('sha256').update(idempotencyKey).digest('base64url')}`;
 
 const recordUsage = 'mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted duplicates } }';
 const recordBatch = 'mutation ($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { accepted duplicates } }';
@@ -72,6 +81,44 @@ describe('recording usage', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(sum(await read())).toBe(3);
     expect(points).toHaveLength(3);
+  });
+});
+
+describe('idempotency through faults', () => {
+  const persistedOf = async (organizationId: string) =>
+    (await sql<{ events: string; tokens: string }>('SELECT count(*) AS events, coalesce(sum("inputTokens" + "outputTokens"), 0) AS tokens FROM analytics.usage_events WHERE "organizationId" = $1', [organizationId]))[0]!;
+
+  it('appends again an event whose claim an attempt left pending, and stores it once', async () => {
+    const tenant = await createTenant();
+    const keys = [unique('pending'), unique('pending')];
+    const inputs = keys.map((idempotencyKey) => event({ idempotencyKey }));
+    // What a request that failed between its claim and the log's acknowledgement leaves behind.
+    await redis.set(claimKey(tenant.apiKeyId, keys[0]!), 'pending', 'EX', 600);
+    expect((await gql(recordBatch, { inputs }, { token: tenant.apiKey })).data).toEqual({ recordUsageBatch: { accepted: 2, duplicates: 0 } });
+    expect(await redis.get(claimKey(tenant.apiKeyId, keys[0]!))).toBe('recorded');
+    expect((await gql(recordBatch, { inputs }, { token: tenant.apiKey })).data).toEqual({ recordUsageBatch: { accepted: 0, duplicates: 2 } });
+    // Appended twice (an attempt whose append did land, then its retry) still counts once.
+    await redis.set(claimKey(tenant.apiKeyId, keys[1]!), 'pending', 'KEEPTTL');
+    expect((await gql(recordBatch, { inputs }, { token: tenant.apiKey })).data).toEqual({ recordUsageBatch: { accepted: 1, duplicates: 1 } });
+    await eventually(() => persistedOf(tenant.organizationId), (p) => p.events === '2');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await persistedOf(tenant.organizationId)).toEqual({ events: '2', tokens: '3000' });
+  });
+
+  it('keeps the month-to-date totals equal to what is stored when a batch is sent again after its keys were lost', async () => {
+    const tenant = await createTenant();
+    const keys = Array.from({ length: 20 }, () => unique('lost'));
+    const inputs = keys.map((idempotencyKey) => event({ idempotencyKey }));
+    expect((await gql(recordBatch, { inputs }, { token: tenant.apiKey })).data).toEqual({ recordUsageBatch: { accepted: 20, duplicates: 0 } });
+    await eventually(() => persistedOf(tenant.organizationId), (p) => p.events === '20');
+    // A flush, an eviction: the claims are gone, so the same batch is taken as new.
+    await redis.del(...keys.map((key) => claimKey(tenant.apiKeyId, key)));
+    expect((await gql(recordBatch, { inputs }, { token: tenant.apiKey })).data).toEqual({ recordUsageBatch: { accepted: 20, duplicates: 0 } });
+    const month = monthOf(new Date());
+    expect((await eventually(() => monthToDate(redis, tenant.organizationId, month), (t) => t.tokens === 30_000)).tokens).toBe(30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await persistedOf(tenant.organizationId)).toEqual({ events: '20', tokens: '30000' });
+    expect((await monthToDate(redis, tenant.organizationId, month)).tokens).toBe(30_000);
   });
 });
 

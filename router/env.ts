@@ -1,5 +1,18 @@
 import { z } from 'zod';
-import { baseEnv, kafkaBrokers, loadEnvOrExit, port } from '@mindweave/service-kit';
+import { baseEnv, kafkaEnv, loadEnvOrExit, port } from '@mindweave/service-kit';
+
+/** `name=url,name=url` as a map, each url checked. */
+const namedUrls = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const entries = value.split(',').filter(Boolean).map((pair) => pair.split('=', 2) as [string, string | undefined]);
+      for (const [name, url] of entries) {
+        if (!url || !URL.canParse(url)) ctx.addIssue({ code: 'custom', message: `"${name}" needs name=url with a valid URL` });
+      }
+      return new Map(entries.map(([name, url]) => [name, url ?? '']));
+    });
 
 export const routerEnv = {
   ...baseEnv,
@@ -10,21 +23,17 @@ export const routerEnv = {
   SUPERGRAPH_SOURCE: z.enum(['file', 'registry']).default('file'),
   SUPERGRAPH_POLL_MS: z.coerce.number().int().min(100).default(2_000),
   /** Replaces routing URLs of the supergraph: `identity=http://10.0.0.5:4001/graphql,accounts=...`. */
-  SUBGRAPH_URLS: z
-    .string()
-    .default('')
-    .transform((value, ctx) => {
-      const entries = value.split(',').filter(Boolean).map((pair) => pair.split('=', 2) as [string, string | undefined]);
-      for (const [name, url] of entries) {
-        if (!url || !URL.canParse(url)) ctx.addIssue({ code: 'custom', message: `"${name}" needs name=url with a valid URL` });
-      }
-      return new Map(entries.map(([name, url]) => [name, url ?? '']));
-    }),
+  SUBGRAPH_URLS: namedUrls(''),
+  /**
+   * The services without a GraphQL endpoint whose health `/health` reports (consumers, workers):
+   * `name=url` of each one's health server. The subgraphs' come from their routing URLs.
+   */
+  SERVICE_HEALTH_URLS: namedUrls('analytics-consumer=http://127.0.0.1:4013,governance-consumer=http://127.0.0.1:4015,workers=http://127.0.0.1:4014'),
   IDENTITY_JWKS_URL: z.url().default('http://127.0.0.1:4001/.well-known/jwks.json'),
   ACCOUNTS_INTERNAL_URL: z.url().default('http://127.0.0.1:4002'),
   /** How long a resolved API key is cached in Redis; a revocation also evicts it at once. */
   API_KEY_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(300).default(10),
-  KAFKA_BROKERS: kafkaBrokers,
+  ...kafkaEnv,
   /** The largest request body, and the largest WebSocket message. */
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(100),

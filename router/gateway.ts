@@ -16,6 +16,8 @@ export interface GatewayOptions {
   subgraphTimeoutMs: number;
   metrics: Metrics;
   log: Logger;
+  /** Filled with each subgraph's URL as the gateway builds it (for health checks). */
+  subgraphs?: Map<string, string>;
 }
 
 /**
@@ -77,6 +79,10 @@ export function createGateway(options: GatewayOptions) {
   return new ApolloGateway({
     logger: options.log,
     supergraphSdl: supergraphSource(options),
-    buildService: ({ name, url }) => new SubgraphDataSource(name, options.subgraphUrls.get(name) ?? url ?? '', agent, options.signingSecret, options.metrics),
+    buildService: ({ name, url }) => {
+      const target = options.subgraphUrls.get(name) ?? url ?? '';
+      options.subgraphs?.set(name, target);
+      return new SubgraphDataSource(name, target, agent, options.signingSecret, options.metrics);
+    },
   });
 }

@@ -4,7 +4,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
 import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
-import { closeServer, createHealthRoutes, listen, requestIdFrom, sendJson, type Logger } from '@mindweave/service-kit';
+import { closeServer, listen, requestIdFrom, sendJson, type Logger } from '@mindweave/service-kit';
 import { adminCredentials, createQueueDashboard, isAdminQueuesPath } from './admin.ts';
 import { createAuthenticator } from './auth.ts';
 import type { EdgeInfo, RouterContext } from './context.ts';
@@ -12,12 +12,14 @@ import { createDownloadProxy, isExportDownloadPath } from './downloads.ts';
 import { createEdge, type OperationRequest } from './edge.ts';
 import type { RouterEnv } from './env.ts';
 import { createGateway } from './gateway.ts';
+import { createRouterHealth } from './health.ts';
 import { createMetrics } from './metrics.ts';
 import { createConcurrencyLimit } from './concurrency.ts';
 import { operationLogPlugin } from './operation-log.ts';
 import { createPersistedQueries, loadManifest } from './persisted-queries.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { startSubscriptions } from './subscriptions.ts';
+import { unavailablePlugin } from './unavailable.ts';
 
 // Apollo Server's own codes, mapped onto the contract's.
 const apolloCodes: Record<string, ErrorCode> = {
@@ -133,6 +135,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   metrics.observeConcurrency(() => concurrency.stats);
   const edge = createEdge(env, createRateLimiter(redis, log), metrics);
   const persisted = createPersistedQueries({ redis, mode: env.PERSISTED_QUERIES, manifest: loadManifest(env.PERSISTED_QUERIES_MANIFEST, log), log });
+  const subgraphs = new Map<string, string>();
   const gateway = createGateway({
     supergraphPath: env.SUPERGRAPH_PATH,
     source: env.SUPERGRAPH_SOURCE,
@@ -143,6 +146,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     subgraphTimeoutMs: env.SUBGRAPH_TIMEOUT_MS,
     metrics,
     log,
+    subgraphs,
   });
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => edge.setSupergraph(coreSupergraphSdl));
   const apollo = new ApolloServer<RouterContext>({
@@ -157,7 +161,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     persistedQueries: false,
     // Credentials travel in headers, never in cookies, so cross-site requests carry no authority.
     csrfPrevention: false,
-    plugins: [edge.responsePlugin, requestIdOnInternalErrors, operationLogPlugin(metrics)],
+    plugins: [edge.responsePlugin, requestIdOnInternalErrors, unavailablePlugin, operationLogPlugin(metrics)],
   });
   await apollo.start();
 
@@ -174,13 +178,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   // Downloads are authorized by their signed URL, checked by the exports subgraph.
   const downloadExport = createDownloadProxy({ exportsUrl: new URL(env.SUBGRAPH_URLS.get('exports') ?? 'http://127.0.0.1:4007/graphql').origin, timeoutMs: env.SUBGRAPH_TIMEOUT_MS, log });
 
-  const handleHealth = createHealthRoutes('router', {
-    redis: () => redis.ping(),
-    identity: async () => {
-      const response = await fetch(env.IDENTITY_JWKS_URL, { signal: AbortSignal.timeout(1_500) });
-      if (!response.ok) throw new Error(`identity JWKS answered ${response.status}`);
-    },
-  });
+  const handleHealth = createRouterHealth({ redis, subgraphs, services: env.SERVICE_HEALTH_URLS });
 
   /**
    * GET persisted queries may be cached: publicly for anonymous callers of public root fields
@@ -275,9 +273,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     } catch (error) {
       if (error instanceof MindweaveError) {
         const retryAfter = error.extensions['retryAfter'];
-        // `unavailable`: nothing failed for good, a dependency did not answer.
-        const status = error.code === ErrorCode.INTERNAL_SERVER_ERROR && typeof retryAfter === 'number' ? 503 : httpStatusOf[error.code];
-        if (!res.headersSent) sendError(req, res, status, error, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
+        if (!res.headersSent) sendError(req, res, httpStatusOf[error.code], error, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
       } else {
         log.error({ err: error, requestId }, 'request failed');
         if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } }] });

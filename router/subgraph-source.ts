@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { GraphQLError } from 'graphql';
 import { Agent } from 'undici';
+import { unavailable } from '@mindweave/errors';
 import { signIdentity } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
 import { dedupeRepresentations, expandEntities } from './entity-dedupe.ts';
@@ -61,7 +62,11 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
       const representations = variables?.['representations'];
       const deduped = Array.isArray(representations) ? dedupeRepresentations(representations) : null;
       const body = `{"query":${quoted(query)}${operationName ? `,"operationName":${JSON.stringify(operationName)}` : ''},"variables":${JSON.stringify(deduped ? { ...variables, representations: deduped.unique } : (variables ?? {}))}}`;
-      const response = await this.post(body, this.headers(options, context));
+      const response = await this.post(body, this.headers(options, context)).catch((error: unknown) => {
+        if (error instanceof GraphQLError) throw error;
+        context?.log.warn({ err: error, subgraph: this.subgraph }, 'subgraph unreachable');
+        throw this.unavailable(error);
+      });
       if ('incomingRequestContext' in options) restrictCachePolicy(options.incomingRequestContext.overallCachePolicy, response.cacheControl);
       return deduped ? expandEntities(response.result, deduped) : response.result;
     } finally {
@@ -96,7 +101,14 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     return { result: parsed, cacheControl: typeof cacheControl === 'string' ? cacheControl : undefined };
   }
 
+  /** The subgraph could not be reached, or did not answer in time: its part of the response may be asked again. */
+  private unavailable(cause: unknown) {
+    const refusal = unavailable('A service this request needs cannot answer right now; retry shortly');
+    return new GraphQLError(refusal.message, { originalError: cause instanceof Error ? cause : undefined, extensions: refusal.extensions });
+  }
+
   private httpError(status: number, body: unknown) {
+    if (status === 502 || status === 503 || status === 504) return this.unavailable(new Error(`${this.subgraph} answered ${status}`));
     const code = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : undefined;
     const statusText = STATUS_CODES[status] ?? '';
     return new GraphQLError(`${status}: ${statusText}`, { extensions: { ...(code ? { code } : {}), response: { url: this.url, status, statusText, body } } });

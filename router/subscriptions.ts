@@ -197,11 +197,17 @@ export function startSubscriptions(options: SubscriptionOptions) {
    * group resolves, new events wait in its backlog and go together in its next resolution, so a
    * slow or busy group resolves fewer, larger bursts.
    */
+  const recentEventIds = new LRUCache<string, true>({ max: 100_000 });
   function onEvents(events: EventEnvelope[]) {
+    const watched = new Set([...groups.values()].map((group) => group.organizationId));
     const byOrganization = new Map<string, EventEnvelope<'usage.recorded'>[]>();
     for (const event of events) {
       if (event.type !== 'usage.recorded') continue;
       const usage = event as EventEnvelope<'usage.recorded'>;
+      if (!watched.has(usage.data.organizationId)) continue;
+      // An event appended again (the retry of a request whose append was not acknowledged) keeps its id: delivered once.
+      if (recentEventIds.has(usage.id)) continue;
+      recentEventIds.set(usage.id, true);
       const list = byOrganization.get(usage.data.organizationId);
       if (list) list.push(usage);
       else byOrganization.set(usage.data.organizationId, [usage]);

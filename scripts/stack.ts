@@ -122,6 +122,7 @@ export function stackEnv(options: StackOptions): Record<string, string> {
     IDENTITY_JWKS_URL: `http://127.0.0.1:${port(1)}/.well-known/jwks.json`,
     ACCOUNTS_INTERNAL_URL: `http://127.0.0.1:${port(2)}`,
     GOVERNANCE_INTERNAL_URL: `http://127.0.0.1:${port(5)}`,
+    SERVICE_HEALTH_URLS: `analytics-consumer=http://127.0.0.1:${port(13)},governance-consumer=http://127.0.0.1:${port(15)},workers=http://127.0.0.1:${port(14)}`,
     SUBGRAPH_URLS: `identity=http://127.0.0.1:${port(1)}/graphql,accounts=http://127.0.0.1:${port(2)}/graphql,usage=http://127.0.0.1:${port(3)}/graphql,analytics=http://127.0.0.1:${port(4)}/graphql,mcp-registry=http://127.0.0.1:${port(6)}/graphql,governance=http://127.0.0.1:${port(5)}/graphql,exports=http://127.0.0.1:${port(7)}/graphql,webhooks=http://127.0.0.1:${port(8)}/graphql`,
     ...options.env,
   };

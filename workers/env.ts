@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnv, flag, kafkaBrokers, loadEnvOrExit, port, secretsKey } from '@mindweave/service-kit';
+import { baseEnv, flag, kafkaEnv, loadEnvOrExit, port, secretsKey } from '@mindweave/service-kit';
 
 const plans = ['FREE', 'PRO', 'ENTERPRISE'] as const;
 export type Plan = (typeof plans)[number];
@@ -23,7 +23,7 @@ export const workersEnv = {
   /** /health/live and /health/ready of the worker process. */
   WORKERS_HEALTH_PORT: port(4014),
   WORKERS_HOST: z.string().default('127.0.0.1'),
-  KAFKA_BROKERS: kafkaBrokers,
+  ...kafkaEnv,
   /** Asked for organizations' plans and members, and users' emails (signed service calls). */
   ACCOUNTS_INTERNAL_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:4002'),
   IDENTITY_INTERNAL_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:4001'),

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { createEventBus } from '@mindweave/events';
 import { createLocalStorage } from '@mindweave/exports/storage.ts';
 import { createJobsConnection, createProducers, createSandboxedWorker, createWorker, jobsPrefix, registerSchedules, type Processors } from '@mindweave/jobs';
-import { closeServer, createHealthRoutes, createLogger, createRedis, createSecretBox, listen, onShutdown, sendJson } from '@mindweave/service-kit';
+import { closeServer, createHealthRoutes, createLogger, createRedis, createSecretBox, kafkaSettingsOf, listen, onShutdown, sendJson } from '@mindweave/service-kit';
 import { aggregationProcessors } from './aggregation.ts';
 import { auditCleanupProcessors } from './audit-cleanup.ts';
 import { billingProcessors } from './billing.ts';
@@ -26,7 +26,7 @@ const instance = `${hostname()}-${process.pid}`;
 
 // Counters and markers go through the key-prefixed client; BullMQ gets connections of its own.
 const redis = createRedis(env.REDIS_URL, env.REDIS_KEY_PREFIX);
-const bus = createEventBus({ redis, kafkaBrokers: env.KAFKA_BROKERS, clientId: `workers-${instance}`, log });
+const bus = createEventBus({ redis, kafka: kafkaSettingsOf(env), clientId: `workers-${instance}`, log });
 const prefix = jobsPrefix(env.REDIS_KEY_PREFIX);
 const producerConnection = createJobsConnection(env.REDIS_URL, 'producer', `workers-producer-${instance}`);
 const workerConnection = createJobsConnection(env.REDIS_URL, 'worker', `workers-${instance}`);
@@ -77,7 +77,19 @@ const subscription = await bus.consume({
   handler: createEventHandler({ redis, producers, quota, webhooks }),
 });
 
-const handleHealth = createHealthRoutes('workers', { postgres: () => db.query('SELECT 1'), redis: () => workerConnection.ping() });
+// Redis holds every queue and the event log; PostgreSQL only some jobs' data, so while it is down
+// those jobs fail and are retried while the others run.
+const handleHealth = createHealthRoutes(
+  'workers',
+  { redis: () => workerConnection.ping() },
+  {
+    optional: { postgres: () => db.query('SELECT 1') },
+    details: async () => ({
+      consumers: await subscription.lag(),
+      queues: Object.fromEntries(await Promise.all(Object.entries(producers.queues).map(async ([name, queue]) => [name, await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed')] as const))),
+    }),
+  },
+);
 const health = createServer(async (req, res) => {
   if (!(await handleHealth(req, res, new URL(req.url ?? '/', 'http://workers').pathname))) sendJson(res, 404, { error: 'not found' });
 });

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEvent } from '@mindweave/events';
 import { createJobsConnection, createProducers } from '@mindweave/jobs';
 import { createLogger, createRedis } from '@mindweave/service-kit';
-import { addUsage } from '@mindweave/usage-totals';
+import { countInFlight } from '@mindweave/usage-totals';
 import type { Directory } from './directory.ts';
 import { createQuotaAlerts } from './quota-alerts.ts';
 
@@ -38,10 +38,10 @@ const usage = (organizationId: string, tokens: number) =>
 const alertsOf = async (organizationId: string) =>
   (await producers.queues.email.getJobs(['prioritized', 'waiting'])).filter((job) => job.data.organizationId === organizationId).map((job) => job.data.threshold as number).sort((a, b) => a - b);
 
-/** What the usage subgraph does as it ingests: the month's total grows, then the event is in the log. */
+/** What the usage subgraph does as it ingests: the event is counted in flight, then it is in the log. */
 async function ingested(organizationId: string, tokens: number) {
   const event = usage(organizationId, tokens);
-  await addUsage(redis, organizationId, [event.data]);
+  await countInFlight(redis, organizationId, [{ id: event.id, ...event.data }]);
   return event;
 }
 
@@ -74,7 +74,7 @@ describe('quota alerts', () => {
 
   it("looks at each event's own month and organization", async () => {
     const org = randomUUID();
-    await addUsage(redis, org, [{ occurredAt: '2026-02-10T10:00:00.000Z', inputTokens: 5_000, outputTokens: 0, costUsd: 0 }]);
+    await countInFlight(redis, org, [{ id: randomUUID(), occurredAt: '2026-02-10T10:00:00.000Z', inputTokens: 5_000, outputTokens: 0, costUsd: 0 }]);
     await quota.record([usage(org, 1)]);
     expect(await alertsOf(org)).toEqual([]);
   });

@@ -1,5 +1,7 @@
 import { GraphQLError } from 'graphql';
 
+export { isPassingFailure } from './failures.ts';
+
 /** The contract's `extensions.code` values: every error a client sees carries one of these. */
 export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
@@ -14,6 +16,7 @@ export const ErrorCode = {
   PERSISTED_QUERY_NOT_ALLOWED: 'PERSISTED_QUERY_NOT_ALLOWED',
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -37,6 +40,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   PERSISTED_QUERY_NOT_ALLOWED: 400,
   GRAPHQL_PARSE_FAILED: 400,
   GRAPHQL_VALIDATION_FAILED: 400,
+  UNAVAILABLE: 503,
   INTERNAL_SERVER_ERROR: 500,
 };
 
@@ -50,11 +54,14 @@ export class MindweaveError extends GraphQLError {
   }
 }
 
+/** Seconds a client is told to wait before sending again what a dependency outage refused. */
+export const defaultRetryAfterSeconds = 5;
+
 /**
- * A dependency could not answer, so nothing was decided: `extensions.retryAfter` tells the client
- * when to retry. Thrown by the router itself, it is answered with HTTP 503 and Retry-After.
+ * A dependency could not answer, so nothing was decided and the same request may be sent again:
+ * `extensions.retryAfter` says when. The router answers it with HTTP 503 and Retry-After.
  */
-export const unavailable = (message: string, retryAfterSeconds = 5) => new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, message, { retryAfter: retryAfterSeconds });
+export const unavailable = (message: string, retryAfterSeconds = defaultRetryAfterSeconds) => new MindweaveError(ErrorCode.UNAVAILABLE, message, { retryAfter: retryAfterSeconds });
 
 export const unauthenticated = (message = 'Authentication required') =>
   new MindweaveError(ErrorCode.UNAUTHENTICATED, message);

@@ -148,12 +148,12 @@ async function kafkaHarness(): Promise<Harness> {
 
   return {
     bus(options = {}) {
-      const bus = createEventBus({ redis, kafkaBrokers, topicPrefix, clientId: `events-test-${randomSuffix()}`, log, claimIdleMs: 6_000, ...options });
+      const bus = createEventBus({ redis, kafka: { brokers: kafkaBrokers, topicPartitions: 4, replicationFactor: 1 }, topicPrefix, clientId: `events-test-${randomSuffix()}`, log, claimIdleMs: 6_000, ...options });
       buses.push(bus);
       return bus;
     },
     unreachableBus() {
-      const bus = createEventBus({ redis, kafkaBrokers: ['127.0.0.1:1'], topicPrefix, clientId: `events-test-${randomSuffix()}`, log });
+      const bus = createEventBus({ redis, kafka: { brokers: ['127.0.0.1:1'], topicPartitions: 1, replicationFactor: 1 }, topicPrefix, clientId: `events-test-${randomSuffix()}`, log });
       buses.push(bus);
       return bus;
     },

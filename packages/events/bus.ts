@@ -26,12 +26,29 @@ export interface Subscription {
   stop(): Promise<void>;
 }
 
+/** How far one consumer group is behind on one stream (Redis) or topic (Kafka). */
+export interface ConsumerLag {
+  domain: string;
+  group: string;
+  /** Events (Redis: stream entries, each of up to 100 events) not yet delivered to the group; null when the log cannot tell. */
+  lag: number | null;
+  /** Delivered and not yet acknowledged (Redis Streams only). */
+  pending: number | null;
+  /** In the domain's dead-letter stream or topic; null when the log cannot tell. */
+  deadLettered: number | null;
+}
+
+export interface ConsumerSubscription extends Subscription {
+  /** For health routes and metrics: the group's lag on each of its domains. */
+  lag(): Promise<ConsumerLag[]>;
+}
+
 /** One interface over two transports: Redis Streams (default) and Kafka (when KAFKA_BROKERS is set). */
 export interface EventBus {
   readonly transport: 'redis-streams' | 'kafka';
   /** Resolves once every event is durably in the log. */
   publish(events: EventEnvelope[]): Promise<void>;
-  consume(options: ConsumeOptions): Promise<Subscription>;
+  consume(options: ConsumeOptions): Promise<ConsumerSubscription>;
   tail(options: TailOptions): Promise<Subscription>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from '@mindweave/service-kit';
+import type { KafkaSettings, Logger } from '@mindweave/service-kit';
 import type { EventBus } from './bus.ts';
 import { createKafkaBus } from './kafka.ts';
 import { createRedisStreamsBus } from './redis-streams.ts';
@@ -7,13 +7,13 @@ import { createRedisStreamsBus } from './redis-streams.ts';
 export { eventsOfEntry } from './redis-streams.ts';
 
 export { createEvent, deadLetterOf, domainOf, eventSchemas, parseEnvelope, topicOf, type EventData, type EventEnvelope, type EventMetadata, type EventType } from './events.ts';
-export type { BatchHandler, ConsumeOptions, EventBus, Subscription, TailOptions } from './bus.ts';
+export type { BatchHandler, ConsumeOptions, ConsumerLag, ConsumerSubscription, EventBus, Subscription, TailOptions } from './bus.ts';
 
 export interface EventBusOptions {
   /** An ioredis client, already key-prefixed; the Redis Streams transport's log. */
   redis: Redis;
-  /** Non-empty: Kafka carries the events instead of Redis Streams. */
-  kafkaBrokers?: string[];
+  /** Set: Kafka carries the events instead of Redis Streams. */
+  kafka?: KafkaSettings;
   clientId: string;
   log: Logger;
   /** Redis Streams: approximate cap on each stream's entries, each of up to 100 events (default 100,000). */
@@ -27,7 +27,7 @@ export interface EventBusOptions {
 }
 
 export function createEventBus(options: EventBusOptions): EventBus {
-  const { kafkaBrokers, clientId, log, claimIdleMs } = options;
-  if (kafkaBrokers?.length) return createKafkaBus({ brokers: kafkaBrokers, clientId, log, claimIdleMs, topicPrefix: options.topicPrefix });
+  const { kafka, clientId, log, claimIdleMs } = options;
+  if (kafka) return createKafkaBus({ settings: kafka, clientId, log, claimIdleMs, topicPrefix: options.topicPrefix });
   return createRedisStreamsBus(options);
 }

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from '@mindweave/service-kit';
-import type { ConsumeOptions, EventBus, Subscription, TailOptions } from './bus.ts';
+import type { ConsumeOptions, ConsumerLag, ConsumerSubscription, EventBus, Subscription, TailOptions } from './bus.ts';
 import { checkEnvelope, deadLetterOf, domainOf, parseEnvelope, topicOf, type EventEnvelope } from './events.ts';
-import { deliveryLimit, isPassingFailure } from './failures.ts';
+import { isPassingFailure } from '@mindweave/errors';
+import { deliveryLimit } from './failures.ts';
 
 export interface RedisStreamsBusOptions {
   /** Already key-prefixed; blocking reads run on duplicates of it. */
@@ -177,7 +178,19 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
     await execAll(transaction);
   }
 
-  async function consume(consumeOptions: ConsumeOptions): Promise<Subscription> {
+  /** XINFO GROUPS' entry for `group` on each stream: its lag (Redis 7) and pending count. */
+  async function lagOf(group: string, domains: string[]): Promise<ConsumerLag[]> {
+    return Promise.all(
+      domains.map(async (domain) => {
+        const [groups, deadLettered] = await Promise.all([redis.xinfo('GROUPS', keyPrefix + topicOf(domain)) as Promise<unknown[][]>, redis.xlen(deadLetterOf(domain))]);
+        const fields = groups.map((entry) => new Map(Array.from({ length: entry.length / 2 }, (_, i) => [String(entry[2 * i]), entry[2 * i + 1]]))).find((entry) => entry.get('name') === group);
+        const number = (value: unknown) => (typeof value === 'number' ? value : null);
+        return { domain, group, lag: number(fields?.get('lag')), pending: number(fields?.get('pending')), deadLettered };
+      }),
+    );
+  }
+
+  async function consume(consumeOptions: ConsumeOptions): Promise<ConsumerSubscription> {
     const { group, consumer, handler } = consumeOptions;
     const batchSize = consumeOptions.batchSize ?? 500;
     const maxDeliveries = consumeOptions.maxDeliveries ?? 5;
@@ -411,13 +424,14 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
       }
     })();
 
-    const subscription: Subscription = {
+    const subscription: ConsumerSubscription = {
       async stop() {
         stopping = true;
         await loop;
         reader.disconnect();
         subscriptions.delete(subscription);
       },
+      lag: () => lagOf(group, domains),
     };
     subscriptions.add(subscription);
     return subscription;

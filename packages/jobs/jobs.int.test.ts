@@ -54,6 +54,17 @@ function harness() {
   };
 }
 
+/** A worker process of its own from fixtures/, with what it prints. */
+function workerProcess(fixture: string, prefix: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url))], {
+    env: { ...process.env, REDIS_URL: redisUrl, JOBS_TEST_PREFIX: prefix },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output };
+}
+
 async function settled(job: Job, producers: Producers, queue: 'analytics' | 'reports' | 'email', timeout = 15_000) {
   let state = '';
   await vi.waitFor(
@@ -129,15 +140,10 @@ describe('jobs', { timeout: 40_000 }, () => {
   it('hands the job of a worker killed mid-job to another worker, which completes it', async () => {
     h = harness();
     const producers = h.producers();
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/stalling-worker.ts', import.meta.url))], {
-      env: { ...process.env, REDIS_URL: redisUrl, JOBS_TEST_PREFIX: h.prefix },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const { child, output } = workerProcess('stalling-worker.ts', h.prefix);
     try {
       const job = await producers.add('reports', 'export', { exportId: randomUUID() });
-      await vi.waitFor(() => expect(output).toContain(`started ${job.id}`), { timeout: 20_000, interval: 50 });
+      await vi.waitFor(() => expect(output()).toContain(`started ${job.id}`), { timeout: 20_000, interval: 50 });
       child.kill('SIGKILL');
       await new Promise((done) => child.once('exit', done));
 
@@ -149,6 +155,32 @@ describe('jobs', { timeout: 40_000 }, () => {
       expect(result.job.returnvalue).toBe('completed by the survivor');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it("ends a sandboxed job's child process when its worker is killed", async () => {
+    h = harness();
+    const producers = h.producers();
+    const { child: worker, output } = workerProcess('sandboxed-worker.ts', h.prefix);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let childPid = 0;
+    try {
+      const job = await producers.add('reports', 'export', { exportId: randomUUID() });
+      await vi.waitFor(() => expect(output()).toMatch(new RegExp(`child \\d+ runs ${job.id}`)), { timeout: 20_000, interval: 50 });
+      childPid = Number(/child (\d+) runs/.exec(output())![1]);
+      expect(alive(childPid)).toBe(true);
+      worker.kill('SIGKILL');
+      await vi.waitFor(() => expect(alive(childPid)).toBe(false), { timeout: 3_000, interval: 50 });
+    } finally {
+      if (worker.exitCode === null) worker.kill('SIGKILL');
+      if (childPid && alive(childPid)) process.kill(childPid, 'SIGKILL');
     }
   });
 

@@ -131,12 +131,15 @@ export function createWorker<Q extends QueueName>(queue: Q, processors: Processo
   return worker;
 }
 
+const exitWithParent = new URL('./exit-with-parent.ts', import.meta.url).href;
+
 /**
  * A worker whose jobs run in a child process (BullMQ's sandboxed processor): `processorFile`
  * exports the processor as its default and validates payloads itself (`parseJob`). For long,
  * CPU-bound jobs: they neither hold up the other queues' jobs nor leave their memory behind, and
- * `execArgv` can tune the child's heap for them.
+ * `execArgv` can tune the child's heap for them. Each child exits with its worker (exit-with-parent.ts).
  */
+
 export function createSandboxedWorker(queue: QueueName, processorFile: string, options: WorkerOptions & { execArgv?: string[] }): Worker {
   const settings = queueSettings[queue];
   return new Worker(queue, processorFile, {
@@ -147,7 +150,7 @@ export function createSandboxedWorker(queue: QueueName, processorFile: string, o
     ...(options.lockDuration ? { lockDuration: options.lockDuration } : {}),
     ...(options.stalledInterval ? { stalledInterval: options.stalledInterval } : {}),
     ...(options.name ? { name: options.name } : {}),
-    workerForkOptions: { execArgv: [...process.execArgv, ...(options.execArgv ?? [])] },
+    workerForkOptions: { execArgv: [...process.execArgv, '--import', exitWithParent, ...(options.execArgv ?? [])] },
     autorun: options.autorun ?? true,
   });
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { developmentSecretsKey } from './secrets.ts';
 
@@ -56,6 +57,8 @@ export function parseEnv<S extends z.ZodRawShape>(shape: S, source: Record<strin
       .map(([name]) => `${name}: must be set in production`);
     if (unset.length) throw new ConfigError(unset);
   }
+  // Kafka's settings depend on each other (SASL needs credentials, a CA file must be readable).
+  if ('KAFKA_BROKERS' in shape) kafkaSettingsOf(result.data as unknown as KafkaEnv);
   return result.data;
 }
 
@@ -76,6 +79,58 @@ export const kafkaBrokers = z
   .string()
   .default('')
   .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean));
+
+/** How to reach a Kafka cluster, and how the topics the services create are laid out. */
+export interface KafkaSettings {
+  brokers: string[];
+  /** TLS to the brokers: true for the system's CAs, or the PEM of the CA to trust. */
+  ssl?: true | { ca: string };
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  /** Partitions of each topic the services create (one organization's events stay on one). */
+  topicPartitions: number;
+  /** Copies of each partition; 1 only for a single-broker development cluster. */
+  replicationFactor: number;
+}
+
+/** The Kafka settings every service that publishes or consumes events reads (README: Configuration). */
+export const kafkaEnv = {
+  KAFKA_BROKERS: kafkaBrokers,
+  KAFKA_SSL: flag(false),
+  /** A PEM file of the CA that signed the brokers' certificates; implies KAFKA_SSL. */
+  KAFKA_SSL_CA_FILE: z.string().optional(),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).default(6),
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).default(3),
+};
+
+type KafkaEnv = z.infer<z.ZodObject<typeof kafkaEnv>>;
+
+/**
+ * The Kafka settings of a parsed environment, or undefined without brokers (Redis Streams). Throws
+ * a ConfigError for SASL without a username and password, or a CA file that cannot be read.
+ */
+export function kafkaSettingsOf(env: KafkaEnv): KafkaSettings | undefined {
+  if (env.KAFKA_BROKERS.length === 0) return undefined;
+  const problems: string[] = [];
+  let ssl: KafkaSettings['ssl'];
+  if (env.KAFKA_SSL_CA_FILE) {
+    try {
+      ssl = { ca: readFileSync(env.KAFKA_SSL_CA_FILE, 'utf8') };
+    } catch (error) {
+      problems.push(`KAFKA_SSL_CA_FILE: cannot be read (${(error as Error).message})`);
+    }
+  } else if (env.KAFKA_SSL) ssl = true;
+  let sasl: KafkaSettings['sasl'];
+  if (env.KAFKA_SASL_MECHANISM) {
+    if (!env.KAFKA_SASL_USERNAME) problems.push('KAFKA_SASL_USERNAME: missing (KAFKA_SASL_MECHANISM is set)');
+    if (!env.KAFKA_SASL_PASSWORD) problems.push('KAFKA_SASL_PASSWORD: missing (KAFKA_SASL_MECHANISM is set)');
+    sasl = { mechanism: env.KAFKA_SASL_MECHANISM, username: env.KAFKA_SASL_USERNAME ?? '', password: env.KAFKA_SASL_PASSWORD ?? '' };
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return { brokers: env.KAFKA_BROKERS, ssl, sasl, topicPartitions: env.KAFKA_TOPIC_PARTITIONS, replicationFactor: env.KAFKA_REPLICATION_FACTOR };
+}
 
 /** A port number from the environment. */
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);

@@ -3,21 +3,35 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 /** A dependency probe: resolves when the dependency answers. */
 export type HealthCheck = () => Promise<unknown>;
 
-type CheckResult = { status: 'up' | 'down'; latencyMs: number; error?: string };
+export type CheckResult = { status: 'up' | 'down'; latencyMs: number; required: boolean; error?: string; details?: unknown };
 
-async function runCheck(check: HealthCheck, timeoutMs: number): Promise<CheckResult> {
+/** A check's failure that carries what the dependency said of itself (another service's health body). */
+export class HealthCheckError extends Error {
+  constructor(
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+async function runCheck(check: HealthCheck, timeoutMs: number, required: boolean): Promise<CheckResult> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
+    const answer = await Promise.race([
       check(),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
-    return { status: 'up', latencyMs: round(performance.now() - started) };
+    // A check resolving to an object (another service's health) is reported with it.
+    return { status: 'up', latencyMs: round(performance.now() - started), required, ...(isRecord(answer) ? { details: answer } : {}) };
   } catch (error) {
-    return { status: 'down', latencyMs: round(performance.now() - started), error: (error as Error).message };
+    const details = error instanceof HealthCheckError ? error.details : undefined;
+    return { status: 'down', latencyMs: round(performance.now() - started), required, error: (error as Error).message, ...(details === undefined ? {} : { details }) };
   } finally {
     clearTimeout(timer);
   }
@@ -25,16 +39,27 @@ async function runCheck(check: HealthCheck, timeoutMs: number): Promise<CheckRes
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
+export interface HealthOptions {
+  /** Dependencies the service works without (one feature degrades): listed in /health, never making it unready; a function when they change. */
+  optional?: Record<string, HealthCheck> | (() => Record<string, HealthCheck>);
+  /** More of the service's state for /health (a consumer's lag, a queue's depth...). */
+  details?: () => Promise<Record<string, unknown>>;
+  timeoutMs?: number;
+}
+
 /**
- * `/health/live` (the process answers), `/health/ready` (503 while a dependency is down) and
- * `/health` (each dependency with its latency).
+ * `/health/live` (the process answers), `/health/ready` (503 while a dependency the service cannot
+ * serve without is down: only those belong in `required`) and `/health` (every dependency with its
+ * latency, and the service's details): `ok`, `degraded` (an optional dependency is down) or `down`.
  */
-export function createHealthRoutes(service: string, checks: Record<string, HealthCheck>, timeoutMs = 2000) {
-  async function runAll() {
-    const entries = await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await runCheck(check, timeoutMs)] as const));
-    const dependencies = Object.fromEntries(entries);
-    const ready = entries.every(([, result]) => result.status === 'up');
-    return { ready, dependencies };
+export function createHealthRoutes(service: string, required: Record<string, HealthCheck>, options: HealthOptions = {}) {
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  async function runAll(withOptional: boolean) {
+    const checks = [...Object.entries(required).map(([name, check]) => [name, check, true] as const), ...(withOptional ? Object.entries(typeof options.optional === 'function' ? options.optional() : (options.optional ?? {})) : []).map(([name, check]) => [name, check, false] as const)];
+    const entries = await Promise.all(checks.map(async ([name, check, isRequired]) => [name, await runCheck(check, timeoutMs, isRequired)] as const));
+    const ready = entries.every(([, result]) => result.status === 'up' || !result.required);
+    const complete = entries.every(([, result]) => result.status === 'up');
+    return { ready, status: !ready ? 'down' : complete ? 'ok' : 'degraded', dependencies: Object.fromEntries(entries) };
   }
 
   /** Answers the request and returns true when it was a health route. */
@@ -44,13 +69,17 @@ export function createHealthRoutes(service: string, checks: Record<string, Healt
       sendJson(res, 200, { status: 'ok', service });
       return true;
     }
-    if (path === '/health/ready' || path === '/health') {
-      const { ready, dependencies } = await runAll();
-      const body =
-        path === '/health'
-          ? { status: ready ? 'ok' : 'degraded', service, uptimeSeconds: Math.round(process.uptime()), dependencies }
-          : { status: ready ? 'ready' : 'not ready', service, dependencies: Object.fromEntries(Object.entries(dependencies).map(([k, v]) => [k, v.status])) };
-      sendJson(res, ready ? 200 : 503, body);
+    if (path === '/health/ready') {
+      const { ready, dependencies } = await runAll(false);
+      sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', service, dependencies: Object.fromEntries(Object.entries(dependencies).map(([k, v]) => [k, v.status])) });
+      return true;
+    }
+    if (path === '/health') {
+      const [{ ready, status, dependencies }, details] = await Promise.all([
+        runAll(true),
+        options.details ? options.details().catch((error: unknown) => ({ detailsError: (error as Error).message })) : {},
+      ]);
+      sendJson(res, ready ? 200 : 503, { status, service, uptimeSeconds: Math.round(process.uptime()), dependencies, ...details });
       return true;
     }
     return false;

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { ErrorCode, errorBody, internalError, isErrorCode, unauthenticated } from '@mindweave/errors';
+import { ErrorCode, errorBody, internalError, isErrorCode, isPassingFailure, unauthenticated, unavailable } from '@mindweave/errors';
 import { closeServer, createHealthRoutes, listen, sendJson, verifyIdentity, type HealthCheck, type Logger } from '@mindweave/service-kit';
 import type { SubgraphContext } from './builder.ts';
 
@@ -45,7 +45,10 @@ export interface SubgraphServerOptions {
   signingSecret: string;
   production: boolean;
   log: Logger;
+  /** What the subgraph cannot serve without: /health/ready answers 503 while one is down. */
   healthChecks: Record<string, HealthCheck>;
+  /** What it serves without, with a feature degraded: reported by /health only. */
+  optionalHealthChecks?: Record<string, HealthCheck>;
   /** Routes besides /graphql and /health (e.g. a JWKS); they handle their own authentication. */
   routes?: ExtraRoute[];
   /**
@@ -56,7 +59,12 @@ export interface SubgraphServerOptions {
   jit?: boolean;
 }
 
-/** Unexpected errors are logged with the request id and reach the router as INTERNAL_SERVER_ERROR. */
+/**
+ * Errors with a contract code pass as they are. A dependency that could not answer (PostgreSQL,
+ * Redis, another service: isPassingFailure) becomes UNAVAILABLE with retryAfter, so that the client
+ * retries instead of reporting a bug; anything else is logged with the request id and reaches the
+ * router as INTERNAL_SERVER_ERROR.
+ */
 function maskError(log: Logger, production: boolean) {
   return (error: unknown): Error => {
     const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -64,6 +72,11 @@ function maskError(log: Logger, production: boolean) {
       return error instanceof GraphQLError ? error : original;
     }
     const path = error instanceof GraphQLError ? error.path : undefined;
+    if (isPassingFailure(original)) {
+      log.warn({ err: original, path }, 'a dependency could not answer; answered UNAVAILABLE');
+      const refusal = unavailable('A service this request needs cannot answer right now; retry shortly');
+      return new GraphQLError(production ? refusal.message : `${refusal.message}: ${(original as Error)?.message}`, { path, extensions: refusal.extensions });
+    }
     log.error({ err: original, path }, 'resolver failed');
     const masked = internalError();
     return new GraphQLError(production ? masked.message : `${masked.message}: ${(original as Error)?.message}`, {
@@ -110,7 +123,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions) {
     maskedErrors: { maskError: maskError(log, production) },
     plugins: [operationLog(), ...(options.jit ? [useGraphQlJit()] : [])],
   });
-  const handleHealth = createHealthRoutes(options.name, options.healthChecks);
+  const handleHealth = createHealthRoutes(options.name, options.healthChecks, { optional: options.optionalHealthChecks });
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://subgraph');
@@ -127,6 +140,12 @@ export async function startSubgraphServer(options: SubgraphServerOptions) {
       const requestLog = log.child({ requestId: verified.requestId });
       await yoga(req, res, { identity: verified.identity, requestId: verified.requestId, log: requestLog });
     } catch (error) {
+      if (isPassingFailure(error)) {
+        log.warn({ err: error, path: url.pathname }, 'a dependency could not answer; answered 503');
+        const refusal = unavailable('A service this request needs cannot answer right now; retry shortly');
+        if (!res.headersSent) sendJson(res, 503, errorBody(refusal), { 'retry-after': String(refusal.extensions['retryAfter']) });
+        return;
+      }
       log.error({ err: error }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, errorBody(internalError()));
     }

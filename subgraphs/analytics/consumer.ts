@@ -1,18 +1,19 @@
 import { hostname } from 'node:os';
 import { createEventBus } from '@mindweave/events';
 import { createServer } from 'node:http';
-import { closeServer, createHealthRoutes, createLogger, listen, onShutdown, sendJson } from '@mindweave/service-kit';
+import { closeServer, createHealthRoutes, createLogger, kafkaSettingsOf, listen, onShutdown, sendJson } from '@mindweave/service-kit';
 import { createPgPool } from '@mindweave/subgraph-kit';
+import { monthOf, settlePersisted } from '@mindweave/usage-totals';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
-import { persistUsage } from './persist.ts';
+import { monthTotals, persistUsage } from './persist.ts';
 import { redis } from './redis.ts';
 
 // The persistence consumer: its own process, as many instances as needed (one consumer group).
 const log = createLogger({ name: 'analytics-consumer', level: env.LOG_LEVEL });
 // Its batch insert skips Prisma (persist.ts).
 const persistPool = createPgPool(env.DATABASE_URL, dbSchema, log);
-const bus = createEventBus({ redis, kafkaBrokers: env.KAFKA_BROKERS, clientId: `analytics-${hostname()}-${process.pid}`, log });
+const bus = createEventBus({ redis, kafka: kafkaSettingsOf(env), clientId: `analytics-${hostname()}-${process.pid}`, log });
 
 const subscription = await bus.consume({
   group: 'analytics-persistence',
@@ -21,12 +22,22 @@ const subscription = await bus.consume({
   batchSize: env.CONSUMER_BATCH_SIZE,
   handler: async (events) => {
     const started = performance.now();
-    await persistUsage(persistPool, events);
+    const months = await persistUsage(persistPool, events);
+    // Failing here fails the batch: redelivered, it is stored as no new rows and settles again.
+    await settlePersisted(redis, months);
     log.debug({ events: events.length, durationMs: Math.round(performance.now() - started) }, 'usage persisted');
   },
 });
 
-const handleHealth = createHealthRoutes('analytics-consumer', { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() });
+// Month-to-date totals lost from Redis (a flush, an eviction) come back from PostgreSQL now rather
+// than at each organization's next event.
+const thisMonth = new Date();
+const lastMonth = new Date(Date.UTC(thisMonth.getUTCFullYear(), thisMonth.getUTCMonth() - 1, 1));
+await monthTotals(persistPool, [monthOf(thisMonth), monthOf(lastMonth)])
+  .then((months) => settlePersisted(redis, months))
+  .catch((error: unknown) => log.warn({ err: error }, 'month-to-date totals not copied to Redis at start; each settles with its next batch'));
+
+const handleHealth = createHealthRoutes('analytics-consumer', { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }, { details: async () => ({ consumers: await subscription.lag() }) });
 const health = createServer(async (req, res) => {
   if (!(await handleHealth(req, res, new URL(req.url ?? '/', 'http://consumer').pathname))) sendJson(res, 404, { error: 'not found' });
 });

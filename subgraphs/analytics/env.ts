@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { baseEnv, kafkaBrokers, loadEnvOrExit, port } from '@mindweave/service-kit';
+import { baseEnv, kafkaEnv, loadEnvOrExit, port } from '@mindweave/service-kit';
 
 export const analyticsEnv = {
   ...baseEnv,
   ANALYTICS_PORT: port(4004),
   ANALYTICS_HOST: z.string().default('127.0.0.1'),
   ACCOUNTS_INTERNAL_URL: z.url().default('http://127.0.0.1:4002'),
-  KAFKA_BROKERS: kafkaBrokers,
+  ...kafkaEnv,
   /** The persistence consumer's health routes. */
   CONSUMER_HEALTH_PORT: port(4013),
   /** Events the persistence consumer writes per statement. */

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { createEventBus } from '@mindweave/events';
-import { createLogger } from '@mindweave/service-kit';
+import { createLogger, kafkaSettingsOf } from '@mindweave/service-kit';
 import { env } from './env.ts';
 import { redis } from './redis.ts';
 
-export const bus = createEventBus({ redis, kafkaBrokers: env.KAFKA_BROKERS, clientId: `exports-${hostname()}-${process.pid}`, log: createLogger({ name: 'exports-events', level: env.LOG_LEVEL }) });
+export const bus = createEventBus({ redis, kafka: kafkaSettingsOf(env), clientId: `exports-${hostname()}-${process.pid}`, log: createLogger({ name: 'exports-events', level: env.LOG_LEVEL }) });

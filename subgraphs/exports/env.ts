@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnv, kafkaBrokers, loadEnvOrExit, port } from '@mindweave/service-kit';
+import { baseEnv, kafkaEnv, loadEnvOrExit, port } from '@mindweave/service-kit';
 
 export const exportsEnv = {
   ...baseEnv,
@@ -7,7 +7,7 @@ export const exportsEnv = {
   EXPORTS_HOST: z.string().default('127.0.0.1'),
   /** The accounts subgraph, asked who belongs to which organization. */
   ACCOUNTS_INTERNAL_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:4002'),
-  KAFKA_BROKERS: kafkaBrokers,
+  ...kafkaEnv,
   /** Where export files are kept (storage.ts); the workers write there too. */
   EXPORTS_DIR: z.string().min(1).default('.mindweave/exports'),
   /** Key of the download URLs' signatures; INTERNAL_SIGNING_SECRET when unset. */

@@ -21,7 +21,7 @@ const subscription = await bus.consume({
   },
 });
 
-const handleHealth = createHealthRoutes('governance-consumer', { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() });
+const handleHealth = createHealthRoutes('governance-consumer', { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }, { details: async () => ({ consumers: await subscription.lag() }) });
 const health = createServer(async (req, res) => {
   if (!(await handleHealth(req, res, new URL(req.url ?? '/', 'http://consumer').pathname))) sendJson(res, 404, { error: 'not found' });
 });

@@ -35,7 +35,8 @@ const { close } = await startSubgraphServer({
   signingSecret: env.INTERNAL_SIGNING_SECRET,
   production: env.NODE_ENV === 'production',
   log,
-  healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() },
+  healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1` },
+  optionalHealthChecks: { redis: () => redis.ping() },
   routes: [policiesRoute],
 });
 

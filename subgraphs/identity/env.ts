@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { baseEnv, kafkaBrokers, loadEnvOrExit, port, secretsKey } from '@mindweave/service-kit';
+import { baseEnv, kafkaEnv, loadEnvOrExit, port, secretsKey } from '@mindweave/service-kit';
 
 export const identityEnv = {
   ...baseEnv,
   IDENTITY_PORT: port(4001),
   IDENTITY_HOST: z.string().default('127.0.0.1'),
-  KAFKA_BROKERS: kafkaBrokers,
+  ...kafkaEnv,
   /** Lifetime of access tokens; short, since they cannot be revoked. */
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900),
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
 import { createEventBus } from '@mindweave/events';
-import { createLogger, createRedis, onShutdown } from '@mindweave/service-kit';
+import { createLogger, createRedis, kafkaSettingsOf, onShutdown } from '@mindweave/service-kit';
 import { migrate, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
@@ -13,7 +13,7 @@ await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: file
 
 // mcp.server.published, written with each version.
 const redis = createRedis(env.REDIS_URL, env.REDIS_KEY_PREFIX);
-const bus = createEventBus({ redis, kafkaBrokers: env.KAFKA_BROKERS, clientId: `mcp-registry-${hostname()}-${process.pid}`, log });
+const bus = createEventBus({ redis, kafka: kafkaSettingsOf(env), clientId: `mcp-registry-${hostname()}-${process.pid}`, log });
 const relay = startOutboxRelay({ databaseUrl: env.DATABASE_URL, schema: dbSchema, bus, log });
 
 const { close } = await startSubgraphServer({
@@ -24,7 +24,8 @@ const { close } = await startSubgraphServer({
   signingSecret: env.INTERNAL_SIGNING_SECRET,
   production: env.NODE_ENV === 'production',
   log,
-  healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() },
+  healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1` },
+  optionalHealthChecks: { redis: () => redis.ping() },
 });
 
 onShutdown(log, async () => {

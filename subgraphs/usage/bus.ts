@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import { createEventBus } from '@mindweave/events';
-import { createLogger } from '@mindweave/service-kit';
+import { createLogger, kafkaSettingsOf } from '@mindweave/service-kit';
 import { env } from './env.ts';
 import { redis } from './redis.ts';
 
 export const bus = createEventBus({
   redis,
-  kafkaBrokers: env.KAFKA_BROKERS,
+  kafka: kafkaSettingsOf(env),
   clientId: `usage-${hostname()}-${process.pid}`,
   log: createLogger({ name: 'usage-events', level: env.LOG_LEVEL }),
 });

@@ -1,12 +1,13 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { badUserInput, ErrorCode, forbidden, MindweaveError } from '@mindweave/errors';
+import { badUserInput, ErrorCode, forbidden, MindweaveError, unavailable } from '@mindweave/errors';
 import type { Violation } from '@mindweave/policy-engine';
 import { createEvent, type EventEnvelope } from '@mindweave/events';
 import type { SubgraphContext } from '@mindweave/subgraph-kit';
-import { addUsage, monthOf, monthToDate } from '@mindweave/usage-totals';
+import { countInFlight, monthOf, monthToDate, releaseInFlight } from '@mindweave/usage-totals';
 import { bus } from './bus.ts';
 import { env } from './env.ts';
+import { claim, claimKeyOf, eventIdOf, forget, markRecorded } from './idempotency.ts';
 import { decideBatch, policiesOf } from './policies.ts';
 import { costOf, currentPrices } from './prices.ts';
 import { redis } from './redis.ts';
@@ -57,15 +58,12 @@ function validateInputs(inputs: UsageInputValue[], field: string) {
   throw badUserInput(`${path}: ${issue.message}`, path);
 }
 
-/** An idempotency key always yields the same event id, so the log's consumers dedupe it too. */
-const eventIdFor = (apiKeyId: string, idempotencyKey: string) => {
-  const hex = createHash('sha256').update(`${apiKeyId}\n${idempotencyKey}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-};
-
 /**
  * Validates, prices and appends usage events to the event log. Resolves once the log holds them
- * (not once they are aggregated). A key seen before, or twice in one batch, counts as a duplicate.
+ * (not once they are aggregated). A key whose event is in the log, or repeated in one batch, counts
+ * as a duplicate; a key claimed by an attempt that failed is appended again under its event id
+ * (idempotency.ts). Anything a dependency could not answer fails the whole call with UNAVAILABLE,
+ * and the same call sent again records each event once.
  */
 export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputValue[], field = 'inputs') {
   const single = field === 'input';
@@ -77,27 +75,27 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
 
   const prices = await currentPrices();
   const seen = new Set<string>();
-  const keyed: { index: number; key: string }[] = [];
+  const keyed: { index: number; key: string; claimKey: string }[] = [];
   inputs.forEach((input, index) => {
-    if (!input.idempotencyKey) return;
-    if (seen.has(input.idempotencyKey)) return;
+    if (!input.idempotencyKey || seen.has(input.idempotencyKey)) return;
     seen.add(input.idempotencyKey);
-    keyed.push({ index, key: input.idempotencyKey });
+    keyed.push({ index, key: input.idempotencyKey, claimKey: claimKeyOf(identity.apiKeyId, input.idempotencyKey) });
   });
-  const redisKey = (key: string) => `idem:${identity.apiKeyId}:${createHash('sha256').update(key).digest('base64url')}`;
-  const claims = keyed.length ? ((await redis.pipeline(keyed.map(({ key }) => ['set', redisKey(key), '1', 'EX', String(env.IDEMPOTENCY_TTL_SECONDS), 'NX'])).exec()) ?? []) : [];
-  // Only a null reply is a key claimed before. A claim whose answer was lost (a timeout: the SET may
-  // still have run) is taken as this request's: its event is recorded, under the id its key always
-  // gives, which the consumers count once should it be a duplicate after all. Refusing it instead
-  // could lose it: its retry would find the key set.
-  const unanswered = claims.filter(([error]) => error).length;
-  if (unanswered) ctx.log.warn({ unanswered }, 'idempotency claims not answered; their events are recorded, deduplicated downstream by id');
-  const claimed = new Set(keyed.filter((_, i) => claims[i]?.[0] || claims[i]?.[1] === 'OK').map(({ index }) => index));
+  const states = await claim(
+    redis,
+    keyed.map(({ claimKey }) => claimKey),
+    env.IDEMPOTENCY_TTL_SECONDS,
+  ).catch((error: unknown) => {
+    ctx.log.warn({ err: error, keys: keyed.length }, 'idempotency keys could not be claimed; nothing recorded');
+    throw unavailable('Idempotency keys cannot be checked right now; send the same batch again shortly');
+  });
+  const claimOf = new Map(keyed.map((entry, i) => [entry.index, { ...entry, state: states[i]! }]));
 
   const candidates: { index: number; event: EventEnvelope<'usage.recorded'> }[] = [];
   let duplicates = 0;
   inputs.forEach((input, index) => {
-    if (input.idempotencyKey && !claimed.has(index)) {
+    const claimed = claimOf.get(index);
+    if (input.idempotencyKey && (!claimed || claimed.state === 'recorded')) {
       duplicates++;
       return;
     }
@@ -117,7 +115,7 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
         metadata: (input.metadata as Record<string, unknown> | null | undefined) ?? null,
       },
       { correlationId: ctx.requestId },
-      input.idempotencyKey ? eventIdFor(identity.apiKeyId, input.idempotencyKey) : randomUUID(),
+      input.idempotencyKey ? eventIdOf(identity.apiKeyId, input.idempotencyKey) : randomUUID(),
     );
     candidates.push({ index, event });
   });
@@ -125,10 +123,10 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
   // Governance: events an enforcing policy denies are refused and not counted.
   const [compiled, totals] = await Promise.all([policiesOf(identity.organizationId, ctx.log), monthToDate(redis, identity.organizationId, monthOf(new Date(now)))]);
   const decisions = decideBatch(compiled, candidates.map(({ event }) => event.data), totals);
-  const events = candidates.filter((_, i) => decisions[i]!.allowed).map(({ event }) => event);
+  const allowed = candidates.filter((_, i) => decisions[i]!.allowed);
   const violations = candidates.flatMap(({ index }, i) => decisions[i]!.violations.map((violation) => ({ index, ...violation })));
-  const deniedKeys = candidates.filter((_, i) => !decisions[i]!.allowed).map(({ index }) => inputs[index]!.idempotencyKey).filter((k): k is string => !!k);
-  if (deniedKeys.length) await redis.del(...deniedKeys.map(redisKey));
+  const deniedClaims = candidates.filter((_, i) => !decisions[i]!.allowed).flatMap(({ index }) => claimOf.get(index)?.claimKey ?? []);
+  await forget(redis, deniedClaims).catch((error: unknown) => ctx.log.warn({ err: error, keys: deniedClaims.length }, 'claims of refused events not forgotten; a retry decides them again'));
   const violationEvents = violationEventsOf(identity.organizationId, violations, ctx.requestId);
 
   if (single && violations.some((v) => v.enforcing)) {
@@ -137,23 +135,26 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
     throw new MindweaveError(ErrorCode.POLICY_VIOLATION, `Refused by policy "${violation.policyName}": ${violation.reason}`, { policyId: violation.policyId, policyName: violation.policyName });
   }
 
-  // Month-to-date totals first, so that the quota alerts, reading them after seeing these events in
-  // the log, find them counted (best effort: a Redis failure is logged). Taken back if the events do
-  // not reach the log; meanwhile a reader may see them counted.
-  const usage = events.map((event) => event.data);
-  const counted = await addUsage(redis, identity.organizationId, usage).then(
-    () => true,
-    (error: unknown) => (ctx.log.warn({ err: error }, 'month-to-date totals not updated'), false),
-  );
+  // Counted in flight before the log has them, so that the quota alerts, reading the totals after
+  // seeing these events in the log, find them counted; taken back if the append fails.
+  const events = allowed.map(({ event }) => event);
+  const usage = events.map((event) => ({ id: event.id, ...event.data }));
+  await countInFlight(redis, identity.organizationId, usage).catch((error: unknown) => {
+    ctx.log.warn({ err: error, events: usage.length }, 'month-to-date totals could not be counted; nothing recorded');
+    throw unavailable('Usage cannot be counted right now; send the same batch again shortly');
+  });
   try {
     await bus.publish([...events, ...violationEvents]);
   } catch (error) {
-    // Nothing was recorded: release the keys so that the client's retry is not taken for a duplicate.
-    const released = keyed.filter(({ index }) => claimed.has(index)).map(({ key }) => redisKey(key));
-    if (released.length) await redis.del(...released).catch(() => undefined);
-    if (counted) await addUsage(redis, identity.organizationId, usage, -1).catch((undo: unknown) => ctx.log.warn({ err: undo }, 'month-to-date totals not taken back'));
-    throw error;
+    ctx.log.warn({ err: error, events: events.length }, 'the event log did not take the batch; its keys stay pending for the retry');
+    await releaseInFlight(redis, identity.organizationId, usage).catch((undo: unknown) =>
+      ctx.log.warn({ err: undo, events: usage.length }, 'in-flight totals not taken back; they settle when a retry is persisted'),
+    );
+    throw unavailable('The event log cannot take usage right now; send the same batch again shortly');
   }
+  const appendedClaims = allowed.flatMap(({ index }) => claimOf.get(index)?.claimKey ?? []);
+  // A key left pending is appended again by a retry (deduplicated downstream): nothing is lost.
+  await markRecorded(redis, appendedClaims).catch((error: unknown) => ctx.log.warn({ err: error, keys: appendedClaims.length }, 'idempotency keys not marked recorded; a retry appends their events again'));
   return { accepted: events.length, duplicates, rejected: candidates.length - events.length, violations: violations.slice(0, 100) };
 }
 

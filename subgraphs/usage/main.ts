@@ -23,7 +23,10 @@ const { close } = await startSubgraphServer({
   signingSecret: env.INTERNAL_SIGNING_SECRET,
   production: env.NODE_ENV === 'production',
   log,
-  healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() },
+  // Redis holds the idempotency claims and the event log; the prices are kept in memory, so
+  // ingestion goes on while PostgreSQL is down.
+  healthChecks: { redis: () => redis.ping() },
+  optionalHealthChecks: { postgres: () => prisma.$queryRaw`SELECT 1` },
 });
 
 onShutdown(log, async () => {

@@ -3,21 +3,29 @@ import { prisma } from './db.ts';
 type Price = { input: number; output: number };
 
 const refreshMs = 30_000;
-let loaded: { at: number; prices: Promise<Map<string, Price>> } | undefined;
+const retryMs = 5_000;
+let known: Map<string, Price> | undefined;
+let refresh: { at: number; prices: Promise<Map<string, Price>> } | undefined;
 
 async function loadPrices() {
   const rows = await prisma.modelPrice.findMany();
-  return new Map(rows.map((row) => [row.model, { input: Number(row.inputUsdPerMillion), output: Number(row.outputUsdPerMillion) }]));
+  known = new Map(rows.map((row) => [row.model, { input: Number(row.inputUsdPerMillion), output: Number(row.outputUsdPerMillion) }]));
+  return known;
 }
 
-/** The price table, read from the database and refreshed every 30 seconds. */
+/**
+ * The price table, read from the database and refreshed every 30 seconds in the background. Once
+ * read, no request waits for the database: while it cannot answer, the table last read stays in
+ * use (retried every 5 s), so metering goes on through a PostgreSQL outage. Only a process that
+ * never read it fails (its callers get UNAVAILABLE).
+ */
 export function currentPrices(): Promise<Map<string, Price>> {
-  if (!loaded || Date.now() - loaded.at > refreshMs) {
-    const prices = loadPrices();
-    prices.catch(() => (loaded = undefined));
-    loaded = { at: Date.now(), prices };
+  if (!refresh || Date.now() - refresh.at > refreshMs) {
+    const attempt = { at: Date.now(), prices: loadPrices() };
+    attempt.prices.catch(() => (attempt.at = Date.now() - refreshMs + retryMs));
+    refresh = attempt;
   }
-  return loaded.prices;
+  return known ? Promise.resolve(known) : refresh.prices;
 }
 
 /** Cost in USD; an unknown model costs 0 and is flagged. */

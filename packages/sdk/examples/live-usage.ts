@@ -29,8 +29,10 @@ const unsubscribe = client.subscribe(
     const tokens = `${event.inputTokens} in / ${event.outputTokens} out`;
     console.log(`${event.occurredAt}  ${event.organization.name} / ${event.project.name}  ${event.model}  ${tokens}  $${event.costUsd.toFixed(6)}`);
   },
-  (error) => {
-    console.error(`The subscription ended: ${error instanceof MindWeaveError ? `${error.code}: ` : ''}${error.message}`);
+  (error, ended) => {
+    const reason = `${error instanceof MindWeaveError ? `${error.code}: ` : ''}${error.message}`;
+    if (!ended) return console.error(`An event could not be resolved: ${reason}`);
+    console.error(`The subscription ended: ${reason}`);
     void stop(1);
   },
 );

@@ -160,7 +160,20 @@ describe('retries', () => {
 
   it('retry gateway failures without a GraphQL body, then report their status', async () => {
     const { fetch, calls } = fakeFetch(new Response('<html>bad gateway</html>', { status: 502 }), new Response('', { status: 503 }));
-    await expect(createMindWeaveClient({ url, fetch, retry: { ...fast, attempts: 2 } }).request(MeDocument)).rejects.toMatchObject({ code: 'INTERNAL_SERVER_ERROR', status: 503 });
+    await expect(createMindWeaveClient({ url, fetch, retry: { ...fast, attempts: 2 } }).request(MeDocument)).rejects.toMatchObject({ code: 'UNAVAILABLE', status: 503 });
     expect(calls).toHaveLength(2);
+  });
+
+  it('retry UNAVAILABLE after its Retry-After with the same variables, so idempotency keys make it count once', async () => {
+    vi.useFakeTimers();
+    const unavailable = json({ data: null, errors: [{ message: 'The event log cannot take usage right now', extensions: { code: 'UNAVAILABLE', retryAfter: 2 } }] }, 503, { 'retry-after': '2' });
+    const { fetch, calls } = fakeFetch(unavailable, json({ data: { recordUsage: { accepted: 0, duplicates: 1 } } }));
+    const input = { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 2, latencyMs: 3, idempotencyKey: 'call-42' };
+    const result = createMindWeaveClient({ url, fetch, retry: fast }).request(RecordUsageDocument, { input });
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await result).toEqual({ recordUsage: { accepted: 0, duplicates: 1 } });
+    expect(calls.map((call) => call.body!['variables'])).toEqual([{ input }, { input }]);
   });
 });

@@ -85,9 +85,10 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
   }
 
   /**
-   * Runs a query or mutation. Retries network errors, 429/502/503/504 and RATE_LIMITED (after
-   * Retry-After when the router sends one) with exponential backoff and jitter; every other error
-   * is thrown at once as a MindWeaveError.
+   * Runs a query or mutation. Retries network errors, 429/502/503/504, RATE_LIMITED and UNAVAILABLE
+   * (after Retry-After when the router sends one) with exponential backoff and jitter, sending the
+   * same variables, so a batch's idempotency keys make a retried recordUsageBatch count once; every
+   * other error is thrown at once as a MindWeaveError.
    */
   async function request<R, V>(document: TypedDocumentNode<R, V>, ...[variables]: VariablesArgs<V>): Promise<R> {
     const operation = operationOf(document);
@@ -117,7 +118,7 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
         withQuery = true;
         continue;
       }
-      const transient = error.code === 'RATE_LIMITED' || transientStatuses.has(response.status);
+      const transient = error.code === 'RATE_LIMITED' || error.code === 'UNAVAILABLE' || transientStatuses.has(response.status);
       if (!transient || ++failures >= retry.attempts) throw error;
       const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? secondsToMs(error.extensions['retryAfter']);
       if (retryAfter !== undefined && retryAfter > retry.maxDelayMs) throw error;
@@ -143,9 +144,11 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
 
   /**
    * Subscribes over graphql-ws (one connection per client, opened on demand and reopened after a
-   * drop). Returns the function that unsubscribes. `onError` learns why a subscription ended.
+   * drop). Returns the function that unsubscribes. `onError` learns of an event the router could not
+   * resolve (`ended` false: the subscription goes on) and of why a subscription ended (`ended`
+   * true: subscribe again to go on, after `retryAfter` for UNAVAILABLE).
    */
-  function subscribe<R, V>(document: TypedDocumentNode<R, V>, variables: V, onNext: (data: R) => void, onError?: (error: Error) => void): () => void {
+  function subscribe<R, V>(document: TypedDocumentNode<R, V>, variables: V, onNext: (data: R) => void, onError?: (error: Error, ended: boolean) => void): () => void {
     const operation = operationOf(document);
     if (operation.type !== 'subscription') throw new TypeError('Queries and mutations go through request()');
     // The router's WebSocket endpoint takes document text, not persisted query hashes.
@@ -153,10 +156,10 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
       { query: operation.query, variables: variables as Record<string, unknown>, ...(operation.name ? { operationName: operation.name } : {}) },
       {
         next: (result) => {
-          if (result.errors?.length) onError?.(fromGraphQLErrors(result.errors, { data: result.data }));
+          if (result.errors?.length) onError?.(fromGraphQLErrors(result.errors, { data: result.data }), false);
           else if (result.data) onNext(result.data);
         },
-        error: (error) => onError?.(fromSubscriptionError(error)),
+        error: (error) => onError?.(fromSubscriptionError(error), true),
         complete: () => undefined,
       },
     );

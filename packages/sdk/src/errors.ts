@@ -14,6 +14,7 @@ export const errorCodes = [
   'PERSISTED_QUERY_NOT_ALLOWED',
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
+  'UNAVAILABLE',
   'INTERNAL_SERVER_ERROR',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
@@ -84,6 +85,7 @@ const codeOfStatus: Record<number, ErrorCode> = {
   409: 'CONFLICT',
   413: 'BAD_USER_INPUT',
   429: 'RATE_LIMITED',
+  503: 'UNAVAILABLE',
 };
 
 /** A response without GraphQL errors that still failed (a proxy's 502 page, an empty 429...). */

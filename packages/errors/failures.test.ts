@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { isPassingFailure } from './failures.ts';
 
@@ -15,6 +16,9 @@ describe('isPassingFailure', () => {
     ['an abort by timeout', Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' })],
     ['a cause two levels down', new Error('delivery failed', { cause: new Error('fetch failed', { cause: withCode('UND_ERR_CONNECT_TIMEOUT') }) })],
     ['one of an AggregateError', new AggregateError([withCode('ECONNREFUSED')], 'all attempts failed')],
+    ['an ioredis command timeout', new Error('Command timed out')],
+    ['PostgreSQL starting up', new Error('the database system is starting up')],
+    ['what a resolver threw, inside a GraphQLError', new GraphQLError('boom', { originalError: withCode('ECONNRESET') })],
   ])('passes: %s', (_what, error) => expect(isPassingFailure(error)).toBe(true));
 
   it.each([
