@@ -8,12 +8,12 @@ import { MessageType } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { LRUCache } from 'lru-cache';
 import WebSocket, { WebSocketServer } from 'ws';
-import { ErrorCode, MindweaveError, unavailable } from '@mindweave/errors';
+import { ErrorCode, MindweaveError, unauthenticated, unavailable } from '@mindweave/errors';
 import type { EventBus, EventEnvelope, Subscription as BusSubscription } from '@mindweave/events';
 import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-kit';
 import { credentialOf, type Authenticator } from './auth.ts';
 import type { RouterContext } from './context.ts';
-import type { Edge } from './edge.ts';
+import { refusalOf, type Edge } from './edge.ts';
 import type { Metrics } from './metrics.ts';
 import type { PersistedQueries } from './persisted-queries.ts';
 import { audienceOf, selects } from './subscription-audience.ts';
@@ -376,9 +376,12 @@ export function startSubscriptions(options: SubscriptionOptions) {
         const admission = await edge.admit(identity, ip, [{ query, operationName: payload.operationName ?? undefined, variables }], false);
         if (!admission.ok) return [admission.error];
         const denied = [...admission.edge.values()].flatMap((info) => info.denied);
-        if (denied.length) return [new MindweaveError(ErrorCode.FORBIDDEN, `Not allowed to see ${denied.map((d) => d.path.join('.')).join(', ')}`)];
+        if (denied.length) {
+          const { code, message } = refusalOf(identity);
+          return [new MindweaveError(code, `${message} ${denied.map((d) => d.path.join('.')).join(', ')}`)];
+        }
         const { verdict, memberships } = await authorize(identity, prepared.organizationId);
-        if (verdict === 'denied') return [new MindweaveError(ErrorCode.FORBIDDEN, 'Not allowed to watch this organization')];
+        if (verdict === 'denied') return [identity.kind === 'anonymous' ? unauthenticated('Sign in to watch an organization') : new MindweaveError(ErrorCode.FORBIDDEN, 'Not allowed to watch this organization')];
         if (verdict === 'unknown') return [unavailable('Could not check access to this organization right now; subscribe again')];
         // Tail the log before the subscription is taken: without Redis it is refused with an error,
         // instead of failing inside graphql-ws, which would close the whole connection.
