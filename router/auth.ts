@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { unauthenticated, unavailable } from '@mindweave/errors';
-import { signIdentity, type Identity, type Logger } from '@mindweave/service-kit';
+import { postAsService, type Identity, type Logger } from '@mindweave/service-kit';
 
 const apiKeyPrefix = 'mw_sk_';
 // What the identity subgraph signs access tokens with (subgraphs/identity/tokens.ts).
@@ -76,12 +76,7 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   const lastKnownKeys = new LRUCache<string, ApiKeyIdentity>({ max: 50_000, ttl: 15 * 60_000 });
 
   async function resolveApiKey(key: string, requestId: string): Promise<ApiKeyIdentity | null> {
-    const response = await fetch(new URL('/internal/api-keys/verify', options.accountsUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...signIdentity(options.signingSecret, { kind: 'service', service: 'router' }, requestId) },
-      body: JSON.stringify({ key }),
-      signal: AbortSignal.timeout(3_000),
-    });
+    const response = await postAsService(new URL('/internal/api-keys/verify', options.accountsUrl), { signingSecret: options.signingSecret, service: 'router', requestId, body: { key }, timeoutMs: 3_000 });
     if (response.status === 404) return null;
     if (!response.ok) throw new Error(`accounts answered ${response.status}`);
     const body = (await response.json()) as Omit<ApiKeyIdentity, 'kind'>;

@@ -1,6 +1,6 @@
 export { baseEnv, ConfigError, flag, kafkaBrokers, loadEnvOrExit, parseEnv, port } from './config.ts';
 export { createLogger, type Logger } from './logger.ts';
-export { identityHeaders, signIdentity, verifyIdentity, type Identity } from './identity.ts';
+export { encodeIdentity, identityHeaders, postAsService, signIdentity, verifyIdentity, type Identity, type SignedBody } from './identity.ts';
 export { createHealthRoutes, sendJson, type HealthCheck } from './health.ts';
 export { closeServer, listen, onShutdown, requestIdFrom } from './process.ts';
 export { createRedis } from './redis.ts';

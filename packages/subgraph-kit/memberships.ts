@@ -1,6 +1,6 @@
 import { createContextCache } from '@pothos/core';
 import { forbidden, notFound } from '@mindweave/errors';
-import { signIdentity } from '@mindweave/service-kit';
+import { postAsService } from '@mindweave/service-kit';
 import type { SubgraphContext } from './builder.ts';
 
 export type MemberRole = 'OWNER' | 'ADMIN' | 'MEMBER' | 'VIEWER';
@@ -20,12 +20,7 @@ export function createMembershipDirectory(options: { accountsUrl: string; signin
   const cache = new Map<string, { at: number; memberships: Promise<Membership[]> }>();
 
   async function fetchMemberships(userId: string, requestId: string): Promise<Membership[]> {
-    const response = await fetch(new URL('/internal/memberships', options.accountsUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...signIdentity(options.signingSecret, { kind: 'service', service: options.service }, requestId) },
-      body: JSON.stringify({ userId }),
-      signal: AbortSignal.timeout(3_000),
-    });
+    const response = await postAsService(new URL('/internal/memberships', options.accountsUrl), { signingSecret: options.signingSecret, service: options.service, requestId, body: { userId }, timeoutMs: 3_000 });
     if (!response.ok) throw new Error(`accounts answered ${response.status} for memberships`);
     return ((await response.json()) as { memberships: Membership[] }).memberships;
   }
