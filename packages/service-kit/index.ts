@@ -4,4 +4,5 @@ export { encodeIdentity, identityHeaders, postAsService, signIdentity, verifyIde
 export { createHealthRoutes, sendJson, type HealthCheck } from './health.ts';
 export { closeServer, listen, onShutdown, requestIdFrom } from './process.ts';
 export { createRedis } from './redis.ts';
+export { readEndedSessions, recordEndedSessions } from './sessions.ts';
 export { createSecretBox, resealSecrets, secretsKey, type SecretBox } from './secrets.ts';
