@@ -44,7 +44,17 @@ export function createDirectory(options: { accountsUrl: string; identityUrl: str
     return { organization: org, recipients: await users(ids) };
   }
 
-  return { organization, users, members };
+  /** Organizations deleted before `before` whose usage data is still kept (the purge job). */
+  async function deletedOrganizations(before: Date): Promise<string[]> {
+    return (await post<{ organizationIds: string[] }>(options.accountsUrl, '/internal/organizations/deleted', { before: before.toISOString() })).body?.organizationIds ?? [];
+  }
+
+  /** Tells accounts these organizations' usage data is gone. */
+  async function markPurged(organizationIds: string[]): Promise<void> {
+    if (organizationIds.length) await post(options.accountsUrl, '/internal/organizations/purged', { organizationIds });
+  }
+
+  return { organization, users, members, deletedOrganizations, markPurged };
 }
 
 export type Directory = ReturnType<typeof createDirectory>;
