@@ -1,4 +1,4 @@
-import type { EventBus, EventEnvelope, Subscription } from '@mindweave/events';
+import { keepTailing, usersWhoseMembershipsChanged, type EventBus, type EventEnvelope } from '@mindweave/events';
 import type { Logger } from '@mindweave/service-kit';
 
 /** What the router does when access changes: each handler acts on this instance only. */
@@ -12,15 +12,11 @@ export interface AccessHandlers {
  * Every router instance tails the access events (fan-out, no consumer group): a session ended, a
  * membership changed, an organization deleted, keys revoked or rotated. Each is acted on at once:
  * caches dropped, tokens refused, connections that lost their right closed. If the log cannot be
- * tailed at start (Redis down), it is tried again every few seconds; meanwhile the periodic
- * re-checks (subscriptions.ts) and the cache lifetimes bound how long a change takes.
+ * tailed at start (Redis down), it is tried again every few seconds (keepTailing); meanwhile the
+ * periodic re-checks (subscriptions.ts) and the cache lifetimes bound how long a change takes.
  */
-export function startAccessEvents(options: { bus: EventBus; handlers: AccessHandlers; log: Logger; retryMs?: number }) {
-  const { bus, handlers, log } = options;
-  let subscription: Subscription | undefined;
-  let stopped = false;
-  let retry: NodeJS.Timeout | undefined;
-
+export function startAccessEvents(options: { bus: EventBus; handlers: AccessHandlers; log: Logger }) {
+  const { handlers } = options;
   function handle(events: EventEnvelope[]) {
     for (const event of events) {
       switch (event.type) {
@@ -30,10 +26,8 @@ export function startAccessEvents(options: { bus: EventBus; handlers: AccessHand
           break;
         }
         case 'organization.membership_changed':
-          handlers.membershipsChanged([(event as EventEnvelope<'organization.membership_changed'>).data.userId]);
-          break;
         case 'organization.deleted':
-          handlers.membershipsChanged((event as EventEnvelope<'organization.deleted'>).data.memberUserIds);
+          handlers.membershipsChanged(usersWhoseMembershipsChanged(event));
           break;
         case 'organization.api_keys_changed':
           handlers.apiKeysChanged((event as EventEnvelope<'organization.api_keys_changed'>).data.keys);
@@ -44,27 +38,5 @@ export function startAccessEvents(options: { bus: EventBus; handlers: AccessHand
     }
     return Promise.resolve();
   }
-
-  async function start() {
-    try {
-      const started = await bus.tail({ domains: ['user', 'organization'], handler: handle });
-      if (stopped) await started.stop();
-      else subscription = started;
-    } catch (error) {
-      log.warn({ err: error }, 'access events not tailed yet; retrying');
-      if (!stopped) retry = setTimeout(() => void start(), options.retryMs ?? 5_000).unref();
-    }
-  }
-  const started = start();
-
-  return {
-    /** Resolves once the first attempt to tail finished. */
-    started,
-    async stop() {
-      stopped = true;
-      clearTimeout(retry);
-      await started;
-      await subscription?.stop();
-    },
-  };
+  return keepTailing(options.bus, { domains: ['user', 'organization'], handler: handle }, options.log);
 }

@@ -90,6 +90,13 @@ export interface EventEnvelope<T extends EventType = EventType> {
   metadata: EventMetadata;
 }
 
+/** The users whose memberships an event changed (a membership change, or every member of a deleted organization); none for other events. */
+export function usersWhoseMembershipsChanged(event: EventEnvelope): string[] {
+  if (event.type === 'organization.membership_changed') return [(event as EventEnvelope<'organization.membership_changed'>).data.userId];
+  if (event.type === 'organization.deleted') return (event as EventEnvelope<'organization.deleted'>).data.memberUserIds;
+  return [];
+}
+
 /** `usage.recorded` travels on the `usage` domain: stream/topic `mindweave.usage.events`. */
 export const domainOf = (type: string) => type.split('.')[0] ?? type;
 export const topicOf = (domain: string) => `mindweave.${domain}.events`;
