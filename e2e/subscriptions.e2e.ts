@@ -67,6 +67,10 @@ describe('usageUpdated over graphql-ws', () => {
     const noScope = watch(connect(b.apiKey), usageUpdated, { org: b.organizationId });
     await noScope.done;
     expect(JSON.stringify(noScope.errors)).toContain('FORBIDDEN');
+    // An anonymous connection lacks credentials rather than a right: UNAUTHENTICATED.
+    const anonymous = watch(connect(), usageUpdated, { org: a.organizationId });
+    await anonymous.done;
+    expect(anonymous.errors).toEqual([[expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED' } })]]);
   });
 
   it('answers malformed subscriptions with errors and bad credentials with close code 4403', async () => {
