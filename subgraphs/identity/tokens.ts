@@ -127,8 +127,8 @@ type SessionEnd = 'logout' | 'password_reset' | 'refresh_token_reused';
  * Ends sessions of a user: their refresh tokens are revoked and, in the same transaction, a
  * `user.session_ended` event is written, on which every router refuses the sessions' access tokens
  * (router/revocations.ts). `change` runs in that transaction too. Redis is told at once as well,
- * for routers that start before the event reaches them; if Redis is down the event still carries it
- * once the outbox relay can publish again.
+ * for routers that start before the event reaches them, without waiting for it: if Redis is down
+ * the event still carries it once the outbox relay can publish again.
  */
 export async function endSessions(userId: string, sessionIds: string[], reason: SessionEnd, change?: (tx: Prisma.TransactionClient) => Promise<unknown>) {
   const until = Date.now() + env.ACCESS_TOKEN_TTL_SECONDS * 1000;
@@ -139,7 +139,7 @@ export async function endSessions(userId: string, sessionIds: string[], reason: 
       await tx.outboxEvent.create({ data: { type: 'user.session_ended', aggregateId: userId, payload: { userId, sessionIds, reason, until: new Date(until).toISOString() } } });
     }
   });
-  await recordEndedSessions(redis, sessionIds, until).catch(() => undefined);
+  void recordEndedSessions(redis, sessionIds, until).catch(() => undefined);
 }
 
 /**
