@@ -340,7 +340,8 @@ export function startSubscriptions(options: SubscriptionOptions) {
    * cannot answer.
    */
   async function recheckMembers(userIds: string[] = [...userConnections.keys()]) {
-    const lists = await membershipLookup.ofMany(userIds.filter((id) => userConnections.get(id)?.size));
+    const subscribed = userIds.filter((id) => [...(userConnections.get(id) ?? [])].some((connection) => connection.subscribers.size > 0));
+    const lists = await membershipLookup.ofMany(subscribed);
     if (!lists) return;
     for (const [userId, memberships] of lists) {
       for (const connection of userConnections.get(userId) ?? []) {
