@@ -34,14 +34,26 @@ export function createMembershipLookup(options: { accountsUrl: string; signingSe
     return asked;
   }
 
-  /** Many users' memberships in one request (the periodic re-check of every subscriber); null when accounts could not tell. */
+  /**
+   * Many users' memberships, a thousand per request (the periodic re-check of every subscriber);
+   * null when accounts could not tell. A user accounts did not answer for is left out, not taken
+   * for one without memberships.
+   */
   async function ofMany(userIds: string[]): Promise<Map<string, MembershipList> | null> {
-    if (userIds.length === 0) return new Map();
-    const response = await ask({ userIds }).catch(() => null);
-    if (!response?.ok) return null;
-    const { byUser } = (await response.json()) as { byUser: Record<string, { organizationId: string; role: string }[]> };
-    const answered = new Map(userIds.map((id) => [id, listOf(byUser[id] ?? [])]));
-    for (const [id, list] of answered) recent.set(id, Promise.resolve(list));
+    const answered = new Map<string, MembershipList>();
+    for (let i = 0; i < userIds.length; i += 1_000) {
+      const batch = userIds.slice(i, i + 1_000);
+      const response = await ask({ userIds: batch }).catch(() => null);
+      if (!response?.ok) return null;
+      const { byUser } = (await response.json()) as { byUser: Record<string, { organizationId: string; role: string }[]> };
+      for (const id of batch) {
+        const memberships = byUser[id];
+        if (!memberships) continue;
+        const list = listOf(memberships);
+        answered.set(id, list);
+        recent.set(id, Promise.resolve(list));
+      }
+    }
     return answered;
   }
 
