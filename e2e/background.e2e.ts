@@ -6,8 +6,10 @@ const routerBase = new URL(stack.routerUrl).origin;
 const secret = stack.env['INTERNAL_SIGNING_SECRET'] ?? 'development-only-internal-signing-secret';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+/** A POST, signed over its body by `sign` when given. */
+async function post(url: string, payload: unknown, sign?: (body: string) => Record<string, string>) {
+  const body = JSON.stringify(payload);
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...sign?.(body) }, body });
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
 
@@ -40,12 +42,12 @@ describe('the queue dashboard', () => {
 describe("the workers' internal routes", () => {
   const accounts = `http://127.0.0.1:${stack.basePort + 2}`;
   const identity = `http://127.0.0.1:${stack.basePort + 1}`;
-  const asService = () => signIdentity(secret, { kind: 'service', service: 'workers' }, 'internal-routes-test');
+  const asService = () => (body: string) => signIdentity(secret, { kind: 'service', service: 'workers' }, 'internal-routes-test', body);
 
   it("answers an organization's plan and members, and users' emails, to signed services only", async () => {
     const tenant = await createTenant();
     expect((await post(`${accounts}/internal/organizations`, { organizationId: tenant.organizationId })).status).toBe(401);
-    expect((await post(`${accounts}/internal/organizations`, { organizationId: tenant.organizationId }, signIdentity(secret, { kind: 'user', userId: tenant.user.userId }, 'r'))).status).toBe(401);
+    expect((await post(`${accounts}/internal/organizations`, { organizationId: tenant.organizationId }, (body) => signIdentity(secret, { kind: 'user', userId: tenant.user.userId }, 'r', body))).status).toBe(401);
     const org = await post(`${accounts}/internal/organizations`, { organizationId: tenant.organizationId }, asService());
     expect(org).toEqual({ status: 200, body: { id: tenant.organizationId, name: 'Tenant', plan: 'FREE', members: [{ userId: tenant.user.userId, role: 'OWNER' }] } });
     expect((await post(`${accounts}/internal/organizations`, { organizationId: '00000000-0000-4000-8000-000000000000' }, asService())).status).toBe(404);

@@ -34,8 +34,7 @@ export const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('
 
 export const testPassword = 'a long test password';
 
-export async function registerUser(name = 'Test User') {
-  const email = `${unique('user')}@example.com`;
+export async function registerUser(name = 'Test User', email = `${unique('user')}@example.com`) {
   const result = await gql<{ register: { accessToken: string; refreshToken: string; user: { id: string } } }>(
     'mutation ($input: RegisterInput!) { register(input: $input) { accessToken refreshToken user { id } } }',
     { input: { email, password: testPassword, name } },

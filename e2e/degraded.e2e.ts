@@ -14,7 +14,12 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => hangingSubgraph.listen(0, '127.0.0.1', resolve));
   const port = (hangingSubgraph.address() as { port: number }).port;
   const subgraphUrls = stack.env['SUBGRAPH_URLS']!.replace(/accounts=[^,]+/, `accounts=http://127.0.0.1:${port}/graphql`);
-  router = await startExtraRouter('router-degraded', { REDIS_URL: 'redis://127.0.0.1:1', SUBGRAPH_URLS: subgraphUrls, SUBGRAPH_TIMEOUT_MS: '500', RATE_LIMIT_PER_MINUTE: '10' }, '/health/live');
+  // Its internal routes too: the router asks them for memberships.
+  router = await startExtraRouter(
+    'router-degraded',
+    { REDIS_URL: 'redis://127.0.0.1:1', SUBGRAPH_URLS: subgraphUrls, ACCOUNTS_INTERNAL_URL: `http://127.0.0.1:${port}`, SUBGRAPH_TIMEOUT_MS: '500', RATE_LIMIT_PER_MINUTE: '10' },
+    '/health/live',
+  );
 });
 afterAll(async () => {
   await router.stop();

@@ -134,10 +134,13 @@ describe('authorization directives', () => {
     expect(result.errors).toEqual([expect.objectContaining({ path: ['organization', 'projects'], extensions: { code: 'FORBIDDEN' } })]);
   });
 
-  it('removes @authenticated fields for anonymous callers', async () => {
+  it('removes @authenticated fields for anonymous callers, as UNAUTHENTICATED: they lack credentials, not a role', async () => {
     const result = await gql('{ me { id } organization(id: "00000000-0000-4000-8000-000000000000") { id } }');
     expect(result.data).toEqual({ me: null, organization: null });
-    expect(result.errors?.map((e) => [e.path, e.extensions.code])).toEqual([[['organization'], 'FORBIDDEN']]);
+    expect(result.errors?.map((e) => [e.path, e.extensions.code, e.message])).toEqual([[['organization'], 'UNAUTHENTICATED', 'Sign in to see organization']]);
+    // A field under an allowed one, and a scope-guarded field (projects:read) reached anonymously.
+    const nested = await gql('{ mcpServers(first: 1) { edges { node { publisher { id projects { id } } } } } }');
+    expect(nested.errors).toEqual([expect.objectContaining({ path: ['mcpServers', 'edges', 'node', 'publisher', 'projects'], extensions: { code: 'UNAUTHENTICATED' } })]);
   });
 });
 

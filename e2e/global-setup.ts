@@ -60,6 +60,8 @@ export default async function setup(project: TestProject) {
       SMTP_URL: mail.smtpUrl,
       EXPORTS_DIR: join(logDir, 'exports'),
       SUBSCRIPTION_KEY_RECHECK_SECONDS: '1',
+      // A rotated key's old secret works this long here (24 h by default), so that its end can be seen.
+      API_KEY_ROTATION_GRACE_SECONDS: '4',
       // Retries within a test's patience: 200 ms, 400 ms, 800 ms...
       JOBS_BACKOFF_MS: '200',
     },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger, createRedis, signIdentity } from '@mindweave/service-kit';
+import { createLogger, createRedis, signIdentity, type Identity } from '@mindweave/service-kit';
 import { createEvent, createEventBus, eventsOfEntry } from '../packages/events/index.ts';
 import { createTenant, gql, registerUser, stack, type GraphQLResult } from './client.ts';
 import { sql } from './db.ts';
@@ -279,10 +279,14 @@ describe('policy changes reach the usage path', () => {
     const off = await create(tenant, { organizationId: tenant.organizationId, name: 'off', type: 'TOKEN_LIMIT', rules: { maxTokensPerMonth: 5 }, enabled: false, enforcing: false });
     const url = `http://127.0.0.1:${stack.basePort + 5}/internal/policies`;
     const secret = stack.env['INTERNAL_SIGNING_SECRET'] ?? 'development-only-internal-signing-secret';
-    const post = (headers: Record<string, string>, body: unknown = { organizationId: tenant.organizationId }) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    type Signer = (body: string) => Record<string, string>;
+    const signer = (key: string, identity: Identity, requestId: string): Signer => (body) => signIdentity(key, identity, requestId, body);
+    const post = (sign: Signer | null, payload: unknown = { organizationId: tenant.organizationId }) => {
+      const body = JSON.stringify(payload);
+      return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...sign?.(body) }, body });
+    };
 
-    const asService = await post(signIdentity(secret, { kind: 'service', service: 'usage' }, 'r1'));
+    const asService = await post(signer(secret, { kind: 'service', service: 'usage' }, 'r1'));
     expect(asService.status).toBe(200);
     expect(await asService.json()).toEqual({
       policies: [
@@ -290,10 +294,10 @@ describe('policy changes reach the usage path', () => {
         { id: off.id, name: 'off', type: 'TOKEN_LIMIT', rules: { maxTokensPerMonth: 5 }, enabled: false, enforcing: false },
       ],
     });
-    expect((await post({})).status).toBe(401);
-    expect((await post(signIdentity(secret, { kind: 'user', userId: tenant.user.userId }, 'r2'))).status).toBe(401);
-    expect((await post(signIdentity('x'.repeat(40), { kind: 'service', service: 'usage' }, 'r3'))).status).toBe(401);
-    expect((await post(signIdentity(secret, { kind: 'service', service: 'usage' }, 'r4'), { organizationId: 'nope' })).status).toBe(400);
+    expect((await post(null)).status).toBe(401);
+    expect((await post(signer(secret, { kind: 'user', userId: tenant.user.userId }, 'r2'))).status).toBe(401);
+    expect((await post(signer('x'.repeat(40), { kind: 'service', service: 'usage' }, 'r3'))).status).toBe(401);
+    expect((await post(signer(secret, { kind: 'service', service: 'usage' }, 'r4'), { organizationId: 'nope' })).status).toBe(400);
   });
 });
 

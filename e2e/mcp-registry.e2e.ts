@@ -128,7 +128,7 @@ describe('registering and publishing MCP servers', () => {
 
     expect((await gql(registerServer, input(), { token: member.accessToken })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
     expect((await gql(registerServer, input(), { token: owner.apiKey })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
-    expect((await gql(registerServer, input())).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    expect((await gql(registerServer, input())).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
     expect((await gql(registerServer, input(), { token: outsider.user.accessToken })).errors?.[0]?.extensions.code).toBe('NOT_FOUND');
     const unknownOrg = { input: { ...input().input, organizationId: '00000000-0000-4000-8000-000000000000' } };
     expect((await gql(registerServer, unknownOrg, { token: owner.user.accessToken })).errors?.[0]?.extensions.code).toBe('NOT_FOUND');
@@ -332,9 +332,9 @@ describe('public servers seen from outside their organization', () => {
     const asStranger = await gql(query, { search: name }, { token: stranger.user.accessToken });
     expect(asStranger.errors).toBeUndefined();
     expect(asStranger.data!.mcpServers.edges[0].node.publisher).toEqual({ id: owner.organizationId, name: 'Tenant', projects: [] });
-    // Anonymous callers lack projects:read: the router removes that field and says so.
+    // Anonymous callers lack projects:read, since they lack credentials: the router removes that field and says so.
     const anonymous = await gql(query, { search: name });
     expect(anonymous.data!.mcpServers.edges[0].node.publisher).toEqual({ id: owner.organizationId, name: 'Tenant', projects: null });
-    expect(anonymous.errors?.map((e) => e.extensions.code)).toEqual(['FORBIDDEN']);
+    expect(anonymous.errors?.map((e) => e.extensions.code)).toEqual(['UNAUTHENTICATED']);
   });
 });

@@ -5,23 +5,30 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { repoRoot } from '../scripts/stack.ts';
 import {
+  AcceptInvitationDocument,
   CreateApiKeyDocument,
   CreateOrganizationDocument,
   CreatePolicyDocument,
   CreateProjectDocument,
   CreateWebhookEndpointDocument,
   createMindWeaveClient,
+  DeleteOrganizationDocument,
   DeletePolicyDocument,
+  DeleteProjectDocument,
   DeleteWebhookEndpointDocument,
   EnableWebhookEndpointDocument,
   ExportJobDocument,
+  InviteMemberDocument,
   LoginDocument,
   LogoutDocument,
   McpServerDocument,
   McpServersDocument,
   MeDocument,
   MindWeaveError,
+  OrganizationAuditLogDocument,
   OrganizationDocument,
+  OrganizationInvitationsDocument,
+  OrganizationMembersDocument,
   PoliciesDocument,
   PublishMcpServerVersionDocument,
   RecordUsageBatchDocument,
@@ -29,8 +36,13 @@ import {
   RefreshTokenDocument,
   RegisterDocument,
   RegisterMcpServerDocument,
+  RemoveMemberDocument,
   RequestExportDocument,
   RevokeApiKeyDocument,
+  RevokeInvitationDocument,
+  RotateApiKeyDocument,
+  UpdateMemberRoleDocument,
+  UpdateOrganizationDocument,
   UpdatePolicyDocument,
   UsageSeriesDocument,
   UsageUpdatedDocument,
@@ -42,6 +54,7 @@ import {
 } from '../packages/sdk/src/index.ts';
 import { stack, testPassword, unique } from './client.ts';
 import { startExtraRouter } from './extra-router.ts';
+import { linkIn, waitForMail } from './mail.ts';
 
 const manifestFile = join(repoRoot, 'packages/sdk/persisted-documents.json');
 
@@ -190,6 +203,42 @@ describe('the SDK against the supergraph', () => {
     expect((await tenant.user.request(EnableWebhookEndpointDocument, { id })).enableWebhookEndpoint).toMatchObject({ id, enabled: true, consecutiveFailures: 0 });
     expect((await tenant.user.request(DeleteWebhookEndpointDocument, { id })).deleteWebhookEndpoint).toBe(true);
     await expect(tenant.user.request(WebhookEndpointDocument, { id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it("runs a team's life: invites, accepts, changes a role, reads members and the audit log, rotates a key, removes, deletes", async () => {
+    const tenant = await sdkTenant();
+    const organizationId = tenant.organization.id;
+    const email = `${unique('sdk-invitee')}@example.com`;
+    const { inviteMember } = await tenant.user.request(InviteMemberDocument, { input: { organizationId, email, role: 'ADMIN' } });
+    expect(inviteMember).toMatchObject({ email, role: 'ADMIN', status: 'PENDING' });
+    const [mail] = await waitForMail(email, (m) => m.subject.startsWith('You are invited'));
+    const token = linkIn(mail!, 'http://localhost:3000/invitations/accept').searchParams.get('token')!;
+    const { register } = await tenant.anonymous.request(RegisterDocument, { input: { email, password: testPassword, name: 'SDK Invitee' } });
+    const invitee = client({ auth: { accessToken: register.accessToken! } });
+    expect((await invitee.request(AcceptInvitationDocument, { token })).acceptInvitation).toMatchObject({ role: 'ADMIN', user: { email }, organization: { id: organizationId } });
+    const inviteeId = register.user!.id;
+
+    expect((await tenant.user.request(UpdateMemberRoleDocument, { input: { organizationId, userId: inviteeId, role: 'MEMBER' } })).updateMemberRole.role).toBe('MEMBER');
+    const { organization } = await tenant.user.request(OrganizationMembersDocument, { id: organizationId });
+    expect(organization?.memberships.map((m) => [m.user.email, m.role])).toEqual([[tenant.email, 'OWNER'], [email, 'MEMBER']]);
+    expect((await tenant.user.request(OrganizationInvitationsDocument, { id: organizationId })).organization?.invitations.map((i) => i.status)).toEqual(['ACCEPTED']);
+    const later = (await tenant.user.request(InviteMemberDocument, { input: { organizationId, email: `${unique('later')}@example.com`, role: 'VIEWER' } })).inviteMember;
+    expect((await tenant.user.request(RevokeInvitationDocument, { id: later.id })).revokeInvitation.status).toBe('REVOKED');
+    // A member is not shown the invitations: a typed FORBIDDEN.
+    await expect(invitee.request(OrganizationInvitationsDocument, { id: organizationId })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+
+    const { rotateApiKey } = await tenant.user.request(RotateApiKeyDocument, { id: tenant.created.apiKey.id });
+    expect(rotateApiKey).toMatchObject({ key: expect.stringMatching(/^mw_sk_/), apiKey: { id: tenant.created.apiKey.id, previousKeyExpiresAt: expect.any(String) } });
+    expect((await tenant.user.request(UpdateOrganizationDocument, { input: { id: organizationId, name: 'SDK Team' } })).updateOrganization.name).toBe('SDK Team');
+    expect((await tenant.user.request(RemoveMemberDocument, { organizationId, userId: inviteeId })).removeMember).toBe(true);
+    const { organization: audited } = await tenant.user.request(OrganizationAuditLogDocument, { id: organizationId, first: 4 });
+    expect(audited?.auditLog.edges.map((e) => e.node.action)).toEqual(['MEMBER_REMOVED', 'ORGANIZATION_RENAMED', 'API_KEY_ROTATED', 'INVITATION_REVOKED']);
+    expect(audited?.auditLog.pageInfo.hasNextPage).toBe(true);
+
+    expect((await tenant.user.request(DeleteProjectDocument, { id: tenant.project.id })).deleteProject).toBe(true);
+    await expect(client({ auth: { apiKey: rotateApiKey.key } }).request(RecordUsageDocument, { input: event() })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect((await tenant.user.request(DeleteOrganizationDocument, { id: organizationId })).deleteOrganization).toBe(true);
+    await expect(tenant.user.request(OrganizationMembersDocument, { id: organizationId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('receives, over graphql-ws, a usage event recorded through the SDK', async () => {

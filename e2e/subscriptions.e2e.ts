@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { createSecretBox, secretsKey } from '@mindweave/service-kit';
@@ -11,38 +10,15 @@ import WebSocket from 'ws';
 import { createTenant, gql, registerUser, stack } from './client.ts';
 import { sql } from './db.ts';
 import { startExtraRouter } from './extra-router.ts';
+import { waitFor, watch, wsClients, wsUrl } from './ws.ts';
 
-const wsUrl = (httpUrl: string) => httpUrl.replace(/^http/, 'ws');
-const clients: Client[] = [];
-function connect(authorization?: string, url = stack.routerUrl) {
-  // Routers stopped at the end close their sockets: that is expected, not worth printing.
-  const client = createClient({ url: wsUrl(url), webSocketImpl: WebSocket, connectionParams: authorization ? { authorization } : {}, retryAttempts: 0, lazy: false, onNonLazyError: () => undefined });
-  clients.push(client);
-  return client;
-}
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.dispose()));
-});
+const ws = wsClients();
+const connect = ws.connect;
+afterAll(() => ws.disposeAll());
 
 const usageUpdated = 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id model inputTokens costUsd occurredAt organization { id name } project { name } } }';
 const record = (apiKey: string, model = 'gpt-4o-mini') =>
   gql('mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }', { input: { model, inputTokens: 100, outputTokens: 50, latencyMs: 10 } }, { token: apiKey });
-
-/** Collects what a subscription yields; resolves `ready` once the server has taken it. */
-function watch(client: Client, query: string, variables: Record<string, unknown>) {
-  const results: { data?: any; errors?: any }[] = [];
-  const errors: unknown[] = [];
-  let settle: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (settle = resolve));
-  const stop = client.subscribe({ query, variables }, { next: (r) => void results.push(r as never), error: (e) => (errors.push(e), settle()), complete: () => settle() });
-  return { results, errors, done, stop };
-}
-
-async function waitFor(check: () => boolean, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  return check();
-}
 
 // Subscriptions are registered asynchronously after the subscribe message: give the server a beat.
 const settled = () => new Promise((r) => setTimeout(r, 400));
@@ -111,6 +87,10 @@ describe('usageUpdated over graphql-ws', () => {
     const noScope = watch(connect(b.apiKey), usageUpdated, { org: b.organizationId });
     await noScope.done;
     expect(JSON.stringify(noScope.errors)).toContain('FORBIDDEN');
+    // An anonymous connection lacks credentials rather than a right: UNAUTHENTICATED.
+    const anonymous = watch(connect(), usageUpdated, { org: a.organizationId });
+    await anonymous.done;
+    expect(anonymous.errors).toEqual([[expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED' } })]]);
   });
 
   it('answers malformed subscriptions with errors and bad credentials with close code 4403', async () => {

@@ -51,8 +51,10 @@ describe('tenancy and roles', () => {
     const tenant = await createTenant();
     const input = { name: 'x', slug: unique('anon') };
     const mutation = 'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }';
-    // Anonymous callers are stopped by the router (@authenticated), API keys by the subgraph.
-    expect((await gql(mutation, { input })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    // Anonymous callers are stopped by the router (@authenticated) as unauthenticated, API keys by the subgraph.
+    const anonymous = await gql(mutation, { input });
+    expect(anonymous.data).toBeNull();
+    expect(anonymous.errors).toEqual([expect.objectContaining({ message: 'Sign in to see createOrganization', path: ['createOrganization'], extensions: { code: 'UNAUTHENTICATED' } })]);
     expect((await gql(mutation, { input }, { token: tenant.apiKey })).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
   });
 });

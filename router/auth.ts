@@ -4,7 +4,8 @@ import type { Redis } from 'ioredis';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { unauthenticated, unavailable } from '@mindweave/errors';
-import { signIdentity, type Identity, type Logger } from '@mindweave/service-kit';
+import { postAsService, type Identity, type Logger } from '@mindweave/service-kit';
+import type { SessionRevocations } from './revocations.ts';
 
 const apiKeyPrefix = 'mw_sk_';
 // What the identity subgraph signs access tokens with (subgraphs/identity/tokens.ts).
@@ -25,73 +26,91 @@ export function credentialOf(headers: IncomingHttpHeaders): Credential {
 
 type ApiKeyIdentity = Extract<Identity, { kind: 'apiKey' }>;
 
+/** A key as accounts resolves it: its identity and when the presented secret stops working, if it does. */
+type ResolvedKey = { identity: ApiKeyIdentity; expiresAtMs: number | null };
+/** What accounts answers (and the shared cache keeps). */
+type VerifiedKey = Omit<ApiKeyIdentity, 'kind'> & { expiresAt?: string | null };
+
+const resolvedKeyOf = (body: VerifiedKey): ResolvedKey => ({
+  identity: { kind: 'apiKey', apiKeyId: body.apiKeyId, projectId: body.projectId, organizationId: body.organizationId, scopes: body.scopes },
+  expiresAtMs: body.expiresAt ? Date.parse(body.expiresAt) : null,
+});
+const verifiedKeyOf = ({ identity: { kind: _kind, ...key }, expiresAtMs }: ResolvedKey): VerifiedKey => ({ ...key, expiresAt: expiresAtMs === null ? null : new Date(expiresAtMs).toISOString() });
+const live = (key: ResolvedKey | null, now = Date.now()) => (key && (key.expiresAtMs === null || key.expiresAtMs > now) ? key : null);
+
+/** Where the shared cache keeps a key, by its SHA-256: accounts' apiKeyCacheKey, so that a change there can evict it. */
+const cacheKeyOf = (keyHash: string) => `apikey:${keyHash}`;
+const apiKeyCacheKey = (key: string) => cacheKeyOf(createHash('sha256').update(key).digest('hex'));
+
+/** Who a credential stands for, and what ends it: the session of an access token, the expiry of either. */
+export type Authentication = { identity: Identity; sessionId?: string; expiresAtMs?: number };
+
 export interface AuthenticatorOptions {
   jwksUrl: string;
   accountsUrl: string;
   signingSecret: string;
   redis: Redis;
   apiKeyCacheTtlSeconds: number;
+  /** Sessions ended before their access tokens expired. */
+  sessions: SessionRevocations;
   log: Logger;
 }
 
 /**
  * Establishes who is calling: a user (JWT checked against the identity subgraph's JWKS, no shared
- * secret) or an API key (resolved by the accounts subgraph, cached briefly in Redis). No
- * credential means anonymous; a bad one is refused with UNAUTHENTICATED.
+ * secret, and its session not ended) or an API key (resolved by the accounts subgraph, cached
+ * briefly in Redis). No credential means anonymous; a bad one is refused with UNAUTHENTICATED.
  */
 export function createAuthenticator(options: AuthenticatorOptions) {
-  const { redis, log } = options;
+  const { redis, sessions, log } = options;
   // The signing keys are not revoked, so the set fetched once stays good: it is fetched again only
   // for a key id it does not hold, and an identity outage does not turn away valid tokens.
   const jwks = createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: Infinity });
 
   // An ECDSA verification is the costliest step of a request; a token verified once stays valid
-  // until it expires (access tokens cannot be revoked), so its result is kept until then.
-  const verifiedTokens = new LRUCache<string, { identity: Identity; expiresAt: number }>({ max: 20_000 });
+  // until it expires or its session ends (checked on every use), so its result is kept until then.
+  const verifiedTokens = new LRUCache<string, Required<Authentication>>({ max: 20_000 });
 
-  async function verifyJwt(token: string): Promise<Identity> {
-    const known = verifiedTokens.get(token);
-    if (known && known.expiresAt > Date.now()) return known.identity;
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, jwks, { issuer: accessTokenIssuer, audience: accessTokenAudience, algorithms: ['ES256'] }));
-    } catch (error) {
-      // The key set could not be fetched (identity down or slow): the token was not judged.
-      if (!(error instanceof joseErrors.JOSEError) || error.code === 'ERR_JWKS_TIMEOUT' || error.code === 'ERR_JOSE_GENERIC') {
-        log.warn({ err: error }, 'access token not checked: the signing keys could not be fetched');
-        throw unavailable('The access token could not be checked right now; retry shortly');
+  async function verifyJwt(token: string): Promise<Authentication> {
+    let known = verifiedTokens.get(token);
+    if (!known || known.expiresAtMs <= Date.now()) {
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, jwks, { issuer: accessTokenIssuer, audience: accessTokenAudience, algorithms: ['ES256'] }));
+      } catch (error) {
+        // The key set could not be fetched (identity down or slow): the token was not judged.
+        if (!(error instanceof joseErrors.JOSEError) || error.code === 'ERR_JWKS_TIMEOUT' || error.code === 'ERR_JOSE_GENERIC') {
+          log.warn({ err: error }, 'access token not checked: the signing keys could not be fetched');
+          throw unavailable('The access token could not be checked right now; retry shortly');
+        }
+        log.debug({ err: error }, 'access token refused');
+        throw unauthenticated('Invalid or expired access token');
       }
-      log.debug({ err: error }, 'access token refused');
-      throw unauthenticated('Invalid or expired access token');
+      if (!payload.sub || !payload.exp) throw unauthenticated('Invalid or expired access token');
+      // Tokens issued before sessions were named carry no `sid`: they live out their short lifetime.
+      known = { identity: { kind: 'user', userId: payload.sub }, sessionId: typeof payload['sid'] === 'string' ? payload['sid'] : '', expiresAtMs: payload.exp * 1000 };
+      verifiedTokens.set(token, known);
     }
-    if (!payload.sub || !payload.exp) throw unauthenticated('Invalid or expired access token');
-    const identity: Identity = { kind: 'user', userId: payload.sub };
-    verifiedTokens.set(token, { identity, expiresAt: payload.exp * 1000 });
-    return identity;
+    if (known.sessionId && sessions.isEnded(known.sessionId)) throw unauthenticated('The session was ended; sign in again');
+    return known;
   }
 
   // What was last known of each key, for while accounts cannot be asked: a key in use keeps working
-  // through an accounts outage (a revocation made during one takes effect when it ends). Kept 15
-  // minutes from the last answer, and forgotten as soon as accounts or the shared cache says invalid.
-  const lastKnownKeys = new LRUCache<string, ApiKeyIdentity>({ max: 50_000, ttl: 15 * 60_000 });
+  // through an accounts outage (a revocation made during one takes effect when it ends, unless its
+  // event arrives first). Kept 15 minutes from the last answer, and forgotten as soon as accounts,
+  // the shared cache or an event says it changed.
+  const lastKnownKeys = new LRUCache<string, ResolvedKey>({ max: 50_000, ttl: 15 * 60_000 });
 
-  async function resolveApiKey(key: string, requestId: string): Promise<ApiKeyIdentity | null> {
-    const response = await fetch(new URL('/internal/api-keys/verify', options.accountsUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...signIdentity(options.signingSecret, { kind: 'service', service: 'router' }, requestId) },
-      body: JSON.stringify({ key }),
-      signal: AbortSignal.timeout(3_000),
-    });
+  async function resolveApiKey(key: string, requestId: string): Promise<ResolvedKey | null> {
+    const response = await postAsService(new URL('/internal/api-keys/verify', options.accountsUrl), { signingSecret: options.signingSecret, service: 'router', requestId, body: { key }, timeoutMs: 3_000 });
     if (response.status === 404) return null;
     if (!response.ok) throw new Error(`accounts answered ${response.status}`);
-    const body = (await response.json()) as Omit<ApiKeyIdentity, 'kind'>;
-    return { kind: 'apiKey', apiKeyId: body.apiKeyId, projectId: body.projectId, organizationId: body.organizationId, scopes: body.scopes };
+    return resolvedKeyOf((await response.json()) as VerifiedKey);
   }
 
-  /** The key's identity, or null for an unknown or revoked key; throws when neither can be told. */
-  async function lookUpApiKey(key: string, requestId: string): Promise<ApiKeyIdentity | null> {
-    // The same key derivation as accounts' apiKeyCacheKey, so that a revocation can evict it.
-    const cacheKey = `apikey:${createHash('sha256').update(key).digest('hex')}`;
+  /** The key, or null for an unknown, revoked or expired one; throws when neither can be told. */
+  async function lookUpApiKey(key: string, requestId: string): Promise<ResolvedKey | null> {
+    const cacheKey = apiKeyCacheKey(key);
     // While Redis is down, ask accounts every time rather than wait for Redis to time out.
     const cacheUp = redis.status === 'ready';
     const cached = cacheUp
@@ -105,53 +124,67 @@ export function createAuthenticator(options: AuthenticatorOptions) {
       return null;
     }
     if (cached !== null) {
-      const known = JSON.parse(cached) as ApiKeyIdentity;
+      const known = resolvedKeyOf(JSON.parse(cached) as VerifiedKey);
       lastKnownKeys.set(cacheKey, known);
-      return known;
+      return live(known);
     }
-    let identity: ApiKeyIdentity | null;
+    let resolved: ResolvedKey | null;
     try {
-      identity = await resolveApiKey(key, requestId);
+      resolved = await resolveApiKey(key, requestId);
     } catch (error) {
       const known = lastKnownKeys.get(cacheKey);
       if (!known) throw error;
-      log.warn({ err: error, apiKeyId: known.apiKeyId }, 'accounts unreachable; API key taken as accounts last answered');
-      return known;
+      log.warn({ err: error, apiKeyId: known.identity.apiKeyId }, 'accounts unreachable; API key taken as accounts last answered');
+      return live(known);
     }
-    if (identity) lastKnownKeys.set(cacheKey, identity);
+    if (resolved) lastKnownKeys.set(cacheKey, resolved);
     else lastKnownKeys.delete(cacheKey);
-    if (cacheUp) await redis.set(cacheKey, identity ? JSON.stringify(identity) : 'invalid', 'EX', options.apiKeyCacheTtlSeconds).catch(() => undefined);
-    return identity;
+    if (cacheUp) {
+      const value = resolved ? JSON.stringify(verifiedKeyOf(resolved)) : 'invalid';
+      await redis.set(cacheKey, value, 'EX', options.apiKeyCacheTtlSeconds).catch(() => undefined);
+    }
+    return resolved;
   }
 
-  async function verifyApiKey(key: string, requestId: string): Promise<Identity> {
-    const identity = await lookUpApiKey(key, requestId).catch((error: unknown) => {
+  async function verifyApiKey(key: string, requestId: string): Promise<Authentication> {
+    const resolved = await lookUpApiKey(key, requestId).catch((error: unknown) => {
       log.error({ err: error }, 'could not resolve API key');
       throw unavailable('The API key could not be checked right now; retry shortly');
     });
-    if (!identity) throw unauthenticated('Invalid or revoked API key');
-    return identity;
+    if (!resolved) throw unauthenticated('Invalid, revoked or expired API key');
+    return resolved.expiresAtMs === null ? { identity: resolved.identity } : { identity: resolved.identity, expiresAtMs: resolved.expiresAtMs };
   }
 
-  async function authenticate(headers: IncomingHttpHeaders, requestId: string): Promise<Identity> {
+  /** Who the headers' credential stands for, with its session and expiry (for connections that outlive a request). */
+  async function authenticateFully(headers: IncomingHttpHeaders, requestId: string): Promise<Authentication> {
     const credential = credentialOf(headers);
-    if (!credential) return { kind: 'anonymous' };
+    if (!credential) return { identity: { kind: 'anonymous' } };
     return credential.kind === 'jwt' ? verifyJwt(credential.token) : verifyApiKey(credential.key, requestId);
   }
 
+  const authenticate = async (headers: IncomingHttpHeaders, requestId: string): Promise<Identity> => (await authenticateFully(headers, requestId)).identity;
+
   /**
-   * Whether an API key that authenticated a long-lived connection has been revoked since; false
-   * when accounts cannot tell right now (the connection is given the benefit of the doubt).
+   * An API key that authenticated a long-lived connection, looked up again: `revoked` (or expired,
+   * or its project or organization deleted), its expiry if it has one, or `unknown` when accounts
+   * cannot tell right now (the connection is given the benefit of the doubt).
    */
-  async function apiKeyRevoked(key: string, requestId: string): Promise<boolean> {
+  async function recheckApiKey(key: string, requestId: string): Promise<'revoked' | 'unknown' | { expiresAtMs: number | null }> {
     return lookUpApiKey(key, requestId).then(
-      (identity) => identity === null,
-      () => false,
+      (resolved) => (resolved ? { expiresAtMs: resolved.expiresAtMs } : 'revoked'),
+      () => 'unknown' as const,
     );
   }
 
-  return { authenticate, apiKeyRevoked };
+  /** Forgets what this router holds of these keys (hashes as accounts stores them): the next use asks again. */
+  function forgetApiKeys(keyHashes: string[]) {
+    const cacheKeys = keyHashes.map(cacheKeyOf);
+    for (const cacheKey of cacheKeys) lastKnownKeys.delete(cacheKey);
+    // Accounts evicted them already; a router that re-cached a key while it changed is undone here.
+    if (cacheKeys.length && redis.status === 'ready') void redis.del(...cacheKeys).catch(() => undefined);
+  }
+
+  return { authenticate, authenticateFully, recheckApiKey, forgetApiKeys };
 }
 
 export type Authenticator = ReturnType<typeof createAuthenticator>;
-

@@ -19,6 +19,6 @@ export interface RouterContext {
   /** By the query text sent to Apollo Server (batches hold several). */
   edge: Map<string, EdgeInfo>;
   subgraphTimings: { subgraph: string; durationMs: number }[];
-  /** The identity headers for subgraphs, signed on the operation's first fetch. */
-  signedHeaders?: Record<string, string>;
+  /** The identity as subgraph requests carry it, encoded on the operation's first fetch (each fetch signs its own body). */
+  encodedIdentity?: string;
 }

@@ -219,8 +219,9 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
           const result = response.body.singleResult;
           if (info.empty) result.data = null;
           if (info.denied.length) {
-            const forbidden = info.denied.map((d) => ({ message: `Not allowed to see ${d.path.join('.')}`, path: d.path, extensions: { code: ErrorCode.FORBIDDEN } }));
-            result.errors = [...(result.errors ?? []), ...forbidden];
+            const { code, message } = refusalOf(contextValue.identity);
+            const refused = info.denied.map((d) => ({ message: `${message} ${d.path.join('.')}`, path: d.path, extensions: { code } }));
+            result.errors = [...(result.errors ?? []), ...refused];
             if (result.data) for (const d of info.denied) setNullAt(result.data, d.path);
           }
           if (info.includeCost) result.extensions = { ...result.extensions, cost: { estimated: info.estimatedCost, max: env.MAX_OPERATION_COST } };
@@ -236,6 +237,14 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
   };
 
   return { setSupergraph, admit, responsePlugin };
+}
+
+/**
+ * How a field the caller may not see is reported: an anonymous caller lacks credentials
+ * (UNAUTHENTICATED), an authenticated one the scope (FORBIDDEN), as the contract tells them apart.
+ */
+export function refusalOf(identity: Identity): { code: ErrorCode; message: string } {
+  return identity.kind === 'anonymous' ? { code: ErrorCode.UNAUTHENTICATED, message: 'Sign in to see' } : { code: ErrorCode.FORBIDDEN, message: 'Not allowed to see' };
 }
 
 /** Puts null where a removed field would have been, under every list on the way. */

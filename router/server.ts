@@ -6,6 +6,7 @@ import type { EventBus } from '@mindweave/events';
 import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
 import { closeServer, listen, requestIdFrom, sendJson, type Logger } from '@mindweave/service-kit';
 import { adminCredentials, createQueueDashboard, isAdminQueuesPath } from './admin.ts';
+import { startAccessEvents } from './access-events.ts';
 import { createAuthenticator } from './auth.ts';
 import type { EdgeInfo, RouterContext } from './context.ts';
 import { createDownloadProxy, isExportDownloadPath } from './downloads.ts';
@@ -13,11 +14,13 @@ import { createEdge, type OperationRequest } from './edge.ts';
 import type { RouterEnv } from './env.ts';
 import { createGateway } from './gateway.ts';
 import { createRouterHealth } from './health.ts';
+import { createMembershipLookup } from './memberships.ts';
 import { createMetrics } from './metrics.ts';
 import { createConcurrencyLimit } from './concurrency.ts';
 import { operationLogPlugin } from './operation-log.ts';
 import { createPersistedQueries, loadManifest } from './persisted-queries.ts';
 import { createRateLimiter } from './rate-limit.ts';
+import { createSessionRevocations } from './revocations.ts';
 import { startSubscriptions } from './subscriptions.ts';
 import { unavailablePlugin } from './unavailable.ts';
 
@@ -165,12 +168,14 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   });
   await apollo.start();
 
+  const sessions = createSessionRevocations({ redis, log });
   const authenticator = createAuthenticator({
     jwksUrl: env.IDENTITY_JWKS_URL,
     accountsUrl: env.ACCOUNTS_INTERNAL_URL,
     signingSecret: env.INTERNAL_SIGNING_SECRET,
     redis,
     apiKeyCacheTtlSeconds: env.API_KEY_CACHE_TTL_SECONDS,
+    sessions,
     log,
   });
 
@@ -287,6 +292,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     apollo,
     gateway,
     authenticator,
+    membershipLookup: createMembershipLookup({ accountsUrl: env.ACCOUNTS_INTERNAL_URL, signingSecret: env.INTERNAL_SIGNING_SECRET }),
     persisted,
     bus,
     edge,
@@ -296,6 +302,23 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     metrics,
     log,
   });
+  // Access changes (sessions ended, memberships and keys changed) reach every router instance at once.
+  const accessEvents = startAccessEvents({
+    bus,
+    log,
+    handlers: {
+      sessionsEnded(sessionIds, untilMs) {
+        sessions.end(sessionIds, untilMs);
+        subscriptions.onAccessChange.sessionsEnded(sessionIds);
+      },
+      membershipsChanged: (userIds) => subscriptions.onAccessChange.membershipsChanged(userIds),
+      apiKeysChanged(keys) {
+        authenticator.forgetApiKeys(keys.map((key) => key.keyHash));
+        subscriptions.onAccessChange.apiKeysChanged(keys.map((key) => key.apiKeyId));
+      },
+    },
+  });
+  await Promise.all([sessions.loaded, accessEvents.started]);
   const port = await listen(server, env.PORT, env.HOST);
   log.info({ port }, `router ready at http://localhost:${port}/graphql`);
 
@@ -305,6 +328,8 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     metrics,
     async close() {
       concurrency.close();
+      await accessEvents.stop();
+      sessions.close();
       await subscriptions.close();
       await closeServer(server);
       await apollo.stop();

@@ -3,7 +3,7 @@ import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo
 import { GraphQLError } from 'graphql';
 import { Agent } from 'undici';
 import { unavailable } from '@mindweave/errors';
-import { signIdentity } from '@mindweave/service-kit';
+import { encodeIdentity, signIdentity } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
 import { dedupeRepresentations, expandEntities } from './entity-dedupe.ts';
 import { operationLabel, type Metrics } from './metrics.ts';
@@ -35,7 +35,7 @@ function quoted(query: string) {
  * One subgraph as the gateway sees it. Replaces RemoteGraphQLDataSource, whose WHATWG fetch,
  * node-fetch Headers and Request objects cost the router a quarter of its CPU on entity-heavy
  * plans: this posts with undici's plain request API, forwards the caller's identity in headers
- * signed once per operation, sends each distinct entity representation once, and times each fetch.
+ * signed over each request's body, sends each distinct entity representation once, and times each fetch.
  */
 export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
   private readonly origin: string;
@@ -62,7 +62,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
       const representations = variables?.['representations'];
       const deduped = Array.isArray(representations) ? dedupeRepresentations(representations) : null;
       const body = `{"query":${quoted(query)}${operationName ? `,"operationName":${JSON.stringify(operationName)}` : ''},"variables":${JSON.stringify(deduped ? { ...variables, representations: deduped.unique } : (variables ?? {}))}}`;
-      const response = await this.post(body, this.headers(options, context)).catch((error: unknown) => {
+      const response = await this.post(body, this.headers(options, context, body)).catch((error: unknown) => {
         if (error instanceof GraphQLError) throw error;
         context?.log.warn({ err: error, subgraph: this.subgraph }, 'subgraph unreachable');
         throw this.unavailable(error);
@@ -77,11 +77,11 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     }
   }
 
-  private headers(options: GraphQLDataSourceProcessOptions<RouterContext>, context: RouterContext | undefined) {
-    // One signature per operation, however many subgraph fetches its plan makes.
+  private headers(options: GraphQLDataSourceProcessOptions<RouterContext>, context: RouterContext | undefined, body: string) {
+    // Signed per fetch, since the signature covers the body; the identity is encoded once per operation.
     const signed = context
-      ? (context.signedHeaders ??= signIdentity(this.signingSecret, context.identity, context.requestId))
-      : signIdentity(this.signingSecret, { kind: 'anonymous' }, 'unknown');
+      ? signIdentity(this.signingSecret, context.identity, context.requestId, body, Date.now(), (context.encodedIdentity ??= encodeIdentity(context.identity)))
+      : signIdentity(this.signingSecret, { kind: 'anonymous' }, 'unknown', body);
     const headers: Record<string, string> = { 'content-type': 'application/json', ...signed };
     // The gateway asks for federated traces this way.
     for (const [name, value] of options.request.http?.headers ?? []) headers[name] = value;

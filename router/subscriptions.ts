@@ -2,20 +2,20 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApolloServer } from '@apollo/server';
 import type { ApolloGateway } from '@apollo/gateway';
-import { decodeJwt } from 'jose';
 import { GraphQLError, Kind, parse, print, validate, valueFromASTUntyped, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode, type OperationDefinitionNode } from 'graphql';
 import { MessageType } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { LRUCache } from 'lru-cache';
 import WebSocket, { WebSocketServer } from 'ws';
-import { ErrorCode, MindweaveError, unavailable } from '@mindweave/errors';
+import { ErrorCode, MindweaveError, unauthenticated, unavailable } from '@mindweave/errors';
 import type { EventBus, EventEnvelope, Subscription as BusSubscription } from '@mindweave/events';
 import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-kit';
-import { credentialOf, type Authenticator } from './auth.ts';
+import { credentialOf, type Authentication, type Authenticator } from './auth.ts';
 import type { RouterContext } from './context.ts';
-import type { Edge } from './edge.ts';
+import { refusalOf, type Edge } from './edge.ts';
 import type { Metrics } from './metrics.ts';
 import type { PersistedQueries } from './persisted-queries.ts';
+import { isMemberOf, type MembershipLookup } from './memberships.ts';
 import { audienceOf, selects } from './subscription-audience.ts';
 
 /**
@@ -25,13 +25,32 @@ import { audienceOf, selects } from './subscription-audience.ts';
  */
 const connectionBufferLimit = 1 << 20;
 
+/** One WebSocket connection, and what its credential stands for. */
+interface Connection {
+  socket: WebSocket;
+  identity: Identity;
+  /** The session of the access token it was opened with: ending it closes the connection. */
+  sessionId?: string;
+  /** The API key it was opened with, looked up again when it changes and every recheckKeysMs. */
+  apiKey?: { key: string; apiKeyId: string };
+  /** Closes it when its credential expires. */
+  expiry?: NodeJS.Timeout;
+  subscribers: Set<Subscriber>;
+}
+
 interface Subscriber {
   identity: Identity;
+  connection: Connection;
   /** `{"id":"<subscription id>","type":"next","payload":`: the group's payload and `}` follow. */
   messagePrefix: string;
   socket: WebSocket;
   /** The connection under `socket`, to cork while a burst is written. */
   raw: Socket;
+  prepared: Prepared;
+  /** Whether the selection reaches `User`, which keeps the resolution the user's own (audienceOf). */
+  reachesUser: boolean;
+  /** The group it is in now: a membership change may move it to another. */
+  groupKey: string;
 }
 
 /** What a subscription document asks for (prepare). */
@@ -43,12 +62,14 @@ interface Prepared {
   responseKey: string;
 }
 
-interface SubscriptionContext extends Prepared {
+interface SubscriptionContext {
+  prepared: Prepared;
   identity: Identity;
-  /** Who may share this subscriber's resolution (audienceOf). */
-  audience: string;
+  /** The user's memberships as authorized (`<organization>:<role>`, comma-separated). */
+  memberships: string;
+  reachesUser: boolean;
   id: string;
-  socket: WebSocket;
+  connection: Connection;
   raw: Socket;
 }
 
@@ -106,6 +127,8 @@ export interface SubscriptionOptions {
   apollo: ApolloServer<RouterContext>;
   gateway: ApolloGateway;
   authenticator: Authenticator;
+  /** Users' memberships, from accounts. */
+  membershipLookup: MembershipLookup;
   persisted: PersistedQueries;
   bus: EventBus;
   /** Judges each subscription as it judges an HTTP operation: limits, cost, rate, field authorization. */
@@ -114,7 +137,7 @@ export interface SubscriptionOptions {
   maxMessageBytes: number;
   /** Subscriptions one connection may hold at once. */
   maxSubscriptionsPerConnection: number;
-  /** How often the API key of each connection that holds one is checked for revocation. */
+  /** How often each connection's API key, and each subscribed user's memberships, are looked up again. */
   recheckKeysMs: number;
   metrics: Metrics;
   log: Logger;
@@ -127,7 +150,7 @@ export interface SubscriptionOptions {
  * results out to the group's subscribers.
  */
 export function startSubscriptions(options: SubscriptionOptions) {
-  const { apollo, gateway, authenticator, persisted, bus, edge, metrics, log } = options;
+  const { apollo, gateway, authenticator, membershipLookup, persisted, bus, edge, metrics, log } = options;
   const groups = new Map<string, Group>();
   let tail: Promise<BusSubscription> | undefined;
 
@@ -253,68 +276,124 @@ export function startSubscriptions(options: SubscriptionOptions) {
   async function authorize(identity: Identity, organizationId: string): Promise<{ verdict: 'allowed' | 'denied' | 'unknown'; memberships: string }> {
     if (identity.kind === 'apiKey') return { verdict: identity.organizationId === organizationId && identity.scopes.includes('usage:read') ? 'allowed' : 'denied', memberships: '' };
     if (identity.kind !== 'user') return { verdict: 'denied', memberships: '' };
-    const isMember = (memberships: string[]) => memberships.some((m) => m.startsWith(`${organizationId}:`));
-    let memberships = await membershipsOf(identity);
+    let memberships = await membershipLookup.of(identity.userId);
     // Not a member as of the cached answer: ask again, the user may have just joined.
-    if (memberships && !isMember(memberships)) memberships = await membershipsOf(identity, true);
+    if (memberships && !isMemberOf(memberships, organizationId)) memberships = await membershipLookup.of(identity.userId, true);
     if (!memberships) return { verdict: 'unknown', memberships: '' };
-    return { verdict: isMember(memberships) ? 'allowed' : 'denied', memberships: memberships.join(',') };
+    return { verdict: isMemberOf(memberships, organizationId) ? 'allowed' : 'denied', memberships: memberships.join(',') };
   }
 
-  // A dashboard opens several subscriptions at once: its user's memberships are asked for once.
-  const recentMemberships = new LRUCache<string, Promise<string[] | null>>({ max: 10_000, ttl: 10_000 });
-  function membershipsOf(identity: Extract<Identity, { kind: 'user' }>, fresh = false): Promise<string[] | null> {
-    let memberships = fresh ? undefined : recentMemberships.get(identity.userId);
-    if (!memberships) {
-      let asked: Promise<string[] | null> | undefined;
-      asked = (async () => {
-        const response = await apollo
-          .executeOperation({ query: '{ me { memberships { role organization { id } } } }' }, { contextValue: context(identity, requestIdFrom(undefined)) })
-          .catch(() => undefined);
-        const result = response?.body.kind === 'single' ? response.body.singleResult : undefined;
-        const me = (result?.data as { me?: { memberships: { role: string; organization: { id: string } }[] } | null } | null | undefined)?.me;
-        if (!result || result.errors?.length || !me) {
-          // Not an answer: the next subscription asks again (unless a newer question replaced this one).
-          if (recentMemberships.get(identity.userId) === asked) recentMemberships.delete(identity.userId);
-          return null;
-        }
-        return me.memberships.map((m) => `${m.organization.id}:${m.role}`).sort();
-      })();
-      memberships = asked;
-      recentMemberships.set(identity.userId, asked);
+  // A connection never outlives its right. One opened with an access token is closed when the token
+  // expires or its session ends; one opened with an API key when the key is revoked, expires, or its
+  // project or organization is deleted; a user's subscription when they are no longer a member of
+  // its organization. Events say so at once (access-events.ts), and every recheckKeysMs every key
+  // and every subscribed user's memberships are looked up again, in case an event was missed.
+  // 4403 tells a graphql-ws client to reconnect, with fresh connectionParams when it computes them;
+  // a subscription it renews for an organization it left is then refused with FORBIDDEN.
+  const connections = new Map<WebSocket, Connection>();
+  const userConnections = new Map<string, Set<Connection>>();
+
+  const forbid = (connection: Connection, reason: string) => connection.socket.close(4403, `Forbidden: ${reason}`);
+
+  function scheduleExpiry(connection: Connection, expiresAtMs: number | null | undefined) {
+    clearTimeout(connection.expiry);
+    // Past about 24 days setTimeout fires at once; the periodic re-check comes long before that.
+    if (!expiresAtMs || expiresAtMs - Date.now() > 2 ** 31 - 1) return;
+    connection.expiry = setTimeout(() => forbid(connection, 'the credential expired'), Math.max(0, expiresAtMs - Date.now())).unref();
+  }
+
+  /** Looks the keys of these connections up again: closes those that stopped working, and follows new expiries (a rotation's grace period). */
+  async function recheckKeys(keyed: Connection[]) {
+    const byKey = new Map<string, Connection[]>();
+    for (const connection of keyed) {
+      if (!connection.apiKey) continue;
+      const list = byKey.get(connection.apiKey.key);
+      if (list) list.push(connection);
+      else byKey.set(connection.apiKey.key, [connection]);
     }
-    return memberships;
+    for (const [key, list] of byKey) {
+      const verdict = await authenticator.recheckApiKey(key, requestIdFrom(undefined));
+      if (verdict === 'unknown') continue;
+      for (const connection of list) {
+        if (verdict === 'revoked') forbid(connection, 'the API key was revoked, expired or deleted');
+        else scheduleExpiry(connection, verdict.expiresAtMs);
+      }
+    }
   }
 
-  // A connection would outlive the credential it was opened with: one opened with an access token
-  // is closed when the token expires, one opened with an API key when the key is revoked (looked
-  // up again every recheckKeysMs). 4403 tells a graphql-ws client to reconnect, with fresh
-  // connectionParams when it computes them.
-  const tokenExpiries = new Map<WebSocket, NodeJS.Timeout>();
-  const keyedConnections = new Map<WebSocket, string>();
+  /** Moves a subscriber to the group of its organization, selection and audience. */
+  function join(subscriber: Subscriber, audience: string) {
+    const { organizationId, query, responseKey } = subscriber.prepared;
+    const key = `${organizationId}\n${audience}\n${responseKey}\n${query}`;
+    if (subscriber.groupKey === key && groups.get(key)?.subscribers.has(subscriber)) return;
+    leave(subscriber);
+    const group = groups.get(key) ?? { organizationId, query, responseKey, subscribers: new Set<Subscriber>(), backlog: [], resolving: false };
+    groups.set(key, group);
+    group.subscribers.add(subscriber);
+    subscriber.groupKey = key;
+  }
+
+  function leave(subscriber: Subscriber) {
+    const group = groups.get(subscriber.groupKey);
+    if (!group?.subscribers.delete(subscriber)) return;
+    if (group.subscribers.size === 0) groups.delete(subscriber.groupKey);
+  }
+
+  /**
+   * Asks again which organizations these users belong to (every subscribed user when none are
+   * named). A subscriber no longer a member of its organization has its connection closed; one whose
+   * memberships changed otherwise (a new role) moves to the group of its new audience, so that no
+   * group resolves as someone who may no longer see what it shows. Nothing changes while accounts
+   * cannot answer.
+   */
+  async function recheckMembers(userIds: string[] = [...userConnections.keys()]) {
+    const subscribed = userIds.filter((id) => [...(userConnections.get(id) ?? [])].some((connection) => connection.subscribers.size > 0));
+    const lists = await membershipLookup.ofMany(subscribed);
+    if (!lists) return;
+    for (const [userId, memberships] of lists) {
+      for (const connection of userConnections.get(userId) ?? []) {
+        for (const subscriber of connection.subscribers) {
+          if (!isMemberOf(memberships, subscriber.prepared.organizationId)) {
+            forbid(connection, 'no longer a member of the organization');
+            break;
+          }
+          join(subscriber, audienceOf(subscriber.identity, memberships.join(','), subscriber.reachesUser));
+        }
+      }
+    }
+  }
+
   let rechecking = false;
-  const recheckKeys = setInterval(async () => {
+  const recheckTimer = setInterval(async () => {
     if (rechecking) return;
     rechecking = true;
     try {
-      const byKey = new Map<string, WebSocket[]>();
-      for (const [socket, key] of keyedConnections) {
-        const sockets = byKey.get(key);
-        if (sockets) sockets.push(socket);
-        else byKey.set(key, [socket]);
-      }
-      for (const [key, sockets] of byKey) {
-        if (!(await authenticator.apiKeyRevoked(key, requestIdFrom(undefined)))) continue;
-        for (const socket of sockets) {
-          keyedConnections.delete(socket);
-          socket.close(4403, 'Forbidden: the API key was revoked');
-        }
-      }
+      await recheckKeys([...connections.values()].filter((connection) => connection.apiKey));
+      await recheckMembers();
+    } catch (error) {
+      log.warn({ err: error }, 'subscription re-check failed');
     } finally {
       rechecking = false;
     }
   }, options.recheckKeysMs);
-  recheckKeys.unref();
+  recheckTimer.unref();
+
+  /** What the router does when access changes (access-events.ts): on this instance, at once. */
+  const onAccessChange = {
+    sessionsEnded(sessionIds: string[]) {
+      const ended = new Set(sessionIds);
+      for (const connection of connections.values()) if (connection.sessionId && ended.has(connection.sessionId)) forbid(connection, 'the session was ended');
+    },
+    membershipsChanged(userIds: string[]) {
+      for (const userId of userIds) membershipLookup.forget(userId);
+      void recheckMembers(userIds).catch((error: unknown) => log.warn({ err: error }, 'memberships not re-checked'));
+    },
+    apiKeysChanged(apiKeyIds: string[]) {
+      const changed = new Set(apiKeyIds);
+      const keyed = [...connections.values()].filter((connection) => connection.apiKey && changed.has(connection.apiKey.apiKeyId));
+      if (keyed.length) void recheckKeys(keyed).catch((error: unknown) => log.warn({ err: error }, 'API keys not re-checked'));
+    },
+  };
 
   const wss = new WebSocketServer({ server: options.server, path: '/graphql', maxPayload: options.maxMessageBytes });
   type Extra = { identity: Identity };
@@ -323,29 +402,45 @@ export function startSubscriptions(options: SubscriptionOptions) {
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.['authorization'];
         const headers = typeof authorization === 'string' ? { authorization } : {};
-        let identity: Identity;
+        let authentication: Authentication;
         try {
-          identity = await authenticator.authenticate(headers, requestIdFrom(undefined));
+          authentication = await authenticator.authenticateFully(headers, requestIdFrom(undefined));
         } catch {
           return false; // 4403 Forbidden, as graphql-ws defines it
         }
         // Closed while it was authenticated: onClose has run already, and would not run again.
         const { socket } = ctx.extra;
         if (socket.readyState !== WebSocket.OPEN) return false;
-        ctx.extra.identity = identity;
+        const { identity, sessionId, expiresAtMs } = authentication;
         const credential = credentialOf(headers);
-        if (credential?.kind === 'apiKey') keyedConnections.set(socket, credential.key);
-        if (credential?.kind === 'jwt') {
-          const expiresInMs = (decodeJwt(credential.token).exp ?? 0) * 1000 - Date.now();
-          tokenExpiries.set(socket, setTimeout(() => socket.close(4403, 'Forbidden: the access token expired'), Math.max(0, expiresInMs)).unref());
+        const connection: Connection = {
+          socket,
+          identity,
+          ...(sessionId ? { sessionId } : {}),
+          ...(credential?.kind === 'apiKey' && identity.kind === 'apiKey' ? { apiKey: { key: credential.key, apiKeyId: identity.apiKeyId } } : {}),
+          subscribers: new Set(),
+        };
+        connections.set(socket, connection);
+        if (identity.kind === 'user') {
+          const list = userConnections.get(identity.userId) ?? new Set();
+          userConnections.set(identity.userId, list.add(connection));
         }
+        scheduleExpiry(connection, expiresAtMs);
+        ctx.extra.identity = identity;
         metrics.webSocketConnections.inc();
         return true;
       },
       onClose: (ctx) => {
-        keyedConnections.delete(ctx.extra.socket);
-        clearTimeout(tokenExpiries.get(ctx.extra.socket));
-        tokenExpiries.delete(ctx.extra.socket);
+        const connection = connections.get(ctx.extra.socket);
+        if (connection) {
+          connections.delete(ctx.extra.socket);
+          clearTimeout(connection.expiry);
+          if (connection.identity.kind === 'user') {
+            const list = userConnections.get(connection.identity.userId);
+            list?.delete(connection);
+            if (list?.size === 0) userConnections.delete(connection.identity.userId);
+          }
+        }
         if (ctx.extra.identity) metrics.webSocketConnections.dec();
       },
       onSubscribe: async (ctx, id, payload) => {
@@ -382,9 +477,12 @@ export function startSubscriptions(options: SubscriptionOptions) {
         const admission = await edge.admit(identity, ip, [{ query, operationName: payload.operationName ?? undefined, variables }], false);
         if (!admission.ok) return [admission.error];
         const denied = [...admission.edge.values()].flatMap((info) => info.denied);
-        if (denied.length) return [new MindweaveError(ErrorCode.FORBIDDEN, `Not allowed to see ${denied.map((d) => d.path.join('.')).join(', ')}`)];
+        if (denied.length) {
+          const { code, message } = refusalOf(identity);
+          return [new MindweaveError(code, `${message} ${denied.map((d) => d.path.join('.')).join(', ')}`)];
+        }
         const { verdict, memberships } = await authorize(identity, prepared.organizationId);
-        if (verdict === 'denied') return [new MindweaveError(ErrorCode.FORBIDDEN, 'Not allowed to watch this organization')];
+        if (verdict === 'denied') return [identity.kind === 'anonymous' ? unauthenticated('Sign in to watch an organization') : new MindweaveError(ErrorCode.FORBIDDEN, 'Not allowed to watch this organization')];
         if (verdict === 'unknown') return [unavailable('Could not check access to this organization right now; subscribe again')];
         // Tail the log before the subscription is taken: without Redis it is refused with an error,
         // instead of failing inside graphql-ws, which would close the whole connection.
@@ -393,19 +491,21 @@ export function startSubscriptions(options: SubscriptionOptions) {
         } catch {
           return [unavailable('Live usage is unavailable right now; subscribe again')];
         }
-        return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue: { identity, ...prepared, audience: audienceOf(identity, memberships, selects(schema, document, 'User')), id, socket: ctx.extra.socket, raw: ctx.extra.request.socket as Socket } satisfies SubscriptionContext } satisfies ExecutionArgs;
+        const connection = connections.get(ctx.extra.socket);
+        // Closed meanwhile: graphql-ws ends the subscription itself.
+        if (!connection) return [unavailable('The connection closed')];
+        const contextValue: SubscriptionContext = { prepared, identity, memberships, reachesUser: selects(schema, document, 'User'), id, connection, raw: ctx.extra.request.socket as Socket };
+        return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue } satisfies ExecutionArgs;
       },
       subscribe: async (args) => {
-        const { identity, organizationId, query, responseKey, audience, id, socket, raw } = args.contextValue as SubscriptionContext;
-        const key = `${organizationId}\n${audience}\n${responseKey}\n${query}`;
-        const group = groups.get(key) ?? { organizationId, query, responseKey, subscribers: new Set<Subscriber>(), backlog: [], resolving: false };
-        groups.set(key, group);
+        const { prepared, identity, memberships, reachesUser, id, connection, raw } = args.contextValue as SubscriptionContext;
         // graphql-ws' `next` message, written by hand so that each event is serialized once per group.
-        const subscriber: Subscriber = { identity, socket, raw, messagePrefix: `{"id":${JSON.stringify(id)},"type":${JSON.stringify(MessageType.Next)},"payload":` };
-        group.subscribers.add(subscriber);
+        const subscriber: Subscriber = { identity, connection, socket: connection.socket, raw, prepared, reachesUser, groupKey: '', messagePrefix: `{"id":${JSON.stringify(id)},"type":${JSON.stringify(MessageType.Next)},"payload":` };
+        join(subscriber, audienceOf(identity, memberships, reachesUser));
+        connection.subscribers.add(subscriber);
         return openSubscription(() => {
-          group.subscribers.delete(subscriber);
-          if (group.subscribers.size === 0) groups.delete(key);
+          leave(subscriber);
+          connection.subscribers.delete(subscriber);
         });
       },
     },
@@ -413,8 +513,9 @@ export function startSubscriptions(options: SubscriptionOptions) {
   );
 
   return {
+    onAccessChange,
     async close() {
-      clearInterval(recheckKeys);
+      clearInterval(recheckTimer);
       await cleanup.dispose();
       wss.close();
       if (tail) await (await tail.catch(() => undefined))?.stop();

@@ -49,8 +49,11 @@ interface GraphQLAnswer<T> {
   errors?: { message: string; extensions?: { code?: string } }[];
 }
 
-async function post<T>(url: string, query: string, variables: Record<string, unknown>, headers: Record<string, string>): Promise<GraphQLAnswer<T>> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }), signal: AbortSignal.timeout(15_000) });
+/** `headers` may depend on the body (a signature over it). */
+async function post<T>(url: string, query: string, variables: Record<string, unknown>, headers: Record<string, string> | ((body: string) => Record<string, string>)): Promise<GraphQLAnswer<T>> {
+  const body = JSON.stringify({ query, variables });
+  const extra = typeof headers === 'function' ? headers(body) : headers;
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...extra }, body, signal: AbortSignal.timeout(15_000) });
   return (await response.json()) as GraphQLAnswer<T>;
 }
 
@@ -73,7 +76,8 @@ const demoPassword = 'mindweave-demo-password';
  */
 async function demoUserToken(): Promise<string> {
   const identityUrl = `${stack.env['IDENTITY_INTERNAL_URL']}/graphql`;
-  const signed = signIdentity(parseEnv(baseEnv).INTERNAL_SIGNING_SECRET, { kind: 'anonymous' }, `demo-seed-${Date.now()}`);
+  const secret = parseEnv(baseEnv).INTERNAL_SIGNING_SECRET;
+  const signed = (body: string) => signIdentity(secret, { kind: 'anonymous' }, `demo-seed-${Date.now()}`, body);
   const login = await post<{ login: { accessToken: string | null } }>(identityUrl, 'mutation Login($input: LoginInput!) { login(input: $input) { accessToken } }', { input: { email: demoEmail, password: demoPassword } }, signed);
   const token = login.data?.login.accessToken;
   if (token) return token;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { signIdentity } from '@mindweave/service-kit';
+import { postAsService } from '@mindweave/service-kit';
 
 export type MemberRole = 'OWNER' | 'ADMIN' | 'MEMBER' | 'VIEWER';
 export type OrganizationInfo = { id: string; name: string; plan: string; members: { userId: string; role: MemberRole }[] };
@@ -15,12 +15,7 @@ export function createDirectory(options: { accountsUrl: string; identityUrl: str
   const organizations = new Map<string, { at: number; value: Promise<OrganizationInfo | null> }>();
 
   async function post<T>(base: string, path: string, body: unknown): Promise<{ status: number; body: T | null }> {
-    const response = await fetch(new URL(path, base), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...signIdentity(options.signingSecret, { kind: 'service', service: 'workers' }, randomUUID()) },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(5_000),
-    });
+    const response = await postAsService(new URL(path, base), { signingSecret: options.signingSecret, service: 'workers', requestId: randomUUID(), body, timeoutMs: 5_000 });
     if (response.status === 404) return { status: 404, body: null };
     if (!response.ok) throw new Error(`${path} answered ${response.status}`);
     return { status: response.status, body: (await response.json()) as T };
@@ -49,7 +44,17 @@ export function createDirectory(options: { accountsUrl: string; identityUrl: str
     return { organization: org, recipients: await users(ids) };
   }
 
-  return { organization, users, members };
+  /** Organizations deleted before `before` whose usage data is still kept (the purge job). */
+  async function deletedOrganizations(before: Date): Promise<string[]> {
+    return (await post<{ organizationIds: string[] }>(options.accountsUrl, '/internal/organizations/deleted', { before: before.toISOString() })).body?.organizationIds ?? [];
+  }
+
+  /** Tells accounts these organizations' usage data is gone. */
+  async function markPurged(organizationIds: string[]): Promise<void> {
+    if (organizationIds.length) await post(options.accountsUrl, '/internal/organizations/purged', { organizationIds });
+  }
+
+  return { organization, users, members, deletedOrganizations, markPurged };
 }
 
 export type Directory = ReturnType<typeof createDirectory>;

@@ -99,4 +99,16 @@ export const templates = {
       action: { label: 'Open webhooks', url: data.dashboardUrl },
       footer: 'You get this as an owner of the organization. — MindWeave',
     }),
+
+  invitation: (data: { organizationName: string; inviterName: string | null; role: string; acceptUrl: string; expiresAt: string }) =>
+    render({
+      subject: `You are invited to join ${data.organizationName} on MindWeave`,
+      greeting: 'Hello,',
+      paragraphs: [
+        `${data.inviterName ?? 'A member'} invited you to join ${data.organizationName} as ${data.role.toLowerCase()}.`,
+        `Sign in (or create your account) with this email address, then accept with the link below. It works once, until ${data.expiresAt.slice(0, 10)}.`,
+      ],
+      action: { label: 'Accept the invitation', url: data.acceptUrl },
+      footer: "If you don't know them, ignore this email: nothing happens without you. — MindWeave",
+    }),
 };

@@ -45,6 +45,13 @@ export function emailProcessors(deps: { mailer: Mailer; directory: Directory; ap
       toMembers(data.organizationId, ['OWNER', 'ADMIN'], (organizationName) => templates.policyViolation({ ...data, organizationName, dashboardUrl: link(`/organizations/${data.organizationId}/policies`) }), job),
     'webhook-disabled': (data, job) =>
       toMembers(data.organizationId, ['OWNER'], (organizationName) => templates.webhookDisabled({ ...data, organizationName, dashboardUrl: link(`/organizations/${data.organizationId}/webhooks`) }), job),
+    invitation: async (data, job) => {
+      // The inviter's name, when identity can tell; the invitation goes out either way.
+      const [inviter] = await directory.users([data.invitedBy]).catch(() => []);
+      const acceptUrl = `${link('/invitations/accept')}?${new URLSearchParams({ token: data.token })}`;
+      const email = templates.invitation({ organizationName: data.organizationName, inviterName: inviter?.name ?? null, role: data.role, acceptUrl, expiresAt: data.expiresAt });
+      return { sent: 1, messageId: await mailer.send([data.to], email, tagged(job)) };
+    },
     'export-ready': async (data, job) => {
       // An export requested with an API key has no user to tell.
       const [user] = await directory.users([data.requestedBy]);

@@ -26,6 +26,10 @@ function emailFor(event: EventEnvelope): EmailJob | null {
       const { organizationId, exportId, requestedBy, status } = (event as EventEnvelope<'export.completed'>).data;
       return { name: 'export-ready', data: { organizationId, exportId, requestedBy, status }, options: { jobId: jobId('export-ready') } };
     }
+    case 'organization.member_invited': {
+      const { email, organizationId, organizationName, role, invitedBy, token, expiresAt } = (event as EventEnvelope<'organization.member_invited'>).data;
+      return { name: 'invitation', data: { to: email, organizationId, organizationName, role, invitedBy, token, expiresAt }, options: { jobId: jobId('invitation') } };
+    }
     case 'policy.violated': {
       const { organizationId, policyId, policyName, model, reason } = (event as EventEnvelope<'policy.violated'>).data;
       return { name: 'policy-violation', data: { organizationId, policyId, policyName, ...(model ? { model } : {}), reason }, options: { jobId: jobId('policy-violation') } };
@@ -71,6 +75,8 @@ export function createEventHandler(deps: { redis: Redis; producers: Producers; q
       }
     }
     await deps.quota.record(events.filter((event): event is EventEnvelope<'usage.recorded'> => event.type === 'usage.recorded'));
+    // A deleted organization's webhooks stop: its endpoints are disabled (idempotent under redelivery).
+    for (const event of events) if (event.type === 'organization.deleted') await deps.webhooks.disableOrganization((event as EventEnvelope<'organization.deleted'>).data.organizationId);
     await deps.webhooks.fanOut(events);
   };
 }

@@ -14,6 +14,7 @@ import { createMailer, emailProcessors } from './email.ts';
 import { loadWorkersEnv } from './env.ts';
 import { createEventHandler } from './events.ts';
 import { exportsCleanupProcessors } from './exports-cleanup.ts';
+import { organizationPurgeProcessors } from './organization-purge.ts';
 import { createQuotaAlerts } from './quota-alerts.ts';
 import { reportProcessArgs } from './reports.ts';
 import { createWebhooks } from './webhooks.ts';
@@ -55,6 +56,7 @@ const analytics: Processors<'analytics'> = {
   ...billingProcessors({ db, log }),
   ...auditCleanupProcessors({ db, log }),
   ...exportsCleanupProcessors({ db, storage: createLocalStorage(env.EXPORTS_DIR), retentionDays: env.EXPORTS_RETENTION_DAYS, log }),
+  ...organizationPurgeProcessors({ db, directory, retentionDays: env.DELETED_ORGANIZATION_RETENTION_DAYS, log }),
 };
 const options = { connection: workerConnection, prefix, name: instance };
 const workers = [
@@ -72,7 +74,7 @@ for (const worker of workers) {
 const subscription = await bus.consume({
   group: 'workers',
   consumer: instance,
-  domains: ['user', 'usage', 'policy', 'export', 'mcp'],
+  domains: ['user', 'usage', 'policy', 'export', 'mcp', 'organization'],
   batchSize: env.EVENTS_BATCH_SIZE,
   handler: createEventHandler({ redis, producers, quota, webhooks }),
 });

@@ -103,7 +103,18 @@ describe('webhook deliveries', () => {
     const attempt = webhooks.processors.deliver(delivery(target.id), job(0));
     await expect(attempt).rejects.toBeInstanceOf(UnrecoverableError);
     const { rows } = await db.query('SELECT status, "httpStatus", error FROM webhooks.webhook_deliveries WHERE "endpointId" = $1', [target.id]);
-    expect(rows).toEqual([{ status: 'FAILED', httpStatus: null, error: expect.stringMatching(/private, loopback or link-local/) }]);
+    expect(rows).toEqual([{ status: 'FAILED', httpStatus: null, error: expect.stringMatching(/private, loopback, link-local or otherwise non-public/) }]);
+    await webhooks.close();
+  });
+
+  it('refuses NAT64 and 6to4 destinations at delivery, which lead to private IPv4 addresses', async () => {
+    const webhooks = createWebhooks({ db, secretBox, producers, log, allowPrivate: false, timeoutMs: 2_000, disableAfter: 20, cacheMs: 0 });
+    for (const target of ['http://[64:ff9b::a00:1]/hook', 'http://[2002:a00:1::]/hook']) {
+      const { id } = await endpoint(target);
+      await expect(webhooks.processors.deliver(delivery(id), job(0))).rejects.toBeInstanceOf(UnrecoverableError);
+      const { rows } = await db.query('SELECT error FROM webhooks.webhook_deliveries WHERE "endpointId" = $1', [id]);
+      expect(rows, target).toEqual([{ error: expect.stringMatching(/non-public address/) }]);
+    }
     await webhooks.close();
   });
 });

@@ -4,7 +4,7 @@ import { Agent, request } from 'undici';
 import type { EventEnvelope } from '@mindweave/events';
 import { checkWebhookDestination, DestinationRefusedError, isFinalAttempt, isPrivateAddress, jobIdOf, signWebhook, webhookEventTypes, webhookHeaders, type JobData, type Producers } from '@mindweave/jobs';
 import type { Logger, SecretBox } from '@mindweave/service-kit';
-import { deliveryTarget, recordAttempt, subscribedEndpoints, type DeliveryTarget, type Sql } from '@mindweave/webhooks/deliveries.ts';
+import { deliveryTarget, disableOrganizationEndpoints, recordAttempt, subscribedEndpoints, type DeliveryTarget, type Sql } from '@mindweave/webhooks/deliveries.ts';
 
 const subscribable = new Set<string>(webhookEventTypes);
 const excerptBytes = 1_000;
@@ -150,8 +150,17 @@ export function createWebhooks(options: WebhookOptions) {
     return { httpStatus, latencyMs, attempt };
   }
 
+  /** Stops every endpoint of a deleted organization: none is subscribed from now on, and queued deliveries are skipped. */
+  async function disableOrganization(organizationId: string) {
+    const disabled = await disableOrganizationEndpoints(db, organizationId, 'the organization was deleted');
+    for (const id of disabled) targets.delete(id);
+    for (const key of subscriptions.keys()) if (key.startsWith(`${organizationId}|`)) subscriptions.delete(key);
+    if (disabled.length) log.info({ organizationId, endpoints: disabled.length }, "a deleted organization's webhook endpoints were disabled");
+  }
+
   return {
     fanOut,
+    disableOrganization,
     processors: { deliver },
     close: () => agent.close(),
   };

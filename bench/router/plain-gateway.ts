@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer, HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
 import { signIdentity, type Identity } from '@mindweave/service-kit';
 
@@ -41,12 +41,10 @@ class FixedIdentityDataSource extends RemoteGraphQLDataSource {
   ) {
     // An undefined fetcher would replace the default one: leave the key out instead.
     super(fetcher ? { url, fetcher } : { url });
-  }
-
-  override willSendRequest({ request }: GraphQLDataSourceProcessOptions) {
-    for (const [name, value] of Object.entries(signIdentity(this.secret, this.identity, randomUUID()))) {
-      request.http?.headers.set(name, value);
-    }
+    // The signature covers the body, which only the fetcher sees serialized: sign there.
+    const send = this.fetcher;
+    this.fetcher = (target, init = {}) =>
+      send(target, { ...init, headers: { ...init.headers, ...signIdentity(this.secret, this.identity, randomUUID(), init.body ?? '') } });
   }
 }
 

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 
+const memberRole = z.enum(['OWNER', 'ADMIN', 'MEMBER', 'VIEWER']);
+
 /** The payload of each domain event type; publishing or consuming anything else fails validation. */
 export const eventSchemas = {
   'usage.recorded': z.object({
@@ -32,6 +34,41 @@ export const eventSchemas = {
   }),
   'mcp.server.published': z.object({ organizationId: z.string(), serverId: z.string(), slug: z.string(), version: z.string() }),
   'export.completed': z.object({ organizationId: z.string(), exportId: z.string(), requestedBy: z.string(), status: z.string() }),
+
+  // Access: what every router instance acts on at once (router/access-events.ts), and the workers' emails.
+  /** Sessions (refresh-token families) ended: their access tokens are refused until `until`, when the last of them expires. */
+  'user.session_ended': z.object({
+    userId: z.string(),
+    sessionIds: z.array(z.string()),
+    reason: z.enum(['logout', 'password_reset', 'refresh_token_reused']),
+    until: z.string(),
+  }),
+  /** An invitation to join; the workers email `token` as a link to the invited address. */
+  'organization.member_invited': z.object({
+    organizationId: z.string(),
+    organizationName: z.string(),
+    invitationId: z.string(),
+    email: z.string(),
+    role: memberRole,
+    invitedBy: z.string(),
+    token: z.string(),
+    expiresAt: z.string(),
+  }),
+  /** A user joined, changed role, was removed or left: `role` is null once they are no longer a member. */
+  'organization.membership_changed': z.object({
+    organizationId: z.string(),
+    userId: z.string(),
+    role: memberRole.nullable(),
+    previousRole: memberRole.nullable(),
+  }),
+  /** Soft-deleted: gone for everyone, its keys and webhooks stopped, its usage data purged after the retention. */
+  'organization.deleted': z.object({ organizationId: z.string(), memberUserIds: z.array(z.string()) }),
+  /** Keys that stopped working, or whose old secret now expires (`rotated`): cached copies must go. */
+  'organization.api_keys_changed': z.object({
+    organizationId: z.string(),
+    keys: z.array(z.object({ apiKeyId: z.string(), keyHash: z.string() })),
+    change: z.enum(['revoked', 'rotated', 'project_deleted', 'organization_deleted']),
+  }),
 } as const;
 
 export type EventType = keyof typeof eventSchemas;
@@ -51,6 +88,13 @@ export interface EventEnvelope<T extends EventType = EventType> {
   timestamp: string;
   data: EventData<T>;
   metadata: EventMetadata;
+}
+
+/** The users whose memberships an event changed (a membership change, or every member of a deleted organization); none for other events. */
+export function usersWhoseMembershipsChanged(event: EventEnvelope): string[] {
+  if (event.type === 'organization.membership_changed') return [(event as EventEnvelope<'organization.membership_changed'>).data.userId];
+  if (event.type === 'organization.deleted') return (event as EventEnvelope<'organization.deleted'>).data.memberUserIds;
+  return [];
 }
 
 /** `usage.recorded` travels on the `usage` domain: stream/topic `mindweave.usage.events`. */

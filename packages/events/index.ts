@@ -5,8 +5,9 @@ import { createKafkaBus } from './kafka.ts';
 import { createRedisStreamsBus } from './redis-streams.ts';
 
 export { eventsOfEntry } from './redis-streams.ts';
+export { keepTailing } from './keep-tailing.ts';
 
-export { createEvent, deadLetterOf, domainOf, eventSchemas, parseEnvelope, topicOf, type EventData, type EventEnvelope, type EventMetadata, type EventType } from './events.ts';
+export { createEvent, deadLetterOf, domainOf, eventSchemas, parseEnvelope, topicOf, usersWhoseMembershipsChanged, type EventData, type EventEnvelope, type EventMetadata, type EventType } from './events.ts';
 export type { BatchHandler, ConsumeOptions, ConsumerLag, ConsumerSubscription, EventBus, Subscription, TailOptions } from './bus.ts';
 
 export interface EventBusOptions {

@@ -16,6 +16,7 @@ const analyticsProcessors = (overrides: Partial<Processors<'analytics'>>): Proce
   'monthly-billing': unused,
   'audit-cleanup': unused,
   'exports-cleanup': unused,
+  'organization-purge': unused,
   ...overrides,
 });
 

@@ -19,13 +19,14 @@ describe('queue configuration', () => {
     expect(priorities.medium).toBeLessThan(priorities.low);
   });
 
-  it('schedules in UTC: daily at 01:00, hourly, monthly on the 1st at 06:00, Sundays at 03:00 with 90 days kept, exports hourly', () => {
+  it('schedules in UTC: daily at 01:00, hourly, monthly on the 1st at 06:00, Sundays at 03:00 with 90 days kept, exports hourly, deleted organizations daily at 04:00', () => {
     expect(Object.fromEntries(schedules.map((s) => [s.id, s.pattern]))).toEqual({
       'daily-aggregation': '0 1 * * *',
       'hourly-summary': '5 * * * *',
       'monthly-billing': '0 6 1 * *',
       'audit-cleanup': '0 3 * * 0',
       'exports-cleanup': '20 * * * *',
+      'organization-purge': '0 4 * * *',
     });
     expect(schedules.find((s) => s.id === 'audit-cleanup')?.data).toEqual({ retentionDays: 90 });
   });

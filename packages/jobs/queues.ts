@@ -59,6 +59,8 @@ export const jobSchemas = {
     'policy-violation': z.object({ organizationId: id, policyId: id, policyName: z.string(), model: z.string().optional(), reason: z.string() }),
     /** To the organization's owners. */
     'webhook-disabled': z.object({ organizationId: id, endpointId: id, url: z.string(), failures: z.number().int().min(1) }),
+    /** To the invited address: a link with the invitation's single-use token. */
+    invitation: z.object({ to: recipient, organizationId: id, organizationName: z.string(), role: z.string(), invitedBy: id, token: z.string().min(1).max(200), expiresAt: z.iso.datetime() }),
   },
   reports: {
     export: z.object({ exportId: z.uuid() }),
@@ -73,6 +75,8 @@ export const jobSchemas = {
     'audit-cleanup': z.object({ retentionDays: z.number().int().min(1) }),
     /** EXPORTS_RETENTION_DAYS unless `retentionDays` is given. */
     'exports-cleanup': z.object({ retentionDays: z.number().int().min(1).optional() }),
+    /** The usage data of organizations deleted more than DELETED_ORGANIZATION_RETENTION_DAYS ago (or `retentionDays`). */
+    'organization-purge': z.object({ retentionDays: z.number().int().min(0).optional() }),
   },
   webhooks: {
     /** One event to one endpoint; `body` is sent as is, so that every attempt carries the same bytes. */

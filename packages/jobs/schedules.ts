@@ -11,6 +11,7 @@ export const schedules = [
   { id: 'monthly-billing', name: 'monthly-billing', pattern: '0 6 1 * *', data: {} },
   { id: 'audit-cleanup', name: 'audit-cleanup', pattern: '0 3 * * 0', data: { retentionDays: 90 } },
   { id: 'exports-cleanup', name: 'exports-cleanup', pattern: '20 * * * *', data: {} },
+  { id: 'organization-purge', name: 'organization-purge', pattern: '0 4 * * *', data: {} },
 ] as const satisfies Schedule<JobName<'analytics'>>[];
 
 /**

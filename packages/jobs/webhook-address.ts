@@ -1,54 +1,27 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
-// Loopback, private, link-local, carrier-grade NAT, "this network", multicast and reserved ranges.
-const blocked = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  blocked.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  blocked.addSubnet(network, prefix, 'ipv6');
-}
+/**
+ * IPv6 addresses outside 2000::/3 (global unicast) are not on the public internet: IPv4-compatible
+ * (::/96), discard, site-local and unassigned space. ipaddr.js calls many of them `unicast`.
+ */
+const globalUnicastV6 = ipaddr.IPv6.parseCIDR('2000::/3');
 
-/** The IPv4 address inside an IPv4-mapped or -compatible IPv6 address (::ffff:10.0.0.1), if any. */
-function embeddedIpv4(address: string): string | undefined {
-  const dotted = /^::(?:ffff:)?(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  if (dotted) return dotted[1];
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-  if (!hex) return undefined;
-  const high = parseInt(hex[1]!, 16);
-  const low = parseInt(hex[2]!, 16);
-  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
-}
-
-/** True for addresses a webhook must not reach: loopback, private, link-local and the like. */
+/**
+ * True for addresses a webhook must not reach: anything ipaddr.js does not classify as plain
+ * `unicast` (loopback, private, link-local, carrier-grade NAT, multicast, broadcast, reserved and
+ * benchmarking ranges such as 192.0.0.0/24, 198.18.0.0/15 and 240.0.0.0/4), and IPv6 transition
+ * prefixes that lead into IPv4 space, NAT64 (64:ff9b::/96), 6to4 (2002::/16) and Teredo included.
+ * An IPv4-mapped address (::ffff:10.0.0.1) is judged as the IPv4 address it carries.
+ */
 export function isPrivateAddress(address: string): boolean {
   const bare = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
-  const family = isIP(bare);
-  if (family === 4) return blocked.check(bare, 'ipv4');
-  if (family === 6) {
-    const v4 = embeddedIpv4(bare);
-    if (v4) return blocked.check(v4, 'ipv4');
-    return blocked.check(bare, 'ipv6');
-  }
-  // Not an address at all: refuse rather than guess.
-  return true;
+  // Node's strict parser first: ipaddr.js also reads legacy forms such as 0x7f.1.
+  if (!isIP(bare)) return true; // Not an address at all: refuse rather than guess.
+  const parsed = ipaddr.process(bare);
+  if (parsed.range() !== 'unicast') return true;
+  return parsed.kind() === 'ipv6' && !parsed.match(globalUnicastV6);
 }
 
 export class DestinationRefusedError extends Error {
@@ -73,5 +46,5 @@ export async function checkWebhookDestination(url: string | URL, options: { allo
   const addresses = isIP(host) ? [host] : (await (options.lookup ?? (dnsLookup as Lookup))(host, { all: true, verbatim: true })).map((entry) => entry.address);
   if (addresses.length === 0) throw new DestinationRefusedError(`${host} does not resolve`);
   const refused = addresses.filter(isPrivateAddress);
-  if (refused.length) throw new DestinationRefusedError(`${host} resolves to a private, loopback or link-local address (${refused.join(', ')})`);
+  if (refused.length) throw new DestinationRefusedError(`${host} resolves to a private, loopback, link-local or otherwise non-public address (${refused.join(', ')})`);
 }

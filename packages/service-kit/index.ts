@@ -1,7 +1,8 @@
 export { baseEnv, ConfigError, flag, kafkaEnv, kafkaSettingsOf, loadEnvOrExit, parseEnv, port, type KafkaSettings } from './config.ts';
 export { createLogger, type Logger } from './logger.ts';
-export { identityHeaders, signIdentity, verifyIdentity, type Identity } from './identity.ts';
+export { encodeIdentity, identityHeaders, postAsService, signIdentity, verifyIdentity, type Identity, type SignedBody } from './identity.ts';
 export { createHealthRoutes, HealthCheckError, sendJson, type HealthCheck } from './health.ts';
 export { closeServer, listen, onShutdown, requestIdFrom } from './process.ts';
 export { createRedis } from './redis.ts';
+export { readEndedSessions, recordEndedSessions } from './sessions.ts';
 export { createSecretBox, resealSecrets, secretsKey, type SecretBox } from './secrets.ts';

@@ -1,6 +1,7 @@
 import { createContextCache } from '@pothos/core';
 import { forbidden, notFound } from '@mindweave/errors';
-import { signIdentity } from '@mindweave/service-kit';
+import { keepTailing, usersWhoseMembershipsChanged, type EventBus } from '@mindweave/events';
+import { postAsService, type Logger } from '@mindweave/service-kit';
 import type { SubgraphContext } from './builder.ts';
 
 export type MemberRole = 'OWNER' | 'ADMIN' | 'MEMBER' | 'VIEWER';
@@ -14,18 +15,14 @@ const cacheTtlMs = 5_000;
 /**
  * Which organizations a user belongs to, asked of the accounts subgraph (which owns memberships)
  * over its internal route, signed like the router's requests. Answers are kept for five seconds,
- * so a removed member loses access within seconds.
+ * and dropped at once when a membership event names the user (followChanges), so that a removed
+ * member or a new role takes effect here as soon as the event arrives.
  */
 export function createMembershipDirectory(options: { accountsUrl: string; signingSecret: string; service: string }) {
   const cache = new Map<string, { at: number; memberships: Promise<Membership[]> }>();
 
   async function fetchMemberships(userId: string, requestId: string): Promise<Membership[]> {
-    const response = await fetch(new URL('/internal/memberships', options.accountsUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...signIdentity(options.signingSecret, { kind: 'service', service: options.service }, requestId) },
-      body: JSON.stringify({ userId }),
-      signal: AbortSignal.timeout(3_000),
-    });
+    const response = await postAsService(new URL('/internal/memberships', options.accountsUrl), { signingSecret: options.signingSecret, service: options.service, requestId, body: { userId }, timeoutMs: 3_000 });
     if (!response.ok) throw new Error(`accounts answered ${response.status} for memberships`);
     return ((await response.json()) as { memberships: Membership[] }).memberships;
   }
@@ -70,7 +67,22 @@ export function createMembershipDirectory(options: { accountsUrl: string; signin
     return (await perRequest(ctx)).map((m) => m.organizationId);
   }
 
-  return { accessTo, requireAccess, requireRole, visibleOrganizationIds };
+  /** Drops cached memberships as events say they changed; stop the returned tail on shutdown. */
+  function followChanges(bus: EventBus, log: Logger) {
+    return keepTailing(
+      bus,
+      {
+        domains: ['organization'],
+        handler: (events) => {
+          for (const event of events) for (const userId of usersWhoseMembershipsChanged(event)) cache.delete(userId);
+          return Promise.resolve();
+        },
+      },
+      log,
+    );
+  }
+
+  return { accessTo, requireAccess, requireRole, visibleOrganizationIds, followChanges };
 }
 
 export type MembershipDirectory = ReturnType<typeof createMembershipDirectory>;

@@ -2,36 +2,53 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { ErrorCode, errorBody, internalError, isErrorCode, isPassingFailure, unauthenticated, unavailable } from '@mindweave/errors';
+import { badUserInput, ErrorCode, errorBody, internalError, isErrorCode, isPassingFailure, unauthenticated, unavailable } from '@mindweave/errors';
 import { closeServer, createHealthRoutes, listen, sendJson, verifyIdentity, type HealthCheck, type Logger } from '@mindweave/service-kit';
 import type { SubgraphContext } from './builder.ts';
 
+/** Subgraph operations come from the router, whose own limit is on what clients send; entity batches can be larger. */
+const maxGraphQLBodyBytes = 64 * 1024 * 1024;
+
 export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  let body = '';
-  for await (const chunk of req) {
-    body += chunk;
-    if (body.length > limit) throw new Error('body too large');
+class BodyTooLargeError extends Error {}
+
+/** The request's body as it came, byte for byte: the signature covers it. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new BodyTooLargeError(`request body over ${limit} bytes`);
+    chunks.push(chunk);
   }
-  return JSON.parse(body);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+function parseObject(body: Buffer): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 /**
  * A POST route for other services only (`/internal/...`): the caller must be signed as a service
- * with the internal secret, like the router signs its requests; the JSON body (an empty object
- * when malformed) goes to `answer`, whose `{ status, body }` is sent back.
+ * with the internal secret, over this very body, like the router signs its requests; the JSON body
+ * (an empty object when malformed) goes to `answer`, whose `{ status, body }` is sent back.
  */
 export function serviceRoute(path: string, signingSecret: string, answer: (body: Record<string, unknown>) => Promise<{ status: number; body: unknown }>, limit = 16_384): ExtraRoute {
   return async (req, res, url) => {
     if (req.method !== 'POST' || url.pathname !== path) return false;
-    const caller = verifyIdentity(signingSecret, { get: (name) => header(req, name) });
+    const raw = await readBody(req, limit).catch(() => null);
+    const caller = raw ? verifyIdentity(signingSecret, { get: (name) => header(req, name) }, raw) : null;
     if (caller?.identity.kind !== 'service') {
       sendJson(res, 401, errorBody(unauthenticated('Only services may ask')));
       return true;
     }
-    const body = await readJson(req, limit).catch(() => ({}));
-    const result = await answer(typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {});
+    const result = await answer(parseObject(raw!));
     sendJson(res, result.status, result.body);
     return true;
   };
@@ -132,14 +149,18 @@ export async function startSubgraphServer(options: SubgraphServerOptions) {
       for (const route of options.routes ?? []) if (await route(req, res, url)) return;
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
 
-      const verified = verifyIdentity(options.signingSecret, { get: (name) => header(req, name) });
+      // The signature covers the body, so it is read first; yoga then takes it as read (whatwg-node
+      // uses a request's `body` when a framework has consumed the stream).
+      const body = await readBody(req, maxGraphQLBodyBytes);
+      const verified = verifyIdentity(options.signingSecret, { get: (name) => header(req, name) }, body);
       if (!verified) {
         log.warn({ remote: req.socket.remoteAddress }, 'refused a request without a valid router signature');
         return sendJson(res, 401, errorBody(unauthenticated('Requests must come through the router')));
       }
       const requestLog = log.child({ requestId: verified.requestId });
-      await yoga(req, res, { identity: verified.identity, requestId: verified.requestId, log: requestLog });
+      await yoga(Object.assign(req, { body }), res, { identity: verified.identity, requestId: verified.requestId, log: requestLog });
     } catch (error) {
+      if (error instanceof BodyTooLargeError) return sendJson(res, 413, errorBody(badUserInput(error.message)));
       if (isPassingFailure(error)) {
         log.warn({ err: error, path: url.pathname }, 'a dependency could not answer; answered 503');
         const refusal = unavailable('A service this request needs cannot answer right now; retry shortly');

@@ -20,20 +20,41 @@ export function newApiKey() {
 
 const lastUsedResolutionMs = 60_000;
 
-/** What the router needs to know of a presented key, or null when it is unknown or revoked. */
+const earliest = (...dates: (Date | null)[]) => dates.reduce<Date | null>((min, date) => (date && (!min || date < min) ? date : min), null);
+
+/**
+ * What the router needs to know of a presented key, or null when it is unknown, revoked, expired,
+ * or its project or organization was deleted. The previous secret of a rotated key resolves until
+ * its grace period ends. `expiresAt` is when the presented secret stops working, if it does.
+ */
 export async function verifyApiKey(key: string, log: Logger) {
   if (!key.startsWith(apiKeyPrefix) || key.length > 100) return null;
-  const row = await prisma.apiKey.findUnique({ where: { keyHash: hashApiKey(key) }, include: { project: true } });
-  if (!row || row.revokedAt) return null;
+  const keyHash = hashApiKey(key);
+  const row = await prisma.apiKey.findFirst({
+    where: { OR: [{ keyHash }, { previousKeyHash: keyHash }] },
+    include: { project: { select: { organizationId: true, deletedAt: true, organization: { select: { deletedAt: true } } } } },
+  });
+  if (!row || row.revokedAt || row.project.deletedAt || row.project.organization.deletedAt) return null;
+  const expiresAt = earliest(row.expiresAt, row.keyHash === keyHash ? null : row.previousKeyExpiresAt);
+  if (expiresAt && expiresAt.getTime() <= Date.now()) return null;
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > lastUsedResolutionMs) {
     // Coarse on purpose: one write a minute per key, whatever its traffic. Bookkeeping: the key's
     // answer waits for it neither to succeed nor to fail.
     void prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch((error: unknown) => log.warn({ err: error, apiKeyId: row.id }, 'lastUsedAt not updated'));
   }
-  return { apiKeyId: row.id, projectId: row.projectId, organizationId: row.project.organizationId, scopes: row.scopes };
+  return { apiKeyId: row.id, projectId: row.projectId, organizationId: row.project.organizationId, scopes: row.scopes, expiresAt: expiresAt?.toISOString() ?? null };
 }
 
-/** Drops the router's cached copy so a revoked key stops working on the next request. */
-export async function evictApiKey(redis: Redis, keyHash: string) {
-  await redis.del(apiKeyCacheKey(keyHash));
+/** The hashes a key row answers to: its secret and, while in its grace period, the previous one. */
+export const hashesOf = (key: { id: string; keyHash: string; previousKeyHash: string | null }) =>
+  [key.keyHash, ...(key.previousKeyHash ? [key.previousKeyHash] : [])].map((keyHash) => ({ apiKeyId: key.id, keyHash }));
+
+/**
+ * Drops the router's cached copies (shared in Redis) so that a change takes effect on the next
+ * request; every router also drops its own on the `organization.api_keys_changed` event. If Redis
+ * cannot be reached now, the entries expire by themselves within API_KEY_CACHE_TTL_SECONDS.
+ */
+export async function evictApiKeys(redis: Redis, keyHashes: string[], log: Logger) {
+  if (keyHashes.length === 0) return;
+  await redis.del(...keyHashes.map(apiKeyCacheKey)).catch((error: unknown) => log.warn({ err: error }, 'could not evict API keys from the cache'));
 }

@@ -1,14 +1,21 @@
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createLogger, onShutdown } from '@mindweave/service-kit';
+import { createEventBus } from '@mindweave/events';
+import { createLogger, kafkaSettingsOf, onShutdown } from '@mindweave/service-kit';
 import { migrate, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
+import { memberships } from './memberships.ts';
 import { redis } from './redis.ts';
 import { schema } from './schema/index.ts';
 
 const log = createLogger({ name: 'analytics', level: env.LOG_LEVEL });
 
 await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+
+// A member removed or given another role: their cached memberships go as soon as the event arrives.
+const bus = createEventBus({ redis, kafka: kafkaSettingsOf(env), clientId: `analytics-api-${hostname()}-${process.pid}`, log });
+const membershipChanges = memberships.followChanges(bus, log);
 
 const { close } = await startSubgraphServer({
   name: 'analytics',
@@ -24,5 +31,7 @@ const { close } = await startSubgraphServer({
 
 onShutdown(log, async () => {
   await close();
+  await membershipChanges.stop();
+  await bus.close();
   await Promise.all([prisma.$disconnect(), redis.quit()]);
 });

@@ -6,6 +6,7 @@ import { dbSchema, prisma } from './db.ts';
 import { createDownloadRoute } from './download.ts';
 import { env } from './env.ts';
 import { jobsConnection, producers } from './jobs.ts';
+import { memberships } from './memberships.ts';
 import { redis } from './redis.ts';
 import { schema } from './schema/index.ts';
 import { createLocalStorage } from './storage.ts';
@@ -38,9 +39,13 @@ const { close } = await startSubgraphServer({
 // export.completed, written by the workers with a job's final status.
 const relay = startOutboxRelay({ databaseUrl: env.DATABASE_URL, schema: dbSchema, bus, log });
 
+// A member removed or given another role: their cached memberships go as soon as the event arrives.
+const membershipChanges = memberships.followChanges(bus, log);
+
 onShutdown(log, async () => {
   await close();
   await relay.stop();
+  await membershipChanges.stop();
   await bus.close();
   await producers.close();
   await Promise.all([prisma.$disconnect(), redis.quit(), jobsConnection.quit()]);

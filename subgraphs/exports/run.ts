@@ -27,12 +27,21 @@ const plainTypes = new Set(['uuid', 'integer', 'bigint', 'smallint', 'double pre
 /**
  * How a column is written: a CSV field (RFC 4180 quoting, timestamps as ISO-8601 UTC) or a JSON
  * member. PostgreSQL builds each whole line, so that a row reaches JavaScript as one string.
+ *
+ * A text cell that a spreadsheet would run as a formula (one starting with =, +, -, @, a tab or a
+ * carriage return: a policy named `=HYPERLINK(...)`, say) is written as text, as OWASP's CSV
+ * injection advice says: prefixed with a single quote and quoted.
  */
 function expressions(column: Column) {
   const ref = pg.escapeIdentifier(column.name);
   const timestamp = column.type.startsWith('timestamp');
   const text = `${ref}::text`;
-  const csv = timestamp || plainTypes.has(column.type) ? (timestamp ? isoTimestamp(ref) : text) : `CASE WHEN ${text} ~ '[",\r\n]' THEN '"' || replace(${text}, '"', '""') || '"' ELSE ${text} END`;
+  const quoted = (prefix: string) => `'"${prefix}' || replace(${text}, '"', '""') || '"'`;
+  const csv = timestamp
+    ? isoTimestamp(ref)
+    : plainTypes.has(column.type)
+      ? text
+      : `CASE WHEN ${text} ~ '^[-=+@\t\r]' THEN ${quoted("''")} WHEN ${text} ~ '[",\r\n]' THEN ${quoted('')} ELSE ${text} END`;
   return {
     csv: `coalesce(${csv}, '')`,
     json: `${pg.escapeLiteral(column.name)}, ${timestamp ? isoTimestamp(ref) : ref}`,

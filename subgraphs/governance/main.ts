@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { createLogger, onShutdown } from '@mindweave/service-kit';
 import { migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
-import { isUuid } from './access.ts';
+import { isUuid, memberships } from './access.ts';
 import { bus } from './bus.ts';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
@@ -43,9 +43,13 @@ const { close } = await startSubgraphServer({
 // policy.changed: the usage path's policy caches drop the organization's entry.
 const relay = startOutboxRelay({ databaseUrl: env.DATABASE_URL, schema: dbSchema, bus, log, intervalMs: 200 });
 
+// A member removed or given another role: their cached memberships go as soon as the event arrives.
+const membershipChanges = memberships.followChanges(bus, log);
+
 onShutdown(log, async () => {
   await close();
   await relay.stop();
+  await membershipChanges.stop();
   await bus.close();
   await Promise.all([prisma.$disconnect(), redis.quit()]);
 });

@@ -47,7 +47,7 @@ const { close } = await startSubgraphServer({
 });
 
 // user.created, user.password_reset...: the emails they trigger are sent by the workers.
-const relay = startOutboxRelay({ databaseUrl: env.DATABASE_URL, schema: dbSchema, bus, log });
+const relay = startOutboxRelay({ databaseUrl: env.DATABASE_URL, schema: dbSchema, bus, log, intervalMs: 200 });
 
 // Secrets stored in clear by an older version, or sealed with a key since rotated out of first
 // place: resealed while serving, since both kinds open as they are.

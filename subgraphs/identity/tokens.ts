@@ -1,10 +1,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { unauthenticated } from '@mindweave/errors';
-import { resealSecrets, type Logger } from '@mindweave/service-kit';
+import { recordEndedSessions, resealSecrets, type Logger } from '@mindweave/service-kit';
 import { prisma } from './db.ts';
 import { env } from './env.ts';
 import { Prisma, type UserTokenPurpose } from './generated/prisma/client.ts';
+import { redis } from './redis.ts';
 import { secretBox } from './secret-box.ts';
 
 export const accessTokenIssuer = 'mindweave-identity';
@@ -64,9 +65,14 @@ export async function jwks() {
   return { keys: keys.map((key) => key.publicJwk) };
 }
 
-export async function issueAccessToken(userId: string) {
+/**
+ * An access token for `userId` in session `sessionId` (the refresh-token family of the sign-in,
+ * as the `sid` claim): ending the session (logout, a password reset, a reused refresh token) makes
+ * routers refuse it before it expires.
+ */
+export async function issueAccessToken(userId: string, sessionId: string) {
   const { kid, privateKey } = await currentSigningKey();
-  return new SignJWT({})
+  return new SignJWT({ sid: sessionId })
     .setProtectedHeader({ alg: signingAlgorithm, kid, typ: 'JWT' })
     .setSubject(userId)
     .setIssuer(accessTokenIssuer)
@@ -92,7 +98,8 @@ export async function issueRefreshToken(userId: string, familyId: string = rando
 }
 
 export async function issueSession(userId: string) {
-  const [accessToken, refreshToken] = await Promise.all([issueAccessToken(userId), issueRefreshToken(userId)]);
+  const sessionId = randomUUID();
+  const [accessToken, refreshToken] = await Promise.all([issueAccessToken(userId, sessionId), issueRefreshToken(userId, sessionId)]);
   return { accessToken, refreshToken };
 }
 
@@ -107,22 +114,50 @@ export async function rotateRefreshToken(token: string) {
   if (!row || row.revokedAt || row.expiresAt <= new Date()) throw invalidRefreshToken();
   const claimed = await prisma.refreshToken.updateMany({ where: { id: row.id, usedAt: null }, data: { usedAt: new Date() } });
   if (claimed.count !== 1) {
-    await revokeFamily(row.familyId);
+    await endSessions(row.userId, [row.familyId], 'refresh_token_reused');
     throw unauthenticated('Refresh token was already used; every session of that sign-in has been signed out');
   }
-  const [accessToken, refreshToken] = await Promise.all([issueAccessToken(row.userId), issueRefreshToken(row.userId, row.familyId)]);
+  const [accessToken, refreshToken] = await Promise.all([issueAccessToken(row.userId, row.familyId), issueRefreshToken(row.userId, row.familyId)]);
   return { userId: row.userId, accessToken, refreshToken };
 }
 
-export async function revokeFamily(familyId: string) {
-  await prisma.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: new Date() } });
+type SessionEnd = 'logout' | 'password_reset' | 'refresh_token_reused';
+
+/**
+ * Ends sessions of a user: their refresh tokens are revoked and, in the same transaction, a
+ * `user.session_ended` event is written, on which every router refuses the sessions' access tokens
+ * (router/revocations.ts). `change` runs in that transaction too. Redis is told at once as well,
+ * for routers that start before the event reaches them, without waiting for it: if Redis is down
+ * the event still carries it once the outbox relay can publish again.
+ */
+export async function endSessions(userId: string, sessionIds: string[], reason: SessionEnd, change?: (tx: Prisma.TransactionClient) => Promise<unknown>) {
+  const until = Date.now() + env.ACCESS_TOKEN_TTL_SECONDS * 1000;
+  await prisma.$transaction(async (tx) => {
+    await change?.(tx);
+    await tx.refreshToken.updateMany({ where: { userId, familyId: { in: sessionIds }, revokedAt: null }, data: { revokedAt: new Date() } });
+    if (sessionIds.length) {
+      await tx.outboxEvent.create({ data: { type: 'user.session_ended', aggregateId: userId, payload: { userId, sessionIds, reason, until: new Date(until).toISOString() } } });
+    }
+  });
+  void recordEndedSessions(redis, sessionIds, until).catch(() => undefined);
 }
 
-/** Revokes the family of `token`; false when the token is unknown. */
+/**
+ * The sessions of a user that may still hold a valid access token: each access token is issued
+ * with a refresh token of its session, so those with one issued within an access token's lifetime
+ * (and a minute for clocks).
+ */
+export async function liveSessionsOf(userId: string, db: Pick<Prisma.TransactionClient, 'refreshToken'> = prisma): Promise<string[]> {
+  const since = new Date(Date.now() - env.ACCESS_TOKEN_TTL_SECONDS * 1000 - 60_000);
+  const rows = await db.refreshToken.findMany({ where: { userId, createdAt: { gte: since } }, distinct: ['familyId'], select: { familyId: true } });
+  return rows.map((row) => row.familyId);
+}
+
+/** Ends the session of `token` (logout); false when the token is unknown. */
 export async function revokeRefreshToken(token: string): Promise<boolean> {
   const row = await prisma.refreshToken.findUnique({ where: { tokenHash: sha256(token) } });
   if (!row) return false;
-  await revokeFamily(row.familyId);
+  await endSessions(row.userId, [row.familyId], 'logout');
   return true;
 }
 

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { createEventBus } from '@mindweave/events';
 import { createLogger, createRedis, kafkaSettingsOf, onShutdown } from '@mindweave/service-kit';
 import { migrate, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
+import { directory } from './access.ts';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
 import { schema } from './schema/index.ts';
@@ -15,6 +16,9 @@ await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: file
 const redis = createRedis(env.REDIS_URL, env.REDIS_KEY_PREFIX);
 const bus = createEventBus({ redis, kafka: kafkaSettingsOf(env), clientId: `mcp-registry-${hostname()}-${process.pid}`, log });
 const relay = startOutboxRelay({ databaseUrl: env.DATABASE_URL, schema: dbSchema, bus, log });
+
+// A member removed or given another role: their cached memberships go as soon as the event arrives.
+const membershipChanges = directory.followChanges(bus, log);
 
 const { close } = await startSubgraphServer({
   name: 'mcp-registry',
@@ -31,6 +35,7 @@ const { close } = await startSubgraphServer({
 onShutdown(log, async () => {
   await close();
   await relay.stop();
+  await membershipChanges.stop();
   await bus.close();
   await Promise.all([prisma.$disconnect(), redis.quit()]);
 });

@@ -1,6 +1,6 @@
 import type { Subscription } from '@mindweave/events';
 import { compilePolicies, decide, type CompiledPolicies, type Decision, type PolicyRecord, type UsageAction } from '@mindweave/policy-engine';
-import { signIdentity, type Logger } from '@mindweave/service-kit';
+import { postAsService, type Logger } from '@mindweave/service-kit';
 import { bus } from './bus.ts';
 import { env } from './env.ts';
 
@@ -10,12 +10,7 @@ const maxAgeMs = 60_000;
 const cache = new Map<string, { at: number; compiled: Promise<CompiledPolicies> }>();
 
 async function fetchPolicies(organizationId: string): Promise<PolicyRecord[]> {
-  const response = await fetch(new URL('/internal/policies', env.GOVERNANCE_INTERNAL_URL), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...signIdentity(env.INTERNAL_SIGNING_SECRET, { kind: 'service', service: 'usage' }, `policies-${organizationId}`) },
-    body: JSON.stringify({ organizationId }),
-    signal: AbortSignal.timeout(2_000),
-  });
+  const response = await postAsService(new URL('/internal/policies', env.GOVERNANCE_INTERNAL_URL), { signingSecret: env.INTERNAL_SIGNING_SECRET, service: 'usage', requestId: `policies-${organizationId}`, body: { organizationId }, timeoutMs: 2_000 });
   if (!response.ok) throw new Error(`governance answered ${response.status}`);
   return ((await response.json()) as { policies: PolicyRecord[] }).policies;
 }

@@ -20,6 +20,15 @@ export async function subscribedEndpoints(db: Sql, organizationId: string, event
   return rows;
 }
 
+/** Disables every enabled endpoint of the organization (it was deleted); the ids of those it disabled. */
+export async function disableOrganizationEndpoints(db: Sql, organizationId: string, reason: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE webhooks.webhook_endpoints SET enabled = false, "disabledAt" = now(), "disabledReason" = $2 WHERE "organizationId" = $1::uuid AND enabled RETURNING id`,
+    [organizationId, reason],
+  );
+  return rows.map((row) => row.id);
+}
+
 /** The endpoint, with its signing secret opened. */
 export async function deliveryTarget(db: Sql, secretBox: SecretBox, endpointId: string): Promise<DeliveryTarget | null> {
   const { rows } = await db.query<DeliveryTarget>(`SELECT id, "organizationId", url, secret, enabled FROM webhooks.webhook_endpoints WHERE id = $1::uuid`, [endpointId]);

@@ -1,8 +1,11 @@
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createLogger, onShutdown } from '@mindweave/service-kit';
+import { createEventBus } from '@mindweave/events';
+import { createLogger, createRedis, kafkaSettingsOf, onShutdown } from '@mindweave/service-kit';
 import { migrate, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
+import { memberships } from './memberships.ts';
 import { schema } from './schema/index.ts';
 import { resealSigningSecrets } from './signing-secrets.ts';
 
@@ -10,6 +13,11 @@ import { resealSigningSecrets } from './signing-secrets.ts';
 const log = createLogger({ name: 'webhooks', level: env.LOG_LEVEL });
 
 await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+
+// A member removed or given another role: their cached memberships go as soon as the event arrives.
+const redis = createRedis(env.REDIS_URL, env.REDIS_KEY_PREFIX);
+const bus = createEventBus({ redis, kafka: kafkaSettingsOf(env), clientId: `webhooks-${hostname()}-${process.pid}`, log });
+const membershipChanges = memberships.followChanges(bus, log);
 
 const { close } = await startSubgraphServer({
   name: 'webhooks',
@@ -28,5 +36,7 @@ void resealSigningSecrets(log).catch((error: unknown) => log.warn({ err: error }
 
 onShutdown(log, async () => {
   await close();
-  await prisma.$disconnect();
+  await membershipChanges.stop();
+  await bus.close();
+  await Promise.all([prisma.$disconnect(), redis.quit()]);
 });

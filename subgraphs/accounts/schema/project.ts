@@ -1,7 +1,11 @@
 import { z } from 'zod';
+import { notFound } from '@mindweave/errors';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
-import { projectLoader, requireManager } from '../access.ts';
+import { assertRole, isUuid, projectLoader, withOrganizationLock } from '../access.ts';
+import { evictApiKeys, hashesOf } from '../api-keys.ts';
+import { recordChange } from '../audit.ts';
+import { redis } from '../redis.ts';
 
 export const Project = builder.prismaObject('Project', {
   fields: (t) => ({
@@ -13,6 +17,7 @@ export const Project = builder.prismaObject('Project', {
   }),
 });
 
+// A deleted project still resolves by reference: the usage recorded in it refers to it.
 builder.asEntity(Project, {
   key: builder.selection<{ id: string }>('id'),
   resolveReference: (project, ctx) => projectLoader(ctx).load(project.id),
@@ -25,16 +30,52 @@ const CreateProjectInput = builder.inputType('CreateProjectInput', {
   }),
 });
 
-builder.mutationField('createProject', (t) =>
-  t.prismaField({
+/** A live project, with the organization it belongs to; NOT_FOUND otherwise. */
+export async function liveProject(projectId: string) {
+  const project = isUuid(projectId) ? await prisma.project.findFirst({ where: { id: projectId, deletedAt: null } }) : null;
+  if (!project) throw notFound('Project');
+  return project;
+}
+
+builder.mutationFields((t) => ({
+  createProject: t.prismaField({
     type: 'Project',
     description: 'Only OWNER and ADMIN members can create projects.',
     authenticated: true,
     args: { input: t.arg({ type: CreateProjectInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const organizationId = String(input.organizationId);
-      await requireManager(ctx, organizationId);
-      return prisma.project.create({ ...query, data: { organizationId, name: input.name } });
+      const created = await withOrganizationLock(ctx, organizationId, async (tx, caller) => {
+        assertRole(caller);
+        const project = await tx.project.create({ data: { organizationId, name: input.name } });
+        await recordChange(tx, ctx, { organizationId, action: 'PROJECT_CREATED', targetId: project.id, details: { name: project.name } });
+        return project;
+      });
+      return prisma.project.findUniqueOrThrow({ ...query, where: { id: created.id } });
     },
   }),
-);
+  deleteProject: t.boolean({
+    description: "Deletes a project (OWNER and ADMIN members): it disappears from the organization and its API keys stop working at once, open connections included. Usage recorded in it stays in the organization's history.",
+    authenticated: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx) => {
+      const project = await liveProject(String(id));
+      const keys = await withOrganizationLock(ctx, project.organizationId, async (tx, caller) => {
+        assertRole(caller);
+        const deleted = await tx.project.updateMany({ where: { id: project.id, deletedAt: null }, data: { deletedAt: new Date() } });
+        if (deleted.count !== 1) throw notFound('Project');
+        const keys = (await tx.apiKey.findMany({ where: { projectId: project.id, revokedAt: null }, select: { id: true, keyHash: true, previousKeyHash: true } })).flatMap(hashesOf);
+        await recordChange(tx, ctx, {
+          organizationId: project.organizationId,
+          action: 'PROJECT_DELETED',
+          targetId: project.id,
+          details: { name: project.name },
+          events: [{ type: 'organization.api_keys_changed', data: { organizationId: project.organizationId, keys, change: 'project_deleted' } }],
+        });
+        return keys;
+      });
+      await evictApiKeys(redis, keys.map((key) => key.keyHash), ctx.log);
+      return true;
+    },
+  }),
+}));

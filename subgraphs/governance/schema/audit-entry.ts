@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { badUserInput } from '@mindweave/errors';
+import { decodeCursor, olderThan, pageOf, type Page } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { requireReader } from '../access.ts';
@@ -38,8 +38,8 @@ const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | n
   }),
 });
 
-type Edge = { cursor: string; node: AuditEntryRow };
-type Connection = { edges: Edge[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+type Connection = Page<AuditEntryRow>;
+type Edge = Connection['edges'][number];
 
 const AuditLogEdge = builder.objectRef<Edge>('AuditLogEdge').implement({
   fields: (t) => ({
@@ -55,29 +55,14 @@ const AuditLogConnection = builder.objectRef<Connection>('AuditLogConnection').i
   }),
 });
 
-const encodeCursor = (entry: { createdAt: Date; id: string }) => Buffer.from(JSON.stringify([entry.createdAt.toISOString(), entry.id])).toString('base64url');
-
-const cursorSchema = z.tuple([z.iso.datetime(), z.uuid()]);
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [createdAt, id] = cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    return { createdAt: new Date(createdAt), id };
-  } catch {
-    throw badUserInput('after: is not a cursor of this list', 'after');
-  }
-}
-
-/** A page of the organization's audit log, newest first (ties broken by id, so pages never overlap). */
+/** A page of the organization's audit log, newest first. */
 async function auditLog(organizationId: string, args: { first: number; after?: string | null; kind?: AuditKindValue | null }): Promise<Connection> {
-  const after = args.after ? decodeCursor(args.after) : null;
   const where: Prisma.AuditEntryWhereInput = {
     organizationId,
     ...(args.kind ? { kind: args.kind } : {}),
-    ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
+    ...(args.after ? olderThan(decodeCursor(args.after)) : {}),
   };
-  const rows = await prisma.auditEntry.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: args.first + 1 });
-  const edges = rows.slice(0, args.first).map((node) => ({ cursor: encodeCursor(node), node }));
-  return { edges, pageInfo: { hasNextPage: rows.length > args.first, endCursor: edges.at(-1)?.cursor ?? null } };
+  return pageOf(await prisma.auditEntry.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: args.first + 1 }), args.first);
 }
 
 builder.objectField(Organization, 'policyAuditLog', (t) =>

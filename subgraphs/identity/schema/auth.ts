@@ -109,7 +109,7 @@ builder.mutationFields((t) => ({
     },
   }),
   logout: t.boolean({
-    description: 'Revokes the refresh token and every token rotated from the same sign-in.',
+    description: 'Ends the session: revokes the refresh token and every token rotated from the same sign-in, and its access tokens stop working at once (on open connections too).',
     args: { refreshToken: t.arg.string({ required: true, validate: z.string().max(200) }) },
     resolve: (_root, args) => revokeRefreshToken(args.refreshToken),
   }),

@@ -5,7 +5,7 @@ import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { env } from '../env.ts';
 import { hashPassword } from '../passwords.ts';
-import { consumeUserToken, createUserToken } from '../tokens.ts';
+import { consumeUserToken, createUserToken, endSessions, liveSessionsOf } from '../tokens.ts';
 import { email, password } from './auth.ts';
 
 // The emails themselves are sent by the background layer from these outbox events.
@@ -37,10 +37,11 @@ builder.mutationFields((t) => ({
       const userId = await consumeUserToken(args.token, 'PASSWORD_RESET');
       if (!userId) throw badUserInput('token: invalid or expired', 'token');
       const passwordHash = await hashPassword(args.newPassword);
-      await prisma.$transaction([
-        prisma.user.update({ where: { id: userId }, data: { passwordHash } }),
-        prisma.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } }),
-      ]);
+      // Every sign-in ends: refresh tokens revoked, and the access tokens still alive refused by the routers.
+      await endSessions(userId, await liveSessionsOf(userId), 'password_reset', async (tx) => {
+        await tx.user.update({ where: { id: userId }, data: { passwordHash } });
+        await tx.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } });
+      });
       return true;
     },
   }),
