@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventsOfEntry } from '../packages/events/index.ts';
@@ -53,6 +54,21 @@ describe('policies enforced on the usage path', () => {
     expect((await gql(recordBatch, { inputs: [event('gpt-4o', 160_000), event('gpt-4o', 40_000)] }, { token: tenant.apiKey })).data!.recordUsageBatch).toMatchObject({ accepted: 1, rejected: 1 });
     await settle();
     expect(await requestsCounted(tenant)).toBe(3);
+  });
+
+  it('lets a retry through that its own first attempt brought up to the limit, and counts it once', async () => {
+    const tenant = await createTenant();
+    await policy(tenant, 'Two thousand tokens', 'TOKEN_LIMIT', { maxTokensPerMonth: 2_000 });
+    await settle();
+    const input = { ...event('gpt-4o-mini', 1_500), idempotencyKey: 'near-the-limit' };
+    expect((await gql(recordBatch, { inputs: [input] }, { token: tenant.apiKey })).data!.recordUsageBatch).toMatchObject({ accepted: 1, rejected: 0 });
+    // Its answer was lost (subgraphs/usage/idempotency.ts): the claim stays pending, and the retry finds the month at 1,500 tokens.
+    await redis.set(`idem:${tenant.apiKeyId}:${createHash('sha256').update('near-the-limit').digest('base64url')}`, 'pending', 'KEEPTTL');
+    expect((await gql(recordBatch, { inputs: [input] }, { token: tenant.apiKey })).data!.recordUsageBatch).toMatchObject({ accepted: 1, rejected: 0, duplicates: 0 });
+    // A new event would cross the limit: refused.
+    expect((await gql(recordBatch, { inputs: [event('gpt-4o-mini', 1_000)] }, { token: tenant.apiKey })).data!.recordUsageBatch).toMatchObject({ accepted: 0, rejected: 1 });
+    await settle();
+    expect(await requestsCounted(tenant)).toBe(1);
   });
 
   it('records audit-only violations and lets the events through', async () => {

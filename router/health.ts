@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Redis } from 'ioredis';
 import { createHealthRoutes, HealthCheckError, type HealthCheck } from '@mindweave/service-kit';
 
@@ -17,9 +18,11 @@ function serviceHealth(url: string): HealthCheck {
  * supergraph, cached signing keys and API keys, rate limits in memory) whatever else is down, so no
  * dependency makes it unready. `/health` lists Redis and every subgraph, consumer and worker with
  * its own report, and says `degraded` when one is down, so an operator sees a dead subgraph or a
- * consumer falling behind.
+ * consumer falling behind. The router's port is public: its errors (which name hosts) and the
+ * other services' reports are shown only to `showDetails` callers, and a burst of requests runs
+ * one round of checks.
  */
-export function createRouterHealth(options: { redis: Redis; subgraphs: ReadonlyMap<string, string>; services: ReadonlyMap<string, string> }) {
+export function createRouterHealth(options: { redis: Redis; subgraphs: ReadonlyMap<string, string>; services: ReadonlyMap<string, string>; showDetails: (req: IncomingMessage) => boolean }) {
   const checks = new Map<string, HealthCheck>();
   const checkOf = (url: string) => {
     let check = checks.get(url);
@@ -27,6 +30,7 @@ export function createRouterHealth(options: { redis: Redis; subgraphs: ReadonlyM
     return check;
   };
   return createHealthRoutes('router', {}, {
+    showDetails: options.showDetails,
     // Read at each call: the gateway knows the subgraphs once the supergraph is loaded, and again after each change.
     optional: () => ({
       redis: () => options.redis.ping(),

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
 import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
 import { closeServer, listen, requestIdFrom, sendJson, type Logger } from '@mindweave/service-kit';
-import { adminCredentials, createQueueDashboard, isAdminQueuesPath } from './admin.ts';
+import { adminCredentials, checkBasicAuth, createQueueDashboard, isAdminQueuesPath } from './admin.ts';
 import { startAccessEvents } from './access-events.ts';
 import { createAuthenticator } from './auth.ts';
 import type { EdgeInfo, RouterContext } from './context.ts';
@@ -36,8 +36,9 @@ export function formatError(development: boolean) {
   return (formatted: GraphQLFormattedError): GraphQLFormattedError => {
     const raw = formatted.extensions?.['code'];
     const code = isErrorCode(raw) ? raw : (apolloCodes[String(raw)] ?? ErrorCode.INTERNAL_SERVER_ERROR);
-    const { stacktrace, serviceName, ...extensions } = formatted.extensions ?? {};
-    if (development) return { ...formatted, extensions: { ...extensions, code, serviceName, stacktrace } };
+    // `response` is what a failed subgraph fetch answered: its internal URL and body.
+    const { stacktrace, serviceName, response, ...extensions } = formatted.extensions ?? {};
+    if (development) return { ...formatted, extensions: { ...extensions, code, serviceName, stacktrace, response } };
     const message = code === ErrorCode.INTERNAL_SERVER_ERROR ? 'Internal server error' : formatted.message;
     return { message, locations: formatted.locations, path: formatted.path, extensions: { ...extensions, code } };
   };
@@ -183,7 +184,9 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   // Downloads are authorized by their signed URL, checked by the exports subgraph.
   const downloadExport = createDownloadProxy({ exportsUrl: new URL(env.SUBGRAPH_URLS.get('exports') ?? 'http://127.0.0.1:4007/graphql').origin, timeoutMs: env.SUBGRAPH_TIMEOUT_MS, log });
 
-  const handleHealth = createRouterHealth({ redis, subgraphs, services: env.SERVICE_HEALTH_URLS });
+  // In production the detailed report is for operators: the queue dashboard's credentials.
+  const operator = adminCredentials(env);
+  const handleHealth = createRouterHealth({ redis, subgraphs, services: env.SERVICE_HEALTH_URLS, showDetails: (req) => !production || (!!operator && checkBasicAuth(req.headers.authorization, operator.user, operator.password)) });
 
   /**
    * GET persisted queries may be cached: publicly for anonymous callers of public root fields

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { GraphQLError } from 'graphql';
 import { Agent } from 'undici';
-import { unavailable } from '@mindweave/errors';
+import { dependencyUnavailable, isPassingFailure } from '@mindweave/errors';
 import { encodeIdentity, signIdentity } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
 import { dedupeRepresentations, expandEntities } from './entity-dedupe.ts';
@@ -63,7 +63,8 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
       const deduped = Array.isArray(representations) ? dedupeRepresentations(representations) : null;
       const body = `{"query":${quoted(query)}${operationName ? `,"operationName":${JSON.stringify(operationName)}` : ''},"variables":${JSON.stringify(deduped ? { ...variables, representations: deduped.unique } : (variables ?? {}))}}`;
       const response = await this.post(body, this.headers(options, context, body)).catch((error: unknown) => {
-        if (error instanceof GraphQLError) throw error;
+        // Refused, reset or timed out: its part may be asked again. Anything else (a body that is no GraphQL response) is a bug.
+        if (error instanceof GraphQLError || !isPassingFailure(error)) throw error;
         context?.log.warn({ err: error, subgraph: this.subgraph }, 'subgraph unreachable');
         throw this.unavailable(error);
       });
@@ -103,7 +104,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
 
   /** The subgraph could not be reached, or did not answer in time: its part of the response may be asked again. */
   private unavailable(cause: unknown) {
-    const refusal = unavailable('A service this request needs cannot answer right now; retry shortly');
+    const refusal = dependencyUnavailable();
     return new GraphQLError(refusal.message, { originalError: cause instanceof Error ? cause : undefined, extensions: refusal.extensions });
   }
 

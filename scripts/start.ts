@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.ts';
@@ -65,7 +66,7 @@ function dataOf<T>(answer: GraphQLAnswer<T>): T {
 /** Through the router, as a client. */
 const routerGraphql = async <T>(query: string, variables: Record<string, unknown>, token: string) => dataOf(await post<T>(stack.routerUrl, query, variables, { authorization: `Bearer ${token}` }));
 
-type Demo = { email: string; password: string; organizationId: string; projectId: string; apiKey: string; databaseUrl: string };
+type Demo = { email: string; password: string; organizationId: string; projectId: string; apiKey: string; databaseId: string };
 const demoEmail = 'demo@mindweave.dev';
 const demoPassword = 'mindweave-demo-password';
 
@@ -87,11 +88,24 @@ async function demoUserToken(): Promise<string> {
   return dataOf(registered).register.accessToken;
 }
 
-/** Whether the key answers for its organization through the router now. */
+/**
+ * Whether the key answers for its organization through the router: true, false when the router
+ * refuses it (another database's key, revoked), and asked again while the router cannot tell (an
+ * outage), so that a brief one neither mints a new key nor lets an unchecked one be printed.
+ */
 async function demoKeyWorks(demo: Pick<Demo, 'apiKey' | 'organizationId'>): Promise<boolean> {
-  const answer = await post<{ organization: { id: string } | null }>(stack.routerUrl, 'query Demo($id: ID!) { organization(id: $id) { id } }', { id: demo.organizationId }, { authorization: `Bearer ${demo.apiKey}` }).catch(() => null);
-  return answer?.data?.organization?.id === demo.organizationId;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const answer = await post<{ organization: { id: string } | null }>(stack.routerUrl, 'query Demo($id: ID!) { organization(id: $id) { id } }', { id: demo.organizationId }, { authorization: `Bearer ${demo.apiKey}` }).catch(() => null);
+    if (answer?.data?.organization?.id === demo.organizationId) return true;
+    const code = answer?.errors?.[0]?.extensions?.code;
+    if (code === 'UNAUTHENTICATED' || code === 'NOT_FOUND' || code === 'FORBIDDEN' || answer?.data?.organization === null) return false;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  throw new Error('the router could not check the demo API key');
 }
+
+/** Which database a saved demo belongs to, without keeping its URL (it may hold a password). */
+const databaseId = createHash('sha256').update(databaseUrl).digest('hex').slice(0, 16);
 
 /**
  * The demo tenant: the one saved in .mindweave/demo.json when its key still works on this database;
@@ -100,7 +114,7 @@ async function demoKeyWorks(demo: Pick<Demo, 'apiKey' | 'organizationId'>): Prom
  */
 async function seedDemo(): Promise<Demo> {
   const saved = await readFile(demoFile, 'utf8').then((text) => JSON.parse(text) as Partial<Demo>, () => null);
-  if (saved?.databaseUrl === databaseUrl && saved.apiKey && saved.organizationId && saved.projectId && (await demoKeyWorks({ apiKey: saved.apiKey, organizationId: saved.organizationId }))) return saved as Demo;
+  if (saved?.databaseId === databaseId && saved.apiKey && saved.organizationId && saved.projectId && (await demoKeyWorks({ apiKey: saved.apiKey, organizationId: saved.organizationId }))) return saved as Demo;
 
   const token = await demoUserToken();
   const { me } = await routerGraphql<{ me: { memberships: { organization: { id: string; slug: string; projects: { id: string }[] } }[] } }>(
@@ -123,7 +137,7 @@ async function seedDemo(): Promise<Demo> {
     { input: { projectId, name: 'Demo key', scopes: ['usage:write', 'usage:read', 'projects:read'] } },
     token,
   );
-  const demo: Demo = { email: demoEmail, password: demoPassword, organizationId: organization.id, projectId, apiKey: createApiKey.key, databaseUrl };
+  const demo: Demo = { email: demoEmail, password: demoPassword, organizationId: organization.id, projectId, apiKey: createApiKey.key, databaseId };
   if (!(await demoKeyWorks(demo))) throw new Error('the new demo API key does not answer through the router');
   await mkdir(join(repoRoot, '.mindweave'), { recursive: true });
   await writeFile(demoFile, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });

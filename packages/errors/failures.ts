@@ -21,31 +21,33 @@ const passingCodes = new Set([
   '57P03',
   '40001',
   '40P01',
-  // Prisma: database unreachable, timed out, connection closed, pool timeout, write conflict.
+  // Prisma: database unreachable, timed out, connection closed, pool timeout, write conflict, too many connections.
   'P1001',
   'P1002',
   'P1017',
   'P2024',
   'P2034',
+  'P2037',
 ]);
-const passingMessages = /connection (is closed|terminated)|timeout exceeded when trying to connect|timed out|socket hang up|ECONNREFUSED|the database system is (starting up|shutting down)/i;
+// Prisma's driver adapters describe the database's failure in `meta` (a raw query's P2010 says no more than "Raw query failed").
+const passingKinds = new Set(['DatabaseNotReachable', 'SocketTimeout', 'TooManyConnections', 'ConnectionClosed', 'TransactionWriteConflict']);
+const passingMessages = /connection (is closed|terminated)|timeout exceeded when trying to connect|timed out|socket hang up|ECONNREFUSED|the database system is (starting up|shutting down)|can't reach database server|terminating connection due to administrator command|too many clients already/i;
 
+/** The error and what it wraps: causes, an AggregateError's errors, a GraphQLError's originalError, Prisma's meta. */
 function* causes(error: unknown, depth = 0): Generator<unknown> {
-  if (error === undefined || error === null || depth > 5) return;
+  if (typeof error !== 'object' || error === null || depth > 5) return;
   yield error;
   if (error instanceof AggregateError) for (const inner of error.errors) yield* causes(inner, depth + 1);
-  if (error instanceof Error) yield* causes(error.cause, depth + 1);
-  // GraphQLError keeps what a resolver threw as originalError.
-  const original = (error as { originalError?: unknown }).originalError;
-  if (original !== undefined && original !== error) yield* causes(original, depth + 1);
+  const { cause, originalError, meta, driverAdapterError } = error as { cause?: unknown; originalError?: unknown; meta?: unknown; driverAdapterError?: unknown };
+  for (const inner of [cause, originalError, meta, driverAdapterError]) if (inner !== error) yield* causes(inner, depth + 1);
 }
 
 /** True when the error, or one it wraps, says a dependency could not answer rather than that the input is bad. */
 export function isPassingFailure(error: unknown): boolean {
   for (const cause of causes(error)) {
-    if (typeof cause !== 'object' || cause === null) continue;
-    const { code, name, message } = cause as { code?: unknown; name?: unknown; message?: unknown };
-    if (typeof code === 'string' && (passingCodes.has(code) || /^(08|53)/.test(code))) return true;
+    const { code, originalCode, kind, name, message } = cause as { code?: unknown; originalCode?: unknown; kind?: unknown; name?: unknown; message?: unknown };
+    for (const candidate of [code, originalCode]) if (typeof candidate === 'string' && (passingCodes.has(candidate) || /^(08|53)/.test(candidate))) return true;
+    if (typeof kind === 'string' && passingKinds.has(kind)) return true;
     if (name === 'MaxRetriesPerRequestError' || name === 'TimeoutError') return true;
     if (typeof message === 'string' && passingMessages.test(message)) return true;
   }

@@ -63,6 +63,9 @@ export const defaultRetryAfterSeconds = 5;
  */
 export const unavailable = (message: string, retryAfterSeconds = defaultRetryAfterSeconds) => new MindweaveError(ErrorCode.UNAVAILABLE, message, { retryAfter: retryAfterSeconds });
 
+/** What a client is told when a dependency of the request (a database, Redis, another service) could not answer. */
+export const dependencyUnavailable = () => unavailable('A service this request needs cannot answer right now; retry shortly');
+
 export const unauthenticated = (message = 'Authentication required') =>
   new MindweaveError(ErrorCode.UNAUTHENTICATED, message);
 export const forbidden = (message = 'Not allowed') => new MindweaveError(ErrorCode.FORBIDDEN, message);

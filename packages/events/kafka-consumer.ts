@@ -63,7 +63,8 @@ export function createBatchProcessor(options: BatchProcessorOptions) {
     const count = (failures.get(key) ?? 0) + 1;
     failures.delete(key);
     failures.set(key, count);
-    if (failures.size > 10_000) failures.delete(failures.keys().next().value as string);
+    const oldest = failures.keys().next();
+    if (failures.size > 10_000 && !oldest.done) failures.delete(oldest.value);
     return count;
   };
 
@@ -197,5 +198,48 @@ export function createTailProcessor(options: { handler: BatchHandler; positions:
     const last = batch.messages[batch.messages.length - 1];
     if (last) options.positions.handled(batch.topic, batch.partition, last.offset);
     await heartbeat();
+  };
+}
+
+/** What superviseConsumer needs of a kafkajs consumer. */
+export interface SupervisedConsumer {
+  readonly events: { readonly CRASH: 'consumer.crash'; readonly GROUP_JOIN: 'consumer.group_join' };
+  on(event: 'consumer.crash', listener: (event: { payload: { error: Error; restart: boolean } }) => void): unknown;
+  on(event: 'consumer.group_join', listener: () => void): unknown;
+  disconnect(): Promise<void>;
+}
+
+/**
+ * Keeps a consumer running. kafkajs restarts one after a retriable crash; one whose error it takes
+ * for non-retriable (a rejected authorization, say) stops for good without a word. Then a new
+ * consumer is created and launched after a pause (5 s, doubling to a minute while it keeps
+ * crashing before it joins its group), until stop().
+ */
+export function superviseConsumer<C extends SupervisedConsumer>(options: { create: () => C; launch: (consumer: C) => Promise<void>; log: Logger; firstPauseMs?: number }) {
+  const firstPauseMs = options.firstPauseMs ?? 5_000;
+  let current: C | undefined;
+  let stopped = false;
+  let crashes = 0;
+  let relaunch: NodeJS.Timeout | undefined;
+  async function start(): Promise<void> {
+    const consumer = options.create();
+    current = consumer;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || stopped) return;
+      const delayMs = Math.min(60_000, firstPauseMs * 2 ** crashes++);
+      options.log.error({ err: payload.error, delayMs }, 'Kafka consumer stopped after a crash kafkajs does not restart; launching a new one');
+      relaunch = setTimeout(() => void start().catch((error: unknown) => options.log.error({ err: error }, 'Kafka consumer could not be launched again')), delayMs);
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => void (crashes = 0));
+    await options.launch(consumer);
+  }
+  return {
+    start,
+    async stop() {
+      stopped = true;
+      clearTimeout(relaunch);
+      // disconnect() stops the consumer after the batch in hand, commits and leaves the group.
+      await current?.disconnect();
+    },
   };
 }

@@ -1,10 +1,11 @@
+import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KafkaMessage } from 'kafkajs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@mindweave/service-kit';
 import { createEvent, topicOf, type EventEnvelope } from './events.ts';
 import { kafkaClientConfig } from './kafka.ts';
-import { createBatchProcessor, createTailPositions, createTailProcessor, type BatchPayload } from './kafka-consumer.ts';
+import { createBatchProcessor, createTailPositions, createTailProcessor, superviseConsumer, type BatchPayload, type SupervisedConsumer } from './kafka-consumer.ts';
 import { ensureTopics, type TopicAdmin } from './kafka-topics.ts';
 
 // No Kafka broker can run on this machine: these tests drive the consumer logic of kafka.ts (its
@@ -145,6 +146,37 @@ describe('Kafka consumer: a failing handler never crashes the consumer', () => {
     await partition.drain(processor.eachBatch);
     // At least three during the 120 ms call, then the one after the batch.
     expect(partition.state.heartbeats).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('Kafka consumer supervision', () => {
+  /** A kafkajs consumer as far as supervision sees it: its crash and join events, and disconnect(). */
+  class FakeConsumer extends EventEmitter implements SupervisedConsumer {
+    readonly events = { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' } as const;
+    disconnected = false;
+    async disconnect() {
+      this.disconnected = true;
+    }
+    crash(restart: boolean) {
+      this.emit(this.events.CRASH, { payload: { error: new Error('GROUP_AUTHORIZATION_FAILED'), restart } });
+    }
+  }
+
+  it('launches a new consumer after a crash kafkajs will not restart from, and none after stop()', async () => {
+    const launched: FakeConsumer[] = [];
+    const supervisor = superviseConsumer({ create: () => new FakeConsumer(), launch: async (consumer) => void launched.push(consumer), log, firstPauseMs: 10 });
+    await supervisor.start();
+    launched[0]!.crash(true);
+    await sleep(40);
+    expect(launched).toHaveLength(1);
+    launched[0]!.crash(false);
+    await sleep(40);
+    expect(launched).toHaveLength(2);
+    await supervisor.stop();
+    expect(launched[1]!.disconnected).toBe(true);
+    launched[1]!.crash(false);
+    await sleep(40);
+    expect(launched).toHaveLength(2);
   });
 });
 

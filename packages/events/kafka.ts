@@ -3,7 +3,7 @@ import { Kafka, logLevel, type Consumer, type KafkaConfig, type LogEntry, type M
 import type { KafkaSettings, Logger } from '@mindweave/service-kit';
 import type { ConsumeOptions, ConsumerLag, ConsumerSubscription, EventBus, Subscription, TailOptions } from './bus.ts';
 import { checkEnvelope, deadLetterOf, domainOf, topicOf, type EventEnvelope } from './events.ts';
-import { createBatchProcessor, createTailPositions, createTailProcessor, type DeadLetter } from './kafka-consumer.ts';
+import { createBatchProcessor, createTailPositions, createTailProcessor, superviseConsumer, type DeadLetter } from './kafka-consumer.ts';
 import { ensureTopics } from './kafka-topics.ts';
 
 export interface KafkaBusOptions {
@@ -106,22 +106,6 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     await producer.sendBatch({ acks: -1, topicMessages: [...messagesByTopic].map(([topic, messages]) => ({ topic, messages })) });
   }
 
-  /** A consumer that kafkajs restarts after any crash (its default gives up on non-retriable errors, silently). */
-  function restartingConsumer(groupId: string) {
-    const consumer = kafka.consumer({
-      groupId,
-      sessionTimeout,
-      heartbeatInterval,
-      retry: {
-        restartOnFailure: async (error) => {
-          log.error({ err: error, groupId }, 'Kafka consumer crashed; restarting it');
-          return true;
-        },
-      },
-    });
-    return consumer;
-  }
-
   async function consume(consumeOptions: ConsumeOptions): Promise<ConsumerSubscription> {
     const { group, consumer: consumerName, handler } = consumeOptions;
     const domains = unique(consumeOptions.domains);
@@ -164,11 +148,14 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
       heartbeatEveryMs: heartbeatInterval,
     });
 
-    const consumer = restartingConsumer(group);
-    await consumer.connect();
-    // A new group starts at the earliest retained offset, like the Redis transport's groups.
-    await consumer.subscribe({ topics: [...domainOfTopic.keys()], fromBeginning: true });
-    await consumer.run({ eachBatchAutoResolve: false, autoCommitInterval: 5_000, eachBatch: processor.eachBatch });
+    const consumer = superviseConsumer({ create: () => kafka.consumer({ groupId: group, sessionTimeout, heartbeatInterval }), log: consumerLog, launch: async (kafkaConsumer) => {
+      await kafkaConsumer.connect();
+      // A new group starts at the earliest retained offset, like the Redis transport's groups.
+      await kafkaConsumer.subscribe({ topics: [...domainOfTopic.keys()], fromBeginning: true });
+      // Offsets are resolved one by one (kafka-consumer.ts): resolving a whole batch would skip an event paused on.
+      await kafkaConsumer.run({ eachBatchAutoResolve: false, autoCommitInterval: 5_000, eachBatch: processor.eachBatch });
+    } });
+    await consumer.start();
 
     async function lag(): Promise<ConsumerLag[]> {
       const admin = kafka.admin();
@@ -204,21 +191,24 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     for (const { topic, partitions } of ends) for (const { partition, high } of partitions) positions.startAt(topic, partition, high);
 
     // A group of its own, so every tailing instance sees every event; nothing is committed.
-    const consumer = restartingConsumer(`${options.clientId}.tail.${randomUUID()}`);
-    consumer.on(consumer.events.GROUP_JOIN, () => positions.seekAll(consumer));
-    await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: false });
-    await consumer.run({ autoCommit: false, eachBatch: createTailProcessor({ handler: tailOptions.handler, positions, log: log.child({ tail: tailOptions.domains }) }) });
+    const eachBatch = createTailProcessor({ handler: tailOptions.handler, positions, log: log.child({ tail: tailOptions.domains }) });
+    const groupId = `${options.clientId}.tail.${randomUUID()}`;
+    const consumer = superviseConsumer({ create: () => kafka.consumer({ groupId, sessionTimeout }), log, launch: async (kafkaConsumer) => {
+      kafkaConsumer.on(kafkaConsumer.events.GROUP_JOIN, () => positions.seekAll(kafkaConsumer));
+      await kafkaConsumer.connect();
+      await kafkaConsumer.subscribe({ topics, fromBeginning: false });
+      await kafkaConsumer.run({ autoCommit: false, eachBatch });
+    } });
+    await consumer.start();
     return track(consumer, {});
   }
 
-  function track<T extends object>(consumer: Consumer, extra: T, beforeStop: () => void = () => undefined): Subscription & T {
+  function track<T extends object>(consumer: { stop(): Promise<void> }, extra: T, beforeStop: () => void = () => undefined): Subscription & T {
     const subscription: Subscription & T = {
       ...extra,
-      // disconnect() stops the consumer after the batch in hand, commits and leaves the group.
       async stop() {
         beforeStop();
-        await consumer.disconnect();
+        await consumer.stop();
         subscriptions.delete(subscription);
       },
     };

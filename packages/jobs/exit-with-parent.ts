@@ -8,7 +8,7 @@ const exit = () => process.exit(1);
 
 // The IPC channel to the worker closes when the worker dies, however it died.
 process.once('disconnect', exit);
-// Should the event be missed (a loop too busy to notice), being adopted by another process tells too.
+// Without an IPC channel (or should its end go unnoticed), being adopted by another process tells too.
 setInterval(() => {
   if (process.ppid !== parent) exit();
 }, 1_000).unref();

@@ -58,7 +58,7 @@ export function parseEnv<S extends z.ZodRawShape>(shape: S, source: Record<strin
     if (unset.length) throw new ConfigError(unset);
   }
   // Kafka's settings depend on each other (SASL needs credentials, a CA file must be readable).
-  if ('KAFKA_BROKERS' in shape) kafkaSettingsOf(result.data as unknown as KafkaEnv);
+  if ('KAFKA_BROKERS' in shape) kafkaSettingsOf(z.object(kafkaEnv).parse(source));
   return result.data;
 }
 

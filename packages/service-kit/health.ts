@@ -44,6 +44,10 @@ export interface HealthOptions {
   optional?: Record<string, HealthCheck> | (() => Record<string, HealthCheck>);
   /** More of the service's state for /health (a consumer's lag, a queue's depth...). */
   details?: () => Promise<Record<string, unknown>>;
+  /** Whether this caller of /health may see errors and details; others see each dependency's status only. Default: everyone. */
+  showDetails?: (req: IncomingMessage) => boolean;
+  /** Callers of /health within this long share one round of checks (default 1 s): a burst of requests checks each dependency once. */
+  reuseMs?: number;
   timeoutMs?: number;
 }
 
@@ -62,6 +66,16 @@ export function createHealthRoutes(service: string, required: Record<string, Hea
     return { ready, status: !ready ? 'down' : complete ? 'ok' : 'degraded', dependencies: Object.fromEntries(entries) };
   }
 
+  const reuseMs = options.reuseMs ?? 1_000;
+  let lastReport: { at: number; report: Promise<{ ready: boolean; status: string; dependencies: Record<string, CheckResult>; details: Record<string, unknown> }> } | undefined;
+  function report() {
+    if (!lastReport || Date.now() - lastReport.at > reuseMs) {
+      const details = options.details ? options.details().catch((error: unknown) => ({ detailsError: (error as Error).message })) : Promise.resolve({});
+      lastReport = { at: Date.now(), report: Promise.all([runAll(true), details]).then(([all, more]) => ({ ...all, details: more })) };
+    }
+    return lastReport.report;
+  }
+
   /** Answers the request and returns true when it was a health route. */
   return async function handleHealth(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
@@ -75,11 +89,10 @@ export function createHealthRoutes(service: string, required: Record<string, Hea
       return true;
     }
     if (path === '/health') {
-      const [{ ready, status, dependencies }, details] = await Promise.all([
-        runAll(true),
-        options.details ? options.details().catch((error: unknown) => ({ detailsError: (error as Error).message })) : {},
-      ]);
-      sendJson(res, ready ? 200 : 503, { status, service, uptimeSeconds: Math.round(process.uptime()), dependencies, ...details });
+      const { ready, status, dependencies, details } = await report();
+      const full = options.showDetails?.(req) ?? true;
+      const shown = full ? { dependencies, ...details } : { dependencies: Object.fromEntries(Object.entries(dependencies).map(([name, { status: state }]) => [name, { status: state }])) };
+      sendJson(res, ready ? 200 : 503, { status, service, uptimeSeconds: Math.round(process.uptime()), ...shown });
       return true;
     }
     return false;

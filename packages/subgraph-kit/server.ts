@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { badUserInput, ErrorCode, errorBody, internalError, isErrorCode, isPassingFailure, unauthenticated, unavailable } from '@mindweave/errors';
+import { badUserInput, dependencyUnavailable, ErrorCode, errorBody, internalError, isErrorCode, isPassingFailure, unauthenticated } from '@mindweave/errors';
 import { closeServer, createHealthRoutes, listen, sendJson, verifyIdentity, type HealthCheck, type Logger } from '@mindweave/service-kit';
 import type { SubgraphContext } from './builder.ts';
 
@@ -91,7 +91,7 @@ function maskError(log: Logger, production: boolean) {
     const path = error instanceof GraphQLError ? error.path : undefined;
     if (isPassingFailure(original)) {
       log.warn({ err: original, path }, 'a dependency could not answer; answered UNAVAILABLE');
-      const refusal = unavailable('A service this request needs cannot answer right now; retry shortly');
+      const refusal = dependencyUnavailable();
       return new GraphQLError(production ? refusal.message : `${refusal.message}: ${(original as Error)?.message}`, { path, extensions: refusal.extensions });
     }
     log.error({ err: original, path }, 'resolver failed');
@@ -163,7 +163,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions) {
       if (error instanceof BodyTooLargeError) return sendJson(res, 413, errorBody(badUserInput(error.message)));
       if (isPassingFailure(error)) {
         log.warn({ err: error, path: url.pathname }, 'a dependency could not answer; answered 503');
-        const refusal = unavailable('A service this request needs cannot answer right now; retry shortly');
+        const refusal = dependencyUnavailable();
         if (!res.headersSent) sendJson(res, 503, errorBody(refusal), { 'retry-after': String(refusal.extensions['retryAfter']) });
         return;
       }

@@ -48,20 +48,11 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return tokens`;
 
-// KEYS: totals hash, in-flight hash. ARGV: ttl, persisted tokens and micro-USD ('' to leave them),
-// then event ids. Removes those ids from what is in flight; the persisted totals only grow, so a
-// consumer that read PostgreSQL earlier than another cannot take back what the other wrote.
-const settleScript = `
-if ARGV[2] ~= '' then
-  local tokens = tonumber(redis.call('HGET', KEYS[1], 'persistedTokens') or '-1')
-  local micro = tonumber(redis.call('HGET', KEYS[1], 'persistedMicroUsd') or '-1')
-  local newTokens, newMicro = tonumber(ARGV[2]), tonumber(ARGV[3])
-  if newTokens > tokens or (newTokens == tokens and newMicro > micro) then
-    redis.call('HSET', KEYS[1], 'persistedTokens', ARGV[2], 'persistedMicroUsd', ARGV[3])
-  end
-end
+// Lua that takes the event ids ARGV[first..] out of what is in flight (KEYS[2]), and their amounts
+// out of the in-flight sums (KEYS[1]); an id not in flight changes nothing.
+const takeBack = (first: number) => `
 local tokens, micro = 0, 0
-for i = 4, #ARGV do
+for i = ${first}, #ARGV do
   local amounts = redis.call('HGET', KEYS[2], ARGV[i])
   if amounts then
     redis.call('HDEL', KEYS[2], ARGV[i])
@@ -73,20 +64,38 @@ end
 if tokens ~= 0 or micro ~= 0 then
   redis.call('HINCRBY', KEYS[1], 'inflightTokens', -tokens)
   redis.call('HINCRBY', KEYS[1], 'inflightMicroUsd', -micro)
+end`;
+
+// KEYS: totals hash, in-flight hash. ARGV: event ids. Events that did not reach the log.
+const releaseScript = `${takeBack(1)}
+return tokens`;
+
+// KEYS: totals hash, in-flight hash. ARGV: ttl, persisted tokens and micro-USD, then the event ids
+// of the batch just persisted. The persisted totals only grow, so a consumer that read PostgreSQL
+// earlier than another cannot take back what the other wrote.
+const settleScript = `
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'persistedTokens') or '-1')
+local micro = tonumber(redis.call('HGET', KEYS[1], 'persistedMicroUsd') or '-1')
+local newTokens, newMicro = tonumber(ARGV[2]), tonumber(ARGV[3])
+if newTokens > tokens or (newTokens == tokens and newMicro > micro) then
+  redis.call('HSET', KEYS[1], 'persistedTokens', ARGV[2], 'persistedMicroUsd', ARGV[3])
 end
+${takeBack(4)}
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return tokens`;
 
 type TotalsCommands = {
   countUsageInFlight(totals: string, inFlight: string, ...args: (string | number)[]): Promise<number>;
+  releaseUsage(totals: string, inFlight: string, ...eventIds: string[]): Promise<number>;
   settleUsage(totals: string, inFlight: string, ...args: (string | number)[]): Promise<number>;
 };
 
 const withScripts = new WeakSet<Redis>();
-/** The client with the two scripts defined (EVALSHA, loaded on first use). */
+/** The client with the scripts defined (EVALSHA, loaded on first use). */
 function scripted(redis: Redis): Redis & TotalsCommands {
   if (!withScripts.has(redis)) {
     redis.defineCommand('countUsageInFlight', { numberOfKeys: 2, lua: countScript });
+    redis.defineCommand('releaseUsage', { numberOfKeys: 2, lua: releaseScript });
     redis.defineCommand('settleUsage', { numberOfKeys: 2, lua: settleScript });
     withScripts.add(redis);
   }
@@ -121,7 +130,7 @@ export async function countInFlight(redis: Redis, organizationId: string, usage:
 export async function releaseInFlight(redis: Redis, organizationId: string, usage: CountedUsage[]): Promise<void> {
   const client = scripted(redis);
   await Promise.all(
-    [...byMonth(usage)].map(([month, events]) => client.settleUsage(totalsKey(organizationId, month), inFlightKey(organizationId, month), keptSeconds, '', '', ...events.map((e) => e.id))),
+    [...byMonth(usage)].map(([month, events]) => client.releaseUsage(totalsKey(organizationId, month), inFlightKey(organizationId, month), ...events.map((e) => e.id))),
   );
 }
 

@@ -24,8 +24,9 @@ export function eventIdOf(apiKeyId: string, idempotencyKey: string) {
 }
 
 /**
- * Claims each key (`SET NX GET`: one command, cluster-safe) and reports what it found. Throws when
- * Redis does not answer every claim: then nothing can be told apart and the request must be retried.
+ * Claims each key (`SET NX GET`, Redis 7 or later: one command per key) and reports what it found.
+ * Throws when Redis does not answer every claim: then nothing can be told apart and the request
+ * must be retried.
  */
 export async function claim(redis: Redis, keys: string[], ttlSeconds: number): Promise<ClaimState[]> {
   if (keys.length === 0) return [];
@@ -35,8 +36,9 @@ export async function claim(redis: Redis, keys: string[], ttlSeconds: number): P
   if (replies.length !== keys.length) throw new Error('Redis did not answer every idempotency claim');
   return replies.map(([error, previous]) => {
     if (error) throw error;
-    // Keys written before claims had states (value '1') were written once their event was appended.
-    return previous === null ? 'new' : previous === pending ? 'pending' : 'recorded';
+    // Anything but `recorded` is not proof that the log holds the event: appending it again costs a
+    // duplicate the consumers drop. (The version before claims had states wrote '1' before appending.)
+    return previous === null ? 'new' : previous === recorded ? 'recorded' : 'pending';
   });
 }
 

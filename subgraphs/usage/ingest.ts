@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { badUserInput, ErrorCode, forbidden, MindweaveError, unavailable } from '@mindweave/errors';
+import { badUserInput, ErrorCode, forbidden, isPassingFailure, MindweaveError, unavailable } from '@mindweave/errors';
 import type { Violation } from '@mindweave/policy-engine';
 import { createEvent, type EventEnvelope } from '@mindweave/events';
 import type { SubgraphContext } from '@mindweave/subgraph-kit';
@@ -85,10 +85,7 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
     redis,
     keyed.map(({ claimKey }) => claimKey),
     env.IDEMPOTENCY_TTL_SECONDS,
-  ).catch((error: unknown) => {
-    ctx.log.warn({ err: error, keys: keyed.length }, 'idempotency keys could not be claimed; nothing recorded');
-    throw unavailable('Idempotency keys cannot be checked right now; send the same batch again shortly');
-  });
+  ).catch(asUnavailable(ctx, 'Idempotency keys cannot be checked right now; send the same batch again shortly'));
   const claimOf = new Map(keyed.map((entry, i) => [entry.index, { ...entry, state: states[i]! }]));
 
   const candidates: { index: number; event: EventEnvelope<'usage.recorded'> }[] = [];
@@ -122,7 +119,8 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
 
   // Governance: events an enforcing policy denies are refused and not counted.
   const [compiled, totals] = await Promise.all([policiesOf(identity.organizationId, ctx.log), monthToDate(redis, identity.organizationId, monthOf(new Date(now)))]);
-  const decisions = decideBatch(compiled, candidates.map(({ event }) => event.data), totals);
+  // An event appended again for a retry was counted by its first attempt: decided without itself.
+  const decisions = decideBatch(compiled, candidates.map(({ event }) => event.data), totals, (i) => claimOf.get(candidates[i]!.index)?.state === 'pending');
   const allowed = candidates.filter((_, i) => decisions[i]!.allowed);
   const violations = candidates.flatMap(({ index }, i) => decisions[i]!.violations.map((violation) => ({ index, ...violation })));
   const deniedClaims = candidates.filter((_, i) => !decisions[i]!.allowed).flatMap(({ index }) => claimOf.get(index)?.claimKey ?? []);
@@ -139,10 +137,7 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
   // seeing these events in the log, find them counted; taken back if the append fails.
   const events = allowed.map(({ event }) => event);
   const usage = events.map((event) => ({ id: event.id, ...event.data }));
-  await countInFlight(redis, identity.organizationId, usage).catch((error: unknown) => {
-    ctx.log.warn({ err: error, events: usage.length }, 'month-to-date totals could not be counted; nothing recorded');
-    throw unavailable('Usage cannot be counted right now; send the same batch again shortly');
-  });
+  await countInFlight(redis, identity.organizationId, usage).catch(asUnavailable(ctx, 'Usage cannot be counted right now; send the same batch again shortly'));
   try {
     await bus.publish([...events, ...violationEvents]);
   } catch (error) {
@@ -150,12 +145,21 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
     await releaseInFlight(redis, identity.organizationId, usage).catch((undo: unknown) =>
       ctx.log.warn({ err: undo, events: usage.length }, 'in-flight totals not taken back; they settle when a retry is persisted'),
     );
-    throw unavailable('The event log cannot take usage right now; send the same batch again shortly');
+    asUnavailable(ctx, 'The event log cannot take usage right now; send the same batch again shortly')(error);
   }
   const appendedClaims = allowed.flatMap(({ index }) => claimOf.get(index)?.claimKey ?? []);
   // A key left pending is appended again by a retry (deduplicated downstream): nothing is lost.
   await markRecorded(redis, appendedClaims).catch((error: unknown) => ctx.log.warn({ err: error, keys: appendedClaims.length }, 'idempotency keys not marked recorded; a retry appends their events again'));
   return { accepted: events.length, duplicates, rejected: candidates.length - events.length, violations: violations.slice(0, 100) };
+}
+
+/** Rethrows a dependency's failure as UNAVAILABLE (logged), anything else (a bug) as it is. */
+function asUnavailable(ctx: SubgraphContext, message: string) {
+  return (error: unknown): never => {
+    if (!isPassingFailure(error)) throw error;
+    ctx.log.warn({ err: error }, `${message} (answered UNAVAILABLE)`);
+    throw unavailable(message);
+  };
 }
 
 /** One `policy.violated` event per policy and batch, not one per event. */

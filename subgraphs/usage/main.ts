@@ -3,6 +3,7 @@ import { createLogger, onShutdown } from '@mindweave/service-kit';
 import { migrate, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { bus } from './bus.ts';
 import { followPolicyChanges } from './policies.ts';
+import { currentPrices } from './prices.ts';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
 import { redis } from './redis.ts';
@@ -23,9 +24,9 @@ const { close } = await startSubgraphServer({
   signingSecret: env.INTERNAL_SIGNING_SECRET,
   production: env.NODE_ENV === 'production',
   log,
-  // Redis holds the idempotency claims and the event log; the prices are kept in memory, so
-  // ingestion goes on while PostgreSQL is down.
-  healthChecks: { redis: () => redis.ping() },
+  // Redis holds the idempotency claims and the event log; the prices are kept in memory once read,
+  // so ingestion goes on while PostgreSQL is down (but not before they were read once).
+  healthChecks: { redis: () => redis.ping(), prices: () => currentPrices() },
   optionalHealthChecks: { postgres: () => prisma.$queryRaw`SELECT 1` },
 });
 

@@ -68,13 +68,20 @@ export async function followPolicyChanges(log: Logger) {
   };
 }
 
-/** Decides each event in order, the month's totals growing with every event let through. */
-export function decideBatch(compiled: CompiledPolicies, actions: UsageAction[], start: { tokens: number; costUsd: number }): Decision[] {
+/**
+ * Decides each event in order, the month's totals growing with every event let through. An event
+ * `alreadyCounted` (appended again for a retry: the totals most likely hold it already) is decided
+ * against the totals without itself and adds nothing, so that a retry is not refused for its own
+ * first attempt.
+ */
+export function decideBatch(compiled: CompiledPolicies, actions: UsageAction[], start: { tokens: number; costUsd: number }, alreadyCounted: (index: number) => boolean = () => false): Decision[] {
   const totals = { ...start };
-  return actions.map((action) => {
+  return actions.map((action, index) => {
+    const tokens = action.inputTokens + action.outputTokens;
+    if (alreadyCounted(index)) return decide(compiled, action, { tokens: Math.max(0, totals.tokens - tokens), costUsd: Math.max(0, totals.costUsd - action.costUsd) });
     const decision = decide(compiled, action, totals);
     if (decision.allowed) {
-      totals.tokens += action.inputTokens + action.outputTokens;
+      totals.tokens += tokens;
       totals.costUsd += action.costUsd;
     }
     return decision;
