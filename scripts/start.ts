@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { recordDemoUsage } from './demo-usage.ts';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.ts';
 import { checkPostgres, checkRedis, ensureDatabase, repoRoot, startStack } from './stack.ts';
 
@@ -99,10 +100,13 @@ async function seedDemo(): Promise<Demo> {
 
 try {
   const demo = await seedDemo();
+  // So that the dashboard opens on a chart; a failure here costs the chart, not the start.
+  await recordDemoUsage({ url: stack.routerUrl, apiKey: demo.apiKey }).catch((error: unknown) => process.stderr.write(`Recording the demo usage failed: ${(error as Error).message}\n`));
   process.stdout.write(`
 MindWeave is running.
 
-  GraphQL endpoint   http://localhost:${basePort}/graphql
+  Dashboard          http://localhost:${basePort}/dashboard/  (sign in as the demo user below)
+  GraphQL endpoint   http://localhost:${basePort}/graphql  (a browser gets the GraphQL IDE, with the demo API key)
   Health             http://localhost:${basePort}/health
   Queues (admin)     http://localhost:${basePort}/admin/queues  (${process.env['ADMIN_USER'] ?? 'admin'} / ${process.env['ADMIN_PASSWORD'] ? '<ADMIN_PASSWORD>' : 'admin'})
   Emails             ${mail ? `${mail.uiUrl}  (kept in ${mail.dir})` : `sent to ${process.env['SMTP_URL']}`}
