@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { recordDemoUsage, type DemoUsage } from '../scripts/demo-usage.ts';
 import { repoRoot } from '../scripts/stack.ts';
-import { artifactsDir, launchBrowser, openPage, screenshot, skipBrowserTests } from './browser.ts';
+import { accessibilityViolations, artifactsDir, launchBrowser, openPage, screenshot, skipBrowserTests } from './browser.ts';
 import { createTenant, gql, registerUser, stack, unique } from './client.ts';
 import { startExtraRouter } from './extra-router.ts';
 
@@ -48,6 +48,11 @@ afterAll(() => {
 async function shoot(page: Page, name: string) {
   written.push(await screenshot(page, name));
 }
+/** A screenshot of a dashboard page, which must also pass axe-core's WCAG 2.2 AA checks as it is. */
+async function shootAndCheck(page: Page, name: string) {
+  await shoot(page, name);
+  expect(await accessibilityViolations(page), `accessibility of ${name}`).toEqual([]);
+}
 
 describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
   let router: Awaited<ReturnType<typeof startExtraRouter>>;
@@ -83,7 +88,7 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     const { page } = session;
     await page.goto(dashboardUrl);
     await expect.poll(() => page.getByRole('heading', { name: 'MindWeave' }).isVisible()).toBe(true);
-    await shoot(page, '1-sign-in');
+    await shootAndCheck(page, '1-sign-in');
     await page.getByLabel('Email').fill(tenant.user.email);
     await page.getByLabel('Password').fill('not the password');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -116,7 +121,7 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     await expect.poll(() => page.getByRole('region', { name: 'By project' }).getByRole('rowheader').first().textContent()).toContain('Project');
     await page.getByLabel('Tokens', { exact: true }).check();
     await page.getByLabel('Last 24 hours').check();
-    await shoot(page, '2-usage');
+    await shootAndCheck(page, '2-usage');
   });
 
   it('moves the live feed, the counters and the chart within 2 seconds of usage recorded through the API', async () => {
@@ -156,7 +161,7 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     expect(elapsed, `the feed and the chart moved ${elapsed} ms after the call`).toBeLessThan(2_000);
     expect(Number(await requests.getAttribute('data-value'))).toBe(before.requests + 1);
     expect(Number(await page.locator('[data-events]').getAttribute('data-events'))).toBe(before.events + 1);
-    await shoot(page, '3-usage-live');
+    await shootAndCheck(page, '3-usage-live');
   });
 
   it('creates an API key, shows it once, and revokes it', async () => {
@@ -172,7 +177,7 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     await dialog.waitFor();
     const key = (await dialog.getByTestId('secret').textContent())!.trim();
     expect(key).toMatch(/^mw_sk_/);
-    await shoot(page, '4-keys-created');
+    await shootAndCheck(page, '4-keys-created');
     // The key works, with the scopes picked.
     const usable = await gql('query ($o: ID!) { organization(id: $o) { policies { id } } }', { o: tenant.organizationId }, { token: key });
     expect(usable.errors).toBeUndefined();
@@ -188,7 +193,7 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     // Refused from then on (the router's key cache is evicted on revocation).
     const refused = await gql('query ($o: ID!) { organization(id: $o) { id } }', { o: tenant.organizationId }, { token: key });
     expect(refused.errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
-    await shoot(page, '5-keys-revoked');
+    await shootAndCheck(page, '5-keys-revoked');
   });
 
   it('lists the policies and their recent violations', async () => {
@@ -215,7 +220,7 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     expect(await policy.textContent()).toContain('Not preview-*');
     const violation = page.getByRole('region', { name: 'Recent violations' }).getByRole('row').filter({ hasText: 'preview-1' });
     await expect.poll(() => violation.textContent()).toContain('No previews');
-    await shoot(page, '6-policies');
+    await shootAndCheck(page, '6-policies');
   });
 
   it('adds a webhook endpoint, shows its secret once and lists its deliveries', { timeout: 60_000 }, async () => {
@@ -252,7 +257,7 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
         return (await deliveries.getByText('Delivered (HTTP 200)').count()) > 0;
       }, 'the delivery in the log');
       expect(await deliveries.textContent()).toContain('thanks');
-      await shoot(page, '7-webhooks');
+      await shootAndCheck(page, '7-webhooks');
     } finally {
       receiver.close();
     }
@@ -270,12 +275,43 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('link', { name: /Download/ }).click()]);
     const csv = await readFile((await download.path())!, 'utf8');
     expect(csv.trimEnd().split('\r\n')).toHaveLength(rows + 1);
-    await shoot(page, '8-exports');
+    await shootAndCheck(page, '8-exports');
   });
 
   it('works offline and without errors: nothing left this machine, nothing failed in the console', () => {
     expect(session.offMachine).toEqual([]);
     expect(session.errors).toEqual([]);
+  });
+
+  it('works with the keyboard alone', async () => {
+    const { context, page } = await openPage(browser);
+    try {
+      await page.goto(dashboardUrl);
+      // The email field has the focus; Tab and Enter do the rest.
+      await page.keyboard.type(tenant.user.email);
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(tenant.user.password);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
+      const focused = () => page.evaluate(() => document.activeElement?.textContent?.trim() ?? '');
+      // The first Tab reaches the skip link, which takes the focus to the content.
+      await page.keyboard.press('Tab');
+      expect(await focused()).toBe('Skip to content');
+      for (let i = 0; i < 20 && (await focused()) !== 'API keys'; i++) await page.keyboard.press('Tab');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+      await expect.poll(focused).toBe('API keys');
+      expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
+      // A dialog opened from the keyboard closes with Escape.
+      await page.getByRole('button', { name: /^Revoke / }).first().focus();
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+    } finally {
+      await context.close();
+    }
   });
 
   it('asks for the authentication code when MFA is on', async () => {
@@ -294,7 +330,7 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
       await code.waitFor();
       expect(await code.evaluate((input) => input === document.activeElement)).toBe(true);
       await code.fill(authenticator.generate(secret));
-      await shoot(page, '9-sign-in-mfa');
+      await shootAndCheck(page, '9-sign-in-mfa');
       await page.getByRole('button', { name: 'Verify' }).click();
       await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
       expect(await page.getByRole('combobox', { name: 'Organization' }).locator('option:checked').textContent()).toBe('MFA Org');
@@ -323,7 +359,7 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
       await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('Only owners or admins of this organization can create API keys. You are a viewer.');
       await page.getByRole('link', { name: 'Webhooks' }).click();
       await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('Only owners or admins of this organization can see webhook endpoints.');
-      await shoot(page, '10-forbidden');
+      await shootAndCheck(page, '10-forbidden');
     } finally {
       await context.close();
     }

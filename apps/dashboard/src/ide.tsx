@@ -56,8 +56,9 @@ function createFetcher(): Fetcher {
   };
 }
 
-const publicQuery = `# MindWeave's GraphQL endpoint. Add an Authorization header (Bearer <access token or API key>)
-# in the Headers tab below, then run with Ctrl-Enter.
+const publicQuery = `# MindWeave's GraphQL endpoint. Put an Authorization header
+# (Bearer <access token or API key>) in the Headers tab below,
+# then run with Ctrl-Enter.
 
 query PublicMcpServers {
   mcpServers(first: 5) {
@@ -67,8 +68,9 @@ query PublicMcpServers {
 }
 `;
 
-const demoQuery = `# The demo organization, read with the demo API key (Headers tab below). Run an operation with
-# the button: DemoUsage over HTTP, LiveUsage over graphql-ws (record usage to see events arrive).
+const demoQuery = `# The demo organization, with the demo API key (Headers tab).
+# Run an operation with the button: DemoUsage over HTTP,
+# LiveUsage over graphql-ws (record usage to see events arrive).
 
 query DemoUsage($organizationId: ID!, $from: DateTime!, $to: DateTime!) {
   usageSeries(organizationId: $organizationId, from: $from, to: $to, granularity: HOUR) {
