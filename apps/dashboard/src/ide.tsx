@@ -1,4 +1,4 @@
-import 'graphiql/setup-workers/vite';
+import './ide-workers.ts';
 import 'graphiql/style.css';
 import './ide.css';
 import { createGraphiQLFetcher, type Fetcher } from '@graphiql/toolkit';
