@@ -42,6 +42,8 @@ async function persisted(organizationId: string, token: string, days: number) {
 }
 
 const written: string[] = [];
+// Only this run's screenshots, so that none of an earlier failure is taken for this one's.
+beforeAll(() => rm(artifactsDir, { recursive: true, force: true }));
 afterAll(() => {
   if (written.length) process.stdout.write(`\nBrowser test screenshots (${written.length}) in ${artifactsDir}\n`);
 });
@@ -287,8 +289,10 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
   it('works with the keyboard alone', async () => {
     const { context, page } = await openPage(browser);
     try {
+      onTestFailed(() => shoot(page, 'failed-keyboard').then(() => undefined));
       await page.goto(dashboardUrl);
-      // The email field has the focus; Tab and Enter do the rest.
+      // The email field takes the focus once the page has rendered; Tab and Enter do the rest.
+      await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('email');
       await page.keyboard.type(tenant.user.email);
       await page.keyboard.press('Tab');
       await page.keyboard.type(tenant.user.password);
