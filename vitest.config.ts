@@ -4,7 +4,13 @@ import { defineConfig } from 'vitest/config';
 // Vite would resolve `graphql` in our sources to its ESM build while the libraries that take
 // schemas from us (@graphql-inspector/core, @apollo/federation-internals...) load the CommonJS
 // one, and graphql-js refuses objects of the other instance. Node and tsx resolve the CommonJS one.
-const resolve = { alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') }] };
+// The SDK as source, as the dashboard (apps/dashboard) builds it: its dist/ is built only for publishing.
+const resolve = {
+  alias: [
+    { find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') },
+    { find: /^@mindweave\/sdk$/, replacement: new URL('./packages/sdk/src/index.ts', import.meta.url).pathname },
+  ],
+};
 
 // `unit`: in-process, no services. `system`: integration tests beside each service (*.int.test.ts)
 // and end-to-end tests through the router (e2e/*.e2e.ts), against one stack booted for the run.
@@ -15,7 +21,7 @@ export default defineConfig({
         resolve,
         test: {
           name: 'unit',
-          include: ['{packages,subgraphs,router,workers,scripts}/**/*.test.ts'],
+          include: ['{apps,packages,subgraphs,router,workers,scripts}/**/*.test.ts'],
           exclude: ['**/node_modules/**', '**/*.int.test.ts'],
         },
       },

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -314,5 +315,39 @@ describe('the SDK against a router in safelist mode', () => {
     // A document that is not one of the SDK's goes with its text, and is refused the same way.
     const custom = parse('query Custom { me { id } }') as TypedDocumentNode<{ me: { id: string } | null }, Record<string, never>>;
     await expect(tenant.user.request(custom)).rejects.toMatchObject({ code: 'PERSISTED_QUERY_NOT_ALLOWED', status: 400 });
+  });
+
+  it('subscribes by hash as well, so that usageUpdated works there (a live dashboard on a locked-down router)', async () => {
+    const tenant = await sdkTenant(safelist.url);
+    const events: UsageUpdatedSubscription['usageUpdated'][] = [];
+    const errors: Error[] = [];
+    const unsubscribe = tenant.user.subscribe(UsageUpdatedDocument, { organizationId: tenant.organization.id }, (data) => events.push(data.usageUpdated), (error) => errors.push(error));
+    // Recorded until the subscription is in place (the router registers it asynchronously).
+    for (let i = 0; i < 20 && events.length === 0 && errors.length === 0; i++) {
+      await tenant.service.request(RecordUsageDocument, { input: event('safelisted') });
+      await waitFor(() => events.length > 0, 500);
+    }
+    unsubscribe();
+    expect(errors).toEqual([]);
+    expect(events[0]).toMatchObject({ model: 'safelisted', organization: { id: tenant.organization.id } });
+  });
+});
+
+describe('subscriptions by hash against a router that does not know the hash', () => {
+  it('are sent once more with their text (apq mode), as requests are', async () => {
+    const tenant = await sdkTenant();
+    // A subscription whose hash no manifest holds, as for a router older than the SDK.
+    const text = 'subscription Unlisted($organizationId: ID!) { usageUpdated(organizationId: $organizationId) { id model } }';
+    const unlisted = Object.assign(parse(text), { __meta__: { hash: createHash('sha256').update(text).digest('hex') } }) as unknown as TypedDocumentNode<{ usageUpdated: { id: string; model: string } }, { organizationId: string }>;
+    const events: string[] = [];
+    const errors: Error[] = [];
+    const unsubscribe = tenant.user.subscribe(unlisted, { organizationId: tenant.organization.id }, (data) => events.push(data.usageUpdated.model), (error) => errors.push(error));
+    for (let i = 0; i < 20 && events.length === 0 && errors.length === 0; i++) {
+      await tenant.service.request(RecordUsageDocument, { input: event('unlisted') });
+      await waitFor(() => events.length > 0, 500);
+    }
+    unsubscribe();
+    expect(errors).toEqual([]);
+    expect(events[0]).toBe('unlisted');
   });
 });

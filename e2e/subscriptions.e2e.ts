@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { createSecretBox, secretsKey } from '@mindweave/service-kit';
+import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTenant, gql, registerUser, stack } from './client.ts';
-import { sql } from './db.ts';
+import { shortLivedAccessToken } from './db.ts';
 import { startExtraRouter } from './extra-router.ts';
 import { waitFor, watch, wsClients, wsUrl } from './ws.ts';
 
@@ -193,17 +194,7 @@ describe('who sees what, over time', () => {
 
   it('closes a connection with 4403 when the access token it was opened with expires', async () => {
     const tenant = await createTenant();
-    // Access tokens live at least 30 s; sign one of 2 s with identity's current key, as identity would.
-    const [key] = await sql<{ kid: string; privateJwk: { sealed: string } }>('SELECT kid, "privateJwk" FROM identity.signing_keys ORDER BY "createdAt" DESC LIMIT 1');
-    const jwk = JSON.parse(createSecretBox(secretsKey.parse(process.env['SECRETS_KEY'])).open(key!.privateJwk.sealed, 'access token signing key')) as JWK;
-    const token = await new SignJWT({})
-      .setProtectedHeader({ alg: 'ES256', kid: key!.kid, typ: 'JWT' })
-      .setSubject(tenant.user.userId)
-      .setIssuer('mindweave-identity')
-      .setAudience('mindweave')
-      .setIssuedAt()
-      .setExpirationTime('2s')
-      .sign(await importJWK(jwk, 'ES256'));
+    const token = await shortLivedAccessToken(tenant.user.userId, 2);
     const sub = watch(connect(`Bearer ${token}`), usageUpdated, { org: tenant.organizationId });
     await settled();
     expect(sub.errors).toEqual([]);

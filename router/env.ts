@@ -86,7 +86,17 @@ export const routerEnv = {
    */
   ADMIN_USER: z.string().min(1).optional(),
   ADMIN_PASSWORD: z.string().min(1).optional(),
+
+  /** The dashboard's build (apps/dashboard), served at /dashboard/; its ide.html is the IDE. */
+  DASHBOARD_DIR: z.string().default(new URL('../apps/dashboard/dist', import.meta.url).pathname),
+  /** GraphiQL at GET /graphql for browsers (ide.ts): on outside production, off in production unless set. */
+  GRAPHQL_IDE: z.enum(['true', 'false', '1', '0']).optional(),
+  /** Where the start command keeps the demo tenant; in development the IDE starts with its API key. */
+  GRAPHQL_IDE_DEMO_FILE: z.string().default(new URL('../.mindweave/demo.json', import.meta.url).pathname),
 };
+
+/** GRAPHQL_IDE when set, otherwise on everywhere but production. */
+export const ideEnabled = (env: { NODE_ENV: string; GRAPHQL_IDE?: string | undefined }) => (env.GRAPHQL_IDE === undefined ? env.NODE_ENV !== 'production' : env.GRAPHQL_IDE === 'true' || env.GRAPHQL_IDE === '1');
 
 export type RouterEnv = z.infer<z.ZodObject<typeof routerEnv>>;
 

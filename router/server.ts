@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
@@ -9,12 +10,14 @@ import { adminCredentials, checkBasicAuth, createQueueDashboard, isAdminQueuesPa
 import { startAccessEvents } from './access-events.ts';
 import { createAuthenticator } from './auth.ts';
 import type { EdgeInfo, RouterContext } from './context.ts';
+import { createDashboard } from './dashboard.ts';
 import { createDownloadProxy, isExportDownloadPath } from './downloads.ts';
 import { createEdge, type OperationRequest } from './edge.ts';
-import type { RouterEnv } from './env.ts';
+import { ideEnabled, type RouterEnv } from './env.ts';
 import { createGateway } from './gateway.ts';
 import { createRouterHealth } from './health.ts';
 import { createMembershipLookup } from './memberships.ts';
+import { createIde } from './ide.ts';
 import { createMetrics } from './metrics.ts';
 import { createConcurrencyLimit } from './concurrency.ts';
 import { operationLogPlugin } from './operation-log.ts';
@@ -165,7 +168,8 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     persistedQueries: false,
     // Credentials travel in headers, never in cookies, so cross-site requests carry no authority.
     csrfPrevention: false,
-    plugins: [edge.responsePlugin, requestIdOnInternalErrors, unavailablePlugin, operationLogPlugin(metrics)],
+    // Browsers get router/ide.ts instead of Apollo's landing page, which loads from a CDN.
+    plugins: [edge.responsePlugin, requestIdOnInternalErrors, unavailablePlugin, operationLogPlugin(metrics), ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
 
@@ -183,6 +187,9 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   const queueDashboard = createQueueDashboard({ redisUrl: env.REDIS_URL, redisKeyPrefix: env.REDIS_KEY_PREFIX, credentials: adminCredentials(env), log });
   // Downloads are authorized by their signed URL, checked by the exports subgraph.
   const downloadExport = createDownloadProxy({ exportsUrl: new URL(env.SUBGRAPH_URLS.get('exports') ?? 'http://127.0.0.1:4007/graphql').origin, timeoutMs: env.SUBGRAPH_TIMEOUT_MS, log });
+
+  const dashboard = createDashboard({ dir: env.DASHBOARD_DIR, log });
+  const ide = createIde({ dir: env.DASHBOARD_DIR, enabled: ideEnabled(env), demoFile: development ? env.GRAPHQL_IDE_DEMO_FILE : undefined, log });
 
   // In production the detailed report is for operators: the queue dashboard's credentials.
   const operator = adminCredentials(env);
@@ -276,6 +283,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       }
       if (isAdminQueuesPath(url.pathname)) return queueDashboard.handle(req, res);
       if (isExportDownloadPath(url.pathname)) return await downloadExport(req, res, url);
+      if ((await dashboard.handle(req, res, url)) || (await ide.handle(req, res, url))) return;
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
       await handleGraphQL(req, res, url, requestId);
     } catch (error) {

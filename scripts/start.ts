@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { recordDemoUsage } from './demo-usage.ts';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.ts';
 import { baseEnv, parseEnv, signIdentity } from '@mindweave/service-kit';
 import { checkPostgres, checkRedis, ensureDatabase, repoRoot, startStack } from './stack.ts';
@@ -149,10 +150,13 @@ const demo = await seedDemo().catch((error: unknown) => {
   process.stderr.write(`\nThe demo tenant could not be prepared (${(error as Error).message}); everything else is running.\n`);
   return null;
 });
+// So that the dashboard opens on a chart; a failure here costs the chart, not the start.
+if (demo) await recordDemoUsage({ url: stack.routerUrl, apiKey: demo.apiKey }).catch((error: unknown) => process.stderr.write(`Recording the demo usage failed: ${(error as Error).message}\n`));
 process.stdout.write(`
 MindWeave is running.
 
-  GraphQL endpoint   http://localhost:${basePort}/graphql
+  Dashboard          http://localhost:${basePort}/dashboard/  (sign in as the demo user below)
+  GraphQL endpoint   http://localhost:${basePort}/graphql  (a browser gets the GraphQL IDE, with the demo API key)
   Health             http://localhost:${basePort}/health
   Queues (admin)     http://localhost:${basePort}/admin/queues  (${process.env['ADMIN_USER'] ?? 'admin'} / ${process.env['ADMIN_PASSWORD'] ? '<ADMIN_PASSWORD>' : 'admin'})
   Emails             ${mail ? `${mail.uiUrl}  (kept in ${mail.dir})` : `sent to ${process.env['SMTP_URL']}`}

@@ -1,7 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { getOperationAST, print, type DocumentNode, type GraphQLFormattedError, type OperationTypeNode } from 'graphql';
-import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
-import { fromGraphQLErrors, fromHttpStatus, fromSubscriptionError, type MindWeaveError } from './errors.js';
+import { createClient as createWsClient, type Client as WsClient, type ClientOptions as WsClientOptions } from 'graphql-ws';
+import { fromGraphQLErrors, fromHttpStatus, fromSubscriptionError, MindWeaveError } from './errors.js';
 import { backoffDelay, defaultRetry, parseRetryAfter, sleep, type RetryOptions } from './retry.js';
 
 /** A JWT from register/login/refreshToken, a project API key, or a function asked before every request and connection. */
@@ -20,6 +20,8 @@ export interface MindWeaveClientOptions {
   getForQueries?: boolean;
   /** A WebSocket class for subscriptions where there is no global one (Node.js 20: `ws`'s default export). */
   webSocketImpl?: unknown;
+  /** graphql-ws's listeners of the WebSocket connection (`connected`, `closed`, ...), to show whether a live view is live. */
+  on?: WsClientOptions['on'];
 }
 
 /** Variables may be left out when the operation has no required ones. */
@@ -138,6 +140,7 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
       },
       retryAttempts: retry.attempts - 1,
       retryWait: (retries) => sleep(backoffDelay(retries + 1, retry)),
+      ...(options.on ? { on: options.on } : {}),
     });
     return socket;
   }
@@ -146,23 +149,44 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
    * Subscribes over graphql-ws (one connection per client, opened on demand and reopened after a
    * drop). Returns the function that unsubscribes. `onError` learns of an event the router could not
    * resolve (`ended` false: the subscription goes on) and of why a subscription ended (`ended`
-   * true: subscribe again to go on, after `retryAfter` for UNAVAILABLE).
+   * true: subscribe again to go on, after `retryAfter` for UNAVAILABLE). The SDK's operations go by
+   * hash, as over HTTP, so a router in safelist mode takes them; a router whose manifest predates
+   * this SDK answers PERSISTED_QUERY_NOT_FOUND and gets the text once more.
    */
   function subscribe<R, V>(document: TypedDocumentNode<R, V>, variables: V, onNext: (data: R) => void, onError?: (error: Error, ended: boolean) => void): () => void {
     const operation = operationOf(document);
     if (operation.type !== 'subscription') throw new TypeError('Queries and mutations go through request()');
-    // The router's WebSocket endpoint takes document text, not persisted query hashes.
-    return webSocket().subscribe<R>(
-      { query: operation.query, variables: variables as Record<string, unknown>, ...(operation.name ? { operationName: operation.name } : {}) },
-      {
-        next: (result) => {
-          if (result.errors?.length) onError?.(fromGraphQLErrors(result.errors, { data: result.data }), false);
-          else if (result.data) onNext(result.data);
+    let unsubscribe: () => void = () => undefined;
+    let ended = false;
+    const start = (withQuery: boolean) => {
+      const persisted = operation.hash && !withQuery;
+      unsubscribe = webSocket().subscribe<R>(
+        {
+          // graphql-ws requires a query string; the router reads an empty one as "by hash".
+          query: persisted ? '' : operation.query,
+          variables: variables as Record<string, unknown>,
+          ...(operation.name ? { operationName: operation.name } : {}),
+          ...(persisted ? { extensions: { persistedQuery: { version: 1, sha256Hash: operation.hash } } } : {}),
         },
-        error: (error) => onError?.(fromSubscriptionError(error), true),
-        complete: () => undefined,
-      },
-    );
+        {
+          next: (result) => {
+            if (result.errors?.length) onError?.(fromGraphQLErrors(result.errors, { data: result.data }), false);
+            else if (result.data) onNext(result.data);
+          },
+          error: (error) => {
+            const failure = fromSubscriptionError(error);
+            if (persisted && !ended && failure instanceof MindWeaveError && failure.code === 'PERSISTED_QUERY_NOT_FOUND') start(true);
+            else onError?.(failure, true);
+          },
+          complete: () => undefined,
+        },
+      );
+    };
+    start(false);
+    return () => {
+      ended = true;
+      unsubscribe();
+    };
   }
 
   /** Closes the WebSocket connection, ending every subscription. */
