@@ -277,7 +277,7 @@ describe('the SDK against the supergraph', () => {
 describe('the example script', () => {
   it('records usage with an API key and prints the live events of its organization', async () => {
     const tenant = await sdkTenant();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/sdk/examples/live-usage.ts'], {
+    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'packages/sdk/examples/live-usage.ts'], {
       cwd: repoRoot,
       env: { ...process.env, MINDWEAVE_URL: stack.routerUrl, MINDWEAVE_API_KEY: tenant.created.key, MINDWEAVE_ORGANIZATION_ID: tenant.organization.id },
     });

@@ -1,5 +1,9 @@
+import { join } from 'node:path';
 import { z } from 'zod';
-import { baseEnv, kafkaEnv, loadEnvOrExit, port } from '@mindweave/service-kit';
+import { baseEnv, kafkaEnv, loadEnvOrExit, packageRoot, port } from '@mindweave/service-kit';
+
+// Files of the repository the router reads by default: its layout is kept in the image (Dockerfile).
+const root = packageRoot(import.meta.url);
 
 /** `name=url,name=url` as a map, each url checked. */
 const namedUrls = (fallback: string) =>
@@ -18,7 +22,7 @@ export const routerEnv = {
   ...baseEnv,
   PORT: port(4000),
   HOST: z.string().default('0.0.0.0'),
-  SUPERGRAPH_PATH: z.string().default(new URL('../schema/supergraph.graphql', import.meta.url).pathname),
+  SUPERGRAPH_PATH: z.string().default(join(root, '../schema/supergraph.graphql')),
   /** `file`: SUPERGRAPH_PATH, reloaded when it changes; `registry`: the newest version `pnpm schema publish` recorded (polled), the file until there is one. */
   SUPERGRAPH_SOURCE: z.enum(['file', 'registry']).default('file'),
   SUPERGRAPH_POLL_MS: z.coerce.number().int().min(100).default(2_000),
@@ -66,7 +70,7 @@ export const routerEnv = {
   /** `apq`: automatic persisted queries plus the manifest; `safelist`: only the manifest's operations. */
   PERSISTED_QUERIES: z.enum(['apq', 'safelist']).default('apq'),
   /** Trusted documents (hash -> document), written by the SDK's build. */
-  PERSISTED_QUERIES_MANIFEST: z.string().default(new URL('../packages/sdk/persisted-documents.json', import.meta.url).pathname),
+  PERSISTED_QUERIES_MANIFEST: z.string().default(join(root, '../packages/sdk/persisted-documents.json')),
   /** Root fields whose GET persisted queries may be cached publicly, when asked anonymously. */
   PUBLIC_CACHE_FIELDS: z
     .string()
@@ -88,11 +92,11 @@ export const routerEnv = {
   ADMIN_PASSWORD: z.string().min(1).optional(),
 
   /** The dashboard's build (apps/dashboard), served at /dashboard/; its ide.html is the IDE. */
-  DASHBOARD_DIR: z.string().default(new URL('../apps/dashboard/dist', import.meta.url).pathname),
+  DASHBOARD_DIR: z.string().default(join(root, '../apps/dashboard/dist')),
   /** GraphiQL at GET /graphql for browsers (ide.ts): on outside production, off in production unless set. */
   GRAPHQL_IDE: z.enum(['true', 'false', '1', '0']).optional(),
   /** Where the start command keeps the demo tenant; in development the IDE starts with its API key. */
-  GRAPHQL_IDE_DEMO_FILE: z.string().default(new URL('../.mindweave/demo.json', import.meta.url).pathname),
+  GRAPHQL_IDE_DEMO_FILE: z.string().default(join(root, '../.mindweave/demo.json')),
 };
 
 /** GRAPHQL_IDE when set, otherwise on everywhere but production. */

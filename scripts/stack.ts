@@ -142,13 +142,30 @@ async function waitUntilReady(name: string, url: string, child: ChildProcess, ti
 export type Service = (typeof services)[number];
 
 /**
+ * Where services run from: `source` (TypeScript through tsx, workspace packages by their
+ * `development` export condition: `npm start`) or `build` (`pnpm build`'s JavaScript with plain
+ * node: production, and the test command). MW_RUN_FROM chooses; NODE_ENV=production means build.
+ */
+export const runFrom = (): 'source' | 'build' => (process.env['MW_RUN_FROM'] === 'build' || (process.env['MW_RUN_FROM'] !== 'source' && process.env['NODE_ENV'] === 'production') ? 'build' : 'source');
+
+/** `subgraphs/usage/main.ts` runs as `subgraphs/usage/dist/main.js` from the build. */
+export function builtEntryOf(entry: string): string {
+  const packageDir = entry.startsWith('subgraphs/') ? entry.split('/').slice(0, 2).join('/') : entry.split('/')[0]!;
+  return join(packageDir, 'dist', entry.slice(packageDir.length + 1).replace(/\.ts$/, '.js'));
+}
+
+/** The node arguments that run a service: its built entry, or its source through tsx. */
+export const commandOf = (service: Service, from: 'source' | 'build') =>
+  from === 'build' ? [join(repoRoot, builtEntryOf(service.entry))] : ['--conditions=development', '--import', 'tsx', join(repoRoot, service.entry)];
+
+/**
  * Starts one service as its own process and resolves once it answers /health/ready (or
  * /health/live with `readyPath`), with its output in `logFile` or this process' output.
  */
 export async function startService(service: Service, env: NodeJS.ProcessEnv, options: { port: number; logFile?: string; readyPath?: string; readyTimeoutMs?: number }) {
   // MW_CPU_PROF_DIR=<dir>: every service writes a V8 CPU profile under <dir>/<service> when it exits.
   const nodeArgs = [...('nodeArgs' in service ? service.nodeArgs : []), ...(process.env['MW_CPU_PROF_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['MW_CPU_PROF_DIR']}/${service.name}`] : [])];
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(repoRoot, service.entry)], {
+  const child = spawn(process.execPath, [...nodeArgs, ...commandOf(service, runFrom())], {
     cwd: repoRoot,
     env,
     stdio: options.logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],

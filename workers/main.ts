@@ -1,11 +1,10 @@
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createEventBus } from '@mindweave/events';
 import { createLocalStorage } from '@mindweave/exports/storage.ts';
 import { createJobsConnection, createProducers, createSandboxedWorker, createWorker, jobsPrefix, registerSchedules, type Processors } from '@mindweave/jobs';
-import { closeServer, createHealthRoutes, createLogger, createRedis, createSecretBox, kafkaSettingsOf, listen, onShutdown, sendJson } from '@mindweave/service-kit';
+import { closeServer, createHealthRoutes, createLogger, createRedis, createSecretBox, kafkaSettingsOf, listen, onShutdown, sendJson, siblingModule } from '@mindweave/service-kit';
 import { aggregationProcessors } from './aggregation.ts';
 import { auditCleanupProcessors } from './audit-cleanup.ts';
 import { billingProcessors } from './billing.ts';
@@ -62,7 +61,7 @@ const options = { connection: workerConnection, prefix, name: instance };
 const workers = [
   createWorker('email', emailProcessors({ mailer, directory, appUrl: env.PUBLIC_APP_URL, log }), options),
   // Exports run in child processes (reports.ts); the other queues in this one.
-  createSandboxedWorker('reports', fileURLToPath(new URL('./reports.ts', import.meta.url)), { ...options, execArgv: reportProcessArgs }),
+  createSandboxedWorker('reports', siblingModule(import.meta.url, './reports'), { ...options, execArgv: reportProcessArgs }),
   createWorker('analytics', analytics, options),
   createWorker('webhooks', webhooks.processors, options),
 ];

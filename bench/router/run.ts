@@ -52,7 +52,7 @@ async function startPlainGateway(env: Record<string, string>, port: number, logF
   const started = await startProcess({
     name: 'plain gateway',
     command: process.execPath,
-    args: ['--import', 'tsx', join(import.meta.dirname, 'plain-gateway.ts')],
+    args: ['--conditions=development', '--import', 'tsx', join(import.meta.dirname, 'plain-gateway.ts')],
     env: { ...process.env, ...env, PORT: String(port) },
     cwd: repoRoot,
     ready: () => httpOk(`http://127.0.0.1:${port}/health`),

@@ -57,7 +57,7 @@ function harness() {
 
 /** A worker process of its own from fixtures/, with what it prints. */
 function workerProcess(fixture: string, prefix: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url))], {
+  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url))], {
     env: { ...process.env, REDIS_URL: redisUrl, JOBS_TEST_PREFIX: prefix },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -1,5 +1,7 @@
+import { pathToFileURL } from 'node:url';
 import { Queue, Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { siblingModule } from '@mindweave/service-kit';
 import { defaultJobOptions, jobSchemas, priorities, queueNames, queueSettings, schemaOf, type JobData, type JobName, type Priority, type QueueName } from './queues.ts';
 
 /**
@@ -131,7 +133,7 @@ export function createWorker<Q extends QueueName>(queue: Q, processors: Processo
   return worker;
 }
 
-const exitWithParent = new URL('./exit-with-parent.ts', import.meta.url).href;
+const exitWithParent = pathToFileURL(siblingModule(import.meta.url, './exit-with-parent')).href;
 
 /**
  * A worker whose jobs run in a child process (BullMQ's sandboxed processor): `processorFile`

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
+import { packageRoot } from '@mindweave/service-kit';
 import { migrate } from '@mindweave/subgraph-kit';
 import { diffSupergraphs, type SchemaChange } from './check.ts';
 import { registrySchema } from './registry.ts';
@@ -26,7 +27,7 @@ export const publishChannel = 'schema_registry_published';
  * Concurrent publishers are serialised, so that each version's changes are against its predecessor.
  */
 export async function publishSupergraph(input: PublishInput): Promise<PublishResult> {
-  await migrate({ databaseUrl: input.databaseUrl, schema: registrySchema, directory: join(import.meta.dirname, 'migrations') });
+  await migrate({ databaseUrl: input.databaseUrl, schema: registrySchema, directory: join(packageRoot(import.meta.url), 'migrations') });
   const hash = createHash('sha256').update(input.supergraphSdl).digest('hex');
   const client = new pg.Client({ connectionString: input.databaseUrl });
   await client.connect();

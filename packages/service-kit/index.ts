@@ -6,3 +6,4 @@ export { closeServer, listen, onShutdown, requestIdFrom } from './process.ts';
 export { createRedis } from './redis.ts';
 export { readEndedSessions, recordEndedSessions } from './sessions.ts';
 export { createSecretBox, resealSecrets, secretsKey, type SecretBox } from './secrets.ts';
+export { packageRoot, siblingModule } from './paths.ts';

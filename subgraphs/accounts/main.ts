@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
-import { createLogger, onShutdown } from '@mindweave/service-kit';
+import { join } from 'node:path';
+import { createLogger, onShutdown, packageRoot } from '@mindweave/service-kit';
 import { migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { isUuid } from './access.ts';
 import { verifyApiKey } from './api-keys.ts';
@@ -11,7 +11,7 @@ import { schema } from './schema/index.ts';
 
 const log = createLogger({ name: 'accounts', level: env.LOG_LEVEL });
 
-await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join(packageRoot(import.meta.url), 'migrations'), log });
 
 /** The router resolves API keys here. */
 const verifyApiKeyRoute = serviceRoute('/internal/api-keys/verify', env.INTERNAL_SIGNING_SECRET, async (body) => {

@@ -1,8 +1,8 @@
+import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { createEventBus } from '@mindweave/events';
 import { createServer } from 'node:http';
-import { closeServer, createHealthRoutes, createLogger, kafkaSettingsOf, listen, onShutdown, sendJson } from '@mindweave/service-kit';
+import { closeServer, createHealthRoutes, createLogger, kafkaSettingsOf, listen, onShutdown, packageRoot, sendJson } from '@mindweave/service-kit';
 import { createPgPool, migrate } from '@mindweave/subgraph-kit';
 import { monthOf, settlePersisted } from '@mindweave/usage-totals';
 import { dbSchema, prisma } from './db.ts';
@@ -14,7 +14,7 @@ import { redis } from './redis.ts';
 const log = createLogger({ name: 'analytics-consumer', level: env.LOG_LEVEL });
 // The tables its statement writes must be there first, whichever of it and the subgraph starts first
 // (migrations run under an advisory lock, so both may).
-await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join(packageRoot(import.meta.url), 'migrations'), log });
 // Its batch insert skips Prisma (persist.ts).
 const persistPool = createPgPool(env.DATABASE_URL, dbSchema, log);
 const bus = createEventBus({ redis, kafka: kafkaSettingsOf(env), clientId: `analytics-${hostname()}-${process.pid}`, log });

@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
-import { createLogger, onShutdown } from '@mindweave/service-kit';
+import { join } from 'node:path';
+import { createLogger, onShutdown, packageRoot } from '@mindweave/service-kit';
 import { migrate, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { bus } from './bus.ts';
 import { dbSchema, prisma } from './db.ts';
@@ -14,7 +14,7 @@ import { createLocalStorage } from './storage.ts';
 // Export jobs are requested and served here; the workers write the files (run.ts).
 const log = createLogger({ name: 'exports', level: env.LOG_LEVEL });
 
-await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join(packageRoot(import.meta.url), 'migrations'), log });
 
 const download = createDownloadRoute({
   secret: env.EXPORTS_URL_SECRET ?? env.INTERNAL_SIGNING_SECRET,

@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
-import { createLogger, onShutdown } from '@mindweave/service-kit';
+import { join } from 'node:path';
+import { createLogger, onShutdown, packageRoot } from '@mindweave/service-kit';
 import { migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { isUuid, memberships } from './access.ts';
 import { bus } from './bus.ts';
@@ -10,7 +10,7 @@ import { schema } from './schema/index.ts';
 
 const log = createLogger({ name: 'governance', level: env.LOG_LEVEL });
 
-await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join(packageRoot(import.meta.url), 'migrations'), log });
 
 /**
  * The usage subgraph's policy cache loads an organization's policies here (enabled and disabled,

@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
-import { createLogger, onShutdown, sendJson } from '@mindweave/service-kit';
+import { join } from 'node:path';
+import { createLogger, onShutdown, packageRoot, sendJson } from '@mindweave/service-kit';
 import { migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { bus } from './bus.ts';
 import { redis } from './redis.ts';
@@ -11,7 +11,7 @@ import { currentSigningKey, jwks, resealSigningKeys } from './tokens.ts';
 
 const log = createLogger({ name: 'identity', level: env.LOG_LEVEL });
 
-await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join(packageRoot(import.meta.url), 'migrations'), log });
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -1,7 +1,7 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { createEventBus } from '@mindweave/events';
-import { createLogger, createRedis, kafkaSettingsOf, onShutdown } from '@mindweave/service-kit';
+import { createLogger, createRedis, kafkaSettingsOf, onShutdown, packageRoot } from '@mindweave/service-kit';
 import { migrate, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { directory } from './access.ts';
 import { dbSchema, prisma } from './db.ts';
@@ -10,7 +10,7 @@ import { schema } from './schema/index.ts';
 
 const log = createLogger({ name: 'mcp-registry', level: env.LOG_LEVEL });
 
-await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join(packageRoot(import.meta.url), 'migrations'), log });
 
 // mcp.server.published, written with each version.
 const redis = createRedis(env.REDIS_URL, env.REDIS_KEY_PREFIX);

@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
-import { createLogger, onShutdown } from '@mindweave/service-kit';
+import { join } from 'node:path';
+import { createLogger, onShutdown, packageRoot } from '@mindweave/service-kit';
 import { migrate, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { bus } from './bus.ts';
 import { followPolicyChanges } from './policies.ts';
@@ -11,7 +11,7 @@ import { schema } from './schema/index.ts';
 
 const log = createLogger({ name: 'usage', level: env.LOG_LEVEL });
 
-await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join(packageRoot(import.meta.url), 'migrations'), log });
 
 const policyChanges = await followPolicyChanges(log);
 

@@ -1,7 +1,7 @@
+import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { createEventBus } from '@mindweave/events';
-import { createLogger, createRedis, kafkaSettingsOf, onShutdown } from '@mindweave/service-kit';
+import { createLogger, createRedis, kafkaSettingsOf, onShutdown, packageRoot } from '@mindweave/service-kit';
 import { migrate, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
@@ -12,7 +12,7 @@ import { resealSigningSecrets } from './signing-secrets.ts';
 // Endpoints are managed here; deliveries are made (and logged) by the workers.
 const log = createLogger({ name: 'webhooks', level: env.LOG_LEVEL });
 
-await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: fileURLToPath(new URL('./migrations', import.meta.url)), log });
+await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join(packageRoot(import.meta.url), 'migrations'), log });
 
 // A member removed or given another role: their cached memberships go as soon as the event arrives.
 const redis = createRedis(env.REDIS_URL, env.REDIS_KEY_PREFIX);
