@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { createMindWeaveClient, RecordUsageBatchDocument, UsageUpdatedDocument } from '../packages/sdk/src/index.ts';
-import { sleep } from './infra.ts';
+import { sleep } from '../scripts/private-services.ts';
 
 // What the fault suite sends: usage in batches with unique idempotency keys, through the SDK and its
 // retry logic (UNAVAILABLE, 503 and network errors are retried with the same keys), as a customer's

@@ -17,7 +17,7 @@ import { freePort, freePortRange } from '../scripts/ports.ts';
 import { startSmtpSink } from '../scripts/smtp-sink.ts';
 import { ensureDatabase, services, stackEnv, startService } from '../scripts/stack.ts';
 import { eventIdOf } from '../subgraphs/usage/idempotency.ts';
-import { childrenOf, isAlive, kill, sleep, startPrivatePostgres, startPrivateRedis, until } from './infra.ts';
+import { childrenOf, isAlive, kill, sleep, startPrivatePostgres, startPrivateRedis, until } from '../scripts/private-services.ts';
 import { startSending, watchUsage } from './load.ts';
 import { verify, type Outcome } from './verify.ts';
 

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { monthOf, monthToDate } from '@mindweave/usage-totals';
 import { eventIdOf } from '../subgraphs/usage/idempotency.ts';
-import { sleep } from './infra.ts';
+import { sleep } from '../scripts/private-services.ts';
 import type { SentBatch } from './load.ts';
 
 // What the fault suite checks after each fault, by event id: the idempotency key of every event a

@@ -38,6 +38,8 @@ export interface StackOptions {
   /** Each service's output goes to <logDir>/<name>.log; without it, to this process' output. */
   logDir?: string;
   readyTimeoutMs?: number;
+  /** Run the services packaged by scripts/image.sh in this folder (the containers' layout) instead of this checkout. */
+  image?: string;
 }
 
 export async function checkPostgres(databaseUrl: string): Promise<string | null> {
@@ -162,11 +164,13 @@ export const commandOf = (service: Service, from: 'source' | 'build') =>
  * Starts one service as its own process and resolves once it answers /health/ready (or
  * /health/live with `readyPath`), with its output in `logFile` or this process' output.
  */
-export async function startService(service: Service, env: NodeJS.ProcessEnv, options: { port: number; logFile?: string; readyPath?: string; readyTimeoutMs?: number }) {
+export async function startService(service: Service, env: NodeJS.ProcessEnv, options: { port: number; logFile?: string; readyPath?: string; readyTimeoutMs?: number; image?: string }) {
   // MW_CPU_PROF_DIR=<dir>: every service writes a V8 CPU profile under <dir>/<service> when it exits.
   const nodeArgs = [...('nodeArgs' in service ? service.nodeArgs : []), ...(process.env['MW_CPU_PROF_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['MW_CPU_PROF_DIR']}/${service.name}`] : [])];
-  const child = spawn(process.execPath, [...nodeArgs, ...commandOf(service, runFrom())], {
-    cwd: repoRoot,
+  // From a packaged image (scripts/image.sh), as its container runs: there, from the built entry.
+  const command = options.image ? [join(options.image, builtEntryOf(service.entry))] : commandOf(service, runFrom());
+  const child = spawn(process.execPath, [...nodeArgs, ...command], {
+    cwd: options.image ?? repoRoot,
     env,
     stdio: options.logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
   });
@@ -217,6 +221,7 @@ export async function startStack(options: StackOptions) {
           port: options.basePort + service.offset,
           logFile: options.logDir ? join(options.logDir, `${service.name}.log`) : undefined,
           readyTimeoutMs: options.readyTimeoutMs,
+          image: options.image,
         }),
       );
     }

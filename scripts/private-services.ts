@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
-// Private PostgreSQL and Redis instances for the fault suite, on free ports beside the machine's:
-// the suite stops and restarts them, which it must never do to the shared ones.
+// Private PostgreSQL and Redis instances, on free ports beside the machine's: the fault suite stops
+// and restarts them, which it must never do to the shared ones, and a second whole stack (the
+// packaged images' test) would take more connections than the shared PostgreSQL allows.
 
 const run = promisify(execFile);
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -87,8 +88,10 @@ export async function startPrivatePostgres(dir: string, port: number) {
     const postgres = await run('id', ['-u', 'postgres']).then(({ stdout }) => Number(stdout.trim()));
     const group = await run('id', ['-g', 'postgres']).then(({ stdout }) => Number(stdout.trim()));
     chownSync(dir, postgres, group);
-    // Its parent (a private temporary folder) must let the postgres user through.
-    chmodSync(dirname(dir), 0o755);
+    // Its parent (a private temporary folder, say) must let the postgres user through; a shared
+    // one (sticky, like /tmp) already does and is left as it is.
+    const parent = dirname(dir);
+    if (!(statSync(parent).mode & 0o1000)) chmodSync(parent, statSync(parent).mode | 0o755);
   }
   const data = join(dir, 'data');
   await asPostgres(postgresBin('initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);

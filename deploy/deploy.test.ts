@@ -1,0 +1,163 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { parseEnv } from '@mindweave/service-kit';
+import { builtEntryOf, repoRoot, services, type Service } from '../scripts/stack.ts';
+
+// compose.yaml and the Kubernetes manifests are written by hand: this keeps them true to the code.
+// Every process they run must be one of the stack's services (scripts/stack.ts), started at its
+// built entry, listening on the port its environment names, probed on its health routes, and given
+// only variables its env module validates, with values that pass that validation in production.
+
+type Shape = Parameters<typeof parseEnv>[0];
+/** Each service's environment schema (its env.ts). */
+async function shapeOf(name: string): Promise<Shape> {
+  switch (name) {
+    case 'identity':
+      return (await import('../subgraphs/identity/env.ts')).identityEnv;
+    case 'accounts':
+      return (await import('../subgraphs/accounts/env.ts')).accountsEnv;
+    case 'usage':
+      return (await import('../subgraphs/usage/env.ts')).usageEnv;
+    case 'analytics':
+    case 'analytics-consumer':
+      return (await import('../subgraphs/analytics/env.ts')).analyticsEnv;
+    case 'governance':
+    case 'governance-consumer':
+      return (await import('../subgraphs/governance/env.ts')).governanceEnv;
+    case 'mcp-registry':
+      return (await import('../subgraphs/mcp-registry/env.ts')).mcpRegistryEnv;
+    case 'exports':
+      return (await import('../subgraphs/exports/env.ts')).exportsEnv;
+    case 'webhooks':
+      return (await import('../subgraphs/webhooks/env.ts')).webhooksEnv;
+    case 'workers':
+      return (await import('../workers/env.ts')).workersEnv;
+    case 'router':
+      return (await import('../router/env.ts')).routerEnv;
+    default:
+      throw new Error(`no env module for ${name}`);
+  }
+}
+
+const serviceNamed = (name: string): Service => {
+  const service = services.find((s) => s.name === name);
+  if (!service) throw new Error(`${name} is not a service of scripts/stack.ts`);
+  return service;
+};
+const defaultPort = (service: Service) => 4000 + service.offset;
+
+/** What an operator would put for `${VAR:?...}` and `${VAR:-default}`: valid values. */
+const placeholders: Record<string, string> = {
+  INTERNAL_SIGNING_SECRET: 'x'.repeat(64),
+  SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'),
+  ADMIN_PASSWORD: 'operator-password',
+  SMTP_URL: 'smtp://mail.internal:587',
+};
+const interpolate = (value: string) =>
+  value.replace(/\$\{(\w+)(?::?[-?]([^}]*))?\}/g, (_match, name: string, fallback: string | undefined) => placeholders[name] ?? (fallback !== undefined && !/^set /.test(fallback) ? fallback : 'x'));
+
+/** A process as a deployment runs it: its command, its environment and the port it is reached on. */
+interface Process {
+  name: string;
+  command: string[];
+  environment: Record<string, string>;
+  port: number;
+}
+
+/** The entry a command runs, and that it is the service's built entry, which the build emits from a source that exists. */
+function expectRealEntry(process: Process) {
+  const service = serviceNamed(process.name);
+  const [node, ...args] = process.command;
+  expect(node, process.name).toBe('node');
+  const entry = args.at(-1)!;
+  expect(entry, process.name).toBe(builtEntryOf(service.entry));
+  expect(existsSync(join(repoRoot, service.entry)), `${service.entry} exists`).toBe(true);
+  // Node flags the stack runs it with (heap sizes) are kept.
+  expect(args.slice(0, -1), process.name).toEqual('nodeArgs' in service ? [...service.nodeArgs] : []);
+}
+
+async function expectValidEnvironment(process: Process, shared: Record<string, string> = {}) {
+  const service = serviceNamed(process.name);
+  const shape = await shapeOf(process.name);
+  const environment = { ...shared, ...process.environment };
+  const unknown = Object.keys(environment).filter((name) => !(name in shape));
+  expect(unknown, `variables ${process.name} does not read`).toEqual([]);
+  expect(Number(environment[service.portVar]), `${process.name}'s ${service.portVar}`).toBe(process.port);
+  expect(process.port, `${process.name}'s port`).toBe(defaultPort(service));
+  // The values pass the service's own validation, production's checks included.
+  expect(() => parseEnv(shape, { ...environment, NODE_ENV: 'production' }), process.name).not.toThrow();
+}
+
+describe('compose.yaml', () => {
+  type ComposeService = { command?: string[]; environment?: Record<string, string>; ports?: string[]; healthcheck?: { test: string[] }; build?: { args?: { PACKAGE?: string } }; image?: string; profiles?: string[] };
+  const compose = parse(readFileSync(join(repoRoot, 'compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
+  const own = Object.entries(compose.services).filter(([, service]) => service.command?.[0] === 'node');
+
+  it('runs every service of the stack, and only those', () => {
+    expect(own.map(([name]) => name).sort()).toEqual(services.map((s) => s.name).sort());
+    expect(Object.keys(compose.services).filter((name) => !services.some((s) => s.name === name)).sort()).toEqual(['grafana', 'kafka', 'postgres', 'prometheus', 'redis']);
+  });
+
+  it.each(own.map(([name]) => name))('starts %s at its built entry, on its port, with variables it validates, probed on its readiness', async (name) => {
+    const service = compose.services[name]!;
+    const environment = Object.fromEntries(Object.entries(service.environment ?? {}).map(([key, value]) => [key, interpolate(String(value))]));
+    const port = Number(environment[serviceNamed(name).portVar]);
+    const process: Process = { name, command: service.command!, environment, port };
+    expectRealEntry(process);
+    await expectValidEnvironment(process);
+    // The image of the package the entry belongs to.
+    expect(builtEntryOf(serviceNamed(name).entry).startsWith(`${service.build?.args?.PACKAGE}/`), name).toBe(true);
+    expect(service.healthcheck?.test.join(' '), name).toContain(`http://127.0.0.1:${port}/health/ready`);
+  });
+
+  it('publishes the router on :4000, with Kafka and the observability tools behind profiles', () => {
+    expect(compose.services['router']?.ports).toEqual(['4000:4000']);
+    expect(compose.services['kafka']?.profiles).toEqual(['kafka']);
+    expect(compose.services['prometheus']?.profiles).toEqual(['observability']);
+    expect(compose.services['grafana']?.profiles).toEqual(['observability']);
+    const redis = compose.services['redis'] as { command?: string[] };
+    expect(redis.command?.join(' ')).toContain('--appendonly yes');
+  });
+});
+
+describe('Kubernetes manifests', () => {
+  type Container = { name: string; command: string[]; ports: { name: string; containerPort: number }[]; env: { name: string; value?: string }[]; livenessProbe: { httpGet: { path: string; port: string } }; readinessProbe: { httpGet: { path: string; port: string } }; image: string };
+  type Manifest = { kind: string; metadata: { name: string }; spec: { template?: { spec: { containers: Container[] } }; ports?: { port: number }[] }; data?: Record<string, string>; stringData?: Record<string, string> };
+  const read = (file: string) => parseAllDocuments(readFileSync(join(repoRoot, 'deploy/kubernetes', file), 'utf8')).map((document) => document.toJS() as Manifest).filter(Boolean);
+  const manifests = [...read('mindweave.yaml'), ...read('config.yaml')];
+  const deployments = manifests.filter((m) => m.kind === 'Deployment');
+  const config = manifests.find((m) => m.kind === 'ConfigMap')!.data!;
+  const secret = manifests.find((m) => m.kind === 'Secret')!.stringData!;
+
+  it('deploy every service of the stack, each behind a Service on its port', () => {
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(services.map((s) => s.name).sort());
+    for (const deployment of deployments) {
+      const service = manifests.find((m) => m.kind === 'Service' && m.metadata.name === deployment.metadata.name);
+      expect(service?.spec.ports?.[0]?.port, deployment.metadata.name).toBe(defaultPort(serviceNamed(deployment.metadata.name)));
+    }
+  });
+
+  it.each(deployments.map((d) => d.metadata.name))('start %s at its built entry, with variables it validates, probed on its health routes', async (name) => {
+    const container = deployments.find((d) => d.metadata.name === name)!.spec.template!.spec.containers[0]!;
+    // The Secret is a template: an operator's values stand in for its references.
+    const environment = Object.fromEntries(container.env.map(({ name: variable, value }) => [variable, value ?? placeholders[variable] ?? secret[variable] ?? 'x']));
+    const process: Process = { name, command: container.command, environment, port: container.ports[0]!.containerPort };
+    expectRealEntry(process);
+    await expectValidEnvironment(process, config);
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'http' });
+    expect(container.image).toBe(`mindweave/${builtEntryOf(serviceNamed(name).entry).split('/dist/')[0]!.split('/').at(-1)}:latest`);
+  });
+});
+
+describe('Dockerfile', () => {
+  it('builds with the script the test command runs (scripts/image.sh), as a non-root user, node as PID 1', () => {
+    const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/RUN bash scripts\/image\.sh \/app "\$PACKAGE"/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/exec node/);
+    expect(readFileSync(join(repoRoot, 'scripts/test.sh'), 'utf8')).toMatch(/bash scripts\/image\.sh/);
+  });
+});
