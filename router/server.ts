@@ -141,6 +141,8 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     subgraphUrls: env.SUBGRAPH_URLS,
     signingSecret: env.INTERNAL_SIGNING_SECRET,
     subgraphTimeoutMs: env.SUBGRAPH_TIMEOUT_MS,
+    executor: env.QUERY_PLAN_EXECUTOR,
+    deduplicateSubgraphQueries: env.SUBGRAPH_DEDUPLICATION,
     metrics,
     log,
   });

@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApolloServer } from '@apollo/server';
-import type { ApolloGateway } from '@apollo/gateway';
 import { decodeJwt } from 'jose';
 import { GraphQLError, Kind, parse, print, validate, valueFromASTUntyped, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode, type OperationDefinitionNode } from 'graphql';
 import { MessageType } from 'graphql-ws';
@@ -14,6 +13,7 @@ import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-ki
 import { credentialOf, type Authenticator } from './auth.ts';
 import type { RouterContext } from './context.ts';
 import type { Edge } from './edge.ts';
+import type { Gateway } from './gateway.ts';
 import type { Metrics } from './metrics.ts';
 import type { PersistedQueries } from './persisted-queries.ts';
 import { audienceOf, selects } from './subscription-audience.ts';
@@ -104,7 +104,7 @@ const usagePayload = (event: EventEnvelope<'usage.recorded'>) => ({ id: event.id
 export interface SubscriptionOptions {
   server: Server;
   apollo: ApolloServer<RouterContext>;
-  gateway: ApolloGateway;
+  gateway: Pick<Gateway, 'schema'>;
   authenticator: Authenticator;
   persisted: PersistedQueries;
   bus: EventBus;
