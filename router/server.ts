@@ -85,7 +85,10 @@ async function writeResponse(res: ServerResponse, response: HTTPGraphQLResponse)
   res.statusCode = response.status ?? 200;
   for (const [name, value] of response.headers) res.setHeader(name, value);
   if (response.body.kind === 'complete') {
-    res.end(response.body.string);
+    // Encoded once, which also gives the length: ended with the string, it is measured, then encoded.
+    const body = Buffer.from(response.body.string);
+    res.setHeader('content-length', body.length);
+    res.end(body);
     return;
   }
   for await (const chunk of response.body.asyncIterator) res.write(chunk);
