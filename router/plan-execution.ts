@@ -65,6 +65,8 @@ interface CompiledRewrite {
 export interface CompiledPlan {
   node: CompiledNode | undefined;
   subscription: boolean;
+  /** Roughly the bytes the compiled plan holds. */
+  bytes: number;
 }
 
 /** What the compiled plans need of the supergraph (not the API schema: `requires` may name inaccessible types). */
@@ -147,10 +149,26 @@ function compileNode(schema: PlanningSchema, operation: Operation, node: PlanNod
   }
 }
 
+function bytesOf(node: CompiledNode | undefined): number {
+  if (!node) return 0;
+  switch (node.kind) {
+    case 'Sequence':
+    case 'Parallel':
+      return 100 + node.nodes.reduce((sum, child) => sum + bytesOf(child), 0);
+    case 'Flatten':
+      return 100 + bytesOf(node.node);
+    case 'Fetch':
+      return 500 + node.operation.length;
+    case 'Condition':
+      return 100 + bytesOf(node.ifClause) + bytesOf(node.elseClause);
+  }
+}
+
 /** Compiles a plan of `operation` (the operation as @apollo/gateway builds it for execution). */
 export function compilePlan(schema: PlanningSchema, operation: Operation, plan: QueryPlan): CompiledPlan {
-  if (plan.node?.kind === 'Subscription') return { node: undefined, subscription: true };
-  return { node: plan.node ? compileNode(schema, operation, plan.node) : undefined, subscription: false };
+  if (plan.node?.kind === 'Subscription') return { node: undefined, subscription: true, bytes: 0 };
+  const node = plan.node ? compileNode(schema, operation, plan.node) : undefined;
+  return { node, subscription: false, bytes: bytesOf(node) };
 }
 
 /** How one execution reaches the subgraphs. */

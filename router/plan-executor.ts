@@ -29,15 +29,19 @@ interface SchemaState {
   apiSchema: ShapingSchema;
   planning: PlanningSchema;
   planner: QueryPlanner;
-  /** By query hash and operation name, like @apollo/gateway's query plan store. */
-  operations: LRUCache<string, PreparedOperation>;
+  /**
+   * By query hash and operation name, like @apollo/gateway's query plan store. Nothing in it
+   * refers to the document, whose tokens Apollo Server's document cache alone decides to keep.
+   */
+  plans: LRUCache<string, Planned>;
 }
 
-interface PreparedOperation {
-  context: OperationContext;
-  /** Planned on first execution (after the variables were found valid, as @apollo/gateway does). */
-  planned?: { plan: CompiledPlan; shape: CompiledShape } | { errors: GraphQLError[] };
-}
+type Planned = { plan: CompiledPlan; shape: CompiledShape } | { errors: GraphQLError[] };
+
+/** Roughly what a compiled selection weighs on the heap. */
+const bytesPerSelection = 200;
+
+const plannedBytes = (planned: Planned) => 1_000 + ('plan' in planned ? planned.plan.bytes + planned.shape.size * bytesPerSelection : 0);
 
 const introspectionVariables = (node: FieldNode) => {
   const used = new Set<string>();
@@ -69,8 +73,8 @@ export interface PlanExecutorOptions {
   sources: Map<string, SubgraphDataSource>;
   /** @apollo/gateway's own executor, for what this one leaves to it (federated traces for usage reporting). */
   fallback: GatewayExecutor;
-  /** Operations whose plans are kept. */
-  maxOperations?: number;
+  /** About how many bytes the kept plans may hold (a plan of the federation benchmark's TestQuery: about 20 KB). */
+  maxPlanBytes?: number;
 }
 
 /**
@@ -79,7 +83,7 @@ export interface PlanExecutorOptions {
  * is planned and compiled once (plan-execution.ts, response-shaping.ts); @apollo/gateway instead
  * rebuilds the operation with @apollo/federation-internals and walks it on every request.
  */
-export function createPlanExecutor({ sources, fallback, maxOperations = 2_000 }: PlanExecutorOptions) {
+export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024 * 1024 }: PlanExecutorOptions) {
   let state: SchemaState | undefined;
 
   /** A new supergraph version: its own planner and plans. */
@@ -90,23 +94,13 @@ export function createPlanExecutor({ sources, fallback, maxOperations = 2_000 }:
       apiSchema: shapingSchema(apiSchema),
       planning: planningSchema(supergraph.schema),
       planner: new QueryPlanner(supergraph),
-      operations: new LRUCache({ max: maxOperations }),
+      plans: new LRUCache({ maxSize: maxPlanBytes, sizeCalculation: plannedBytes }),
     };
   }
 
-  function prepare(schema: SchemaState, requestContext: RequestContext): PreparedOperation {
-    const { queryHash, document, request } = requestContext;
-    const operationName = request.operationName;
-    const key = operationName ? `${queryHash}\n${operationName}` : queryHash;
-    let prepared = schema.operations.get(key);
-    if (!prepared) {
-      prepared = { context: buildOperationContext({ schema: requestContext.schema, operationDocument: document, operationName }) };
-      schema.operations.set(key, prepared);
-    }
-    return prepared;
-  }
+  const planKey = ({ queryHash, request }: RequestContext) => (request.operationName ? `${queryHash}\n${request.operationName}` : queryHash);
 
-  function plan(schema: SchemaState, document: DocumentNode, operationName: string | undefined, context: OperationContext): NonNullable<PreparedOperation['planned']> {
+  function plan(schema: SchemaState, document: DocumentNode, operationName: string | undefined, context: OperationContext): Planned {
     const planned = schema.planner.buildQueryPlan(operationFromDocument(schema.apiSchema.schema, document, { operationName }), {
       recursiveSelectionsLimitDisabled: false,
       nonLocalSelectionsLimitDisabled: false,
@@ -139,14 +133,18 @@ export function createPlanExecutor({ sources, fallback, maxOperations = 2_000 }:
     const schema = state;
     if (!schema || requestContext.metrics?.captureTraces) return fallback(requestContext);
     const { request, document } = requestContext;
-    const prepared = prepare(schema, requestContext);
-    const variableDefinitions = prepared.context.operation.variableDefinitions;
+    const context = buildOperationContext({ schema: requestContext.schema, operationDocument: document, operationName: request.operationName });
+    const variableDefinitions = context.operation.variableDefinitions;
     if (variableDefinitions) {
       const { errors } = getVariableValues(requestContext.schema, variableDefinitions, request.variables || {});
       if (errors) return { errors };
     }
-    prepared.planned ??= plan(schema, document, request.operationName, prepared.context);
-    const planned = prepared.planned;
+    const key = planKey(requestContext);
+    let planned = schema.plans.get(key);
+    if (!planned) {
+      planned = plan(schema, document, request.operationName, context);
+      schema.plans.set(key, planned);
+    }
     if ('errors' in planned) return { errors: planned.errors };
 
     const execution: Execution = {
@@ -161,7 +159,7 @@ export function createPlanExecutor({ sources, fallback, maxOperations = 2_000 }:
     let shaped;
     try {
       shaped = shapeResponse(planned.shape, schema.apiSchema.types, execution.data, request.variables, (selection) =>
-        executeIntrospection(requestContext.schema, selection, prepared.context.operation.variableDefinitions, request.variables),
+        executeIntrospection(requestContext.schema, selection, variableDefinitions, request.variables),
       );
     } catch (error) {
       if (error instanceof GraphQLError) return { errors: [error] };

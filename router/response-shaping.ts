@@ -76,7 +76,8 @@ export interface CompiledShape {
   selections: SelectionShape[];
   /** The variables' default values, which the request's values override. */
   defaults: Record<string, unknown>;
-  hasIntrospection: boolean;
+  /** How many selections were compiled. */
+  size: number;
 }
 
 /** What the compiled shapes need of the API schema, shared by every operation planned over it. */
@@ -84,12 +85,14 @@ export interface ShapingSchema {
   schema: Schema;
   types: Map<string, TypeInfo>;
   appliesTo: Map<string, Set<string>>;
+  /** One shape per output type, as printed (`[User!]`), shared by every operation. */
+  shapes: Map<string, Shape>;
 }
 
 export function shapingSchema(schema: Schema): ShapingSchema {
   const types = new Map<string, TypeInfo>();
   for (const type of schema.allTypes()) types.set(type.name, { name: type.name, object: isObjectType(type), composite: isCompositeType(type) });
-  return { schema, types, appliesTo: new Map() };
+  return { schema, types, appliesTo: new Map(), shapes: new Map() };
 }
 
 const objectPrototypeNames = new Set(Object.getOwnPropertyNames(Object.prototype));
@@ -128,10 +131,16 @@ function conditionOf(element: OperationElement, name: 'skip' | 'include', schema
 }
 
 function shapeOf(schemaInfo: ShapingSchema, type: OutputType): Shape {
-  if (isNonNullType(type)) return { kind: 'nonNull', ofType: shapeOf(schemaInfo, type.ofType), inner: String(type.ofType) };
-  if (isListType(type)) return { kind: 'list', ofType: shapeOf(schemaInfo, type.ofType), printed: String(type) };
-  if (isCompositeType(type)) return { kind: 'composite', name: type.name };
-  return { kind: 'leaf', name: type.name, valid: leafValidator(schemaInfo.schema, type) };
+  const printed = String(type);
+  let shape = schemaInfo.shapes.get(printed);
+  if (!shape) {
+    if (isNonNullType(type)) shape = { kind: 'nonNull', ofType: shapeOf(schemaInfo, type.ofType), inner: String(type.ofType) };
+    else if (isListType(type)) shape = { kind: 'list', ofType: shapeOf(schemaInfo, type.ofType), printed };
+    else if (isCompositeType(type)) shape = { kind: 'composite', name: type.name };
+    else shape = { kind: 'leaf', name: type.name, valid: leafValidator(schemaInfo.schema, type) };
+    schemaInfo.shapes.set(printed, shape);
+  }
+  return shape;
 }
 
 function appliesTo(schemaInfo: ShapingSchema, condition: CompositeType): Set<string> {
@@ -144,7 +153,24 @@ function appliesTo(schemaInfo: ShapingSchema, condition: CompositeType): Set<str
   return names;
 }
 
-function compileSelections(schemaInfo: ShapingSchema, selectionSet: SelectionSet, state: { introspection: boolean }): SelectionShape[] {
+interface CompileState {
+  /** Each selection set compiled once: a named fragment spread in several places shares one. */
+  compiled: Map<SelectionSet, SelectionShape[]>;
+  /** Selections compiled, a measure of the memory the shape holds. */
+  size: number;
+}
+
+function compileSelections(schemaInfo: ShapingSchema, selectionSet: SelectionSet, state: CompileState): SelectionShape[] {
+  let compiled = state.compiled.get(selectionSet);
+  if (!compiled) {
+    compiled = compileSelectionSet(schemaInfo, selectionSet, state);
+    state.compiled.set(selectionSet, compiled);
+    state.size += compiled.length;
+  }
+  return compiled;
+}
+
+function compileSelectionSet(schemaInfo: ShapingSchema, selectionSet: SelectionSet, state: CompileState): SelectionShape[] {
   const { schema } = schemaInfo;
   return selectionSet.selections().map((selection): SelectionShape => {
     const skip = conditionOf(selection.element, 'skip', schema);
@@ -152,7 +178,6 @@ function compileSelections(schemaInfo: ShapingSchema, selectionSet: SelectionSet
     if (selection.kind === 'FieldSelection') {
       const field = selection.element;
       const introspection = field.definition.isSchemaIntrospectionField();
-      if (introspection) state.introspection = true;
       return {
         field: true,
         responseName: field.responseName(),
@@ -179,15 +204,11 @@ function compileSelections(schemaInfo: ShapingSchema, selectionSet: SelectionSet
 
 /** Compiles an operation, as @apollo/gateway builds it for shaping (operationFromDocument), once per plan. */
 export function compileShape(schemaInfo: ShapingSchema, operation: Operation): CompiledShape {
-  const state = { introspection: false };
+  const state: CompileState = { compiled: new Map(), size: 0 };
   const rootType = schemaInfo.schema.schemaDefinition.rootType(operation.rootKind);
   if (!rootType) throw new Error(`The schema has no ${operation.rootKind} root type`);
-  return {
-    root: schemaInfo.types.get(rootType.name)!,
-    selections: compileSelections(schemaInfo, operation.selectionSet, state),
-    defaults: operation.collectDefaultedVariableValues(),
-    hasIntrospection: state.introspection,
-  };
+  const selections = compileSelections(schemaInfo, operation.selectionSet, state);
+  return { root: schemaInfo.types.get(rootType.name)!, selections, defaults: operation.collectDefaultedVariableValues(), size: state.size };
 }
 
 interface ShapingState {

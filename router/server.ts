@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
-import type { GraphQLFormattedError } from 'graphql';
+import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
+import type { DocumentNode, GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
 import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
@@ -160,6 +161,9 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     allowBatchedHttpRequests: env.MAX_BATCH_SIZE > 0,
     // Persisted queries are resolved before the edge (persisted-queries.ts), shared through Redis.
     persistedQueries: false,
+    // Parsed and validated documents, with their tokens: the default 30 MiB (of JSON) holds about
+    // 100 MB of heap, which a stream of distinct operations fills (bench:federation, first-seen).
+    documentStore: new InMemoryLRUCache<DocumentNode>({ maxSize: 8 * 1024 * 1024 }),
     // Credentials travel in headers, never in cookies, so cross-site requests carry no authority.
     csrfPrevention: false,
     plugins: [edge.responsePlugin, requestIdOnInternalErrors, operationLogPlugin(metrics)],
