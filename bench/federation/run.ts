@@ -600,8 +600,15 @@ async function main(): Promise<number> {
       profiles[name] = { file: profiled.file, topPackages: profiled.summary.packages.slice(0, 8) };
     }
 
-    const errors = measured.reduce((sum, r) => sum + errorCount(r), 0);
-    if (errors > 0) process.stderr.write(`\nFAILED: ${errors} failed requests (non-2xx, connection errors, timeouts or wrong bodies); the numbers above are not valid\n`);
+    // This router must answer every request, each exactly as checked; another gateway's timeouts
+    // under load are its result (and in its error column), but a wrong answer from any gateway
+    // would make the comparison meaningless.
+    const ownErrors = measured.filter((r) => r.target.startsWith('mindweave')).reduce((sum, r) => sum + errorCount(r), 0);
+    const wrongBodies = measured.reduce((sum, r) => sum + r.badBodies, 0);
+    const errors = ownErrors + wrongBodies;
+    const othersFailed = measured.filter((r) => !r.target.startsWith('mindweave')).reduce((sum, r) => sum + errorCount(r) - r.badBodies, 0);
+    if (othersFailed > 0) process.stdout.write(`\nnote: the other gateways failed ${othersFailed} requests (timeouts, non-2xx or connection errors), counted in their rows\n`);
+    if (errors > 0) process.stderr.write(`\nFAILED: ${ownErrors} failed requests of this router, ${wrongBodies} answers unlike the checked ones; the numbers above are not valid\n`);
     const summary = {
       scenario: 'graphql-gateways-benchmark federation',
       connections: options.connections,
