@@ -225,14 +225,15 @@ interface CostSelection {
   fragments: { selectionSet: SelectionSetNode; type: GraphQLCompositeType }[];
 }
 
-// Per selection set, per `parent owner` pair; dropped with the analysis (or schema) they came from.
-const costSelections = new WeakMap<SelectionSetNode, Map<string, CostSelection>>();
+// Per selection set, parent type and owner type; dropped with the analysis (or schema) they came from.
+const costSelections = new WeakMap<SelectionSetNode, Map<GraphQLCompositeType, Map<GraphQLCompositeType, CostSelection>>>();
 
 function costSelection(index: SchemaIndex, op: AnalyzedOperation, selectionSet: SelectionSetNode, parent: GraphQLCompositeType, owner: GraphQLCompositeType): CostSelection {
-  let byTypes = costSelections.get(selectionSet);
-  if (!byTypes) costSelections.set(selectionSet, (byTypes = new Map()));
-  const key = `${parent.name} ${owner.name}`;
-  let compiled = byTypes.get(key);
+  let byParent = costSelections.get(selectionSet);
+  if (!byParent) costSelections.set(selectionSet, (byParent = new Map()));
+  let byOwner = byParent.get(parent);
+  if (!byOwner) byParent.set(parent, (byOwner = new Map()));
+  let compiled = byOwner.get(owner);
   if (compiled) return compiled;
   compiled = { fields: [], fragments: [] };
   for (const selection of selectionSet.selections) {
@@ -254,7 +255,7 @@ function costSelection(index: SchemaIndex, op: AnalyzedOperation, selectionSet: 
       if (fragment && type && isCompositeType(type)) compiled.fragments.push({ selectionSet: fragment.selectionSet, type });
     }
   }
-  byTypes.set(key, compiled);
+  byOwner.set(owner, compiled);
   return compiled;
 }
 
