@@ -24,9 +24,10 @@ import { errorCount, runLoad, type LoadRequest } from '../lib/load.ts';
 import { findByCommand, isRunning, rssHighWaterMb, rssMb, startCpuMeter, startRssSampler, waitForIdle } from '../lib/procs.ts';
 import { formatRound, round1, round2, summarize, table, type Measured, type TargetSummary } from '../lib/report.ts';
 
-// `mindweave-apollo` is this router executing plans with @apollo/gateway (QUERY_PLAN_EXECUTOR=apollo),
-// measured on demand (--targets) to show what the router's own executor pays.
-const targetNames = ['mindweave', 'apollo', 'hive', 'hive-rust', 'mindweave-apollo'] as const;
+// Measured on demand (--targets), to show what a change pays: `mindweave-apollo` is this router
+// executing plans with @apollo/gateway (QUERY_PLAN_EXECUTOR=apollo), `mindweave-variant` this router
+// with the settings of --variant-env (`SUBGRAPH_DEDUPLICATION=false`, say).
+const targetNames = ['mindweave', 'apollo', 'hive', 'hive-rust', 'mindweave-apollo', 'mindweave-variant'] as const;
 const defaultTargets: TargetName[] = ['mindweave', 'apollo', 'hive', 'hive-rust'];
 type TargetName = (typeof targetNames)[number];
 
@@ -40,6 +41,8 @@ interface Options {
   profile: TargetName[];
   hiveJit: boolean;
   checkOnly: boolean;
+  /** The router settings of the `mindweave-variant` target. */
+  variantEnv: Record<string, string>;
   /** Distinct operations sent to each gateway after the rounds (0: none). */
   firstSeen: number;
 }
@@ -66,6 +69,7 @@ function readOptions(): Options {
       'no-hive-jit': { type: 'boolean' },
       check: { type: 'boolean' },
       'first-seen': { type: 'string' },
+      'variant-env': { type: 'string' },
     },
     // pnpm passes a lone `--` through when flags follow the script name.
     args: process.argv.slice(2).filter((arg) => arg !== '--'),
@@ -82,6 +86,12 @@ function readOptions(): Options {
     profile: targetList('profile', values.profile ?? env['BENCH_PROFILE'], []),
     hiveJit: !(values['no-hive-jit'] ?? env['BENCH_HIVE_JIT'] === '0'),
     checkOnly: values.check ?? false,
+    variantEnv: Object.fromEntries(
+      (values['variant-env'] ?? env['BENCH_VARIANT_ENV'] ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((pair) => pair.split('=', 2) as [string, string]),
+    ),
     // 0 leaves the first-seen measure out.
     firstSeen: firstSeenCount === '0' ? 0 : positiveInt('first-seen', firstSeenCount, 200),
   };
@@ -105,6 +115,7 @@ interface Stack {
   /** The supergraph with the routing URLs of the subgraphs as started, for the gateways that take no overrides. */
   runtimeSupergraph: string;
   hiveJit: boolean;
+  variantEnv: Record<string, string>;
 }
 
 const requireFromBench = createRequire(join(import.meta.dirname, '..', 'package.json'));
@@ -147,7 +158,7 @@ async function startGateway(name: TargetName, stack: Stack, port: number, inspec
   const logFile = join(stack.logDir, `${name}${inspectorPort ? '-profiled' : ''}.log`);
   const url = `http://127.0.0.1:${port}/graphql`;
   const ready = () => answersGraphQL(url);
-  if (name === 'mindweave' || name === 'mindweave-apollo') {
+  if (name === 'mindweave' || name === 'mindweave-apollo' || name === 'mindweave-variant') {
     const started = await startRouter({
       port,
       supergraphPath,
@@ -157,7 +168,7 @@ async function startGateway(name: TargetName, stack: Stack, port: number, inspec
       redisKeyPrefix: stack.redisKeyPrefix,
       signingSecret: stack.signingSecret,
       logFile,
-      env: { ...inspect, ...(name === 'mindweave-apollo' ? { QUERY_PLAN_EXECUTOR: 'apollo' } : {}) },
+      env: { ...inspect, ...(name === 'mindweave-apollo' ? { QUERY_PLAN_EXECUTOR: 'apollo' } : name === 'mindweave-variant' ? stack.variantEnv : {}) },
     });
     return { name, url, pid: started.pid, stop: started.stop };
   }
@@ -277,7 +288,7 @@ async function compare(gateways: Gateway[], options: Options, token: string, exp
     const measured: Measured[] = [];
     for (const gateway of order) {
       const result = await measure(gateway, options, options.durationSeconds, token, expected.get(gateway.name) as Response, groups);
-      process.stdout.write(`${formatRound(round, result)}\n`);
+      process.stdout.write(`${formatRound(round, result)}  (other processes ${Math.round(result.cpu['other'] ?? 0)}% of a core)\n`);
       if (result.firstBadBody) process.stdout.write(`  first body unlike the checked answer: ${result.firstBadBody}\n`);
       measured.push(result);
     }
@@ -476,6 +487,7 @@ async function main(): Promise<number> {
       subgraphUrls,
       runtimeSupergraph,
       hiveJit: options.hiveJit,
+      variantEnv: options.variantEnv,
     };
 
     const gateways: Gateway[] = [];
