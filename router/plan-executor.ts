@@ -36,12 +36,12 @@ interface SchemaState {
   plans: LRUCache<string, Planned>;
 }
 
-type Planned = { plan: CompiledPlan; shape: CompiledShape } | { errors: GraphQLError[] };
+type Planned = { plan: CompiledPlan; shape: CompiledShape };
 
 /** Roughly what a compiled selection weighs on the heap. */
 const bytesPerSelection = 200;
 
-const plannedBytes = (planned: Planned) => 1_000 + ('plan' in planned ? planned.plan.bytes + planned.shape.size * bytesPerSelection : 0);
+const plannedBytes = (planned: Planned) => 1_000 + planned.plan.bytes + planned.shape.size * bytesPerSelection;
 
 const introspectionVariables = (node: FieldNode) => {
   const used = new Set<string>();
@@ -100,7 +100,7 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
 
   const planKey = ({ queryHash, request }: RequestContext) => (request.operationName ? `${queryHash}\n${request.operationName}` : queryHash);
 
-  function plan(schema: SchemaState, document: DocumentNode, operationName: string | undefined, context: OperationContext): Planned {
+  function plan(schema: SchemaState, document: DocumentNode, operationName: string | undefined, context: OperationContext): Planned | { errors: GraphQLError[] } {
     const planned = schema.planner.buildQueryPlan(operationFromDocument(schema.apiSchema.schema, document, { operationName }), {
       recursiveSelectionsLimitDisabled: false,
       nonLocalSelectionsLimitDisabled: false,
@@ -142,10 +142,12 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
     const key = planKey(requestContext);
     let planned = schema.plans.get(key);
     if (!planned) {
-      planned = plan(schema, document, request.operationName, context);
+      const found = plan(schema, document, request.operationName, context);
+      // Errors point into the document: not kept, found again next time as @apollo/gateway does.
+      if ('errors' in found) return { errors: found.errors };
+      planned = found;
       schema.plans.set(key, planned);
     }
-    if ('errors' in planned) return { errors: planned.errors };
 
     const execution: Execution = {
       variables: request.variables,
