@@ -47,6 +47,9 @@ export default async function setup(project: TestProject) {
       NODE_ENV: 'test',
       LOG_LEVEL: 'debug',
       REDIS_KEY_PREFIX: keyPrefix,
+      // Twelve processes on the machine's PostgreSQL, whose 100 connections the tests and any
+      // other stack share: four each is ample for the tests' load.
+      DATABASE_POOL_MAX: '4',
       API_KEY_CACHE_TTL_SECONDS: '5',
       INTERNAL_SIGNING_SECRET: randomBytes(32).toString('hex'),
       // Production-mode routers started by tests need the queue dashboard's credentials.

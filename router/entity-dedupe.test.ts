@@ -42,10 +42,24 @@ describe('expandEntities', () => {
     );
     expect(expanded.data?.['_entities']).toEqual([null, { name: 'two' }, null]);
     expect(expanded.errors).toEqual([
+      { message: 'elsewhere', path: ['other'] },
       { message: 'no such product', path: ['_entities', 0, 'name'] },
       { message: 'no such product', path: ['_entities', 2, 'name'] },
-      { message: 'elsewhere', path: ['other'] },
     ]);
+  });
+
+  it('orders the repeated errors by occurrence, as the subgraph would have answered the duplicates', () => {
+    const errors = expandEntities(
+      {
+        data: { _entities: [null, null] },
+        errors: [
+          { message: 'one', path: ['_entities', 0] },
+          { message: 'two', path: ['_entities', 1] },
+        ],
+      },
+      deduped,
+    ).errors;
+    expect(errors?.map((e) => `${e.message}@${String(e.path?.[1])}`)).toEqual(['one@0', 'two@1', 'one@2']);
   });
 
   it('leaves an answer of the wrong length for the gateway to reject', () => {

@@ -59,8 +59,9 @@ export function dedupeRepresentations(representations: readonly Representation[]
 /**
  * Turns the subgraph's answer to the distinct representations back into the answer the gateway
  * asked for: `_entities` in the original order, and every error at `_entities.<i>` repeated for
- * each occurrence of that entity. Duplicates share one object: they sit at the same path of the
- * plan, so every later fetch and the response shaping treat them alike.
+ * each occurrence of that entity, in the order of the occurrences (as a subgraph resolving the
+ * duplicates in order would have reported them). Duplicates share one object: they sit at the
+ * same path of the plan, so every later fetch and the response shaping treat them alike.
  */
 export function expandEntities(response: GatewayGraphQLResponse, { unique, positions }: DedupedRepresentations): GatewayGraphQLResponse {
   const entities = response.data?.['_entities'];
@@ -70,18 +71,22 @@ export function expandEntities(response: GatewayGraphQLResponse, { unique, posit
   const data = { ...response.data, _entities: expanded };
   if (!response.errors?.length) return { ...response, data };
 
-  let occurrences: number[][] | undefined;
-  const errors = response.errors.flatMap((error) => {
+  const occurrences: number[][] = unique.map(() => []);
+  positions.forEach((position, original) => occurrences[position]!.push(original));
+  // Errors elsewhere first, then each entity's, by its original index (stable within one).
+  type FormattedError = (typeof response.errors)[number];
+  const elsewhere: FormattedError[] = [];
+  const atEntities: { index: number; error: FormattedError }[] = [];
+  for (const error of response.errors) {
     const path = error.path;
     const index = path?.[0] === '_entities' ? path[1] : undefined;
-    if (typeof index !== 'number') return [error];
-    if (!occurrences) {
-      occurrences = unique.map(() => []);
-      positions.forEach((position, original) => occurrences![position]!.push(original));
+    const originals = typeof index === 'number' ? occurrences[index] : undefined;
+    if (!originals?.length) {
+      elsewhere.push(error);
+      continue;
     }
-    const originals = occurrences[index];
-    if (!originals?.length) return [error];
-    return originals.map((original) => ({ ...error, path: ['_entities', original, ...path!.slice(2)] }) as typeof error);
-  });
-  return { ...response, data, errors };
+    for (const original of originals) atEntities.push({ index: original, error: { ...error, path: ['_entities', original, ...path!.slice(2)] } as typeof error });
+  }
+  atEntities.sort((a, b) => a.index - b.index);
+  return { ...response, data, errors: [...elsewhere, ...atEntities.map((e) => e.error)] };
 }

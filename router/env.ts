@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { baseEnv, kafkaEnv, loadEnvOrExit, packageRoot, port } from '@mindweave/service-kit';
+import { baseEnv, flag, kafkaEnv, loadEnvOrExit, packageRoot, port } from '@mindweave/service-kit';
 
 // Files of the repository the router reads by default: its layout is kept in the image (Dockerfile).
 const root = packageRoot(import.meta.url);
@@ -45,6 +45,10 @@ export const routerEnv = {
   SUBSCRIPTION_KEY_RECHECK_SECONDS: z.coerce.number().int().min(1).default(30),
   /** Every fetch to a subgraph is abandoned after this long. */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),
+  /** `router`: this router's executor of the query plans (plan-executor.ts); `apollo`: @apollo/gateway's. */
+  QUERY_PLAN_EXECUTOR: z.enum(['router', 'apollo']).default('router'),
+  /** Identical subgraph queries in flight for the same caller share one request. */
+  SUBGRAPH_DEDUPLICATION: flag(true),
 
   // Demand control (README: "Query cost").
   MAX_OPERATION_COST: z.coerce.number().int().min(1).default(5_000),

@@ -4,6 +4,7 @@ import { ApolloGateway } from '@apollo/gateway';
 import pg from 'pg';
 import type { Logger } from '@mindweave/service-kit';
 import type { Metrics } from './metrics.ts';
+import { createPlanExecutor } from './plan-executor.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-source.ts';
 
 export interface GatewayOptions {
@@ -14,6 +15,10 @@ export interface GatewayOptions {
   subgraphUrls: Map<string, string>;
   signingSecret: string;
   subgraphTimeoutMs: number;
+  /** Who executes query plans: this router's executor (plan-executor.ts), or @apollo/gateway's own. */
+  executor: 'router' | 'apollo';
+  /** Identical subgraph queries in flight for the same identity share one request (subgraph-source.ts). */
+  deduplicateSubgraphQueries: boolean;
   metrics: Metrics;
   log: Logger;
   /** Filled with each subgraph's URL as the gateway builds it (for health checks). */
@@ -73,16 +78,40 @@ function supergraphSource(options: GatewayOptions) {
   };
 }
 
-/** A gateway over the supergraph, reloading it whenever its source changes. */
+/**
+ * A gateway over the supergraph, reloading it whenever its source changes, for Apollo Server.
+ * @apollo/gateway loads the supergraph, builds the API schema and the subgraphs' data sources;
+ * with `executor: 'router'` the query plans are executed by plan-executor.ts instead of it.
+ */
 export function createGateway(options: GatewayOptions) {
   const agent = createSubgraphAgent(options.subgraphTimeoutMs);
-  return new ApolloGateway({
+  const sources = new Map<string, SubgraphDataSource>();
+  const gateway = new ApolloGateway({
     logger: options.log,
     supergraphSdl: supergraphSource(options),
     buildService: ({ name, url }) => {
       const target = options.subgraphUrls.get(name) ?? url ?? '';
       options.subgraphs?.set(name, target);
-      return new SubgraphDataSource(name, target, agent, options.signingSecret, options.metrics);
+      const source = new SubgraphDataSource(name, target, agent, options.signingSecret, options.metrics, options.deduplicateSubgraphQueries);
+      sources.set(name, source);
+      return source;
     },
   });
+  if (options.executor === 'apollo') return gateway;
+  const planExecutor = createPlanExecutor({ sources, fallback: gateway.executor });
+  // Registered before Apollo Server's own listener, so that plans follow every supergraph version.
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => planExecutor.setSupergraph(coreSupergraphSdl));
+  return {
+    async load(loadOptions: Parameters<ApolloGateway['load']>[0]): ReturnType<ApolloGateway['load']> {
+      const { schema } = await gateway.load(loadOptions);
+      return { schema, executor: planExecutor.executor };
+    },
+    onSchemaLoadOrUpdate: (callback: Parameters<ApolloGateway['onSchemaLoadOrUpdate']>[0]) => gateway.onSchemaLoadOrUpdate(callback),
+    stop: () => gateway.stop(),
+    get schema() {
+      return gateway.schema;
+    },
+  };
 }
+
+export type Gateway = ReturnType<typeof createGateway>;

@@ -74,6 +74,16 @@ describe('actualCost', () => {
     expect(actualCost(index, op, data)).toBe(1 + 2 + 1);
     expect(estimateCost(index, op, undefined, 10)).toBe(1 + 3 * (1 + 3));
   });
+
+  it('weighs each member of an abstract list by its own type, the same on every call', () => {
+    const op = analyzed('fragment F on User { friends { id } } { things { __typename ...F ... on Usage { tokens } } }');
+    const data = { things: [{ __typename: 'User', friends: [{ id: '1' }, { id: '2' }] }, { __typename: 'Usage', tokens: 3 }, { __typename: 'User', friends: [] }] };
+    // Each of the three things weighs what `things` does (1), each friend 1; tokens is a leaf.
+    const expected = 3 + 2;
+    expect(actualCost(index, op, data)).toBe(expected);
+    expect(actualCost(index, op, data)).toBe(expected);
+    expect(actualCost(index, op, { things: [] })).toBe(0);
+  });
 });
 
 describe('analyzeOperation limits', () => {

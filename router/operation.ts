@@ -219,31 +219,70 @@ export function estimateCost(index: SchemaIndex, op: AnalyzedOperation, variable
   return base + selectionCost(op.operation.selectionSet, op.rootType, undefined, new Set());
 }
 
-/** The cost the response actually had: each object and leaf in the data, weighed as estimated. */
+/** A selection set's fields and fragments against one parent and owner type, resolved once. */
+interface CostSelection {
+  fields: { key: string; own: number; named: GraphQLCompositeType | undefined; selectionSet: SelectionSetNode | undefined }[];
+  fragments: { selectionSet: SelectionSetNode; type: GraphQLCompositeType }[];
+}
+
+// Per selection set, parent type and owner type; dropped with the analysis (or schema) they came from.
+const costSelections = new WeakMap<SelectionSetNode, Map<GraphQLCompositeType, Map<GraphQLCompositeType, CostSelection>>>();
+
+function costSelection(index: SchemaIndex, op: AnalyzedOperation, selectionSet: SelectionSetNode, parent: GraphQLCompositeType, owner: GraphQLCompositeType): CostSelection {
+  let byParent = costSelections.get(selectionSet);
+  if (!byParent) costSelections.set(selectionSet, (byParent = new Map()));
+  let byOwner = byParent.get(parent);
+  if (!byOwner) byParent.set(parent, (byOwner = new Map()));
+  let compiled = byOwner.get(owner);
+  if (compiled) return compiled;
+  compiled = { fields: [], fragments: [] };
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) {
+      const field = fieldOf(owner, selection.name.value) ?? fieldOf(parent, selection.name.value);
+      if (!field) continue;
+      const named = getNamedType(field.type);
+      const rules = index.field(owner.name, selection.name.value);
+      compiled.fields.push({
+        key: selection.alias?.value ?? selection.name.value,
+        own: rules?.weight ?? (isCompositeType(named) ? 1 : 0),
+        named: isCompositeType(named) ? named : undefined,
+        selectionSet: selection.selectionSet,
+      });
+    } else {
+      const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : op.fragments.get(selection.name.value);
+      const typeName = fragment?.typeCondition?.name.value;
+      const type = typeName ? index.schema.getType(typeName) : parent;
+      if (fragment && type && isCompositeType(type)) compiled.fragments.push({ selectionSet: fragment.selectionSet, type });
+    }
+  }
+  byOwner.set(owner, compiled);
+  return compiled;
+}
+
+/**
+ * The cost the response actually had: each object and leaf in the data, weighed as estimated. The
+ * selections are resolved against the schema once per operation and type, then only the data is
+ * walked.
+ */
 export function actualCost(index: SchemaIndex, op: AnalyzedOperation, data: unknown): number {
-  function valueCost(value: unknown, rules: FieldRules | undefined, named: ReturnType<typeof getNamedType>, node: FieldNode): number {
+  function valueCost(value: unknown, own: number, named: GraphQLCompositeType | undefined, selectionSet: SelectionSetNode | undefined): number {
     if (value === null || value === undefined) return 0;
-    if (Array.isArray(value)) return value.reduce<number>((sum, item) => sum + valueCost(item, rules, named, node), 0);
-    const own = rules?.weight ?? (isCompositeType(named) ? 1 : 0);
-    return own + (node.selectionSet && isCompositeType(named) && typeof value === 'object' ? objectCost(node.selectionSet, named, value as Record<string, unknown>) : 0);
+    if (Array.isArray(value)) {
+      let sum = 0;
+      for (const item of value) sum += valueCost(item, own, named, selectionSet);
+      return sum;
+    }
+    return own + (selectionSet && named && typeof value === 'object' ? objectCost(selectionSet, named, value as Record<string, unknown>) : 0);
   }
   function objectCost(selectionSet: SelectionSetNode, parent: GraphQLCompositeType, data: Record<string, unknown>): number {
+    const typename = data['__typename'];
+    const concrete = typeof typename === 'string' ? index.schema.getType(typename) : undefined;
+    const compiled = costSelection(index, op, selectionSet, parent, concrete && isCompositeType(concrete) ? concrete : parent);
     let cost = 0;
-    const concrete = typeof data['__typename'] === 'string' ? index.schema.getType(data['__typename']) : undefined;
-    const owner = concrete && isCompositeType(concrete) ? concrete : parent;
-    for (const selection of selectionSet.selections) {
-      if (selection.kind === Kind.FIELD) {
-        const key = selection.alias?.value ?? selection.name.value;
-        const field = fieldOf(owner, selection.name.value) ?? fieldOf(parent, selection.name.value);
-        if (!field || !(key in data)) continue;
-        cost += valueCost(data[key], index.field(owner.name, selection.name.value), getNamedType(field.type), selection);
-      } else {
-        const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : op.fragments.get(selection.name.value);
-        const typeName = fragment?.typeCondition?.name.value;
-        const type = typeName ? index.schema.getType(typeName) : parent;
-        if (fragment && type && isCompositeType(type)) cost += objectCost(fragment.selectionSet, type, data);
-      }
+    for (const field of compiled.fields) {
+      if (field.key in data) cost += valueCost(data[field.key], field.own, field.named, field.selectionSet);
     }
+    for (const fragment of compiled.fragments) cost += objectCost(fragment.selectionSet, fragment.type, data);
     return cost;
   }
   const base = op.operation.operation === 'mutation' ? 10 : 0;

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { GraphQLFormattedError } from 'graphql';
+import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
+import type { DocumentNode, GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
 import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
@@ -94,7 +95,10 @@ async function writeResponse(res: ServerResponse, response: HTTPGraphQLResponse)
   res.statusCode = response.status ?? 200;
   for (const [name, value] of response.headers) res.setHeader(name, value);
   if (response.body.kind === 'complete') {
-    res.end(response.body.string);
+    // Encoded once, which also gives the length: ended with the string, it is measured, then encoded.
+    const body = Buffer.from(response.body.string);
+    res.setHeader('content-length', body.length);
+    res.end(body);
     return;
   }
   for await (const chunk of response.body.asyncIterator) res.write(chunk);
@@ -151,6 +155,8 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     subgraphUrls: env.SUBGRAPH_URLS,
     signingSecret: env.INTERNAL_SIGNING_SECRET,
     subgraphTimeoutMs: env.SUBGRAPH_TIMEOUT_MS,
+    executor: env.QUERY_PLAN_EXECUTOR,
+    deduplicateSubgraphQueries: env.SUBGRAPH_DEDUPLICATION,
     metrics,
     log,
     subgraphs,
@@ -166,6 +172,9 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     allowBatchedHttpRequests: env.MAX_BATCH_SIZE > 0,
     // Persisted queries are resolved before the edge (persisted-queries.ts), shared through Redis.
     persistedQueries: false,
+    // Parsed and validated documents, with their tokens: the default 30 MiB (of JSON) holds about
+    // 100 MB of heap, which a stream of distinct operations fills (bench:federation, first-seen).
+    documentStore: new InMemoryLRUCache<DocumentNode>({ maxSize: 8 * 1024 * 1024 }),
     // Credentials travel in headers, never in cookies, so cross-site requests carry no authority.
     csrfPrevention: false,
     // Browsers get router/ide.ts instead of Apollo's landing page, which loads from a CDN.

@@ -3,7 +3,7 @@ import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo
 import { GraphQLError } from 'graphql';
 import { Agent } from 'undici';
 import { dependencyUnavailable, isPassingFailure } from '@mindweave/errors';
-import { encodeIdentity, signIdentity } from '@mindweave/service-kit';
+import { encodeIdentity, identityHeaders, signIdentity } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
 import { dedupeRepresentations, expandEntities } from './entity-dedupe.ts';
 import { operationLabel, type Metrics } from './metrics.ts';
@@ -19,9 +19,9 @@ type SubgraphResponse = Awaited<ReturnType<GraphQLDataSource['process']>>;
 export const createSubgraphAgent = (timeoutMs: number) =>
   new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 128, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: Math.min(timeoutMs, 5_000) });
 
-/** A few hundred distinct subgraph operations at most: one per fetch node of the cached plans. */
+/** A subgraph operation as a JSON string, made once: a few hundred at most, one per fetch node of the cached plans. */
 const quotedQueries = new Map<string, string>();
-function quoted(query: string) {
+export function quoted(query: string) {
   let json = quotedQueries.get(query);
   if (json === undefined) {
     json = JSON.stringify(query);
@@ -31,15 +31,43 @@ function quoted(query: string) {
   return json;
 }
 
+/** A subgraph's reply before parsing, which requests deduplicated in flight share. */
+interface Reply {
+  status: number;
+  contentType: string;
+  cacheControl: string | undefined;
+  text: string;
+}
+
+export interface SendOptions {
+  context: RouterContext | undefined;
+  /** For the duration metric. */
+  operationName: string | undefined;
+  /** The incoming operation's cache policy, which the subgraph's Cache-Control restricts. */
+  cachePolicy?: CachePolicy | undefined;
+  /** Extra headers (the gateway's trace request); a request with any is never deduplicated. */
+  headers?: Iterable<[string, string]>;
+  /** A query, which may share the reply of an identical one in flight; never a mutation. */
+  query: boolean;
+}
+
+const isQueryText = (query: string) => /^\s*(?:\{|query\b)/.test(query);
+
 /**
  * One subgraph as the gateway sees it. Replaces RemoteGraphQLDataSource, whose WHATWG fetch,
  * node-fetch Headers and Request objects cost the router a quarter of its CPU on entity-heavy
  * plans: this posts with undici's plain request API, forwards the caller's identity in headers
  * signed over each request's body, sends each distinct entity representation once, and times each fetch.
+ *
+ * With `deduplicate`, a query identical to one in flight to this subgraph for the same identity
+ * (same body, same signed identity) waits for that one's reply instead of being sent again, as
+ * Apollo Router's `deduplicate_query` and Hive Gateway do: under load many operations ask the same
+ * entities at once. Each waiter parses the reply itself, so no two operations share objects.
  */
 export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
   private readonly origin: string;
   private readonly path: string;
+  private readonly inflight = new Map<string, Promise<Reply>>();
 
   constructor(
     private readonly subgraph: string,
@@ -47,6 +75,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     private readonly agent: Agent,
     private readonly signingSecret: string,
     private readonly metrics: Metrics,
+    private readonly deduplicate = false,
   ) {
     const parsed = new URL(url);
     this.origin = parsed.origin;
@@ -54,52 +83,84 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
   }
 
   async process(options: GraphQLDataSourceProcessOptions<RouterContext>): Promise<SubgraphResponse> {
+    const { query, variables, operationName } = options.request;
+    if (!query) throw new Error('Missing query');
+    const representations = variables?.['representations'];
+    const deduped = Array.isArray(representations) ? dedupeRepresentations(representations) : null;
+    const body = `{"query":${quoted(query)}${operationName ? `,"operationName":${JSON.stringify(operationName)}` : ''},"variables":${JSON.stringify(deduped ? { ...variables, representations: deduped.unique } : (variables ?? {}))}}`;
+    const incoming = 'incomingRequestContext' in options ? options.incomingRequestContext : undefined;
+    const result = await this.send(body, {
+      context: 'edge' in options.context ? (options.context as RouterContext) : undefined,
+      operationName: incoming?.operationName ?? undefined,
+      cachePolicy: incoming?.overallCachePolicy,
+      headers: options.request.http?.headers,
+      query: isQueryText(query),
+    });
+    return deduped ? expandEntities(result, deduped) : result;
+  }
+
+  /** Posts one GraphQL request body and parses the subgraph's answer; HTTP errors become a GraphQLError. */
+  async send(body: string, options: SendOptions): Promise<SubgraphResponse> {
     const started = performance.now();
-    const context = 'edge' in options.context ? (options.context as RouterContext) : undefined;
+    const { context } = options;
     try {
-      const { query, variables, operationName } = options.request;
-      if (!query) throw new Error('Missing query');
-      const representations = variables?.['representations'];
-      const deduped = Array.isArray(representations) ? dedupeRepresentations(representations) : null;
-      const body = `{"query":${quoted(query)}${operationName ? `,"operationName":${JSON.stringify(operationName)}` : ''},"variables":${JSON.stringify(deduped ? { ...variables, representations: deduped.unique } : (variables ?? {}))}}`;
-      const response = await this.post(body, this.headers(options, context, body)).catch((error: unknown) => {
-        // Refused, reset or timed out: its part may be asked again. Anything else (a body that is no GraphQL response) is a bug.
-        if (error instanceof GraphQLError || !isPassingFailure(error)) throw error;
+      const reply = await this.reply(body, options).catch((error: unknown) => {
+        // Refused, reset or timed out: its part may be asked again. Anything else is a bug.
+        if (!isPassingFailure(error)) throw error;
         context?.log.warn({ err: error, subgraph: this.subgraph }, 'subgraph unreachable');
         throw this.unavailable(error);
       });
-      if ('incomingRequestContext' in options) restrictCachePolicy(options.incomingRequestContext.overallCachePolicy, response.cacheControl);
-      return deduped ? expandEntities(response.result, deduped) : response.result;
+      restrictCachePolicy(options.cachePolicy, reply.cacheControl);
+      return this.parse(reply);
     } finally {
       const durationMs = performance.now() - started;
       context?.subgraphTimings.push({ subgraph: this.subgraph, durationMs: Math.round(durationMs * 100) / 100 });
-      const operation = 'incomingRequestContext' in options ? options.incomingRequestContext.operationName : undefined;
-      this.metrics.subgraphDuration.observe({ subgraph: this.subgraph, operation: operationLabel(operation) }, durationMs / 1000);
+      this.metrics.subgraphDuration.observe({ subgraph: this.subgraph, operation: operationLabel(options.operationName) }, durationMs / 1000);
     }
   }
 
-  private headers(options: GraphQLDataSourceProcessOptions<RouterContext>, context: RouterContext | undefined, body: string) {
+  private reply(body: string, options: SendOptions): Promise<Reply> {
+    const { headers, extra } = this.headers(options.context, options.headers, body);
+    if (!this.deduplicate || !options.query || extra) return this.post(body, headers);
+    // The identity is what the subgraph answers for; the request id, signature and its time are not.
+    const key = `${headers[identityHeaders.identity] ?? ''}\n${body}`;
+    let reply = this.inflight.get(key);
+    if (!reply) {
+      reply = this.post(body, headers).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, reply);
+    }
+    return reply;
+  }
+
+  /** The request's headers, and whether it carries extra ones (which a deduplication key would have to hold). */
+  private headers(context: RouterContext | undefined, extra: Iterable<[string, string]> | undefined, body: string): { headers: Record<string, string>; extra: boolean } {
     // Signed per fetch, since the signature covers the body; the identity is encoded once per operation.
     const signed = context
       ? signIdentity(this.signingSecret, context.identity, context.requestId, body, Date.now(), (context.encodedIdentity ??= encodeIdentity(context.identity)))
       : signIdentity(this.signingSecret, { kind: 'anonymous' }, 'unknown', body);
     const headers: Record<string, string> = { 'content-type': 'application/json', ...signed };
+    let extraHeaders = false;
     // The gateway asks for federated traces this way.
-    for (const [name, value] of options.request.http?.headers ?? []) headers[name] = value;
-    return headers;
+    for (const [name, value] of extra ?? []) {
+      headers[name] = value;
+      extraHeaders = true;
+    }
+    return { headers, extra: extraHeaders };
   }
 
-  private async post(body: string, headers: Record<string, string>) {
+  private async post(body: string, headers: Record<string, string>): Promise<Reply> {
     const reply = await this.agent.request({ origin: this.origin, path: this.path, method: 'POST', headers, body });
     const text = await reply.body.text();
-    const status = reply.statusCode;
-    const contentType = String(reply.headers['content-type'] ?? '');
+    const cacheControl = reply.headers['cache-control'];
+    return { status: reply.statusCode, contentType: String(reply.headers['content-type'] ?? ''), cacheControl: typeof cacheControl === 'string' ? cacheControl : undefined, text };
+  }
+
+  private parse({ status, contentType, text }: Reply): SubgraphResponse {
     const json = contentType.startsWith('application/json') || contentType.startsWith('application/graphql-response+json');
     if (status < 200 || status >= 300) throw this.httpError(status, json ? parseOrText(text) : text);
     const parsed: unknown = json ? JSON.parse(text) : text;
     if (!isGraphQLResponse(parsed)) throw new Error(`Expected JSON response body, but received: ${text.slice(0, 200)}`);
-    const cacheControl = reply.headers['cache-control'];
-    return { result: parsed, cacheControl: typeof cacheControl === 'string' ? cacheControl : undefined };
+    return parsed;
   }
 
   /** The subgraph could not be reached, or did not answer in time: its part of the response may be asked again. */

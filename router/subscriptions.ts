@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApolloServer } from '@apollo/server';
-import type { ApolloGateway } from '@apollo/gateway';
 import { GraphQLError, Kind, parse, print, validate, valueFromASTUntyped, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode, type OperationDefinitionNode } from 'graphql';
 import { MessageType } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -13,6 +12,7 @@ import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-ki
 import { credentialOf, type Authentication, type Authenticator } from './auth.ts';
 import type { RouterContext } from './context.ts';
 import { refusalOf, type Edge } from './edge.ts';
+import type { Gateway } from './gateway.ts';
 import type { Metrics } from './metrics.ts';
 import type { PersistedQueries } from './persisted-queries.ts';
 import { isMemberOf, type MembershipLookup } from './memberships.ts';
@@ -125,7 +125,7 @@ const usagePayload = (event: EventEnvelope<'usage.recorded'>) => ({ id: event.id
 export interface SubscriptionOptions {
   server: Server;
   apollo: ApolloServer<RouterContext>;
-  gateway: ApolloGateway;
+  gateway: Pick<Gateway, 'schema'>;
   authenticator: Authenticator;
   /** Users' memberships, from accounts. */
   membershipLookup: MembershipLookup;

@@ -29,11 +29,11 @@ export async function answersGraphQL(url: string): Promise<boolean> {
   }
 }
 
-export async function postTestQuery(url: string, token: string): Promise<Response> {
+export async function postTestQuery(url: string, token: string, body = testRequestBody): Promise<Response> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: testRequestBody,
+    body,
     signal: AbortSignal.timeout(10_000),
   });
   const text = await response.text();
@@ -45,7 +45,7 @@ export async function postTestQuery(url: string, token: string): Promise<Respons
 }
 
 /** Where two JSON values first differ, as a path such as `users.0.reviews.1.body`. */
-function firstDifference(a: unknown, b: unknown, path: string[] = []): string | null {
+export function firstDifference(a: unknown, b: unknown, path: string[] = []): string | null {
   if (isDeepStrictEqual(a, b)) return null;
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && Array.isArray(a) === Array.isArray(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
@@ -57,8 +57,19 @@ function firstDifference(a: unknown, b: unknown, path: string[] = []): string | 
   return `${path.join('.') || '(root)'}: ${JSON.stringify(a)?.slice(0, 120)} against ${JSON.stringify(b)?.slice(0, 120)}`;
 }
 
-/** The checked answer of each gateway, by name; throws when one is wrong or differs from the others. */
-export async function checkSameResponses(gateways: { name: string; url: string }[], token: string): Promise<Map<string, Response>> {
+/** Where two response texts first differ, with some context, or null when they are the same bytes. */
+export function firstByteDifference(a: string, b: string): string | null {
+  if (a === b) return null;
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  return `at byte ${i}: ${JSON.stringify(a.slice(Math.max(0, i - 60), i + 60))} against ${JSON.stringify(b.slice(Math.max(0, i - 60), i + 60))}`;
+}
+
+/**
+ * The checked answer of each gateway, by name; throws when one is wrong or differs from the
+ * others. This router's answers must be byte-identical to plain @apollo/gateway's (`sameBytesAs`).
+ */
+export async function checkSameResponses(gateways: { name: string; url: string }[], token: string, sameBytesAs: Record<string, string> = {}): Promise<Map<string, Response>> {
   const responses = new Map<string, Response>();
   for (const gateway of gateways) {
     const response = await postTestQuery(gateway.url, token);
@@ -71,6 +82,11 @@ export async function checkSameResponses(gateways: { name: string; url: string }
   for (const [name, response] of others) {
     const difference = first ? firstDifference(first[1].body.data, response.body.data) : null;
     if (difference) throw new Error(`${first?.[0]} and ${name} answer TestQuery with different data, first at ${difference}`);
+  }
+  for (const [name, reference] of Object.entries(sameBytesAs)) {
+    const [mine, theirs] = [responses.get(name), responses.get(reference)];
+    const difference = mine && theirs ? firstByteDifference(mine.text, theirs.text) : null;
+    if (difference) throw new Error(`${name} and ${reference} answer TestQuery with different bytes, ${difference}`);
   }
   return responses;
 }

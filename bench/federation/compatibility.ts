@@ -1,6 +1,6 @@
-// `tsx bench/federation/compatibility.ts`: the jest tests of @apollo/federation-subgraph-compatibility
-// 1.2.1 with this router in place of Apollo Router, and without the downloads its own modes need
-// (rover, the router binary, pm2, docker). See compatibility.md for what it runs and why.
+// `pnpm bench:compatibility`: the jest tests of @apollo/federation-subgraph-compatibility 1.2.1
+// with this router in place of Apollo Router, and without the downloads its own modes need (rover,
+// the router binary, pm2, docker). See compatibility.md for what it runs and why.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -16,7 +16,7 @@ import { startRouter } from './router.ts';
 import { cleanupStack, deleteRedisKeys, freePorts, startProcess } from '../lib/harness.ts';
 import { table } from '../lib/report.ts';
 
-const compatibilityPackage = createRequire(join(repoRoot, 'package.json')).resolve('@apollo/federation-subgraph-compatibility/package.json');
+const compatibilityPackage = createRequire(join(import.meta.dirname, '..', 'package.json')).resolve('@apollo/federation-subgraph-compatibility/package.json');
 /** The tests live in the CLI's dependency, @apollo/federation-subgraph-compatibility-tests. */
 const testsDir = dirname(createRequire(compatibilityPackage).resolve('@apollo/federation-subgraph-compatibility-tests/package.json'));
 const requireFromTests = createRequire(join(testsDir, 'package.json'));
@@ -122,7 +122,7 @@ async function main(): Promise<number> {
     const starts = [
       { name: 'users', args: [join(testsDir, 'dist/subgraphs/users/index.js')], env: { USERS_PORT: String(usersPort) } },
       { name: 'inventory', args: [join(testsDir, 'dist/subgraphs/inventory/index.js')], env: { INVENTORY_PORT: String(inventoryPort) } },
-      { name: 'products', args: ['--import', 'tsx', join(import.meta.dirname, 'compatibility/products.ts')], env: { PORT: String(productsPort), PRODUCTS_SCHEMA: subgraphs.products.schemaFile } },
+      { name: 'products', args: ['--conditions=development', '--import', 'tsx', join(import.meta.dirname, 'compatibility/products.ts')], env: { PORT: String(productsPort), PRODUCTS_SCHEMA: subgraphs.products.schemaFile } },
     ] as const;
     for (const start of starts) {
       const started = await startProcess({

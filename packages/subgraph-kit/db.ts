@@ -6,7 +6,7 @@ import type { Logger } from '@mindweave/service-kit';
  * Prisma's PostgreSQL driver adapter, bound to the service's own schema (no Rust engine). The
  * search path is set too, so that raw SQL ($queryRaw) finds the service's tables unqualified.
  */
-export function createPgAdapter(databaseUrl: string, schema: string, maxConnections = 10) {
+export function createPgAdapter(databaseUrl: string, schema: string, maxConnections: number) {
   return new PrismaPg({ connectionString: databaseUrl, max: maxConnections, idleTimeoutMillis: 30_000, options: `-c search_path=${schema}` }, { schema });
 }
 

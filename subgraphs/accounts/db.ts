@@ -6,6 +6,6 @@ export const dbSchema = 'accounts';
 
 // Query events let tests count the SQL statements a request runs.
 export const prisma = new PrismaClient({
-  adapter: createPgAdapter(env.DATABASE_URL, dbSchema),
+  adapter: createPgAdapter(env.DATABASE_URL, dbSchema, env.DATABASE_POOL_MAX),
   log: [{ emit: 'event', level: 'query' }],
 });

@@ -5,6 +5,6 @@ import { PrismaClient } from './generated/prisma/client.ts';
 export const dbSchema = 'webhooks';
 
 export const prisma = new PrismaClient({
-  adapter: createPgAdapter(env.DATABASE_URL, dbSchema),
+  adapter: createPgAdapter(env.DATABASE_URL, dbSchema, env.DATABASE_POOL_MAX),
   log: [{ emit: 'event', level: 'query' }],
 });
