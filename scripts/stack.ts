@@ -8,21 +8,29 @@ import { Redis } from 'ioredis';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
 
+/**
+ * V8 settings of the processes that idle most of the time: a heap that favours size over speed,
+ * and Prisma's WebAssembly query compiler kept on V8's baseline compiler (optimizing it cost about
+ * 64 MB a process). Measured with `pnpm bench:footprint`: a subgraph at idle from about 227 to
+ * 122 MB of RSS.
+ */
+const small = ['--optimize-for-size', '--liftoff-only'];
+
 /** The processes of the supergraph, in start order: subgraphs first, then the router. */
 export const services = [
-  { name: 'identity', entry: 'subgraphs/identity/main.ts', portVar: 'IDENTITY_PORT', offset: 1 },
-  { name: 'accounts', entry: 'subgraphs/accounts/main.ts', portVar: 'ACCOUNTS_PORT', offset: 2 },
+  { name: 'identity', entry: 'subgraphs/identity/main.ts', portVar: 'IDENTITY_PORT', offset: 1, nodeArgs: small },
+  { name: 'accounts', entry: 'subgraphs/accounts/main.ts', portVar: 'ACCOUNTS_PORT', offset: 2, nodeArgs: small },
   // The usage path turns 1,000-event batches into short-lived objects: a 32 MB semi-space lets them
-  // die young instead of being promoted (bench:usage).
-  { name: 'usage', entry: 'subgraphs/usage/main.ts', portVar: 'USAGE_PORT', offset: 3, nodeArgs: ['--max-semi-space-size=32'] },
-  { name: 'analytics', entry: 'subgraphs/analytics/main.ts', portVar: 'ANALYTICS_PORT', offset: 4 },
-  { name: 'analytics-consumer', entry: 'subgraphs/analytics/consumer.ts', portVar: 'CONSUMER_HEALTH_PORT', offset: 13, nodeArgs: ['--max-semi-space-size=32'], background: true },
-  { name: 'mcp-registry', entry: 'subgraphs/mcp-registry/main.ts', portVar: 'MCP_REGISTRY_PORT', offset: 6 },
-  { name: 'governance', entry: 'subgraphs/governance/main.ts', portVar: 'GOVERNANCE_PORT', offset: 5 },
-  { name: 'governance-consumer', entry: 'subgraphs/governance/consumer.ts', portVar: 'GOVERNANCE_CONSUMER_HEALTH_PORT', offset: 15, background: true },
-  { name: 'exports', entry: 'subgraphs/exports/main.ts', portVar: 'EXPORTS_PORT', offset: 7 },
-  { name: 'webhooks', entry: 'subgraphs/webhooks/main.ts', portVar: 'WEBHOOKS_PORT', offset: 8 },
-  { name: 'workers', entry: 'workers/main.ts', portVar: 'WORKERS_HEALTH_PORT', offset: 14, background: true },
+  // die young instead of being promoted (bench:usage). Its Prisma asks only for the prices.
+  { name: 'usage', entry: 'subgraphs/usage/main.ts', portVar: 'USAGE_PORT', offset: 3, nodeArgs: ['--max-semi-space-size=32', '--liftoff-only'] },
+  { name: 'analytics', entry: 'subgraphs/analytics/main.ts', portVar: 'ANALYTICS_PORT', offset: 4, nodeArgs: small },
+  { name: 'analytics-consumer', entry: 'subgraphs/analytics/consumer.ts', portVar: 'CONSUMER_HEALTH_PORT', offset: 13, nodeArgs: ['--max-semi-space-size=32', '--liftoff-only'], background: true },
+  { name: 'mcp-registry', entry: 'subgraphs/mcp-registry/main.ts', portVar: 'MCP_REGISTRY_PORT', offset: 6, nodeArgs: small },
+  { name: 'governance', entry: 'subgraphs/governance/main.ts', portVar: 'GOVERNANCE_PORT', offset: 5, nodeArgs: small },
+  { name: 'governance-consumer', entry: 'subgraphs/governance/consumer.ts', portVar: 'GOVERNANCE_CONSUMER_HEALTH_PORT', offset: 15, nodeArgs: small, background: true },
+  { name: 'exports', entry: 'subgraphs/exports/main.ts', portVar: 'EXPORTS_PORT', offset: 7, nodeArgs: small },
+  { name: 'webhooks', entry: 'subgraphs/webhooks/main.ts', portVar: 'WEBHOOKS_PORT', offset: 8, nodeArgs: small },
+  { name: 'workers', entry: 'workers/main.ts', portVar: 'WORKERS_HEALTH_PORT', offset: 14, nodeArgs: small, background: true },
   // A 64 MB semi-space lets most of an in-flight plan's data die young instead of being promoted;
   // a 256 MB old space keeps V8 from growing the heap lazily to twice what it needs. Measured with
   // `pnpm bench:federation`: 5-10% more requests/s, and peak RSS ~320 MB instead of ~470 MB.
@@ -166,7 +174,7 @@ export const commandOf = (service: Service, from: 'source' | 'build') =>
  */
 export async function startService(service: Service, env: NodeJS.ProcessEnv, options: { port: number; logFile?: string; readyPath?: string; readyTimeoutMs?: number; image?: string }) {
   // MW_CPU_PROF_DIR=<dir>: every service writes a V8 CPU profile under <dir>/<service> when it exits.
-  const nodeArgs = [...('nodeArgs' in service ? service.nodeArgs : []), ...(process.env['MW_CPU_PROF_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['MW_CPU_PROF_DIR']}/${service.name}`] : [])];
+  const nodeArgs = [...service.nodeArgs, ...(process.env['MW_CPU_PROF_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['MW_CPU_PROF_DIR']}/${service.name}`] : [])];
   // From a packaged image (scripts/image.sh), as its container runs: there, from the built entry.
   const command = options.image ? [join(options.image, builtEntryOf(service.entry))] : commandOf(service, runFrom());
   const child = spawn(process.execPath, [...nodeArgs, ...command], {
@@ -210,24 +218,25 @@ export async function startService(service: Service, env: NodeJS.ProcessEnv, opt
 export async function startStack(options: StackOptions) {
   const env = { ...process.env, ...stackEnv(options) };
   if (options.logDir) await mkdir(options.logDir, { recursive: true });
-  const running: { stop: () => Promise<void> }[] = [];
+  const running: (Awaited<ReturnType<typeof startService>> & { name: string })[] = [];
   const stop = async () => {
     await Promise.all(running.reverse().map((service) => service.stop()));
   };
   try {
     for (const service of services) {
-      running.push(
-        await startService(service, env, {
+      running.push({
+        name: service.name,
+        ...(await startService(service, env, {
           port: options.basePort + service.offset,
           logFile: options.logDir ? join(options.logDir, `${service.name}.log`) : undefined,
           readyTimeoutMs: options.readyTimeoutMs,
           image: options.image,
-        }),
-      );
+        })),
+      });
     }
   } catch (error) {
     await stop();
     throw error;
   }
-  return { routerUrl: `http://127.0.0.1:${options.basePort}/graphql`, env: stackEnv(options), stop };
+  return { routerUrl: `http://127.0.0.1:${options.basePort}/graphql`, env: stackEnv(options), processes: running.map(({ name, child }) => ({ name, pid: child.pid! })), stop };
 }

@@ -62,6 +62,16 @@ export function rssMb(pid: number): number {
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
+/**
+ * The process' proportional set size in MB: its private memory plus its share of pages it shares
+ * with others (the node binary, mapped by every process). Summed over processes, unlike RSS, it
+ * counts shared pages once.
+ */
+export function pssMb(pid: number): number {
+  const match = readProc(pid, 'smaps_rollup')?.match(/^Pss:\s+(\d+) kB/m);
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
 /** Busy and total jiffies of all cores, from the first line of /proc/stat. */
 function machineTicks(): { busy: number; total: number } {
   const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/);

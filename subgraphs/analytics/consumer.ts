@@ -41,7 +41,7 @@ await monthTotals(persistPool, [monthOf(thisMonth), monthOf(lastMonth)])
   .then((months) => settlePersisted(redis, months))
   .catch((error: unknown) => log.warn({ err: error }, 'month-to-date totals not copied to Redis at start; each settles with its next batch'));
 
-const handleHealth = createHealthRoutes('analytics-consumer', { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }, { details: async () => ({ consumers: await subscription.lag() }) });
+const handleHealth = createHealthRoutes('analytics-consumer', { postgres: () => persistPool.query('SELECT 1'), redis: () => redis.ping() }, { details: async () => ({ consumers: await subscription.lag() }) });
 const health = createServer(async (req, res) => {
   if (!(await handleHealth(req, res, new URL(req.url ?? '/', 'http://consumer').pathname))) sendJson(res, 404, { error: 'not found' });
 });
