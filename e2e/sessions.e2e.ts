@@ -41,7 +41,8 @@ describe('sessions', () => {
       return { ms: performance.now() - started, error: result.errors?.[0] };
     };
     const samples = { unknown: [] as number[], wrong: [] as number[] };
-    let unknownError, wrongError;
+    let unknownError: { extensions: { code: string } } | undefined;
+    let wrongError: typeof unknownError;
     for (let i = 0; i < 5; i++) {
       const u = await time({ email: `nobody-${i}@example.com`, password: testPassword });
       const w = await time({ email: user.email, password: 'the wrong password' });

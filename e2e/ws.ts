@@ -27,7 +27,10 @@ export function watch(client: Client, query: string, variables: Record<string, u
   const errors: unknown[] = [];
   let settle: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (settle = resolve));
-  const stop = client.subscribe({ query, variables }, { next: (r) => void results.push(r as never), error: (e) => (errors.push(e), settle()), complete: () => settle() });
+  const stop = client.subscribe({ query, variables }, { next: (r) => void results.push(r as never), error: (e) => {
+        errors.push(e);
+        settle();
+      }, complete: () => settle() });
   return { results, errors, done, stop };
 }
 

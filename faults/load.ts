@@ -19,7 +19,8 @@ export interface SentBatch {
 /** fetch over several router URLs: a refused or reset connection moves on to the next one, as a load balancer would. */
 function balancedFetch(routerUrls: string[], onFailure: () => void): typeof fetch {
   let current = 0;
-  return async (input, init) => {
+  // The request goes to each router in turn, whatever URL the caller named.
+  return async (_input, init?) => {
     let lastError: unknown;
     for (let i = 0; i < routerUrls.length; i++) {
       const index = (current + i) % routerUrls.length;

@@ -29,6 +29,12 @@ await mkdir(logDir, { recursive: true });
 process.stdout.write(`fault suite ${runId}: its own Redis and PostgreSQL; services' logs in ${logDir}${process.env['KEEP_TEST_LOGS'] ? '' : ' (KEEP_TEST_LOGS=1 keeps them)'}\n`);
 
 /** Run last-in first-out at the end, whatever happened. */
+/** A fault made of steps taken one after another, with nothing to report beyond the counts. */
+const inTurn =
+  (...steps: (() => Promise<unknown>)[]) =>
+  async (): Promise<undefined> => {
+    for (const step of steps) await step();
+  };
 const cleanup: (() => Promise<unknown>)[] = [async () => process.env['KEEP_TEST_LOGS'] || rm(workDir, { recursive: true, force: true })];
 let exitCode = 0;
 
@@ -180,19 +186,25 @@ try {
    * note. `routerUrls` are where the load goes (the client moves on to the next after a cut), and
    * `twins` sends each batch twice at once.
    */
-  const faults: { id: string; name: string; routerUrls?: string[]; twins?: boolean; expectDuplicates?: boolean; strike: () => Promise<{ problems: string[]; note: string } | void> }[] = [
+  const faults: { id: string; name: string; routerUrls?: string[]; twins?: boolean; expectDuplicates?: boolean; strike: () => Promise<{ problems: string[]; note: string } | undefined> }[] = [
 
-    { id: 'consumer-kill', name: 'consumer SIGKILL', strike: async () => void (await sigkill('analytics-consumer'), await sleep(2_000), await start('analytics-consumer')) },
-    { id: 'redis-restart', name: 'Redis restart', strike: async () => void (await redisServer.stop(), await sleep(5_000), await redisServer.start()) },
-    { id: 'redis-down', name: 'Redis down 15 s', strike: async () => void (await redisServer.stop(), await sleep(15_000), await redisServer.start()) },
-    { id: 'postgres-restart', name: 'PostgreSQL restart', strike: async () => void (await postgres.stop(), await postgres.start()) },
-    { id: 'postgres-down', name: 'PostgreSQL down 15 s', strike: async () => void (await postgres.stop(), await sleep(15_000), await postgres.start()) },
-    { id: 'subgraph-kill', name: 'usage subgraph SIGKILL', strike: async () => void (await sigkill('usage'), await sleep(2_000), await start('usage')) },
+    { id: 'consumer-kill', name: 'consumer SIGKILL', strike: inTurn(() => sigkill('analytics-consumer'), () => sleep(2_000), () => start('analytics-consumer')) },
+    { id: 'redis-restart', name: 'Redis restart', strike: inTurn(() => redisServer.stop(), () => sleep(5_000), () => redisServer.start()) },
+    { id: 'redis-down', name: 'Redis down 15 s', strike: inTurn(() => redisServer.stop(), () => sleep(15_000), () => redisServer.start()) },
+    { id: 'postgres-restart', name: 'PostgreSQL restart', strike: inTurn(() => postgres.stop(), () => postgres.start()) },
+    { id: 'postgres-down', name: 'PostgreSQL down 15 s', strike: inTurn(() => postgres.stop(), () => sleep(15_000), () => postgres.start()) },
+    { id: 'subgraph-kill', name: 'usage subgraph SIGKILL', strike: inTurn(() => sigkill('usage'), () => sleep(2_000), () => start('usage')) },
     { id: 'worker-kill', name: 'worker SIGKILL in an export', strike: killWorkerDuringExport },
-    { id: 'router-kill', name: 'router SIGKILL, another serving', strike: async () => void (await sigkill('router'), await sleep(3_000), await start('router')) },
+    { id: 'router-kill', name: 'router SIGKILL, another serving', strike: inTurn(() => sigkill('router'), () => sleep(3_000), () => start('router')) },
     // Not outages, but what idempotency is for: answers lost after the events were recorded, and one batch sent twice at once.
-    { id: 'answer-lost', name: 'answers lost after recording', routerUrls: [lossy.url, routerB], expectDuplicates: true, strike: async () => ({ problems: [], note: (await sleep(8_000), 'every third answer cut by a proxy after the router had answered') }) },
-    { id: 'same-keys', name: 'the same batch twice at once', twins: true, expectDuplicates: true, strike: async () => ({ problems: [], note: (await sleep(8_000), 'each batch sent as two concurrent requests with the same keys') }) },
+    { id: 'answer-lost', name: 'answers lost after recording', routerUrls: [lossy.url, routerB], expectDuplicates: true, strike: async () => {
+        await sleep(8_000);
+        return { problems: [], note: 'every third answer cut by a proxy after the router had answered' };
+      } },
+    { id: 'same-keys', name: 'the same batch twice at once', twins: true, expectDuplicates: true, strike: async () => {
+        await sleep(8_000);
+        return { problems: [], note: 'each batch sent as two concurrent requests with the same keys' };
+      } },
   ].filter
 ((fault) => only.size === 0 || only.has(fault.id));
 

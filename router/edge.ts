@@ -252,7 +252,10 @@ export function refusalOf(identity: Identity): { code: ErrorCode; message: strin
 /** Puts null where a removed field would have been, under every list on the way. */
 function setNullAt(data: unknown, path: string[]) {
   if (data === null || typeof data !== 'object') return;
-  if (Array.isArray(data)) return data.forEach((item) => setNullAt(item, path));
+  if (Array.isArray(data)) {
+    for (const item of data) setNullAt(item, path);
+    return;
+  }
   const [head, ...rest] = path;
   if (head === undefined) return;
   const record = data as Record<string, unknown>;

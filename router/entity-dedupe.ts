@@ -72,7 +72,9 @@ export function expandEntities(response: GatewayGraphQLResponse, { unique, posit
   if (!response.errors?.length) return { ...response, data };
 
   const occurrences: number[][] = unique.map(() => []);
-  positions.forEach((position, original) => occurrences[position]!.push(original));
+  positions.forEach((position, original) => {
+    occurrences[position]!.push(original);
+  });
   // Errors elsewhere first, then each entity's, by its original index (stable within one).
   type FormattedError = (typeof response.errors)[number];
   const elsewhere: FormattedError[] = [];

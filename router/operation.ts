@@ -1,7 +1,6 @@
 import {
   getNamedType,
   getNullableType,
-  GraphQLError,
   isAbstractType,
   isCompositeType,
   isListType,
@@ -136,17 +135,17 @@ function fieldOf(parent: GraphQLCompositeType, name: string): GraphQLField<unkno
 
 function argumentValue(node: FieldNode, name: string, variables: Variables): unknown {
   const arg = node.arguments?.find((a) => a.name.value === name);
-  return arg ? valueOf(arg.value, variables) : undefined;
+  return arg ? literalValue(arg.value, variables) : undefined;
 }
 
-function valueOf(value: ValueNode, variables: Variables): unknown {
+function literalValue(value: ValueNode, variables: Variables): unknown {
   return valueFromASTUntyped(value, variables ?? {});
 }
 
 function skipped(node: { directives?: readonly { name: { value: string }; arguments?: readonly { name: { value: string }; value: ValueNode }[] }[] }, variables: Variables): boolean {
   for (const d of node.directives ?? []) {
     const condition = d.arguments?.find((a) => a.name.value === 'if');
-    const value = condition ? Boolean(valueOf(condition.value, variables)) : undefined;
+    const value = condition ? Boolean(literalValue(condition.value, variables)) : undefined;
     if (d.name.value === 'skip' && value === true) return true;
     if (d.name.value === 'include' && value === false) return true;
   }

@@ -190,7 +190,7 @@ interface Cursor {
   data: Entity | Entity[];
 }
 
-const hasOwn = (object: object, name: string) => Object.prototype.hasOwnProperty.call(object, name);
+const hasOwn = (object: object, name: string) => Object.hasOwn(object, name);
 const getOwn = (object: Data, name: string) => (hasOwn(object, name) ? object[name] : undefined);
 
 function check(condition: boolean, message: () => string): asserts condition {
@@ -402,7 +402,7 @@ async function executeFetch(execution: Execution, fetch: CompiledFetch, cursor: 
   const representationToEntity: number[] = [];
   for (let i = 0; i < entities.length; i++) {
     const representation = representationOf(entities[i]!, fetch.requires);
-    if (representation && representation['__typename']) {
+    if (representation?.['__typename']) {
       applyRewrites(fetch.inputRewrites, representation);
       representations.push(representation);
       representationToEntity.push(i);

@@ -65,7 +65,7 @@ function executeIntrospection(schema: GraphQLSchema, selection: FieldNode, varia
   });
   if (errors?.length || !data) throw new Error(`Introspection query for ${JSON.stringify(selection)} should not have failed but got ${JSON.stringify(errors)}`);
   const key = selection.alias?.value ?? selection.name.value;
-  return Object.prototype.hasOwnProperty.call(data, key) ? data[key] : undefined;
+  return  Object.hasOwn(data, key) ? data[key] : undefined;
 }
 
 export interface PlanExecutorOptions {
@@ -105,7 +105,7 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
       recursiveSelectionsLimitDisabled: false,
       nonLocalSelectionsLimitDisabled: false,
     });
-    let operation;
+    let operation: ReturnType<typeof operationFromDocument>;
     try {
       operation = operationFromDocument(schema.apiSchema.schema, { kind: Kind.DOCUMENT, definitions: [context.operation, ...Object.values(context.fragments)] }, { validate: false });
     } catch (error) {
@@ -158,7 +158,7 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
     await executePlan(planned.plan, execution);
     if (execution.errorPaths?.length) requestContext.metrics.nonFtv1ErrorPaths = [...(requestContext.metrics.nonFtv1ErrorPaths ?? []), ...execution.errorPaths];
 
-    let shaped;
+    let shaped: ReturnType<typeof shapeResponse>;
     try {
       shaped = shapeResponse(planned.shape, schema.apiSchema.types, execution.data, request.variables, (selection) =>
         executeIntrospection(requestContext.schema, selection, variableDefinitions, request.variables),

@@ -67,7 +67,12 @@ function consumeLocally(windows: Windows, limits: Limit[], windowMs: number, now
   });
   const used = entries.map((entry) => Math.floor((entry.previous * (windowMs - elapsed)) / windowMs) + entry.current);
   const allowed = limits.every((limit, i) => used[i]! + limit.amount <= limit.limit);
-  if (allowed) limits.forEach((limit, i) => ((entries[i]!.current += limit.amount), (used[i]! += limit.amount)));
+  if (allowed) {
+    limits.forEach((limit, i) => {
+      entries[i]!.current += limit.amount;
+      used[i]! += limit.amount;
+    });
+  }
   while (windows.size > 100_000) windows.delete(windows.keys().next().value as string);
   return [allowed ? 1 : 0, windowMs - elapsed, ...used];
 }

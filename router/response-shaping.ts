@@ -234,7 +234,7 @@ function skipped(selection: SelectionShape, variables: Record<string, unknown>):
   return (selection.skip !== undefined && conditionValue(selection.skip, variables)) || (selection.include !== undefined && !conditionValue(selection.include, variables));
 }
 
-const own = (object: Record<string, unknown>, name: string) => (Object.prototype.hasOwnProperty.call(object, name) ? object[name] : undefined);
+const own = (object: Record<string, unknown>, name: string) => (Object.hasOwn(object, name) ? object[name] : undefined);
 
 function describe(path: (string | number)[], printedType: string, parentType: TypeInfo): string {
   const element = path[path.length - 1];

@@ -4,7 +4,6 @@ import {
   isCompositeType,
   isObjectType,
   isInterfaceType,
-  Kind,
   parse,
   valueFromASTUntyped,
   type ConstDirectiveNode,

@@ -209,7 +209,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
    * (PUBLIC_CACHE_FIELDS), privately for a short while otherwise; never when the answer has errors.
    */
   function cacheControlOf(kind: string, info: EdgeInfo | undefined, response: HTTPGraphQLResponse): string {
-    if (!info || info.operation.operation.operation !== 'query' || (response.status ?? 200) !== 200 || response.body.kind !== 'complete' || response.body.string.includes('"errors"')) return 'no-store';
+    if (info?.operation.operation.operation !== 'query' || (response.status ?? 200) !== 200 || response.body.kind !== 'complete' || response.body.string.includes('"errors"')) return 'no-store';
     const publicFields = info.operation.rootFields.every((field) => env.PUBLIC_CACHE_FIELDS.has(field));
     return kind === 'anonymous' && publicFields ? `public, max-age=${env.PUBLIC_CACHE_MAX_AGE_SECONDS}` : 'private, max-age=0, must-revalidate';
   }

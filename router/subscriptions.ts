@@ -90,7 +90,7 @@ const eventsPerResolution = 1_000;
 function prepare(document: DocumentNode, operationName: string | undefined | null, variables: Record<string, unknown>): Prepared | GraphQLError {
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
-  if (!operation || operation.operation !== 'subscription') return new GraphQLError('Only subscriptions are served over WebSocket', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
+  if (operation?.operation !== 'subscription') return new GraphQLError('Only subscriptions are served over WebSocket', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
   const fields = operation.selectionSet.selections.filter((s): s is FieldNode => s.kind === Kind.FIELD);
   const field = fields[0];
   if (fields.length !== 1 || field?.name.value !== 'usageUpdated' || !field.selectionSet) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: type-check, check the committed schema, build and package the services as the
+# The test command: type-check, lint (and check the formatting), check the committed schema, build and package the services as the
 # container images do, then every vitest project against the real PostgreSQL and Redis (a fresh
 # database per run, dropped afterwards) with the services running from the build, as in production,
 # then the fault suite against a Redis and a PostgreSQL of its own. Arguments go to vitest, and then
@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 pnpm run --silent typecheck
+pnpm run --silent lint
 pnpm run --silent schema check
 # The container images' steps (Dockerfile), which build everything, then each service packaged
 # alone, outside this checkout so that nothing resolves through its node_modules:

@@ -58,7 +58,9 @@ const top = (totals: Map<string, number>, busyMs: number, count: number): SelfTi
 export function summarizeCpuProfile(profile: CpuProfile, count = 25): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((id, i) => {
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
 
   const functions = new Map<string, number>();
   const packages = new Map<string, number>();

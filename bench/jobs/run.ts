@@ -128,7 +128,7 @@ async function main() {
     for (let i = 0; i < deliveries; i += 1_000) {
       await producers.addBulk(
         'webhooks',
-        Array.from({ length: Math.min(1_000, deliveries - i) }, (_, j) => {
+        Array.from({ length: Math.min(1_000, deliveries - i) }, () => {
           const eventId = randomUUID();
           return { name: 'deliver' as const, data: { endpointId, eventId, eventType: 'usage.recorded', body: body.replace('"evt"', `"${eventId}"`) }, options: { jobId: jobIdOf('webhook', endpointId, eventId) } };
         }),

@@ -535,7 +535,10 @@ describe('Redis Streams packed entries', () => {
 
     const batches: number[] = [];
     const seen = collector();
-    await bus().consume({ group: 'packed', consumer: 'c1', domains: ['usage'], batchSize: 120, handler: async (events) => (batches.push(events.length), seen.handler(events)) });
+    await bus().consume({ group: 'packed', consumer: 'c1', domains: ['usage'], batchSize: 120, handler: async (events) => {
+        batches.push(events.length);
+        return seen.handler(events);
+      } });
     await vi.waitFor(() => expect(seen.deliveries).toHaveLength(250), wait);
     expect(idsOf(seen.deliveries)).toEqual(idsOf(published));
     // Whole entries: at least batchSize events per call, the last call what is left.

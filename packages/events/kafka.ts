@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Consumer, type KafkaConfig, type LogEntry, type Message, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type Message, type SASLOptions } from 'kafkajs';
 import type { KafkaSettings, Logger } from '@mindweave/service-kit';
 import type { ConsumeOptions, ConsumerLag, ConsumerSubscription, EventBus, Subscription, TailOptions } from './bus.ts';
 import { checkEnvelope, deadLetterOf, domainOf, topicOf, type EventEnvelope } from './events.ts';

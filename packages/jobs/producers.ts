@@ -46,7 +46,7 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T> {
   }
 }
 
-function optionsOf(queue: QueueName, options: AddOptions = {}) {
+function optionsOf(options: AddOptions = {}) {
   return {
     ...(options.jobId ? { jobId: options.jobId } : {}),
     ...(options.priority ? { priority: priorities[options.priority] } : {}),
@@ -72,12 +72,12 @@ export function createProducers(connection: Redis, options: ProducerOptions) {
     queues,
     /** Throws, adding nothing, when the payload does not validate. */
     async add<Q extends QueueName, N extends JobName<Q>>(queue: Q, name: N, data: JobData<Q, N>, addOptions?: AddOptions): Promise<Job> {
-      return within(addTimeoutMs, queues[queue].add(name, validate(queue, name, data), optionsOf(queue, addOptions)));
+      return within(addTimeoutMs, queues[queue].add(name, validate(queue, name, data), optionsOf(addOptions)));
     },
     /** Adds every job or none (one MULTI); each is validated first. */
     async addBulk<Q extends QueueName, N extends JobName<Q>>(queue: Q, jobs: { name: N; data: JobData<Q, N>; options?: AddOptions }[]): Promise<Job[]> {
       if (jobs.length === 0) return [];
-      return within(addTimeoutMs, queues[queue].addBulk(jobs.map((job) => ({ name: job.name, data: validate(queue, job.name, job.data), opts: optionsOf(queue, job.options) }))));
+      return within(addTimeoutMs, queues[queue].addBulk(jobs.map((job) => ({ name: job.name, data: validate(queue, job.name, job.data), opts: optionsOf(job.options) }))));
     },
     async close() {
       await Promise.all(Object.values(queues).map((queue) => queue.close()));

@@ -15,7 +15,7 @@ type OutboxRow = { id: string; type: string; aggregateId: string; payload: unkno
 export function startOutboxRelay(options: { databaseUrl: string; schema: string; bus: EventBus; log: Logger; intervalMs?: number; batchSize?: number }) {
   const { bus, log } = options;
   const pool = createPgPool(options.databaseUrl, options.schema, log);
-  const table = pg.escapeIdentifier(options.schema) + '.outbox_events';
+  const table = `${pg.escapeIdentifier(options.schema)}.outbox_events`;
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
 

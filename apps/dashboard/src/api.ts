@@ -31,7 +31,9 @@ export const connection = createConnectionState();
 const anonymous = createMindWeaveClient({ url: graphqlUrl, retry });
 
 const signedOutListeners = new Set<Listener>();
-export const session = createSession({ client: anonymous, store: window.sessionStorage, onSignedOut: () => signedOutListeners.forEach((listener) => listener()) });
+export const session = createSession({ client: anonymous, store: window.sessionStorage, onSignedOut: () => {
+    for (const listener of signedOutListeners) listener();
+  } });
 export const onSignedOut = (listener: Listener) => {
   signedOutListeners.add(listener);
   return () => void signedOutListeners.delete(listener);

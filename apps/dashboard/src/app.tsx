@@ -82,7 +82,10 @@ export function App() {
     [],
   );
   if (user === 'resuming') return <Loading what="your session" />;
-  if (!user) return <SignIn notice={notice} onSignedIn={(signedIn) => (setNotice(undefined), setUser(signedIn))} />;
+  if (!user) return <SignIn notice={notice} onSignedIn={(signedIn) => {
+    setNotice(undefined);
+    setUser(signedIn);
+  }} />;
   return (
     <Workspace
       user={user}
@@ -152,7 +155,7 @@ function SignIn({ notice, onSignedIn }: { notice: string | undefined; onSignedIn
           <>
             <label>
               Email
-              <input name="email" type="email" autoComplete="username" required autoFocus />
+              <input name="email" type="email" autoComplete="username" required />
             </label>
             <label>
               Password
@@ -165,7 +168,10 @@ function SignIn({ notice, onSignedIn }: { notice: string | undefined; onSignedIn
           {pending ? 'Signing in…' : mfaToken ? 'Verify' : 'Sign in'}
         </button>
         {mfaToken ? (
-          <button type="button" className="link" onClick={() => (setMfaToken(undefined), setProblem(undefined))}>
+          <button type="button" className="link" onClick={() => {
+            setMfaToken(undefined);
+            setProblem(undefined);
+          }}>
             Use another account
           </button>
         ) : null}

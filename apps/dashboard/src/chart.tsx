@@ -3,7 +3,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Granularity } from '@mindweave/sdk';
 import { formatCompact, formatUsd } from './format.ts';
-import { valueOf, type Metric, type Point } from './series.ts';
+import { metricValue, type Metric, type Point } from './series.ts';
 
 export const metricLabels: Record<Metric, string> = { tokens: 'Tokens', requests: 'Requests', costUsd: 'Cost (USD)' };
 export const formatMetric = (metric: Metric, value: number) => (metric === 'costUsd' ? formatUsd(value) : formatCompact(value));
@@ -14,7 +14,7 @@ const accent = '#1d4ed8';
 const ink = '#1f2937';
 
 function dataOf(points: readonly Point[], metric: Metric): uPlot.AlignedData {
-  return [points.map((p) => Date.parse(p.bucket) / 1000), points.map((p) => valueOf(p, metric))];
+  return [points.map((p) => Date.parse(p.bucket) / 1000), points.map((p) => metricValue(p, metric))];
 }
 
 /**
@@ -25,6 +25,8 @@ export function UsageChart({ points, metric, granularity }: { points: readonly P
   const container = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
 
+  // The plot is made once per metric and granularity; new points are given to it below.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the points are set by the effect below, without a new plot.
   useEffect(() => {
     const element = container.current;
     if (!element) return undefined;

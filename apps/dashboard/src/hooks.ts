@@ -18,6 +18,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[], att
   const [state, setState] = useState<{ data: T | undefined; problem: Problem | undefined; loading: boolean }>({ data: undefined, problem: undefined, loading: true });
   const [generation, setGeneration] = useState(0);
   const run = useRef(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the caller names what `load` depends on (`deps`), and `generation` is a reload.
   useEffect(() => {
     const id = ++run.current;
     setState((s) => ({ ...s, loading: true }));
@@ -35,6 +36,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[], att
 export function useAction<A extends unknown[], R>(action: (...args: A) => Promise<R>, attempt?: Attempt) {
   const [pending, setPending] = useState(false);
   const [problem, setProblem] = useState<Problem>();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: only the attempt's role changes what an error says; callers pass a new object each render.
   const run = useCallback(
     async (...args: A): Promise<R | undefined> => {
       setPending(true);
@@ -111,6 +113,7 @@ export function usePages<T>(loadPage: (after: string | null) => Promise<Page<T>>
     const page = await loadPage(cursor);
     setMore((m) => ({ items: [...(m?.items ?? []), ...page.items], cursor: page.pageInfo.endCursor ?? null, hasMore: page.pageInfo.hasNextPage }));
   }, attempt);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new first page drops the pages loaded after the old one.
   useEffect(() => setMore(undefined), [first.data]);
   return {
     items: first.data ? [...first.data.items, ...(more?.items ?? [])] : undefined,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addToSeries, addToSummary, bucketOf, periodOf, valueOf, type LiveEvent, type Point, type Summary } from './series.ts';
+import { addToSeries, addToSummary, bucketOf, periodOf, metricValue, type LiveEvent, type Point, type Summary } from './series.ts';
 
 const hour = 3_600_000;
 const point = (time: number, tokens = 0): Point => ({ bucket: new Date(time).toISOString(), requests: tokens ? 1 : 0, inputTokens: tokens, outputTokens: 0, costUsd: 0 });
@@ -30,7 +30,7 @@ describe('addToSeries', () => {
 
   it('adds an event to the bucket it falls in', () => {
     const next = addToSeries(points, event(start + hour + 5 * 60_000), 'HOUR');
-    expect(next.map((p) => valueOf(p, 'tokens'))).toEqual([0, 160, 20]);
+    expect(next.map((p) => metricValue(p, 'tokens'))).toEqual([0, 160, 20]);
     expect(next[1]).toMatchObject({ requests: 2, costUsd: 0.5 });
     expect(points[1]!.inputTokens).toBe(10);
   });
@@ -38,7 +38,7 @@ describe('addToSeries', () => {
   it('opens the buckets up to a later event, keeping the window’s length', () => {
     const next = addToSeries(points, event(start + 4 * hour + 1), 'HOUR');
     expect(next.map((p) => p.bucket)).toEqual([start + 2 * hour, start + 3 * hour, start + 4 * hour].map((t) => new Date(t).toISOString()));
-    expect(next.map((p) => valueOf(p, 'tokens'))).toEqual([20, 0, 150]);
+    expect(next.map((p) => metricValue(p, 'tokens'))).toEqual([20, 0, 150]);
   });
 
   it('leaves out events older than the window', () => {

@@ -26,7 +26,7 @@ export function periodOf(range: RangeKey, now = Date.now()): { from: string; to:
   return { from: new Date(from).toISOString(), to: new Date(now).toISOString(), granularity };
 }
 
-export const valueOf = (point: Point, metric: Metric) => (metric === 'tokens' ? point.inputTokens + point.outputTokens : metric === 'requests' ? point.requests : point.costUsd);
+export const metricValue = (point: Point, metric: Metric) => (metric === 'tokens' ? point.inputTokens + point.outputTokens : metric === 'requests' ? point.requests : point.costUsd);
 
 /**
  * Adds a live event to the series: to its bucket, or to a new last bucket once the clock has moved

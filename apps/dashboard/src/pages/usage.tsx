@@ -5,7 +5,7 @@ import type { Scope } from '../app.tsx';
 import { formatMetric, metricLabels, UsageChart } from '../chart.tsx';
 import { formatCompact, formatDateTime, formatInteger, formatTime, formatUsd } from '../format.ts';
 import { useConnection, useLiveUsage, useLoad } from '../hooks.ts';
-import { addToSeries, addToSummary, periodOf, ranges, valueOf, type LiveEvent, type Metric, type RangeKey, type Summary } from '../series.ts';
+import { addToSeries, addToSummary, periodOf, ranges, metricValue, type LiveEvent, type Metric, type RangeKey, type Summary } from '../series.ts';
 import { Empty, Loading, Panel, ProblemMessage, Table } from '../ui.tsx';
 
 const metrics: Metric[] = ['tokens', 'requests', 'costUsd'];
@@ -23,6 +23,7 @@ export function UsagePage({ scope }: { scope: Scope }) {
   const [range, setRange] = useState<RangeKey>('24h');
   const [metric, setMetric] = useState<Metric>('tokens');
   const [refreshed, setRefreshed] = useState(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: refreshing moves the period's end to now.
   const period = useMemo(() => periodOf(range), [range, refreshed]);
   const series = useLoad(async () => (await client.request(UsageSeriesDocument, { organizationId, ...period })).usageSeries, [organizationId, period]);
   const summary = useLoad(async () => {
@@ -48,7 +49,7 @@ export function UsagePage({ scope }: { scope: Scope }) {
   const unit = period.granularity === 'DAY' ? 'day' : 'hour';
   const points = series.data ?? [];
   const latest = points.at(-1);
-  const total = points.reduce((sum, p) => sum + valueOf(p, metric), 0);
+  const total = points.reduce((sum, p) => sum + metricValue(p, metric), 0);
 
   return (
     <div className="usage">
@@ -89,14 +90,14 @@ export function UsagePage({ scope }: { scope: Scope }) {
         <ProblemMessage problem={series.problem} onRetry={series.reload} />
         {series.loading && !series.data ? <Loading what="usage" /> : null}
         {series.data ? (
-          <figure className="chart-figure" data-latest={latest ? valueOf(latest, metric) : 0} data-total={total}>
+          <figure className="chart-figure" data-latest={latest ? metricValue(latest, metric) : 0} data-total={total}>
             <UsageChart points={points} metric={metric} granularity={period.granularity} />
             <figcaption>
               Total {formatMetric(metric, total)}
               {latest ? (
                 <>
                   {' '}
-                  · this {unit} (from {formatDateTime(latest.bucket)}): <span className="latest">{formatMetric(metric, valueOf(latest, metric))}</span>
+                  · this {unit} (from {formatDateTime(latest.bucket)}): <span className="latest">{formatMetric(metric, metricValue(latest, metric))}</span>
                 </>
               ) : null}
             </figcaption>
