@@ -51,7 +51,7 @@ const McpServerConnection = builder.connectionObject<typeof McpServer, Counted>(
     type: McpServer,
     name: 'McpServerConnection',
     fields: (t) => ({
-      totalCount: t.int({ description: 'Servers matching, across all pages.', resolve: (connection) => (connection as unknown as Counted).totalCount() }),
+      totalCount: t.int({ description: 'Servers matching, across all pages.', resolve: (connection) => connection.totalCount() }),
     }),
   },
   { name: 'McpServerEdge' },
