@@ -273,7 +273,7 @@ describe('searching MCP servers', () => {
       const result = await gql(light, { search: 'x', first });
       expect(result.errors?.[0]?.extensions, String(first)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
     }
-    for (const [term, after] of [['x', 'garbage'], ['x', Buffer.from('["n","2020-01-01T00:00:00.000Z","00000000-0000-4000-8000-000000000000"]').toString('base64url')], [null, Buffer.from('[1,2]').toString('base64url')]] as const) {
+    for (const [term, after] of [['x', 'garbage'], ['x', Buffer.from('["2020-01-01T00:00:00.000Z","00000000-0000-4000-8000-000000000000"]').toString('base64url')], [null, Buffer.from('[1,2]').toString('base64url')]] as const) {
       const result = await gql(light, { search: term, after });
       expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
     }

@@ -1,6 +1,7 @@
 import DirectivePlugin from '@pothos/plugin-directives';
 import FederationPlugin from '@pothos/plugin-federation';
 import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { badUserInput, unauthenticated } from '@mindweave/errors';
 import type { Identity, Logger } from '@mindweave/service-kit';
@@ -13,8 +14,22 @@ export interface SubgraphContext {
   log: Logger;
 }
 
-/** Plugins in the order Pothos needs them: federation last, so it sees the finished types. */
-export const subgraphPlugins = [ValidationPlugin, DirectivePlugin, PrismaPlugin, FederationPlugin] as const;
+/** Plugins in the order Pothos needs them: relay before Prisma, federation last, so it sees the finished types. */
+export const subgraphPlugins = [ValidationPlugin, DirectivePlugin, RelayPlugin, PrismaPlugin, FederationPlugin] as const;
+
+/**
+ * Relay's connection types, the same in every subgraph: PageInfo is shared by several subgraphs,
+ * so it is @shareable and must have the same fields everywhere. Only connections are used (no
+ * Node interface or node query: entities are federation's).
+ */
+const relayOptions = {
+  clientMutationId: 'omit' as const,
+  cursorType: 'String' as const,
+  nodeQueryOptions: false as const,
+  nodesQueryOptions: false as const,
+  pageInfoTypeOptions: { shareable: true },
+  endCursorFieldOptions: { description: 'Pass it as `after` for the next page.' },
+};
 
 type Issue = { message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> };
 
@@ -37,6 +52,8 @@ export interface SubgraphSchemaTypes<PrismaTypes extends object> {
   PrismaTypes: PrismaTypes;
   Context: SubgraphContext;
   DefaultFieldNullability: false;
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
   Scalars: { DateTime: { Input: Date; Output: Date }; JSON: { Input: unknown; Output: unknown } };
 }
 
@@ -47,5 +64,6 @@ export function subgraphBuilderOptions<Client, Datamodel>(options: { client: Cli
     defaultFieldNullability: false as const,
     prisma: { client: options.client, dmmf: options.dmmf, onUnusedQuery: options.production ? null : ('warn' as const) },
     validation: validationOptions,
+    relay: relayOptions,
   };
 }

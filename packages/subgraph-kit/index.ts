@@ -2,6 +2,7 @@ export { DateTimeScalar, JSONScalar, requireUserId, subgraphBuilderOptions, type
 export { createPgAdapter, createPgPool, isUniqueViolation } from './db.ts';
 export { createMembershipDirectory, type MemberRole, type Membership, type MembershipDirectory, type OrganizationAccess } from './memberships.ts';
 export { migrate, readEveryModel } from './migrations.ts';
-export { decodeCursor, encodeCursor, olderThan, pageOf, type Page } from './pagination.ts';
+export { isUuid, uuidPattern, uuidSchema } from './ids.ts';
+export { connectionListSize, decodeCursor, defaultPageSize, encodeCursor, keysetConnection, newestFirst, pageSize, type ConnectionArgs, type CursorKey, type Keyed, type Page, type PageInfo } from './pagination.ts';
 export { startOutboxRelay } from './outbox.ts';
 export { serviceRoute, startSubgraphServer, type ExtraRoute, type SubgraphServerOptions } from './server.ts';

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { createContextCache } from '@pothos/core';
 import { forbidden, notFound } from '@mindweave/errors';
-import { requireUserId, type SubgraphContext } from '@mindweave/subgraph-kit';
+import { isUuid, requireUserId, type SubgraphContext } from '@mindweave/subgraph-kit';
 import { prisma } from './db.ts';
 import type { MemberRole, Membership, Organization, Prisma, Project } from './generated/prisma/client.ts';
 
@@ -20,9 +20,6 @@ export function visibleOrganizations(ctx: SubgraphContext): Prisma.OrganizationW
       return { id: { in: [] } };
   }
 }
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (value: string) => uuidPattern.test(value);
 
 /**
  * Batches lookups of organizations by id within one request, for entity references. Any

@@ -34,12 +34,12 @@ prisma.$on('query', () => {
   statements++;
 });
 
-async function resolveMemberships(userId: string) {
+async function resolveMemberships(userId: string, others: string[] = []) {
   statements = 0;
   const result = await execute({
     schema,
     document: entities,
-    variableValues: { representations: [{ __typename: 'User', id: userId }] },
+    variableValues: { representations: [userId, ...others].map((id) => ({ __typename: 'User', id })) },
     contextValue: { identity: { kind: 'user', userId }, requestId: 'batching-test', log },
   });
   return { result, statements };
@@ -60,4 +60,21 @@ it('resolves memberships, organizations and projects for a user in 50 organizati
   expect(oneRun.result.errors).toBeUndefined();
   expect(manyRun.statements).toBe(oneRun.statements);
   expect(manyRun.statements).toBeLessThanOrEqual(4);
+});
+
+it('resolves the memberships of 20 user entities (the members of an organization, say) in as many statements as of one', async () => {
+  const caller = await userInOrganizations(1);
+  const organization = await prisma.organization.findFirstOrThrow({ where: { memberships: { some: { userId: caller } } } });
+  const members = Array.from({ length: 19 }, () => randomUUID());
+  await prisma.membership.createMany({ data: members.map((userId) => ({ organizationId: organization.id, userId, role: 'VIEWER' as const })) });
+
+  const manyRun = await resolveMemberships(caller, members);
+  expect(manyRun.result.errors).toBeUndefined();
+  const users = (manyRun.result.data as { _entities: { memberships: { role: string; organization: { id: string } }[] }[] })._entities;
+  expect(users).toHaveLength(20);
+  expect(users.every((user) => user.memberships.length === 1 && user.memberships[0]!.organization.id === organization.id)).toBe(true);
+  expect(users.slice(1).every((user) => user.memberships[0]!.role === 'VIEWER')).toBe(true);
+
+  const oneRun = await resolveMemberships(caller);
+  expect(manyRun.statements).toBe(oneRun.statements);
 });

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { createLogger, onShutdown, packageRoot } from '@mindweave/service-kit';
-import { migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
-import { isUuid } from './access.ts';
+import { isUuid, migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { verifyApiKey } from './api-keys.ts';
 import { bus } from './bus.ts';
 import { dbSchema, prisma } from './db.ts';

@@ -2,11 +2,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, errorBody, MindweaveError } from '@mindweave/errors';
 import { sendJson } from '@mindweave/service-kit';
-import type { ExtraRoute } from '@mindweave/subgraph-kit';
+import { isUuid, type ExtraRoute } from '@mindweave/subgraph-kit';
 import type { Storage } from './storage.ts';
 
 /** The path the router serves downloads on (and proxies here). */
-export const downloadPath = /^\/exports\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/download$/;
+export const downloadPath = /^\/exports\/([^/]+)\/download$/;
 
 const signatureOf = (secret: string, exportId: string, expires: number) =>
   createHmac('sha256', secret).update(`mindweave-export-download.v1.${exportId}.${expires}`).digest('hex');
@@ -40,8 +40,8 @@ const contentTypes = { CSV: 'text/csv; charset=utf-8', JSON: 'application/json; 
 export function createDownloadRoute(options: { secret: string; storage: Storage; find: (exportId: string) => Promise<Downloadable | null> }): ExtraRoute {
   return async (req, res, url) => {
     const match = downloadPath.exec(url.pathname);
-    if (!match || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-    const exportId = match[1]!;
+    const exportId = match?.[1];
+    if (!exportId || !isUuid(exportId) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
     const verdict = verifyDownload(options.secret, exportId, url.searchParams);
     if (verdict !== 'ok') {
       const message = verdict === 'expired' ? 'This download link has expired: ask exportJob for a new one' : 'Invalid download signature';

@@ -1,14 +1,11 @@
 import { forbidden, notFound } from '@mindweave/errors';
-import { createMembershipDirectory, type MemberRole, type SubgraphContext } from '@mindweave/subgraph-kit';
+import { createMembershipDirectory, isUuid, type MemberRole, type SubgraphContext } from '@mindweave/subgraph-kit';
 import { prisma } from './db.ts';
 import { env } from './env.ts';
 import type { Policy } from './generated/prisma/client.ts';
 
 /** Memberships and roles are the accounts subgraph's: asked over its internal route. */
 export const memberships = createMembershipDirectory({ accountsUrl: env.ACCOUNTS_INTERNAL_URL, signingSecret: env.INTERNAL_SIGNING_SECRET, service: 'governance' });
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (value: string) => uuidPattern.test(value);
 
 const managers: MemberRole[] = ['OWNER', 'ADMIN'];
 export const readScope = 'policies:read';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createLogger, onShutdown, packageRoot } from '@mindweave/service-kit';
-import { migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
-import { isUuid, memberships } from './access.ts';
+import { isUuid, migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
+import { memberships } from './access.ts';
 import { bus } from './bus.ts';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';

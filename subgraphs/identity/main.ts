@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { createLogger, onShutdown, packageRoot, sendJson } from '@mindweave/service-kit';
-import { migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
+import { isUuid, migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { bus } from './bus.ts';
 import { redis } from './redis.ts';
 import { dbSchema, prisma } from './db.ts';
@@ -13,11 +13,10 @@ const log = createLogger({ name: 'identity', level: env.LOG_LEVEL });
 
 await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join(packageRoot(import.meta.url), 'migrations'), log });
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The workers ask here where to send a user's emails (quota alerts, export notices). */
 const usersRoute = serviceRoute('/internal/users', env.INTERNAL_SIGNING_SECRET, async (body) => {
-  const ids = Array.isArray(body['ids']) ? body['ids'].filter((id): id is string => typeof id === 'string' && uuidPattern.test(id)).slice(0, 500) : [];
+  const ids = Array.isArray(body['ids']) ? body['ids'].filter((id): id is string => typeof id === 'string' && isUuid(id)).slice(0, 500) : [];
   const users = ids.length ? await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, email: true, name: true } }) : [];
   return { status: 200, body: { users } };
 });

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { createContextCache } from '@pothos/core';
 import { forbidden, notFound } from '@mindweave/errors';
-import { createMembershipDirectory, type SubgraphContext } from '@mindweave/subgraph-kit';
+import { createMembershipDirectory, isUuid, type SubgraphContext } from '@mindweave/subgraph-kit';
 import { prisma } from './db.ts';
 import { env } from './env.ts';
 import type { McpServer, Prisma } from './generated/prisma/client.ts';
@@ -12,9 +12,6 @@ export const directory = createMembershipDirectory({
   signingSecret: env.INTERNAL_SIGNING_SECRET,
   service: 'mcp-registry',
 });
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (value: string) => uuidPattern.test(value);
 
 /** The organizations whose private servers the caller sees: a user's, or an API key's own when it holds mcp:read. */
 export const visibleOrganizationIds = async (ctx: SubgraphContext): Promise<string[]> =>

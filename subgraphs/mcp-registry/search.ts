@@ -1,4 +1,5 @@
-import { badUserInput } from '@mindweave/errors';
+import { z } from 'zod';
+import { encodeCursor, uuidSchema } from '@mindweave/subgraph-kit';
 import { prisma } from './db.ts';
 import { Prisma } from './generated/prisma/client.ts';
 
@@ -19,53 +20,33 @@ export async function refreshSearchVector(db: Db, serverId: string) {
     WHERE s.id = ${serverId}::uuid`;
 }
 
-/** Where a page starts: after these sort keys. A search ranks first; the newest come first otherwise. */
-export type Cursor = { kind: 'newest'; createdAt: Date; id: string } | { kind: 'search'; rank: number; createdAt: Date; id: string };
-
-export function encodeCursor(cursor: Cursor): string {
-  const keys = cursor.kind === 'search' ? ['s', cursor.rank, cursor.createdAt.toISOString(), cursor.id] : ['n', cursor.createdAt.toISOString(), cursor.id];
-  return Buffer.from(JSON.stringify(keys)).toString('base64url');
-}
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The cursor's keys, or BAD_USER_INPUT naming `after` when it is not one of ours or not of this kind of listing. */
-export function decodeCursor(value: string, kind: Cursor['kind']): Cursor {
-  let keys: unknown;
-  try {
-    keys = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-  } catch {
-    keys = null;
-  }
-  const invalid = () => badUserInput(`after: is not a cursor of this ${kind === 'search' ? 'search' : 'listing'}`, 'after');
-  if (!Array.isArray(keys)) throw invalid();
-  const [tag, ...rest] = keys as unknown[];
-  const [rank, createdAtText, id] = tag === 's' && kind === 'search' ? rest : tag === 'n' && kind === 'newest' ? [0, ...rest] : [];
-  const createdAt = typeof createdAtText === 'string' ? new Date(createdAtText) : new Date(Number.NaN);
-  if (typeof rank !== 'number' || !Number.isFinite(rank) || Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !uuidPattern.test(id)) throw invalid();
-  return kind === 'search' ? { kind, rank, createdAt, id } : { kind, createdAt, id };
-}
+/** Search results, best ranked first, then newest: a cursor holds the row's (rank, createdAt, id). */
+export type Ranked = { rank: number; createdAt: Date; id: string };
+export const bestMatchFirst = {
+  keys: z.tuple([z.number().finite(), z.iso.datetime().transform((text) => new Date(text)), uuidSchema]).transform(([rank, createdAt, id]): Ranked => ({ rank, createdAt, id })),
+  cursor: (row: Ranked) => encodeCursor([row.rank, row.createdAt, row.id]),
+};
 
 export interface SearchOptions {
   /** websearch_to_tsquery syntax: words, "quoted phrases", `or`, `-excluded`. */
   search: string;
-  first: number;
-  after: Cursor | null;
+  /** Rows to read: a page and one more. */
+  limit: number;
+  after: Ranked | null;
   /** Organizations whose private servers the caller may see; public servers are always visible. */
   visibleOrganizationIds: string[];
 }
 
-export type Hit = { id: string; createdAt: Date; rank: number };
+export type Hit = Ranked;
 
 /**
- * One page of servers matching `search`, best ranked first (then newest), whether a next page
- * exists, and how many match in all. The GIN index on "searchVector" finds the matches; ts_rank
+ * Up to `limit` servers matching `search`, best ranked first (then newest), and how many match in all. The GIN index on "searchVector" finds the matches; ts_rank
  * weighs them by where the words were found (name, tool names, description). Every match is ranked
  * to sort them anyway, so they are counted from the same scan, in the same statement.
  */
-export async function searchServers(options: SearchOptions): Promise<{ hits: Hit[]; hasNextPage: boolean; totalCount: number }> {
-  const { search, first, after, visibleOrganizationIds } = options;
-  const startAfter = after?.kind === 'search' ? Prisma.sql`WHERE (m.rank, m."createdAt", m.id) < (${after.rank}::float8, ${after.createdAt.toISOString()}::timestamp, ${after.id}::uuid)` : Prisma.empty;
+export async function searchServers(options: SearchOptions): Promise<{ hits: Hit[]; totalCount: number }> {
+  const { search, limit, after, visibleOrganizationIds } = options;
+  const startAfter = after ? Prisma.sql`WHERE (m.rank, m."createdAt", m.id) < (${after.rank}::float8, ${after.createdAt.toISOString()}::timestamp, ${after.id}::uuid)` : Prisma.empty;
   const rows = await prisma.$queryRaw<(Hit & { total: number })[]>`
     WITH matches AS MATERIALIZED (
       SELECT s.id, s."createdAt", ts_rank(s."searchVector", q)::float8 AS rank
@@ -78,8 +59,8 @@ export async function searchServers(options: SearchOptions): Promise<{ hits: Hit
     LEFT JOIN LATERAL (
       SELECT m.id, m."createdAt", m.rank FROM matches m ${startAfter}
       ORDER BY m.rank DESC, m."createdAt" DESC, m.id DESC
-      LIMIT ${first + 1}
+      LIMIT ${limit}
     ) AS page ON true`;
   const hits = rows.filter((row) => row.id !== null).map(({ id, createdAt, rank }) => ({ id, createdAt, rank }));
-  return { hits: hits.slice(0, first), hasNextPage: hits.length > first, totalCount: rows[0]?.total ?? 0 };
+  return { hits, totalCount: rows[0]?.total ?? 0 };
 }

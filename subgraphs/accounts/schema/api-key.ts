@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { conflict, notFound } from '@mindweave/errors';
 import type { SubgraphContext } from '@mindweave/subgraph-kit';
+import { isUuid } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { env } from '../env.ts';
 import { redis } from '../redis.ts';
-import { assertRole, isUuid, withOrganizationLock } from '../access.ts';
+import { assertRole, withOrganizationLock } from '../access.ts';
 import { apiKeyScopes, evictApiKeys, hashesOf, newApiKey } from '../api-keys.ts';
 import { recordChange } from '../audit.ts';
 import type { ApiKey as ApiKeyRow, Prisma } from '../generated/prisma/client.ts';

@@ -1,10 +1,9 @@
-import { z } from 'zod';
-import { decodeCursor, olderThan, pageOf, type Page } from '@mindweave/subgraph-kit';
+import { connectionListSize, keysetConnection, newestFirst, pageSize } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { requireManager } from '../access.ts';
 import { AuditAction as AuditActionValues } from '../generated/prisma/enums.ts';
-import type { AuditAction as AuditActionValue, AuditEntry as AuditEntryRow, Prisma } from '../generated/prisma/client.ts';
+import type { AuditAction as AuditActionValue, Prisma } from '../generated/prisma/client.ts';
 import { Organization } from './organization.ts';
 import { User } from './user.ts';
 
@@ -25,29 +24,7 @@ const OrganizationAuditEntry = builder.prismaObject('AuditEntry', {
   }),
 });
 
-const PageInfo = builder.objectRef<Page<unknown>['pageInfo']>('PageInfo').implement({
-  shareable: true,
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage'),
-    endCursor: t.exposeString('endCursor', { nullable: true, description: 'Pass it as `after` for the next page.' }),
-  }),
-});
-
-type Connection = Page<AuditEntryRow>;
-
-const OrganizationAuditEdge = builder.objectRef<Connection['edges'][number]>('OrganizationAuditEdge').implement({
-  fields: (t) => ({
-    cursor: t.exposeString('cursor'),
-    node: t.field({ type: OrganizationAuditEntry, resolve: (edge) => edge.node }),
-  }),
-});
-
-const OrganizationAuditConnection = builder.objectRef<Connection>('OrganizationAuditConnection').implement({
-  fields: (t) => ({
-    edges: t.field({ type: [OrganizationAuditEdge], resolve: (connection) => connection.edges }),
-    pageInfo: t.field({ type: PageInfo, resolve: (connection) => connection.pageInfo }),
-  }),
-});
+const OrganizationAuditConnection = builder.connectionObject({ type: OrganizationAuditEntry, name: 'OrganizationAuditConnection' }, { name: 'OrganizationAuditEdge' });
 
 builder.objectField(Organization, 'auditLog', (t) =>
   t.field({
@@ -55,20 +32,21 @@ builder.objectField(Organization, 'auditLog', (t) =>
     description: 'Who invited, accepted, changed a role, removed, rotated, revoked or deleted what in the organization, and when; newest first. Owners and admins only.',
     authenticated: true,
     args: {
-      first: t.arg.int({ defaultValue: 20, validate: z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').nullish() }),
+      first: t.arg.int({ defaultValue: 20, validate: pageSize }),
       after: t.arg.string(),
       action: t.arg({ type: OrganizationAuditAction }),
     },
-    listSize: { slicingArguments: ['first'], sizedFields: ['edges'], requireOneSlicingArgument: false },
+    listSize: connectionListSize,
     resolve: async (organization, args, ctx) => {
       await requireManager(ctx, organization.id);
-      const first = args.first ?? 20;
-      const where: Prisma.AuditEntryWhereInput = {
-        organizationId: organization.id,
-        ...(args.action ? { action: args.action as AuditActionValue } : {}),
-        ...(args.after ? olderThan(decodeCursor(args.after)) : {}),
-      };
-      return pageOf(await prisma.auditEntry.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: first + 1 }), first);
+      return keysetConnection(args, newestFirst, ({ after, limit }) => {
+        const where: Prisma.AuditEntryWhereInput = {
+          organizationId: organization.id,
+          ...(args.action ? { action: args.action as AuditActionValue } : {}),
+          ...(after ? newestFirst.after(after) : {}),
+        };
+        return prisma.auditEntry.findMany({ where, orderBy: newestFirst.orderBy, take: limit });
+      });
     },
   }),
 );

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { badUserInput, conflict, forbidden, notFound } from '@mindweave/errors';
-import { requireUserId } from '@mindweave/subgraph-kit';
+import { isUuid, requireUserId } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
-import { assertRole, isUuid, lockOrganization, requireManager, roleRank, withOrganizationLock } from '../access.ts';
+import { assertRole, lockOrganization, requireManager, roleRank, withOrganizationLock } from '../access.ts';
 import { recordChange } from '../audit.ts';
 import type { Invitation as InvitationRow } from '../generated/prisma/client.ts';
 import { emailOf } from '../users.ts';

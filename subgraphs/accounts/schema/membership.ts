@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { conflict, forbidden, notFound } from '@mindweave/errors';
-import { isUniqueViolation } from '@mindweave/subgraph-kit';
+import { isUniqueViolation, isUuid } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
-import { assertRole, isUuid, roleRank, withOrganizationLock } from '../access.ts';
+import { assertRole, roleRank, withOrganizationLock } from '../access.ts';
 import { recordChange } from '../audit.ts';
 import type { MemberRole as MemberRoleValue, Membership as MembershipRow, Prisma } from '../generated/prisma/client.ts';
 import { MemberRole as MemberRoleValues } from '../generated/prisma/enums.ts';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { conflict, notFound } from '@mindweave/errors';
-import { isUniqueViolation, requireUserId } from '@mindweave/subgraph-kit';
+import { isUniqueViolation, isUuid, requireUserId } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
-import { assertRole, isUuid, organizationLoader, visibleOrganizations, withOrganizationLock } from '../access.ts';
+import { assertRole, organizationLoader, visibleOrganizations, withOrganizationLock } from '../access.ts';
 import { evictApiKeys, hashesOf } from '../api-keys.ts';
 import { recordChange } from '../audit.ts';
 import { redis } from '../redis.ts';

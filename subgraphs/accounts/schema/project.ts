@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { notFound } from '@mindweave/errors';
+import { isUuid } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
-import { assertRole, isUuid, projectLoader, withOrganizationLock } from '../access.ts';
+import { assertRole, projectLoader, withOrganizationLock } from '../access.ts';
 import { evictApiKeys, hashesOf } from '../api-keys.ts';
 import { recordChange } from '../audit.ts';
 import { redis } from '../redis.ts';

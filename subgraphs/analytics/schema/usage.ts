@@ -2,6 +2,7 @@ import { badUserInput } from '@mindweave/errors';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { memberships } from '../memberships.ts';
+import { usageLoaders, type Summary, type Totals } from '../usage-summaries.ts';
 
 const Granularity = builder.enumType('Granularity', { values: ['MINUTE', 'HOUR', 'DAY'] as const });
 type Granularity = 'MINUTE' | 'HOUR' | 'DAY';
@@ -66,8 +67,6 @@ builder.queryField('usageSeries', (t) =>
   }),
 );
 
-type Summary = { organizationId: string; from: Date; to: Date };
-type Totals = { requests: number; inputTokens: number; outputTokens: number; costUsd: number };
 
 const UsageTotals = builder.objectRef<Totals>('UsageTotals').implement({
   fields: (t) => ({
@@ -86,36 +85,23 @@ const ProjectUsage = builder.objectRef<Totals & { projectId: string }>('ProjectU
   fields: (t) => ({ project: t.field({ type: Project, resolve: (row) => ({ id: row.projectId }) }), totals: t.field({ type: UsageTotals, resolve: (row) => row }) }),
 });
 
-async function totals(summary: Summary): Promise<Totals> {
-  const [row] = await prisma.$queryRaw<Totals[]>`
-    SELECT coalesce(sum(requests), 0)::float8 AS requests, coalesce(sum("inputTokens"), 0)::float8 AS "inputTokens",
-           coalesce(sum("outputTokens"), 0)::float8 AS "outputTokens", coalesce(sum("costUsd"), 0)::float8 AS "costUsd"
-    FROM usage_minutes WHERE "organizationId" = ${summary.organizationId}::uuid AND bucket >= ${summary.from}::timestamp AND bucket < ${summary.to}::timestamp`;
-  return row ?? { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
-}
-
 const UsageSummary = builder.objectRef<Summary>('UsageSummary').implement({
   description: "An organization's usage over a time range, for dashboards.",
   fields: (t) => ({
     from: t.expose('from', { type: 'DateTime' }),
     to: t.expose('to', { type: 'DateTime' }),
-    totals: t.field({ type: UsageTotals, resolve: totals }),
+    // Batched: the organizations of a list read each of these in one statement.
+    totals: t.field({ type: UsageTotals, resolve: (summary, _args, ctx) => usageLoaders(ctx, summary).totals.load(summary.organizationId) }),
     topModels: t.field({
       type: [ModelUsage],
       args: { limit: t.arg.int({ defaultValue: 5 }) },
       listSize: { slicingArguments: ['limit'], requireOneSlicingArgument: false },
-      resolve: (summary, { limit }) => prisma.$queryRaw<(Totals & { model: string })[]>`
-        SELECT model, sum(requests)::float8 AS requests, sum("inputTokens")::float8 AS "inputTokens", sum("outputTokens")::float8 AS "outputTokens", sum("costUsd")::float8 AS "costUsd"
-        FROM usage_minutes WHERE "organizationId" = ${summary.organizationId}::uuid AND bucket >= ${summary.from}::timestamp AND bucket < ${summary.to}::timestamp
-        GROUP BY model ORDER BY sum("costUsd") DESC, sum(requests) DESC LIMIT ${Math.min(Math.max(limit ?? 5, 1), 100)}`,
+      resolve: (summary, { limit }, ctx) => usageLoaders(ctx, summary).topModels(Math.min(Math.max(limit ?? 5, 1), 100)).load(summary.organizationId),
     }),
     costByProject: t.field({
       type: [ProjectUsage],
       listSize: { assumedSize: 20 },
-      resolve: (summary) => prisma.$queryRaw<(Totals & { projectId: string })[]>`
-        SELECT "projectId"::text AS "projectId", sum(requests)::float8 AS requests, sum("inputTokens")::float8 AS "inputTokens", sum("outputTokens")::float8 AS "outputTokens", sum("costUsd")::float8 AS "costUsd"
-        FROM usage_minutes WHERE "organizationId" = ${summary.organizationId}::uuid AND bucket >= ${summary.from}::timestamp AND bucket < ${summary.to}::timestamp
-        GROUP BY "projectId" ORDER BY sum("costUsd") DESC`,
+      resolve: (summary, _args, ctx) => usageLoaders(ctx, summary).costByProject.load(summary.organizationId),
     }),
   }),
 });

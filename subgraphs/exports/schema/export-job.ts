@@ -1,6 +1,6 @@
 import { badUserInput, forbidden, notFound, unavailable } from '@mindweave/errors';
 import { jobIdOf } from '@mindweave/jobs';
-import type { SubgraphContext } from '@mindweave/subgraph-kit';
+import { isUuid, type SubgraphContext } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { signDownloadUrl } from '../download.ts';
@@ -8,7 +8,6 @@ import { env } from '../env.ts';
 import { producers } from '../jobs.ts';
 import { memberships } from '../memberships.ts';
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const maxRangeDays = 366;
 
 const ExportType = builder.enumType('ExportType', { values: ['USAGE', 'AUDIT'] as const });
@@ -63,7 +62,7 @@ const exporterScopes = (type: 'USAGE' | 'AUDIT') => ['exports:write', type === '
 
 /** Members of the organization, or its API keys with exports:write and the type's read scope. */
 async function requireExporter(ctx: SubgraphContext, organizationId: string, type: 'USAGE' | 'AUDIT'): Promise<string> {
-  if (!uuidPattern.test(organizationId)) throw notFound('Organization');
+  if (!isUuid(organizationId)) throw notFound('Organization');
   const access = await memberships.requireAccess(ctx, organizationId);
   if (access.kind === 'apiKey') {
     for (const scope of exporterScopes(type)) {
@@ -110,7 +109,7 @@ builder.queryField('exportJob', (t) =>
     requiresScopes: [['exports:write']],
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      const found = uuidPattern.test(String(id)) ? await prisma.exportJob.findUnique({ where: { id: String(id) }, select: { organizationId: true, type: true } }) : null;
+      const found = isUuid(String(id)) ? await prisma.exportJob.findUnique({ where: { id: String(id) }, select: { organizationId: true, type: true } }) : null;
       if (!found) return null;
       const access = await memberships.accessTo(ctx, found.organizationId);
       if (!access || (access.kind === 'apiKey' && !exporterScopes(found.type).every((scope) => access.scopes.includes(scope)))) return null;

@@ -1,10 +1,9 @@
-import { z } from 'zod';
-import { decodeCursor, olderThan, pageOf, type Page } from '@mindweave/subgraph-kit';
+import { connectionListSize, keysetConnection, newestFirst, pageSize, type ConnectionArgs } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { requireReader } from '../access.ts';
 import { AuditKind as AuditKindValues } from '../generated/prisma/enums.ts';
-import type { AuditEntry as AuditEntryRow, AuditKind as AuditKindValue, Prisma } from '../generated/prisma/client.ts';
+import type { AuditKind as AuditKindValue, Prisma } from '../generated/prisma/client.ts';
 import { Organization } from './organization.ts';
 
 export const AuditKind = builder.enumType(AuditKindValues, {
@@ -30,39 +29,14 @@ export const AuditEntry = builder.prismaObject('AuditEntry', {
   }),
 });
 
-const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
-  shareable: true,
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage'),
-    endCursor: t.exposeString('endCursor', { nullable: true, description: 'Pass it as `after` for the next page.' }),
-  }),
-});
-
-type Connection = Page<AuditEntryRow>;
-type Edge = Connection['edges'][number];
-
-const AuditLogEdge = builder.objectRef<Edge>('AuditLogEdge').implement({
-  fields: (t) => ({
-    cursor: t.exposeString('cursor'),
-    node: t.field({ type: AuditEntry, resolve: (edge) => edge.node }),
-  }),
-});
-
-const AuditLogConnection = builder.objectRef<Connection>('AuditLogConnection').implement({
-  fields: (t) => ({
-    edges: t.field({ type: [AuditLogEdge], resolve: (connection) => connection.edges }),
-    pageInfo: t.field({ type: PageInfo, resolve: (connection) => connection.pageInfo }),
-  }),
-});
+const AuditLogConnection = builder.connectionObject({ type: AuditEntry, name: 'AuditLogConnection' }, { name: 'AuditLogEdge' });
 
 /** A page of the organization's audit log, newest first. */
-async function auditLog(organizationId: string, args: { first: number; after?: string | null; kind?: AuditKindValue | null }): Promise<Connection> {
-  const where: Prisma.AuditEntryWhereInput = {
-    organizationId,
-    ...(args.kind ? { kind: args.kind } : {}),
-    ...(args.after ? olderThan(decodeCursor(args.after)) : {}),
-  };
-  return pageOf(await prisma.auditEntry.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: args.first + 1 }), args.first);
+function auditLog(organizationId: string, args: ConnectionArgs & { kind?: AuditKindValue | null }) {
+  return keysetConnection(args, newestFirst, ({ after, limit }) => {
+    const where: Prisma.AuditEntryWhereInput = { organizationId, ...(args.kind ? { kind: args.kind } : {}), ...(after ? newestFirst.after(after) : {}) };
+    return prisma.auditEntry.findMany({ where, orderBy: newestFirst.orderBy, take: limit });
+  });
 }
 
 builder.objectField(Organization, 'policyAuditLog', (t) =>
@@ -71,14 +45,14 @@ builder.objectField(Organization, 'policyAuditLog', (t) =>
     description: 'Changes to the policies of the organization and the violations the usage path reported, newest first. Members, or its API keys with policies:read. Entries are kept 90 days.',
     requiresScopes: [['policies:read']],
     args: {
-      first: t.arg.int({ defaultValue: 20, validate: z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').nullish() }),
+      first: t.arg.int({ defaultValue: 20, validate: pageSize }),
       after: t.arg.string(),
       kind: t.arg({ type: AuditKind }),
     },
-    listSize: { slicingArguments: ['first'], sizedFields: ['edges'], requireOneSlicingArgument: false },
+    listSize: connectionListSize,
     resolve: async (organization, args, ctx) => {
       await requireReader(ctx, organization.id);
-      return auditLog(organization.id, { first: args.first ?? 20, after: args.after, kind: args.kind });
+      return auditLog(organization.id, args);
     },
   }),
 );

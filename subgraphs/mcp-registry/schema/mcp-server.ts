@@ -2,11 +2,11 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { z } from 'zod';
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { conflict, notFound } from '@mindweave/errors';
-import { isUniqueViolation, requireUserId, type SubgraphContext } from '@mindweave/subgraph-kit';
+import { connectionListSize, isUniqueViolation, isUuid, keysetConnection, newestFirst, pageSize, requireUserId, type ConnectionArgs, type Page, type SubgraphContext } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
-import { directory, isUuid, serverLoader, visibleAmong, visibleOrganizationIds, visibleServers } from '../access.ts';
-import { decodeCursor, encodeCursor, refreshSearchVector, searchServers } from '../search.ts';
+import { directory, serverLoader, visibleAmong, visibleOrganizationIds, visibleServers } from '../access.ts';
+import { bestMatchFirst, refreshSearchVector, searchServers } from '../search.ts';
 import { Visibility as VisibilityValues } from '../generated/prisma/enums.ts';
 import type { McpServer as McpServerRow, Prisma } from '../generated/prisma/client.ts';
 import { Organization } from './organization.ts';
@@ -15,8 +15,6 @@ export const Visibility = builder.enumType(VisibilityValues, {
   name: 'Visibility',
   description: 'PUBLIC servers are listed for everyone; PRIVATE ones only for their organization (its members, and its API keys with mcp:read).',
 });
-
-const newestFirst: Prisma.McpServerOrderByWithRelationInput[] = [{ createdAt: 'desc' }, { id: 'desc' }];
 
 export const McpServer = builder.prismaObject('McpServer', {
   description: 'An MCP server in the registry, published by an organization.',
@@ -45,38 +43,23 @@ builder.asEntity(McpServer, {
   resolveReference: (server, ctx) => serverLoader(ctx).load(server.id),
 });
 
-const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
-  shareable: true,
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage'),
-    endCursor: t.exposeString('endCursor', { nullable: true, description: 'Pass it as `after` for the next page.' }),
-  }),
-});
+// Counted only when asked for.
+type Counted = { totalCount: () => Promise<number> };
 
-type Edge = { cursor: string; node: McpServerRow };
-type Connection = { edges: Edge[]; pageInfo: { hasNextPage: boolean; endCursor: string | null }; totalCount: () => Promise<number> };
-
-const McpServerEdge = builder.objectRef<Edge>('McpServerEdge').implement({
-  fields: (t) => ({
-    cursor: t.exposeString('cursor'),
-    node: t.field({ type: McpServer, resolve: (edge) => edge.node }),
-  }),
-});
-
-const McpServerConnection = builder.objectRef<Connection>('McpServerConnection').implement({
-  fields: (t) => ({
-    edges: t.field({ type: [McpServerEdge], resolve: (connection) => connection.edges }),
-    pageInfo: t.field({ type: PageInfo, resolve: (connection) => connection.pageInfo }),
-    // Counted only when asked for.
-    totalCount: t.int({ description: 'Servers matching, across all pages.', resolve: (connection) => connection.totalCount() }),
-  }),
-});
+const McpServerConnection = builder.connectionObject<typeof McpServer, Counted>(
+  {
+    type: McpServer,
+    name: 'McpServerConnection',
+    fields: (t) => ({
+      totalCount: t.int({ description: 'Servers matching, across all pages.', resolve: (connection) => connection.totalCount() }),
+    }),
+  },
+  { name: 'McpServerEdge' },
+);
 
 const pageArgs = {
-  first: z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').nullish(),
   search: z.string().max(200, 'must be at most 200 characters').nullish(),
 };
-const connectionSize = { slicingArguments: ['first'], sizedFields: ['edges'], requireOneSlicingArgument: false };
 
 /**
  * A page of the servers the caller may see (of one organization, with `organizationId`): ranked
@@ -86,39 +69,36 @@ const connectionSize = { slicingArguments: ['first'], sizedFields: ['edges'], re
 async function serverConnection(
   ctx: SubgraphContext,
   info: GraphQLResolveInfo,
-  args: { search?: string | null; first?: number | null; after?: string | null; organizationId?: string },
-): Promise<Connection> {
-  const first = args.first ?? 20;
+  args: ConnectionArgs & { search?: string | null; organizationId?: string },
+): Promise<Page<McpServerRow> & Counted> {
   const search = args.search?.trim() || null;
   // An organization reference that is not an id of ours has no servers (and must not reach a uuid column).
-  if (args.organizationId !== undefined && !isUuid(args.organizationId)) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: () => Promise.resolve(0) };
+  if (args.organizationId !== undefined && !isUuid(args.organizationId)) {
+    return { ...(await keysetConnection({ first: args.first }, newestFirst, () => Promise.resolve([]))), totalCount: () => Promise.resolve(0) };
+  }
   const organizationIds = await visibleOrganizationIds(ctx);
   const nodeQuery = queryFromInfo({ context: ctx, info, path: ['edges', 'node'] }) as { select?: Prisma.McpServerSelect; include?: Prisma.McpServerInclude };
 
   if (search) {
-    const after = args.after ? decodeCursor(args.after, 'search') : null;
-    const { hits, hasNextPage, totalCount } = await searchServers({ search, first, after, visibleOrganizationIds: organizationIds });
-    const rows = hits.length ? await prisma.mcpServer.findMany({ ...nodeQuery, where: { id: { in: hits.map((hit) => hit.id) } } }) : [];
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    const edges = hits.flatMap((hit) => {
-      const node = byId.get(hit.id);
-      return node ? [{ cursor: encodeCursor({ kind: 'search', ...hit }), node }] : [];
+    let totalCount = 0;
+    const page = await keysetConnection(args, bestMatchFirst, async ({ after, limit }) => {
+      const found = await searchServers({ search, limit, after, visibleOrganizationIds: organizationIds });
+      totalCount = found.totalCount;
+      const rows = found.hits.length ? await prisma.mcpServer.findMany({ ...nodeQuery, where: { id: { in: found.hits.map((hit) => hit.id) } } }) : [];
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return found.hits.flatMap((hit) => {
+        const node = byId.get(hit.id);
+        return node ? [{ ...node, ...hit }] : [];
+      });
     });
-    return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: () => Promise.resolve(totalCount) };
+    return { ...page, totalCount: () => Promise.resolve(totalCount) };
   }
 
-  const after = args.after ? decodeCursor(args.after, 'newest') : null;
   const scope: Prisma.McpServerWhereInput = { AND: [visibleAmong(organizationIds), args.organizationId ? { organizationId: args.organizationId } : {}] };
-  const startAfter: Prisma.McpServerWhereInput = after
-    ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }
-    : {};
-  const rows = (await prisma.mcpServer.findMany({ ...nodeQuery, where: { AND: [scope, startAfter] }, orderBy: newestFirst, take: first + 1 })) as McpServerRow[];
-  const edges = rows.slice(0, first).map((node) => ({ cursor: encodeCursor({ kind: 'newest', createdAt: node.createdAt, id: node.id }), node }));
-  return {
-    edges,
-    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
-    totalCount: () => prisma.mcpServer.count({ where: scope }),
-  };
+  const page = await keysetConnection(args, newestFirst, ({ after, limit }) =>
+    prisma.mcpServer.findMany({ ...nodeQuery, where: { AND: [scope, after ? newestFirst.after(after) : {}] }, orderBy: newestFirst.orderBy, take: limit }) as Promise<McpServerRow[]>,
+  );
+  return { ...page, totalCount: () => prisma.mcpServer.count({ where: scope }) };
 }
 
 builder.queryFields((t) => ({
@@ -128,10 +108,10 @@ builder.queryFields((t) => ({
       'MCP servers the caller may see: public ones (to anyone, signed in or not) and the private ones of its organizations. With `search` (words, "quoted phrases", `or`, `-word`), ranked by where they match: name first, then tool names, then description; newest first otherwise.',
     args: {
       search: t.arg.string({ validate: pageArgs.search }),
-      first: t.arg.int({ defaultValue: 20, validate: pageArgs.first }),
+      first: t.arg.int({ defaultValue: 20, validate: pageSize }),
       after: t.arg.string(),
     },
-    listSize: connectionSize,
+    listSize: connectionListSize,
     resolve: (_root, args, ctx, info) => serverConnection(ctx, info, args),
   }),
   mcpServer: t.prismaField({
@@ -152,10 +132,10 @@ builder.objectField(Organization, 'mcpServers', (t) =>
     type: McpServerConnection,
     description: "The organization's MCP servers the caller may see (private ones only for its members, and its API keys with mcp:read), newest first.",
     args: {
-      first: t.arg.int({ defaultValue: 20, validate: pageArgs.first }),
+      first: t.arg.int({ defaultValue: 20, validate: pageSize }),
       after: t.arg.string(),
     },
-    listSize: connectionSize,
+    listSize: connectionListSize,
     resolve: (organization, args, ctx, info) => serverConnection(ctx, info, { ...args, organizationId: organization.id }),
   }),
 );

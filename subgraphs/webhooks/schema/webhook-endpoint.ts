@@ -1,15 +1,14 @@
 import { z } from 'zod';
 import { badUserInput, notFound } from '@mindweave/errors';
 import { checkWebhookDestination, DestinationRefusedError, webhookEventTypes } from '@mindweave/jobs';
-import { requireUserId, type SubgraphContext } from '@mindweave/subgraph-kit';
+import { connectionListSize, isUuid, keysetConnection, newestFirst, pageSize, requireUserId, type SubgraphContext } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { env } from '../env.ts';
-import type { WebhookDelivery as DeliveryRow, WebhookEndpoint as EndpointRow } from '../generated/prisma/client.ts';
+import type { WebhookEndpoint as EndpointRow } from '../generated/prisma/client.ts';
+import { deliveryPages } from '../delivery-pages.ts';
 import { memberships } from '../memberships.ts';
 import { newSigningSecret } from '../signing-secrets.ts';
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const DeliveryStatus = builder.enumType('WebhookDeliveryStatus', { values: ['SUCCEEDED', 'FAILED'] as const });
 
@@ -29,48 +28,7 @@ const WebhookDelivery = builder.prismaObject('WebhookDelivery', {
   }),
 });
 
-const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
-  shareable: true,
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage'),
-    endCursor: t.exposeString('endCursor', { nullable: true, description: 'Pass it as `after` for the next page.' }),
-  }),
-});
-
-type Edge = { cursor: string; node: DeliveryRow };
-type Connection = { edges: Edge[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
-
-const WebhookDeliveryEdge = builder.objectRef<Edge>('WebhookDeliveryEdge').implement({
-  fields: (t) => ({ cursor: t.exposeString('cursor'), node: t.field({ type: WebhookDelivery, resolve: (edge) => edge.node }) }),
-});
-
-const WebhookDeliveryConnection = builder.objectRef<Connection>('WebhookDeliveryConnection').implement({
-  fields: (t) => ({
-    edges: t.field({ type: [WebhookDeliveryEdge], resolve: (connection) => connection.edges }),
-    pageInfo: t.field({ type: PageInfo, resolve: (connection) => connection.pageInfo }),
-  }),
-});
-
-const cursorOf = (row: DeliveryRow) => Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
-function parseCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || !uuidPattern.test(id) || Number.isNaN(createdAt.getTime())) throw badUserInput('after: not a cursor of this list', 'after');
-  return { createdAt, id };
-}
-
-/** Newest first, keyset-paged on (createdAt, id). */
-async function deliveriesOf(endpointId: string, first: number, after: string | null | undefined): Promise<Connection> {
-  const from = after ? parseCursor(after) : null;
-  const rows = await prisma.webhookDelivery.findMany({
-    where: { endpointId, ...(from ? { OR: [{ createdAt: { lt: from.createdAt } }, { createdAt: from.createdAt, id: { lt: from.id } }] } : {}) },
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    take: first + 1,
-  });
-  const page = rows.slice(0, first);
-  const last = page[page.length - 1];
-  return { edges: page.map((node) => ({ cursor: cursorOf(node), node })), pageInfo: { hasNextPage: rows.length > first, endCursor: last ? cursorOf(last) : null } };
-}
+const WebhookDeliveryConnection = builder.connectionObject({ type: WebhookDelivery, name: 'WebhookDeliveryConnection' }, { name: 'WebhookDeliveryEdge' });
 
 const WebhookEndpoint = builder.prismaObject('WebhookEndpoint', {
   description: "An organization's receiver of events, signed with its secret (README: Webhooks).",
@@ -87,9 +45,10 @@ const WebhookEndpoint = builder.prismaObject('WebhookEndpoint', {
     deliveries: t.field({
       type: WebhookDeliveryConnection,
       description: 'The delivery log, one entry per attempt, newest first.',
-      args: { first: t.arg.int({ defaultValue: 20, validate: z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100') }), after: t.arg.string() },
-      listSize: { slicingArguments: ['first'], sizedFields: ['edges'], requireOneSlicingArgument: false },
-      resolve: (endpoint, { first, after }) => deliveriesOf(endpoint.id, first ?? 20, after),
+      args: { first: t.arg.int({ defaultValue: 20, validate: pageSize }), after: t.arg.string() },
+      listSize: connectionListSize,
+      // Batched: the endpoints of a list read their pages in one statement.
+      resolve: (endpoint, args, ctx) => keysetConnection(args, newestFirst, (window) => deliveryPages(ctx, window).load(endpoint.id)),
     }),
   }),
 });
@@ -128,7 +87,7 @@ const maxEndpointsPerOrganization = 20;
 
 /** The endpoint, when the caller is an OWNER or ADMIN of its organization; NOT_FOUND otherwise. */
 async function managedEndpoint(ctx: SubgraphContext, id: string): Promise<EndpointRow> {
-  const endpoint = uuidPattern.test(id) ? await prisma.webhookEndpoint.findUnique({ where: { id } }) : null;
+  const endpoint = isUuid(id) ? await prisma.webhookEndpoint.findUnique({ where: { id } }) : null;
   if (!endpoint || !(await memberships.accessTo(ctx, endpoint.organizationId))) throw notFound('Webhook endpoint');
   await memberships.requireRole(ctx, endpoint.organizationId);
   return endpoint;
@@ -157,7 +116,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => {
       const userId = requireUserId(ctx);
       const organizationId = String(input.organizationId);
-      if (!uuidPattern.test(organizationId)) throw notFound('Organization');
+      if (!isUuid(organizationId)) throw notFound('Organization');
       await memberships.requireRole(ctx, organizationId);
       // Checked again at every delivery (the name may resolve elsewhere by then).
       await checkWebhookDestination(input.url, { allowPrivate: env.WEBHOOKS_ALLOW_PRIVATE }).catch((error: unknown) => {
