@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { EventEnvelope } from '@mindweave/events';
 import { jobIdOf, type AddOptions, type JobData, type JobName, type Producers } from '@mindweave/jobs';
+import type { Webhooks } from '@mindweave/webhooks/processors';
 import type { QuotaAlerts } from './quota-alerts.ts';
-import type { Webhooks } from './webhooks.ts';
 
 type EmailJob = { [N in JobName<'email'>]: { name: N; data: JobData<'email', N>; options: AddOptions } }[JobName<'email'>];
 

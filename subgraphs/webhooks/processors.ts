@@ -4,7 +4,8 @@ import { Agent, request } from 'undici';
 import type { EventEnvelope } from '@mindweave/events';
 import { checkWebhookDestination, DestinationRefusedError, isFinalAttempt, isPrivateAddress, jobIdOf, signWebhook, webhookEventTypes, webhookHeaders, type JobData, type Producers } from '@mindweave/jobs';
 import type { Logger, SecretBox } from '@mindweave/service-kit';
-import { deliveryTarget, disableOrganizationEndpoints, recordAttempt, subscribedEndpoints, type DeliveryTarget, type Sql } from '@mindweave/webhooks/deliveries.ts';
+import type { Sql } from '@mindweave/subgraph-kit';
+import { deliveryTarget, disableOrganizationEndpoints, recordAttempt, subscribedEndpoints, type DeliveryTarget } from './deliveries.ts';
 
 const subscribable = new Set<string>(webhookEventTypes);
 const excerptBytes = 1_000;
