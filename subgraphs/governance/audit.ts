@@ -44,7 +44,7 @@ export async function recordViolations(events: EventEnvelope[], log?: Logger): P
   const rows: Prisma.AuditEntryCreateManyInput[] = [];
   for (const event of events) {
     if (event.type !== 'policy.violated') continue;
-    const data = (event as EventEnvelope<'policy.violated'>).data;
+    const data = event.data;
     if (!isUuid(data.organizationId)) {
       log?.warn({ eventId: event.id, organizationId: data.organizationId }, 'policy.violated event for an organization id that is not a UUID; skipped');
       continue;

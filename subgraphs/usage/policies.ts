@@ -49,7 +49,7 @@ export async function followPolicyChanges(log: Logger) {
       subscription = await bus.tail({
         domains: ['policy'],
         handler: async (events) => {
-          for (const event of events) if (event.type === 'policy.changed') cache.delete((event.data as { organizationId: string }).organizationId);
+          for (const event of events) if (event.type === 'policy.changed') cache.delete(event.data.organizationId);
         },
       });
       if (stopped) await subscription.stop();
