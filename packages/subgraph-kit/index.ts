@@ -1,6 +1,5 @@
 export { DateTimeScalar, JSONScalar, requireUserId, subgraphBuilderOptions, type SubgraphContext, type SubgraphSchemaTypes } from './builder.ts';
 export { createPgAdapter, createPgPool, isUniqueViolation, type Sql } from './db.ts';
-export { createMembershipDirectory, type MemberRole, type Membership, type MembershipDirectory, type OrganizationAccess } from './memberships.ts';
 export { migrate, readEveryModel } from './migrations.ts';
 export { decodeCursor, encodeCursor, olderThan, pageOf, type Page } from './pagination.ts';
 export { startOutboxRelay } from './outbox.ts';

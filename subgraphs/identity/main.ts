@@ -5,6 +5,7 @@ import { bus } from './bus.ts';
 import { redis } from './redis.ts';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
+import { usersRoute } from './internal-routes.ts';
 import { schema } from './schema/index.ts';
 import { resealTotpSecrets } from './mfa.ts';
 import { currentSigningKey, jwks, resealSigningKeys } from './tokens.ts';
@@ -16,10 +17,9 @@ await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The workers ask here where to send a user's emails (quota alerts, export notices). */
-const usersRoute = serviceRoute('/internal/users', env.INTERNAL_SIGNING_SECRET, async (body) => {
-  const ids = Array.isArray(body['ids']) ? body['ids'].filter((id): id is string => typeof id === 'string' && uuidPattern.test(id)).slice(0, 500) : [];
-  const users = ids.length ? await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, email: true, name: true } }) : [];
-  return { status: 200, body: { users } };
+const users = serviceRoute(usersRoute, env.INTERNAL_SIGNING_SECRET, async (body) => {
+  const ids = body.ids.filter((id) => uuidPattern.test(id)).slice(0, 500);
+  return { users: ids.length ? await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, email: true, name: true } }) : [] };
 });
 
 // Create the signing key before serving, so the first JWKS a router fetches already holds it.
@@ -42,7 +42,7 @@ const { close } = await startSubgraphServer({
       sendJson(res, 200, await jwks(), { 'cache-control': 'public, max-age=300' });
       return true;
     },
-    usersRoute,
+    users,
   ],
 });
 
