@@ -14,9 +14,10 @@ const cacheTtlMs = 5_000;
 
 /**
  * Which organizations a user belongs to, for the other subgraphs: asked of accounts (which owns
- * memberships) over its internal route (internal-routes.ts), signed like the router's requests. Answers are kept for five seconds,
- * and dropped at once when a membership event names the user (followChanges), so that a removed
- * member or a new role takes effect here as soon as the event arrives.
+ * memberships) over its internal route (internal-routes.ts), signed like the router's requests.
+ * Answers are kept for five seconds, and dropped at once when a membership event names the user
+ * (followChanges), so that a removed member or a new role takes effect here as soon as the event
+ * arrives.
  */
 export function createMembershipDirectory(options: { accountsUrl: string; signingSecret: string; service: string }) {
   const cache = new Map<string, { at: number; memberships: Promise<Membership[]> }>();
