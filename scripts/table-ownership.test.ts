@@ -41,14 +41,22 @@ export function owners(files: string[]): Owner[] {
   return [...byFolder.values()];
 }
 
-/** `schema.object` names (quoted or not) of other owners' objects in `text`, for a file at `path`. */
+const literals = (text: string) => new Set([...text.matchAll(/['"`](\w+)['"`]/g)].map((match) => match[1]!));
+
+/**
+ * Other owners' objects that `text`, a file at `path`, names: as `schema.object` (quoted or not),
+ * or as the schema and the object in string literals of their own (`{ schema: 'analytics', table:
+ * 'usage_events' }`, a query assembled at run time).
+ */
 export function foreignReferences(path: string, text: string, all: Owner[]): string[] {
   const found: string[] = [];
+  const strings = literals(text);
   for (const owner of all) {
     if (path.startsWith(`${owner.folder}/`)) continue;
     for (const match of text.matchAll(new RegExp(`\\b"?${owner.schema}"?\\."?(\\w+)"?`, 'g'))) {
       if (owner.objects.has(match[1]!)) found.push(`${owner.schema}.${match[1]} (owned by ${owner.folder})`);
     }
+    if (strings.has(owner.schema)) for (const name of owner.objects) if (strings.has(name)) found.push(`'${owner.schema}' and '${name}' (owned by ${owner.folder})`);
   }
   return found;
 }
@@ -78,6 +86,7 @@ describe('one owner per table', () => {
     const sql = `DELETE FROM governance.audit_entries WHERE ctid = ANY($1); SELECT $2::exports."ExportStatus"`;
     expect(foreignReferences('workers/audit-cleanup.ts', sql, all).sort()).toEqual(['exports.ExportStatus (owned by subgraphs/exports)', 'governance.audit_entries (owned by subgraphs/governance)']);
     expect(foreignReferences('subgraphs/governance/processors.ts', 'DELETE FROM governance.audit_entries', all)).toEqual([]);
+    expect(foreignReferences('subgraphs/exports/run.ts', "USAGE: { schema: 'analytics', table: 'usage_events' }", all)).toEqual(["'analytics' and 'usage_events' (owned by subgraphs/analytics)"]);
     // Property access that happens to share a schema's name is not SQL about its tables.
     expect(foreignReferences('router/auth.ts', 'identity.userId; usage.model', all)).toEqual([]);
   });
