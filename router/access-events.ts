@@ -21,7 +21,7 @@ export function startAccessEvents(options: { bus: EventBus; handlers: AccessHand
     for (const event of events) {
       switch (event.type) {
         case 'user.session_ended': {
-          const { sessionIds, until } = (event as EventEnvelope<'user.session_ended'>).data;
+          const { sessionIds, until } = event.data;
           handlers.sessionsEnded(sessionIds, Date.parse(until));
           break;
         }
@@ -30,7 +30,7 @@ export function startAccessEvents(options: { bus: EventBus; handlers: AccessHand
           handlers.membershipsChanged(usersWhoseMembershipsChanged(event));
           break;
         case 'organization.api_keys_changed':
-          handlers.apiKeysChanged((event as EventEnvelope<'organization.api_keys_changed'>).data.keys);
+          handlers.apiKeysChanged(event.data.keys);
           break;
         default:
           break;

@@ -3,8 +3,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Redis } from 'ioredis';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
+import { verifyApiKeyRoute } from '@mindweave/accounts/internal-routes';
 import { unauthenticated, unavailable } from '@mindweave/errors';
-import { postAsService, type Identity, type Logger } from '@mindweave/service-kit';
+import { callInternalRoute, nullOn404, type Identity, type Logger } from '@mindweave/service-kit';
 import type { SessionRevocations } from './revocations.ts';
 
 const apiKeyPrefix = 'mw_sk_';
@@ -102,10 +103,8 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   const lastKnownKeys = new LRUCache<string, ResolvedKey>({ max: 50_000, ttl: 15 * 60_000 });
 
   async function resolveApiKey(key: string, requestId: string): Promise<ResolvedKey | null> {
-    const response = await postAsService(new URL('/internal/api-keys/verify', options.accountsUrl), { signingSecret: options.signingSecret, service: 'router', requestId, body: { key }, timeoutMs: 3_000 });
-    if (response.status === 404) return null;
-    if (!response.ok) throw new Error(`accounts answered ${response.status}`);
-    return resolvedKeyOf((await response.json()) as VerifiedKey);
+    const verified = await callInternalRoute(verifyApiKeyRoute, { baseUrl: options.accountsUrl, signingSecret: options.signingSecret, service: 'router', requestId, timeoutMs: 3_000 }, { key }).catch(nullOn404);
+    return verified && resolvedKeyOf(verified);
   }
 
   /** The key, or null for an unknown, revoked or expired one; throws when neither can be told. */

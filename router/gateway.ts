@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile } from 'node:fs';
 import { ApolloGateway } from '@apollo/gateway';
 import pg from 'pg';
+import { latestSupergraph } from '@mindweave/schema-tools/registry';
 import type { Logger } from '@mindweave/service-kit';
 import type { Metrics } from './metrics.ts';
 import { createPlanExecutor } from './plan-executor.ts';
@@ -41,12 +42,11 @@ function supergraphSource(options: GatewayOptions) {
   pool?.on('error', (error) => log.warn({ err: error }, 'schema registry connection lost'));
   const readFileSdl = () => readFile(supergraphPath, 'utf8');
   async function readRegistry(): Promise<string | null> {
-    // The table `pnpm schema publish` writes (packages/schema-tools).
-    const result = await pool!.query<{ supergraph: string }>('SELECT supergraph FROM schema_registry.versions ORDER BY id DESC LIMIT 1').catch((error: unknown) => {
-      if ((error as { code?: string }).code !== '42P01') log.warn({ err: error }, 'schema registry unreachable; serving the current supergraph');
+    // What `pnpm schema publish` writes, read through packages/schema-tools, which owns the registry.
+    return latestSupergraph(pool!).catch((error: unknown) => {
+      log.warn({ err: error }, 'schema registry unreachable; serving the current supergraph');
       return null;
     });
-    return result?.rows[0]?.supergraph ?? null;
   }
   const read = async () => (pool ? ((await readRegistry()) ?? (await readFileSdl())) : readFileSdl());
 

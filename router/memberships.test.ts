@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { membershipsByUserRoute } from '@mindweave/accounts/internal-routes';
 import { verifyIdentity } from '@mindweave/service-kit';
 import { createMembershipLookup, isMemberOf } from './memberships.ts';
 
@@ -17,7 +18,8 @@ const accounts = createServer((req, res) => {
     const parsed = JSON.parse(body.toString()) as { userId?: string; userIds?: string[] };
     requests.push(parsed);
     const of = (id: string) => [{ organizationId: `org-${id}`, role: 'MEMBER' }];
-    const payload = parsed.userIds ? { byUser: Object.fromEntries(parsed.userIds.filter((id) => id !== 'lost').map((id) => [id, of(id)])) } : { memberships: of(parsed.userId!) };
+    const payload =
+      req.url === membershipsByUserRoute.path ? { byUser: Object.fromEntries(parsed.userIds!.filter((id) => id !== 'lost').map((id) => [id, of(id)])) } : { memberships: of(parsed.userId!) };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
   });
 });

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import { postAsService, requestIdFrom } from '@mindweave/service-kit';
+import { membershipsByUserRoute, membershipsRoute } from '@mindweave/accounts/internal-routes';
+import { callInternalRoute, requestIdFrom } from '@mindweave/service-kit';
 
 /** A user's memberships as `<organization>:<role>`, sorted: what decides what they may watch and see. */
 export type MembershipList = string[];
@@ -15,15 +16,14 @@ export const isMemberOf = (memberships: MembershipList, organizationId: string) 
  */
 export function createMembershipLookup(options: { accountsUrl: string; signingSecret: string; ttlMs?: number }) {
   const recent = new LRUCache<string, Promise<MembershipList | null>>({ max: 10_000, ttl: options.ttlMs ?? 10_000 });
-  const url = new URL('/internal/memberships', options.accountsUrl);
-  const ask = (body: unknown) => postAsService(url, { signingSecret: options.signingSecret, service: 'router', requestId: requestIdFrom(undefined), body, timeoutMs: 3_000 });
+  const call = () => ({ baseUrl: options.accountsUrl, signingSecret: options.signingSecret, service: 'router', requestId: requestIdFrom(undefined), timeoutMs: 3_000 });
 
   /** The user's memberships, or null when accounts could not tell (down, slow). */
   function of(userId: string, fresh = false): Promise<MembershipList | null> {
     const cached = fresh ? undefined : recent.get(userId);
     if (cached) return cached;
-    const asked: Promise<MembershipList | null> = ask({ userId }).then(
-      async (response) => (response.ok ? listOf(((await response.json()) as { memberships: { organizationId: string; role: string }[] }).memberships) : null),
+    const asked: Promise<MembershipList | null> = callInternalRoute(membershipsRoute, call(), { userId }).then(
+      (answer) => listOf(answer.memberships),
       () => null,
     );
     recent.set(userId, asked);
@@ -43,9 +43,9 @@ export function createMembershipLookup(options: { accountsUrl: string; signingSe
     const answered = new Map<string, MembershipList>();
     for (let i = 0; i < userIds.length; i += 1_000) {
       const batch = userIds.slice(i, i + 1_000);
-      const response = await ask({ userIds: batch }).catch(() => null);
-      if (!response?.ok) return null;
-      const { byUser } = (await response.json()) as { byUser: Record<string, { organizationId: string; role: string }[]> };
+      const answer = await callInternalRoute(membershipsByUserRoute, call(), { userIds: batch }).catch(() => null);
+      if (!answer) return null;
+      const { byUser } = answer;
       for (const id of batch) {
         const memberships = byUser[id];
         if (!memberships) continue;

@@ -226,7 +226,7 @@ export function startSubscriptions(options: SubscriptionOptions) {
     const byOrganization = new Map<string, EventEnvelope<'usage.recorded'>[]>();
     for (const event of events) {
       if (event.type !== 'usage.recorded') continue;
-      const usage = event as EventEnvelope<'usage.recorded'>;
+      const usage = event;
       if (!watched.has(usage.data.organizationId)) continue;
       // An event appended again (the retry of a request whose append was not acknowledged) keeps its id: delivered once.
       if (recentEventIds.has(usage.id)) continue;

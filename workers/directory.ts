@@ -1,30 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { postAsService } from '@mindweave/service-kit';
+import { deletedOrganizationsRoute, organizationRoute, purgedOrganizationsRoute, type MemberRole, type OrganizationInfo } from '@mindweave/accounts/internal-routes';
+import { usersRoute, type UserInfo } from '@mindweave/identity/internal-routes';
+import { callInternalRoute, nullOn404 } from '@mindweave/service-kit';
 
-export type MemberRole = 'OWNER' | 'ADMIN' | 'MEMBER' | 'VIEWER';
-export type OrganizationInfo = { id: string; name: string; plan: string; members: { userId: string; role: MemberRole }[] };
-export type UserInfo = { id: string; email: string; name: string };
+export type { MemberRole, OrganizationInfo, UserInfo };
 
 /**
  * Who an email goes to: organizations (plan, members) from accounts and users' addresses from
- * identity, over their internal routes, signed as the `workers` service. Organizations are kept
- * for `cacheMs`, so that a burst of usage events asks once.
+ * identity, over their internal routes (their internal-routes.ts), signed as the `workers`
+ * service. Organizations are kept for `cacheMs`, so that a burst of usage events asks once.
  */
 export function createDirectory(options: { accountsUrl: string; identityUrl: string; signingSecret: string; cacheMs?: number }) {
   const cacheMs = options.cacheMs ?? 60_000;
   const organizations = new Map<string, { at: number; value: Promise<OrganizationInfo | null> }>();
-
-  async function post<T>(base: string, path: string, body: unknown): Promise<{ status: number; body: T | null }> {
-    const response = await postAsService(new URL(path, base), { signingSecret: options.signingSecret, service: 'workers', requestId: randomUUID(), body, timeoutMs: 5_000 });
-    if (response.status === 404) return { status: 404, body: null };
-    if (!response.ok) throw new Error(`${path} answered ${response.status}`);
-    return { status: response.status, body: (await response.json()) as T };
-  }
+  const accounts = () => ({ baseUrl: options.accountsUrl, signingSecret: options.signingSecret, service: 'workers', requestId: randomUUID(), timeoutMs: 5_000 });
+  const identity = () => ({ ...accounts(), baseUrl: options.identityUrl });
 
   function organization(organizationId: string): Promise<OrganizationInfo | null> {
     const hit = organizations.get(organizationId);
     if (hit && Date.now() - hit.at < cacheMs) return hit.value;
-    const value = post<OrganizationInfo>(options.accountsUrl, '/internal/organizations', { organizationId }).then((answer) => answer.body);
+    const value = callInternalRoute(organizationRoute, accounts(), { organizationId }).catch(nullOn404);
     organizations.set(organizationId, { at: Date.now(), value });
     value.catch(() => organizations.delete(organizationId));
     if (organizations.size > 10_000) organizations.delete(organizations.keys().next().value as string);
@@ -33,7 +28,7 @@ export function createDirectory(options: { accountsUrl: string; identityUrl: str
 
   async function users(ids: string[]): Promise<UserInfo[]> {
     if (ids.length === 0) return [];
-    return (await post<{ users: UserInfo[] }>(options.identityUrl, '/internal/users', { ids })).body?.users ?? [];
+    return (await callInternalRoute(usersRoute, identity(), { ids })).users;
   }
 
   /** The organization and its members with one of `roles`, with their addresses. */
@@ -46,12 +41,12 @@ export function createDirectory(options: { accountsUrl: string; identityUrl: str
 
   /** Organizations deleted before `before` whose usage data is still kept (the purge job). */
   async function deletedOrganizations(before: Date): Promise<string[]> {
-    return (await post<{ organizationIds: string[] }>(options.accountsUrl, '/internal/organizations/deleted', { before: before.toISOString() })).body?.organizationIds ?? [];
+    return (await callInternalRoute(deletedOrganizationsRoute, accounts(), { before: before.toISOString() })).organizationIds;
   }
 
   /** Tells accounts these organizations' usage data is gone. */
   async function markPurged(organizationIds: string[]): Promise<void> {
-    if (organizationIds.length) await post(options.accountsUrl, '/internal/organizations/purged', { organizationIds });
+    if (organizationIds.length) await callInternalRoute(purgedOrganizationsRoute, accounts(), { organizationIds });
   }
 
   return { organization, users, members, deletedOrganizations, markPurged };

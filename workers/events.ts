@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { EventEnvelope } from '@mindweave/events';
 import { jobIdOf, type AddOptions, type JobData, type JobName, type Producers } from '@mindweave/jobs';
+import type { Webhooks } from '@mindweave/webhooks/processors';
 import type { QuotaAlerts } from './quota-alerts.ts';
-import type { Webhooks } from './webhooks.ts';
 
 type EmailJob = { [N in JobName<'email'>]: { name: N; data: JobData<'email', N>; options: AddOptions } }[JobName<'email'>];
 
@@ -11,27 +11,27 @@ function emailFor(event: EventEnvelope): EmailJob | null {
   const jobId = (kind: string) => jobIdOf(kind, event.id);
   switch (event.type) {
     case 'user.created': {
-      const { email, name, verificationUrl } = (event as EventEnvelope<'user.created'>).data;
+      const { email, name, verificationUrl } = event.data;
       return { name: 'welcome', data: { to: email, name, verificationUrl }, options: { jobId: jobId('welcome') } };
     }
     case 'user.password_reset': {
-      const { email, name, resetUrl } = (event as EventEnvelope<'user.password_reset'>).data;
+      const { email, name, resetUrl } = event.data;
       return { name: 'password-reset', data: { to: email, name, resetUrl }, options: { jobId: jobId('password-reset'), priority: 'top' } };
     }
     case 'user.verification_requested': {
-      const { email, name, verificationUrl } = (event as EventEnvelope<'user.verification_requested'>).data;
+      const { email, name, verificationUrl } = event.data;
       return { name: 'email-verification', data: { to: email, name, verificationUrl }, options: { jobId: jobId('email-verification') } };
     }
     case 'export.completed': {
-      const { organizationId, exportId, requestedBy, status } = (event as EventEnvelope<'export.completed'>).data;
+      const { organizationId, exportId, requestedBy, status } = event.data;
       return { name: 'export-ready', data: { organizationId, exportId, requestedBy, status }, options: { jobId: jobId('export-ready') } };
     }
     case 'organization.member_invited': {
-      const { email, organizationId, organizationName, role, invitedBy, token, expiresAt } = (event as EventEnvelope<'organization.member_invited'>).data;
+      const { email, organizationId, organizationName, role, invitedBy, token, expiresAt } = event.data;
       return { name: 'invitation', data: { to: email, organizationId, organizationName, role, invitedBy, token, expiresAt }, options: { jobId: jobId('invitation') } };
     }
     case 'policy.violated': {
-      const { organizationId, policyId, policyName, model, reason } = (event as EventEnvelope<'policy.violated'>).data;
+      const { organizationId, policyId, policyName, model, reason } = event.data;
       return { name: 'policy-violation', data: { organizationId, policyId, policyName, ...(model ? { model } : {}), reason }, options: { jobId: jobId('policy-violation') } };
     }
     default:
@@ -76,7 +76,7 @@ export function createEventHandler(deps: { redis: Redis; producers: Producers; q
     }
     await deps.quota.record(events.filter((event): event is EventEnvelope<'usage.recorded'> => event.type === 'usage.recorded'));
     // A deleted organization's webhooks stop: its endpoints are disabled (idempotent under redelivery).
-    for (const event of events) if (event.type === 'organization.deleted') await deps.webhooks.disableOrganization((event as EventEnvelope<'organization.deleted'>).data.organizationId);
+    for (const event of events) if (event.type === 'organization.deleted') await deps.webhooks.disableOrganization(event.data.organizationId);
     await deps.webhooks.fanOut(events);
   };
 }

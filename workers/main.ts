@@ -1,25 +1,25 @@
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import pg from 'pg';
+import { organizationPurgeProcessors, usageProcessors } from '@mindweave/analytics/processors';
 import { createEventBus } from '@mindweave/events';
-import { createLocalStorage } from '@mindweave/exports/storage.ts';
+import { exportsCleanupProcessors } from '@mindweave/exports/processors';
+import { createLocalStorage } from '@mindweave/exports/storage';
+import { auditCleanupProcessors } from '@mindweave/governance/processors';
 import { createJobsConnection, createProducers, createSandboxedWorker, createWorker, jobsPrefix, registerSchedules, type Processors } from '@mindweave/jobs';
 import { closeServer, createHealthRoutes, createLogger, createRedis, createSecretBox, kafkaSettingsOf, listen, onShutdown, sendJson, siblingModule } from '@mindweave/service-kit';
-import { aggregationProcessors } from './aggregation.ts';
-import { auditCleanupProcessors } from './audit-cleanup.ts';
-import { billingProcessors } from './billing.ts';
+import { createWebhooks } from '@mindweave/webhooks/processors';
 import { createDirectory } from './directory.ts';
 import { createMailer, emailProcessors } from './email.ts';
 import { loadWorkersEnv } from './env.ts';
 import { createEventHandler } from './events.ts';
-import { exportsCleanupProcessors } from './exports-cleanup.ts';
-import { organizationPurgeProcessors } from './organization-purge.ts';
 import { createQuotaAlerts } from './quota-alerts.ts';
 import { reportProcessArgs } from './reports.ts';
-import { createWebhooks } from './webhooks.ts';
 
 // The worker process: one BullMQ worker per queue, the job schedulers, and the consumer that
-// turns domain events into jobs. As many instances as needed.
+// turns domain events into jobs. As many instances as needed. The jobs on a subgraph's tables are
+// that subgraph's (its processors module): this file wires queues to them, with the pool and
+// clients they need.
 const env = loadWorkersEnv();
 const log = createLogger({ name: 'workers', level: env.LOG_LEVEL });
 const instance = `${hostname()}-${process.pid}`;
@@ -51,11 +51,10 @@ const registered = await registerSchedules(producers);
 log.info({ schedules: registered }, 'job schedulers registered');
 
 const analytics: Processors<'analytics'> = {
-  ...aggregationProcessors({ db, log }),
-  ...billingProcessors({ db, log }),
+  ...usageProcessors({ db, log }),
+  ...organizationPurgeProcessors({ db, accounts: directory, retentionDays: env.DELETED_ORGANIZATION_RETENTION_DAYS, log }),
   ...auditCleanupProcessors({ db, log }),
   ...exportsCleanupProcessors({ db, storage: createLocalStorage(env.EXPORTS_DIR), retentionDays: env.EXPORTS_RETENTION_DAYS, log }),
-  ...organizationPurgeProcessors({ db, directory, retentionDays: env.DELETED_ORGANIZATION_RETENTION_DAYS, log }),
 };
 const options = { connection: workerConnection, prefix, name: instance };
 const workers = [

@@ -1,8 +1,10 @@
 import type { SandboxedJob } from 'bullmq';
 import pg from 'pg';
+import { usageEventRows } from '@mindweave/analytics/export-rows';
+import { runExport, type ExportSources, type RunResult } from '@mindweave/exports/run';
+import { createLocalStorage, type Storage } from '@mindweave/exports/storage';
+import { auditEntryRows } from '@mindweave/governance/export-rows';
 import { isFinalAttempt, parseJob } from '@mindweave/jobs';
-import { runExport, type RunResult } from '@mindweave/exports/run.ts';
-import { createLocalStorage, type Storage } from '@mindweave/exports/storage.ts';
 import { createLogger, type Logger } from '@mindweave/service-kit';
 import { loadWorkersEnv } from './env.ts';
 
@@ -12,11 +14,14 @@ import { loadWorkersEnv } from './env.ts';
  */
 export const reportProcessArgs = ['--max-semi-space-size=2', '--max-old-space-size=192'];
 
+/** Each export type's rows, from the subgraph that owns them. */
+const sources: ExportSources = { USAGE: usageEventRows, AUDIT: auditEntryRows };
+
 export async function runReport(job: SandboxedJob, deps: { db: pg.Pool; storage: Storage; log: Logger }): Promise<RunResult> {
   const { exportId } = parseJob('reports', 'export', job);
   const started = performance.now();
   try {
-    const result = await runExport({ db: deps.db, storage: deps.storage, exportId, finalAttempt: isFinalAttempt(job), onProgress: (rows) => job.updateProgress(rows) });
+    const result = await runExport({ db: deps.db, storage: deps.storage, sources, exportId, finalAttempt: isFinalAttempt(job), onProgress: (rows) => job.updateProgress(rows) });
     deps.log.info({ exportId, ...result, durationMs: Math.round(performance.now() - started) }, 'export finished');
     return result;
   } catch (error) {

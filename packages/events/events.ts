@@ -80,21 +80,24 @@ export interface EventMetadata {
   userId?: string;
 }
 
-/** Every event on the bus travels in this envelope. */
-export interface EventEnvelope<T extends EventType = EventType> {
-  id: string;
-  type: T;
-  aggregateId: string;
-  timestamp: string;
-  data: EventData<T>;
-  metadata: EventMetadata;
-}
+/**
+ * Every event on the bus travels in this envelope: a union over the event types, so that a check
+ * or a `switch` on `type` narrows `data` to that type's payload.
+ */
+export type EventEnvelope<T extends EventType = EventType> = {
+  [K in T]: { id: string; type: K; aggregateId: string; timestamp: string; data: EventData<K>; metadata: EventMetadata };
+}[T];
 
 /** The users whose memberships an event changed (a membership change, or every member of a deleted organization); none for other events. */
 export function usersWhoseMembershipsChanged(event: EventEnvelope): string[] {
-  if (event.type === 'organization.membership_changed') return [(event as EventEnvelope<'organization.membership_changed'>).data.userId];
-  if (event.type === 'organization.deleted') return (event as EventEnvelope<'organization.deleted'>).data.memberUserIds;
+  if (event.type === 'organization.membership_changed') return [event.data.userId];
+  if (event.type === 'organization.deleted') return event.data.memberUserIds;
   return [];
+}
+
+/** The organization an event is about, when its payload names one. */
+export function organizationOf(event: EventEnvelope): string | undefined {
+  return 'organizationId' in event.data ? event.data.organizationId : undefined;
 }
 
 /** `usage.recorded` travels on the `usage` domain: stream/topic `mindweave.usage.events`. */

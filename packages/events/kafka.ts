@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type Message, type SASLOptions } from 'kafkajs';
 import type { KafkaSettings, Logger } from '@mindweave/service-kit';
 import type { ConsumeOptions, ConsumerLag, ConsumerSubscription, EventBus, Subscription, TailOptions } from './bus.ts';
-import { checkEnvelope, deadLetterOf, domainOf, topicOf, type EventEnvelope } from './events.ts';
+import { checkEnvelope, deadLetterOf, domainOf, organizationOf, topicOf, type EventEnvelope } from './events.ts';
 import { createBatchProcessor, createTailPositions, createTailProcessor, superviseConsumer, type DeadLetter } from './kafka-consumer.ts';
 import { ensureTopics } from './kafka-topics.ts';
 
@@ -23,8 +23,7 @@ const unique = (domains: string[]) => [...new Set(domains)];
 
 /** One organization's events share a partition, so they stay in order. */
 function partitionKeyOf(event: EventEnvelope): string {
-  const organizationId = (event.data as { organizationId?: unknown }).organizationId;
-  return typeof organizationId === 'string' ? organizationId : event.aggregateId;
+  return organizationOf(event) ?? event.aggregateId;
 }
 
 function forwardLog(log: Logger, { namespace, level, log: { message, timestamp: _timestamp, ...extra } }: LogEntry) {

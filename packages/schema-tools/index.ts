@@ -15,4 +15,4 @@ export {
   type SchemaChange,
 } from './check.ts';
 export { publishChannel, publishSupergraph, type PublishInput, type PublishResult } from './publish.ts';
-export { latestPublishedVersion, type PublishedVersion } from './registry.ts';
+export { latestPublishedVersion, latestSupergraph, type PublishedVersion } from './registry.ts';

@@ -26,3 +26,15 @@ export async function latestPublishedVersion(databaseUrl: string): Promise<Publi
     await client.end();
   }
 }
+
+/**
+ * The latest published supergraph's SDL, read on a pool the caller keeps open (the router polls
+ * it); null while the registry has no table or no version yet. Any other failure throws.
+ */
+export async function latestSupergraph(db: Pick<pg.Pool, 'query'>): Promise<string | null> {
+  const result = await db.query<{ supergraph: string }>(`SELECT supergraph FROM ${registrySchema}.versions ORDER BY id DESC LIMIT 1`).catch((error: unknown) => {
+    if ((error as { code?: string }).code === '42P01') return null;
+    throw error;
+  });
+  return result?.rows[0]?.supergraph ?? null;
+}

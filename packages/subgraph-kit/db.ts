@@ -10,6 +10,9 @@ export function createPgAdapter(databaseUrl: string, schema: string, maxConnecti
   return new PrismaPg({ connectionString: databaseUrl, max: maxConnections, idleTimeoutMillis: 30_000, options: `-c search_path=${schema}` }, { schema });
 }
 
+/** What plain SQL modules need of a connection pool (the workers' pool, a subgraph's): its `query`. */
+export type Sql = Pick<pg.Pool, 'query'>;
+
 /** Prisma's error for a unique constraint violation. */
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && 'code' in error && (error as { code: unknown }).code === 'P2002';

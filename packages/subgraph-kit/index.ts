@@ -1,6 +1,5 @@
 export { DateTimeScalar, JSONScalar, requireUserId, subgraphBuilderOptions, type SubgraphContext, type SubgraphSchemaTypes } from './builder.ts';
-export { createPgAdapter, createPgPool, isUniqueViolation } from './db.ts';
-export { createMembershipDirectory, type MemberRole, type Membership, type MembershipDirectory, type OrganizationAccess } from './memberships.ts';
+export { createPgAdapter, createPgPool, isUniqueViolation, type Sql } from './db.ts';
 export { migrate, readEveryModel } from './migrations.ts';
 export { isUuid, uuidPattern, uuidSchema } from './ids.ts';
 export { connectionListSize, decodeCursor, defaultPageSize, encodeCursor, keysetConnection, newestFirst, pageSize, type ConnectionArgs, type CursorKey, type Keyed, type Page, type PageInfo } from './pagination.ts';

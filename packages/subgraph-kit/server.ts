@@ -2,8 +2,20 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { badUserInput, dependencyUnavailable, ErrorCode, errorBody, internalError, isErrorCode, isPassingFailure, unauthenticated } from '@mindweave/errors';
-import { closeServer, createHealthRoutes, listen, sendJson, verifyIdentity, type HealthCheck, type Logger } from '@mindweave/service-kit';
+import { z } from 'zod';
+import { badUserInput, dependencyUnavailable, ErrorCode, errorBody, httpStatusOf, internalError, isErrorCode, isPassingFailure, MindweaveError, unauthenticated } from '@mindweave/errors';
+import {
+  closeServer,
+  createHealthRoutes,
+  listen,
+  sendJson,
+  verifyIdentity,
+  type AnswerOf,
+  type HealthCheck,
+  type InternalRoute,
+  type Logger,
+  type ParsedRequestOf,
+} from '@mindweave/service-kit';
 import type { SubgraphContext } from './builder.ts';
 
 /** Subgraph operations come from the router, whose own limit is on what clients send; entity batches can be larger. */
@@ -25,31 +37,38 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
-function parseObject(body: Buffer): Record<string, unknown> {
+function parseJson(body: Buffer): unknown {
   try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+    return JSON.parse(body.toString('utf8'));
   } catch {
-    return {};
+    return undefined;
   }
 }
 
 /**
- * A POST route for other services only (`/internal/...`): the caller must be signed as a service
- * with the internal secret, over this very body, like the router signs its requests; the JSON body
- * (an empty object when malformed) goes to `answer`, whose `{ status, body }` is sent back.
+ * A POST route for other services only (`/internal/...`), by its contract (service-kit's
+ * internalRoute): the caller must be signed as a service with the internal secret, over this very
+ * body, like the router signs its requests; a body outside the contract's request schema is
+ * refused with BAD_USER_INPUT (400); `answer` gets the parsed body and answers the contract's
+ * response (200) or a contract error, sent with its code's status.
  */
-export function serviceRoute(path: string, signingSecret: string, answer: (body: Record<string, unknown>) => Promise<{ status: number; body: unknown }>, limit = 16_384): ExtraRoute {
+export function serviceRoute<R extends InternalRoute>(route: R, signingSecret: string, answer: (body: ParsedRequestOf<R>) => Promise<AnswerOf<R> | MindweaveError>, limit = 16_384): ExtraRoute {
   return async (req, res, url) => {
-    if (req.method !== 'POST' || url.pathname !== path) return false;
+    if (req.method !== 'POST' || url.pathname !== route.path) return false;
     const raw = await readBody(req, limit).catch(() => null);
     const caller = raw ? verifyIdentity(signingSecret, { get: (name) => header(req, name) }, raw) : null;
     if (caller?.identity.kind !== 'service') {
       sendJson(res, 401, errorBody(unauthenticated('Only services may ask')));
       return true;
     }
-    const result = await answer(parseObject(raw!));
-    sendJson(res, result.status, result.body);
+    const body = route.request.safeParse(parseJson(raw!));
+    if (!body.success) {
+      sendJson(res, 400, errorBody(badUserInput(`Not a body of ${route.path}: ${z.prettifyError(body.error)}`)));
+      return true;
+    }
+    const result = await answer(body.data as ParsedRequestOf<R>);
+    if (result instanceof MindweaveError) sendJson(res, httpStatusOf[result.code], errorBody(result));
+    else sendJson(res, 200, result);
     return true;
   };
 }

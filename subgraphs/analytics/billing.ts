@@ -1,7 +1,4 @@
-import type pg from 'pg';
-
-/** What the plain modules below need of a connection pool: its `query`. */
-export type Sql = Pick<pg.Pool, 'query'>;
+import type { Sql } from '@mindweave/subgraph-kit';
 
 /** Timestamps here are UTC without a time zone (timestamp(3)): pass them as such, whatever the server's zone. */
 export const utcTimestamp = (date: Date) => date.toISOString().replace('T', ' ').replace('Z', '');

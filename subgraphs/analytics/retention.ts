@@ -1,7 +1,7 @@
-import type { Sql } from './billing.ts';
+import type { Sql } from '@mindweave/subgraph-kit';
 
 // The workers' side of a deleted organization's retention: analytics owns these tables, so the
-// deletion of an organization's usage lives here, and the purge job (workers/organization-purge.ts)
+// deletion of an organization's usage lives here, and the purge job (processors.ts)
 // calls it once accounts says the organization has been deleted for long enough.
 
 const batch = 10_000;

@@ -1,4 +1,5 @@
-import { utcTimestamp, type Sql } from './billing.ts';
+import type { Sql } from '@mindweave/subgraph-kit';
+import { utcTimestamp } from './billing.ts';
 
 /**
  * Folds one UTC day of per-minute rollups into per-day totals per organization. Recomputed whole,

@@ -1,61 +1,18 @@
-import pg from 'pg';
+import type pg from 'pg';
+import type { RowSource } from '@mindweave/subgraph-kit/export-rows';
 import { fileKeyOf, type Storage } from './storage.ts';
 
-// The workers' side of exports: stream an organization's rows from PostgreSQL through a cursor into
-// a CSV or JSON file, keeping the job row's progress. Plain SQL on the workers' pool, qualified
-// with each table's schema.
+// The workers' side of exports: stream an organization's rows, which the table's owner hands over
+// (analytics' usage events, governance's audit log: `sources`), into a CSV or JSON file, keeping
+// the job row's progress. Plain SQL on the workers' pool, qualified with this subgraph's schema.
 
 type ExportType = 'USAGE' | 'AUDIT';
 type ExportFormat = 'CSV' | 'JSON';
 
 type JobRow = { id: string; organizationId: string; requestedBy: string; type: ExportType; format: ExportFormat; from: string; to: string };
 
-/** What each export type reads: every column but the organization's, rows in time order. */
-export const exportSources: Record<ExportType, { schema: string; table: string; timeColumn: string }> = {
-  USAGE: { schema: 'analytics', table: 'usage_events', timeColumn: 'occurredAt' },
-  // The governance subgraph's audit log; an empty file while that table does not exist.
-  AUDIT: { schema: 'governance', table: 'audit_entries', timeColumn: 'createdAt' },
-};
-
-type Column = { name: string; type: string };
-
-const isoTimestamp = (column: string) => `to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-// Types whose text never holds a comma, a quote or a line break: written as they are.
-const plainTypes = new Set(['uuid', 'integer', 'bigint', 'smallint', 'double precision', 'real', 'numeric', 'boolean', 'date']);
-
-/**
- * How a column is written: a CSV field (RFC 4180 quoting, timestamps as ISO-8601 UTC) or a JSON
- * member. PostgreSQL builds each whole line, so that a row reaches JavaScript as one string.
- *
- * A text cell that a spreadsheet would run as a formula (one starting with =, +, -, @, a tab or a
- * carriage return: a policy named `=HYPERLINK(...)`, say) is written as text, as OWASP's CSV
- * injection advice says: prefixed with a single quote and quoted.
- */
-function expressions(column: Column) {
-  const ref = pg.escapeIdentifier(column.name);
-  const timestamp = column.type.startsWith('timestamp');
-  const text = `${ref}::text`;
-  const quoted = (prefix: string) => `'"${prefix}' || replace(${text}, '"', '""') || '"'`;
-  const csv = timestamp
-    ? isoTimestamp(ref)
-    : plainTypes.has(column.type)
-      ? text
-      : `CASE WHEN ${text} ~ '^[-=+@\t\r]' THEN ${quoted("''")} WHEN ${text} ~ '[",\r\n]' THEN ${quoted('')} ELSE ${text} END`;
-  return {
-    csv: `coalesce(${csv}, '')`,
-    json: `${pg.escapeLiteral(column.name)}, ${timestamp ? isoTimestamp(ref) : ref}`,
-  };
-}
-
-async function columnsOf(db: pg.Pool, source: { schema: string; table: string }): Promise<Column[] | null> {
-  const { rows } = await db.query<{ name: string; type: string }>(
-    `SELECT column_name AS name, data_type AS type FROM information_schema.columns
-     WHERE table_schema = $1 AND table_name = $2 AND column_name <> 'organizationId' ORDER BY ordinal_position`,
-    [source.schema, source.table],
-  );
-  return rows.length ? rows : null;
-}
+/** Where each export type's rows come from: a function of the subgraph that owns them. */
+export type ExportSources = Record<ExportType, RowSource>;
 
 const csvField = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
 const csvLine = (values: string[]) => `${values.map(csvField).join(',')}\r\n`;
@@ -63,6 +20,7 @@ const csvLine = (values: string[]) => `${values.map(csvField).join(',')}\r\n`;
 export interface RunExportOptions {
   db: pg.Pool;
   storage: Storage;
+  sources: ExportSources;
   exportId: string;
   /** Rows fetched from the cursor at a time; memory holds about one batch. */
   batchSize?: number;
@@ -115,49 +73,24 @@ export async function runExport(options: RunExportOptions): Promise<RunResult> {
   const job = claimed[0];
   if (!job) return { status: 'SKIPPED', rows: 0, bytes: 0 };
 
-  const source = exportSources[job.type];
   const key = fileKeyOf(job.organizationId, job.id, job.format);
   const file = await storage.create(key);
   let rows = 0;
   let nextProgressAt = 0;
   try {
-    const columns = await columnsOf(db, source);
     const json = job.format === 'JSON';
+    const stream = await options.sources[job.type](db, { organizationId: job.organizationId, from: job.from, to: job.to, format: job.format, batchSize });
     if (json) await file.write('[');
-    else if (columns) await file.write(csvLine(columns.map((column) => column.name)));
-
-    if (columns) {
-      const exprs = columns.map(expressions);
-      const select = json ? `json_build_object(${exprs.map((e) => e.json).join(', ')})::text` : exprs.map((e) => e.csv).join(` || ',' || `);
-      const table = `${pg.escapeIdentifier(source.schema)}.${pg.escapeIdentifier(source.table)}`;
-      const time = pg.escapeIdentifier(source.timeColumn);
-      const client = await db.connect();
-      try {
-        // One snapshot for the whole file; the cursor hands rows over a batch at a time.
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        await client.query(
-          `DECLARE export_rows NO SCROLL CURSOR FOR
-           SELECT ${select} FROM ${table} WHERE "organizationId" = $1::uuid AND ${time} >= $2::timestamp AND ${time} < $3::timestamp ORDER BY ${time}, id`,
-          [job.organizationId, job.from, job.to],
-        );
-        for (;;) {
-          const batch = await client.query<string[]>({ text: `FETCH ${batchSize} FROM export_rows`, rowMode: 'array' });
-          if (batch.rows.length === 0) break;
-          const lines = batch.rows.map((row) => row[0]);
-          await file.write(json ? `${rows === 0 ? '\n' : ',\n'}${lines.join(',\n')}` : `${lines.join('\r\n')}\r\n`);
-          rows += lines.length;
-          if (Date.now() >= nextProgressAt) {
-            nextProgressAt = Date.now() + progressEveryMs;
-            await db.query(`UPDATE exports.export_jobs SET "rowsWritten" = $2 WHERE id = $1`, [job.id, rows]);
-            await options.onProgress?.(rows);
-          }
+    else if (stream) await file.write(csvLine(stream.columns));
+    if (stream) {
+      for await (const lines of stream.batches) {
+        await file.write(json ? `${rows === 0 ? '\n' : ',\n'}${lines.join(',\n')}` : `${lines.join('\r\n')}\r\n`);
+        rows += lines.length;
+        if (Date.now() >= nextProgressAt) {
+          nextProgressAt = Date.now() + progressEveryMs;
+          await db.query(`UPDATE exports.export_jobs SET "rowsWritten" = $2 WHERE id = $1`, [job.id, rows]);
+          await options.onProgress?.(rows);
         }
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
       }
     }
     if (json) await file.write(rows ? '\n]\n' : ']\n');

@@ -1,5 +1,6 @@
+import { createMembershipDirectory, type MemberRole } from '@mindweave/accounts/membership-directory';
 import { forbidden, notFound } from '@mindweave/errors';
-import { createMembershipDirectory, isUuid, type MemberRole, type SubgraphContext } from '@mindweave/subgraph-kit';
+import { isUuid, type SubgraphContext } from '@mindweave/subgraph-kit';
 import { prisma } from './db.ts';
 import { env } from './env.ts';
 import type { Policy } from './generated/prisma/client.ts';

@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEvent } from '@mindweave/events';
-import { deleteAuditEntriesOlderThan, recordViolations } from './audit.ts';
+import { recordViolations } from './audit.ts';
 import { prisma } from './db.ts';
+import { cleanUpAuditLog } from './processors.ts';
 
-afterAll(() => prisma.$disconnect());
+// The clean-up runs on the workers' pool, which names the schema in its SQL.
+const workersPool = new pg.Pool({ connectionString: process.env['DATABASE_URL'], max: 1 });
+
+afterAll(() => Promise.all([prisma.$disconnect(), workersPool.end()]));
 
 const day = 86_400_000;
 
@@ -35,7 +40,7 @@ describe('recordViolations', () => {
   });
 });
 
-describe('deleteAuditEntriesOlderThan', () => {
+describe('cleanUpAuditLog', () => {
   const entry = (organizationId: string, ageDays: number) => ({
     organizationId,
     kind: 'POLICY_VIOLATED' as const,
@@ -44,23 +49,22 @@ describe('deleteAuditEntriesOlderThan', () => {
     createdAt: new Date(Date.now() - ageDays * day),
   });
 
-  it('deletes entries recorded more than 90 days ago by default, and keeps the others', async () => {
+  it('deletes entries recorded more than the retention ago, and keeps the others', async () => {
     const organizationId = randomUUID();
     await prisma.auditEntry.createMany({ data: [entry(organizationId, 120), entry(organizationId, 91), entry(organizationId, 89), entry(organizationId, 0)] });
-    expect(await deleteAuditEntriesOlderThan()).toBeGreaterThanOrEqual(2);
+    expect((await cleanUpAuditLog(workersPool, 90)).deleted).toBeGreaterThanOrEqual(2);
     const left = await prisma.auditEntry.findMany({ where: { organizationId }, orderBy: { createdAt: 'asc' } });
     expect(left.map((row) => Math.round((Date.now() - row.createdAt.getTime()) / day))).toEqual([89, 0]);
   });
 
   it('takes another retention, and deletes in batches', async () => {
     const organizationId = randomUUID();
-    // More than one batch of 5,000, written in one statement.
+    // More than one batch of 10,000, written in one statement.
     await prisma.$executeRaw`
       INSERT INTO audit_entries (id, "organizationId", kind, "policyId", "policyName", "createdAt")
-      SELECT gen_random_uuid(), ${organizationId}::uuid, 'POLICY_VIOLATED', 'p', 'n', now() AT TIME ZONE 'UTC' - interval '40 days' FROM generate_series(1, 5001)`;
+      SELECT gen_random_uuid(), ${organizationId}::uuid, 'POLICY_VIOLATED', 'p', 'n', now() AT TIME ZONE 'UTC' - interval '40 days' FROM generate_series(1, 10001)`;
     await prisma.auditEntry.create({ data: entry(organizationId, 20) });
-    expect(await deleteAuditEntriesOlderThan(30)).toBeGreaterThanOrEqual(5_001);
+    expect((await cleanUpAuditLog(workersPool, 30)).deleted).toBeGreaterThanOrEqual(10_001);
     expect(await prisma.auditEntry.count({ where: { organizationId } })).toBe(1);
-    await expect(deleteAuditEntriesOlderThan(-1)).rejects.toThrow(RangeError);
   });
 });

@@ -44,7 +44,7 @@ export async function recordViolations(events: EventEnvelope[], log?: Logger): P
   const rows: Prisma.AuditEntryCreateManyInput[] = [];
   for (const event of events) {
     if (event.type !== 'policy.violated') continue;
-    const data = (event as EventEnvelope<'policy.violated'>).data;
+    const data = event.data;
     if (!isUuid(data.organizationId)) {
       log?.warn({ eventId: event.id, organizationId: data.organizationId }, 'policy.violated event for an organization id that is not a UUID; skipped');
       continue;
@@ -65,22 +65,4 @@ export async function recordViolations(events: EventEnvelope[], log?: Logger): P
   if (!rows.length) return 0;
   const { count } = await prisma.auditEntry.createMany({ data: rows, skipDuplicates: true });
   return count;
-}
-
-const deleteBatch = 5_000;
-
-/**
- * Deletes audit entries recorded more than `days` days ago, in batches so that no statement holds
- * many locks; the scheduled clean-up job calls it. Returns how many were deleted.
- */
-export async function deleteAuditEntriesOlderThan(days = 90, now = new Date()): Promise<number> {
-  if (!Number.isFinite(days) || days < 0) throw new RangeError(`days must be a non-negative number, not ${days}`);
-  const cutoff = new Date(now.getTime() - days * 86_400_000);
-  let deleted = 0;
-  for (;;) {
-    const batch = await prisma.auditEntry.findMany({ where: { createdAt: { lt: cutoff } }, select: { id: true }, take: deleteBatch });
-    if (!batch.length) return deleted;
-    deleted += (await prisma.auditEntry.deleteMany({ where: { id: { in: batch.map((row) => row.id) } } })).count;
-    if (batch.length < deleteBatch) return deleted;
-  }
 }

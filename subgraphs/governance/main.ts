@@ -1,10 +1,12 @@
 import { join } from 'node:path';
+import { badUserInput } from '@mindweave/errors';
 import { createLogger, onShutdown, packageRoot } from '@mindweave/service-kit';
 import { isUuid, migrate, serviceRoute, startOutboxRelay, startSubgraphServer } from '@mindweave/subgraph-kit';
 import { memberships } from './access.ts';
 import { bus } from './bus.ts';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
+import { policiesRoute } from './internal-routes.ts';
 import { redis } from './redis.ts';
 import { schema } from './schema/index.ts';
 
@@ -16,15 +18,15 @@ await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join
  * The usage subgraph's policy cache loads an organization's policies here (enabled and disabled,
  * as @mindweave/policy-engine's PolicyRecord).
  */
-const policiesRoute = serviceRoute('/internal/policies', env.INTERNAL_SIGNING_SECRET, async (body) => {
-  const organizationId = body['organizationId'];
-  if (typeof organizationId !== 'string' || !isUuid(organizationId)) return { status: 400, body: { error: 'organizationId must be a UUID' } };
-  const policies = await prisma.policy.findMany({
-    where: { organizationId },
-    select: { id: true, name: true, type: true, rules: true, enabled: true, enforcing: true },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-  });
-  return { status: 200, body: { policies } };
+const policies = serviceRoute(policiesRoute, env.INTERNAL_SIGNING_SECRET, async ({ organizationId }) => {
+  if (!isUuid(organizationId)) return badUserInput('organizationId must be a UUID', 'organizationId');
+  return {
+    policies: await prisma.policy.findMany({
+      where: { organizationId },
+      select: { id: true, name: true, type: true, rules: true, enabled: true, enforcing: true },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    }),
+  };
 });
 
 const { close } = await startSubgraphServer({
@@ -37,7 +39,7 @@ const { close } = await startSubgraphServer({
   log,
   healthChecks: { postgres: () => prisma.$queryRaw`SELECT 1` },
   optionalHealthChecks: { redis: () => redis.ping() },
-  routes: [policiesRoute],
+  routes: [policies],
 });
 
 // policy.changed: the usage path's policy caches drop the organization's entry.

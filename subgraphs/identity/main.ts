@@ -5,6 +5,7 @@ import { bus } from './bus.ts';
 import { redis } from './redis.ts';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';
+import { usersRoute } from './internal-routes.ts';
 import { schema } from './schema/index.ts';
 import { resealTotpSecrets } from './mfa.ts';
 import { currentSigningKey, jwks, resealSigningKeys } from './tokens.ts';
@@ -15,10 +16,9 @@ await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join
 
 
 /** The workers ask here where to send a user's emails (quota alerts, export notices). */
-const usersRoute = serviceRoute('/internal/users', env.INTERNAL_SIGNING_SECRET, async (body) => {
-  const ids = Array.isArray(body['ids']) ? body['ids'].filter((id): id is string => typeof id === 'string' && isUuid(id)).slice(0, 500) : [];
-  const users = ids.length ? await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, email: true, name: true } }) : [];
-  return { status: 200, body: { users } };
+const users = serviceRoute(usersRoute, env.INTERNAL_SIGNING_SECRET, async (body) => {
+  const ids = body.ids.filter(isUuid).slice(0, 500);
+  return { users: ids.length ? await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, email: true, name: true } }) : [] };
 });
 
 // Create the signing key before serving, so the first JWKS a router fetches already holds it.
@@ -41,7 +41,7 @@ const { close } = await startSubgraphServer({
       sendJson(res, 200, await jwks(), { 'cache-control': 'public, max-age=300' });
       return true;
     },
-    usersRoute,
+    users,
   ],
 });
 

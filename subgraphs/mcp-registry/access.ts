@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
 import { createContextCache } from '@pothos/core';
+import { createMembershipDirectory } from '@mindweave/accounts/membership-directory';
 import { forbidden, notFound } from '@mindweave/errors';
-import { createMembershipDirectory, isUuid, type SubgraphContext } from '@mindweave/subgraph-kit';
+import { isUuid, type SubgraphContext } from '@mindweave/subgraph-kit';
 import { prisma } from './db.ts';
 import { env } from './env.ts';
 import type { McpServer, Prisma } from './generated/prisma/client.ts';

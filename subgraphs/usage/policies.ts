@@ -1,6 +1,7 @@
 import type { Subscription } from '@mindweave/events';
+import { policiesRoute } from '@mindweave/governance/internal-routes';
 import { compilePolicies, decide, type CompiledPolicies, type Decision, type PolicyRecord, type UsageAction } from '@mindweave/policy-engine';
-import { postAsService, type Logger } from '@mindweave/service-kit';
+import { callInternalRoute, type Logger } from '@mindweave/service-kit';
 import { bus } from './bus.ts';
 import { env } from './env.ts';
 
@@ -10,9 +11,8 @@ const maxAgeMs = 60_000;
 const cache = new Map<string, { at: number; compiled: Promise<CompiledPolicies> }>();
 
 async function fetchPolicies(organizationId: string): Promise<PolicyRecord[]> {
-  const response = await postAsService(new URL('/internal/policies', env.GOVERNANCE_INTERNAL_URL), { signingSecret: env.INTERNAL_SIGNING_SECRET, service: 'usage', requestId: `policies-${organizationId}`, body: { organizationId }, timeoutMs: 2_000 });
-  if (!response.ok) throw new Error(`governance answered ${response.status}`);
-  return ((await response.json()) as { policies: PolicyRecord[] }).policies;
+  const options = { baseUrl: env.GOVERNANCE_INTERNAL_URL, signingSecret: env.INTERNAL_SIGNING_SECRET, service: 'usage', requestId: `policies-${organizationId}`, timeoutMs: 2_000 };
+  return (await callInternalRoute(policiesRoute, options, { organizationId })).policies;
 }
 
 /**
@@ -49,7 +49,7 @@ export async function followPolicyChanges(log: Logger) {
       subscription = await bus.tail({
         domains: ['policy'],
         handler: async (events) => {
-          for (const event of events) if (event.type === 'policy.changed') cache.delete((event.data as { organizationId: string }).organizationId);
+          for (const event of events) if (event.type === 'policy.changed') cache.delete(event.data.organizationId);
         },
       });
       if (stopped) await subscription.stop();

@@ -1,10 +1,8 @@
-import type pg from 'pg';
 import type { SecretBox } from '@mindweave/service-kit';
+import type { Sql } from '@mindweave/subgraph-kit';
 
 // The workers' side of the webhooks subgraph: which endpoints want an event, and the delivery log.
 // Plain SQL on the workers' pool, qualified with this subgraph's schema (db.ts: `webhooks`).
-
-export type Sql = Pick<pg.Pool, 'query'>;
 
 export type DeliveryTarget = { id: string; organizationId: string; url: string; secret: string; enabled: boolean };
 

@@ -1,11 +1,11 @@
 import { createContextCache } from '@pothos/core';
 import { forbidden, notFound } from '@mindweave/errors';
 import { keepTailing, usersWhoseMembershipsChanged, type EventBus } from '@mindweave/events';
-import { postAsService, type Logger } from '@mindweave/service-kit';
-import type { SubgraphContext } from './builder.ts';
+import { callInternalRoute, type Logger } from '@mindweave/service-kit';
+import type { SubgraphContext } from '@mindweave/subgraph-kit';
+import { membershipsRoute, type MemberRole, type Membership } from './internal-routes.ts';
 
-export type MemberRole = 'OWNER' | 'ADMIN' | 'MEMBER' | 'VIEWER';
-export type Membership = { organizationId: string; role: MemberRole };
+export type { MemberRole, Membership };
 
 /** How a caller reaches an organization: as a member with a role, or as one of its API keys. */
 export type OrganizationAccess = { kind: 'member'; role: MemberRole } | { kind: 'apiKey'; scopes: string[] };
@@ -13,18 +13,18 @@ export type OrganizationAccess = { kind: 'member'; role: MemberRole } | { kind: 
 const cacheTtlMs = 5_000;
 
 /**
- * Which organizations a user belongs to, asked of the accounts subgraph (which owns memberships)
- * over its internal route, signed like the router's requests. Answers are kept for five seconds,
- * and dropped at once when a membership event names the user (followChanges), so that a removed
- * member or a new role takes effect here as soon as the event arrives.
+ * Which organizations a user belongs to, for the other subgraphs: asked of accounts (which owns
+ * memberships) over its internal route (internal-routes.ts), signed like the router's requests.
+ * Answers are kept for five seconds, and dropped at once when a membership event names the user
+ * (followChanges), so that a removed member or a new role takes effect here as soon as the event
+ * arrives.
  */
 export function createMembershipDirectory(options: { accountsUrl: string; signingSecret: string; service: string }) {
   const cache = new Map<string, { at: number; memberships: Promise<Membership[]> }>();
 
   async function fetchMemberships(userId: string, requestId: string): Promise<Membership[]> {
-    const response = await postAsService(new URL('/internal/memberships', options.accountsUrl), { signingSecret: options.signingSecret, service: options.service, requestId, body: { userId }, timeoutMs: 3_000 });
-    if (!response.ok) throw new Error(`accounts answered ${response.status} for memberships`);
-    return ((await response.json()) as { memberships: Membership[] }).memberships;
+    const answer = await callInternalRoute(membershipsRoute, { baseUrl: options.accountsUrl, signingSecret: options.signingSecret, service: options.service, requestId, timeoutMs: 3_000 }, { userId });
+    return answer.memberships;
   }
 
   function membershipsOf(userId: string, requestId: string): Promise<Membership[]> {

@@ -1,12 +1,15 @@
-import type { Sql } from '@mindweave/analytics/billing.ts';
 import type { Processors } from '@mindweave/jobs';
 import type { Logger } from '@mindweave/service-kit';
+import type { Sql } from '@mindweave/subgraph-kit';
+
+// The audit log's clean-up, run by the workers (workers/main.ts wires it to the analytics queue).
+// Plain SQL on the pool the workers pass; nothing here reads the environment.
 
 const batch = 10_000;
 
 /**
  * Deletes audit-log entries older than the retention, in batches so that no statement holds its
- * locks for long. Nothing to do while the governance subgraph's table does not exist.
+ * locks for long. Nothing to do while this subgraph has not created its table yet.
  */
 export async function cleanUpAuditLog(db: Sql, retentionDays: number): Promise<{ deleted: number; skipped?: string }> {
   const { rows } = await db.query<{ exists: boolean }>(`SELECT to_regclass('governance.audit_entries') IS NOT NULL AS exists`);

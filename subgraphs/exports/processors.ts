@@ -1,7 +1,9 @@
-import type { Sql } from '@mindweave/analytics/billing.ts';
-import type { Storage } from '@mindweave/exports/storage.ts';
 import type { Processors } from '@mindweave/jobs';
 import type { Logger } from '@mindweave/service-kit';
+import type { Sql } from '@mindweave/subgraph-kit';
+import type { Storage } from './storage.ts';
+
+// The exports' clean-up, run by the workers (workers/main.ts wires it to the analytics queue).
 
 const batch = 500;
 /** A writer that has not touched its file for this long has died: no export runs for a day. */
@@ -10,7 +12,7 @@ const abandonedAfterMs = 86_400_000;
 /**
  * Deletes exports that finished more than `retentionDays` ago: the file first, then the job, so
  * that no job is left pointing at a file that is gone only halfway. Queued and running exports are
- * never touched. Nothing to do while the exports subgraph's table does not exist.
+ * never touched. Nothing to do while this subgraph has not created its table yet.
  */
 export async function cleanUpExports(
   db: Sql,

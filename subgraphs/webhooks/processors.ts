@@ -1,10 +1,11 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { Agent, request } from 'undici';
-import type { EventEnvelope } from '@mindweave/events';
+import { organizationOf, type EventEnvelope } from '@mindweave/events';
 import { checkWebhookDestination, DestinationRefusedError, isFinalAttempt, isPrivateAddress, jobIdOf, signWebhook, webhookEventTypes, webhookHeaders, type JobData, type Producers } from '@mindweave/jobs';
 import type { Logger, SecretBox } from '@mindweave/service-kit';
-import { deliveryTarget, disableOrganizationEndpoints, recordAttempt, subscribedEndpoints, type DeliveryTarget, type Sql } from '@mindweave/webhooks/deliveries.ts';
+import type { Sql } from '@mindweave/subgraph-kit';
+import { deliveryTarget, disableOrganizationEndpoints, recordAttempt, subscribedEndpoints, type DeliveryTarget } from './deliveries.ts';
 
 const subscribable = new Set<string>(webhookEventTypes);
 const excerptBytes = 1_000;
@@ -90,8 +91,8 @@ export function createWebhooks(options: WebhookOptions) {
   async function fanOut(events: EventEnvelope[]): Promise<number> {
     const jobs: { name: 'deliver'; data: JobData<'webhooks', 'deliver'>; options: { jobId: string } }[] = [];
     for (const event of events) {
-      const organizationId = (event.data as { organizationId?: unknown }).organizationId;
-      if (!subscribable.has(event.type) || typeof organizationId !== 'string') continue;
+      const organizationId = organizationOf(event);
+      if (!subscribable.has(event.type) || organizationId === undefined) continue;
       const endpoints = await subscribersOf(organizationId, event.type);
       if (endpoints.length === 0) continue;
       const body = JSON.stringify({ id: event.id, type: event.type, createdAt: event.timestamp, organizationId, data: event.data });

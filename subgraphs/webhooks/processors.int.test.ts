@@ -6,8 +6,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobsConnection, createProducers, verifyWebhookSignature, webhookHeaders } from '@mindweave/jobs';
 import { createLogger, createSecretBox, secretsKey } from '@mindweave/service-kit';
-import { signingSecretPurpose } from '@mindweave/webhooks/deliveries.ts';
-import { createWebhooks } from './webhooks.ts';
+import { signingSecretPurpose } from './deliveries.ts';
+import { createWebhooks } from './processors.ts';
 
 const db = new pg.Pool({ connectionString: process.env['DATABASE_URL'] });
 const prefix = `${process.env['REDIS_KEY_PREFIX'] ?? ''}webhooks-test-${randomBytes(4).toString('hex')}:bull`;
