@@ -3,7 +3,7 @@ import { boundedLabel, createServiceMetrics } from '@mindweave/service-kit';
 
 /** The router's Prometheus metrics, served on /metrics with Node's default ones (service-kit). */
 export function createMetrics() {
-  const service = createServiceMetrics('router');
+  const service = createServiceMetrics();
   const registry = service.registry;
   const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
   const costBuckets = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];

@@ -70,7 +70,7 @@ for (const worker of workers) {
   worker.on('error', (error) => log.error({ queue: worker.name, err: error }, 'worker error'));
 }
 // Before any job can finish: the durations come from the workers' events.
-const metrics = createServiceMetrics('workers');
+const metrics = createServiceMetrics();
 observeQueues(metrics, producers.queues, workers);
 
 const subscription = await bus.consume({

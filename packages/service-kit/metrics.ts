@@ -4,12 +4,12 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 /**
  * A service's Prometheus registry, answered on `GET /metrics`: Node's default metrics under their
  * standard names (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`...: stock Node
- * dashboards work), every series labelled with the service's name. Nothing is polled: gauges are
- * read when Prometheus scrapes (`atScrape`), so a process nobody scrapes pays only for its counters.
+ * dashboards work). Which service a series comes from is the scrape's `job` label, as Prometheus
+ * adds it. Nothing is polled: gauges are read when Prometheus scrapes (`atScrape`), so a process
+ * nobody scrapes pays only for its counters and histograms.
  */
-export function createServiceMetrics(service: string) {
+export function createServiceMetrics() {
   const registry = new Registry();
-  registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
   // Each reading taken at scrape time, for `mw_metrics_collector_up`: whether it answered in time.
   const readings = new Map<string, () => Promise<{ ok: boolean }>>();

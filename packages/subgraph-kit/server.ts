@@ -156,7 +156,7 @@ function operationMetrics(metrics: ServiceMetrics): Plugin<SubgraphContext> {
  */
 export async function startSubgraphServer(options: SubgraphServerOptions) {
   const { log, production } = options;
-  const metrics = createServiceMetrics(options.name);
+  const metrics = createServiceMetrics();
   const yoga = createYoga<{ identity: SubgraphContext['identity']; requestId: string; log: Logger }>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',

@@ -42,7 +42,7 @@ await monthTotals(persistPool, [monthOf(thisMonth), monthOf(lastMonth)])
   .catch((error: unknown) => log.warn({ err: error }, 'month-to-date totals not copied to Redis at start; each settles with its next batch'));
 
 const handleHealth = createHealthRoutes('analytics-consumer', { postgres: () => persistPool.query('SELECT 1'), redis: () => redis.ping() }, { details: async () => ({ consumers: await subscription.lag() }) });
-const metrics = createServiceMetrics('analytics-consumer');
+const metrics = createServiceMetrics();
 observeConsumerLag(metrics, subscription);
 const health = createServer(async (req, res) => {
   const path = new URL(req.url ?? '/', 'http://consumer').pathname;
