@@ -130,7 +130,7 @@ function operationLog(): Plugin<SubgraphContext> {
  * Each operation's execution time and the contract codes of its errors, per operation name: the
  * router's names for its fetches (`Dashboard__accounts__1`), bounded to 200 distinct ones.
  */
-function operationMetrics(metrics: ServiceMetrics): Plugin<SubgraphContext> {
+export function operationMetrics(metrics: ServiceMetrics): Plugin<SubgraphContext> {
   const duration = new Histogram({ name: 'mw_subgraph_operation_duration_seconds', help: 'Operations executed by the subgraph, by operation name and type', labelNames: ['operation', 'type'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [metrics.registry] });
   const errors = new Counter({ name: 'mw_subgraph_operation_errors_total', help: "Operations answered with errors, once per operation and error code (codes outside the contract's are 'other')", labelNames: ['operation', 'type', 'code'], registers: [metrics.registry] });
   const operationLabel = boundedLabel(200);
