@@ -57,6 +57,8 @@ describe('metrics', () => {
     const occurredAt = new Date(Date.now() - 60_000).toISOString();
     for (let i = 0; i < 3; i++) expect((await gql(recordUsage, { input: { model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50, latencyMs: 10, occurredAt } }, { token: tenant.apiKey })).data).toEqual({ recordUsage: { accepted: 1, duplicates: 0 } });
     expect((await gql(recordUsage, { input: { model: 'gpt-4o-mini', inputTokens: -1, outputTokens: 50, latencyMs: 10 } }, { token: tenant.apiKey })).errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
+    // Straight to a subgraph, unsigned: refused before any operation runs.
+    expect((await fetch(`http://127.0.0.1:${portOf('usage')}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' })).status).toBe(401);
     const range = { from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() };
     const requested = await gql(requestExport, { input: { organizationId: tenant.organizationId, type: 'USAGE', format: 'CSV', ...range } }, { token: tenant.user.accessToken });
     expect(requested.errors).toBeUndefined();
@@ -92,6 +94,7 @@ describe('metrics', () => {
     for (const name of ['identity', 'accounts', 'exports']) expect(mutations(after[name]!), name).toBeGreaterThan(mutations(before[name]!));
     expect(series(after['usage']!, 'mw_subgraph_operation_duration_seconds_count', { type: 'mutation' }).every((s) => s.labels['operation'] !== '')).toBe(true);
     expect(total(after['usage']!, 'mw_subgraph_operation_errors_total', { code: 'BAD_USER_INPUT', type: 'mutation' }) - total(before['usage']!, 'mw_subgraph_operation_errors_total', { code: 'BAD_USER_INPUT', type: 'mutation' })).toBeGreaterThanOrEqual(1);
+    expect(total(after['usage']!, 'mw_subgraph_requests_refused_total', { reason: 'signature' }) - total(before['usage']!, 'mw_subgraph_requests_refused_total', { reason: 'signature' })).toBeGreaterThanOrEqual(1);
     for (const name of ['identity', 'accounts', 'usage', 'analytics', 'governance', 'mcp-registry', 'exports', 'webhooks']) {
       expect(after[name]!.families.has('mw_subgraph_operation_duration_seconds'), name).toBe(true);
       expect(after[name]!.families.has('mw_subgraph_operation_errors_total'), name).toBe(true);

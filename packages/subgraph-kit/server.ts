@@ -167,6 +167,8 @@ export async function startSubgraphServer(options: SubgraphServerOptions) {
     plugins: [operationLog(), operationMetrics(metrics), ...(options.jit ? [useGraphQlJit()] : [])],
   });
   const handleHealth = createHealthRoutes(options.name, options.healthChecks, { optional: options.optionalHealthChecks });
+  // Requests answered before any operation ran, which the operation metrics cannot see.
+  const refused = new Counter({ name: 'mw_subgraph_requests_refused_total', help: 'Requests answered with an error before any operation ran: signature (missing, wrong or stale), too_large, unavailable (a dependency), internal', labelNames: ['reason'], registers: [metrics.registry] });
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://subgraph');
@@ -180,13 +182,18 @@ export async function startSubgraphServer(options: SubgraphServerOptions) {
       const body = await readBody(req, maxGraphQLBodyBytes);
       const verified = verifyIdentity(options.signingSecret, { get: (name) => header(req, name) }, body);
       if (!verified) {
+        refused.inc({ reason: 'signature' });
         log.warn({ remote: req.socket.remoteAddress }, 'refused a request without a valid router signature');
         return sendJson(res, 401, errorBody(unauthenticated('Requests must come through the router')));
       }
       const requestLog = log.child({ requestId: verified.requestId });
       await yoga(Object.assign(req, { body }), res, { identity: verified.identity, requestId: verified.requestId, log: requestLog });
     } catch (error) {
-      if (error instanceof BodyTooLargeError) return sendJson(res, 413, errorBody(badUserInput(error.message)));
+      if (error instanceof BodyTooLargeError) {
+        refused.inc({ reason: 'too_large' });
+        return sendJson(res, 413, errorBody(badUserInput(error.message)));
+      }
+      refused.inc({ reason: isPassingFailure(error) ? 'unavailable' : 'internal' });
       if (isPassingFailure(error)) {
         log.warn({ err: error, path: url.pathname }, 'a dependency could not answer; answered 503');
         const refusal = dependencyUnavailable();
