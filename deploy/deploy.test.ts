@@ -170,8 +170,8 @@ describe('Dockerfile', () => {
   });
 });
 
-/** Every metric family the services register, by the code that registers them. */
-async function metricFamiliesOfCode(): Promise<Set<string>> {
+/** Every metric family the services register, with its labels, by the code that registers them. */
+async function metricFamiliesOfCode(): Promise<Map<string, string[]>> {
   const metrics = createServiceMetrics();
   observeConsumerLag(metrics, { lag: async () => [] });
   observeQueues(metrics, {} as Parameters<typeof observeQueues>[1], []);
@@ -180,8 +180,8 @@ async function metricFamiliesOfCode(): Promise<Set<string>> {
   // A subgraph's server registers its own: started on a free port, as a subgraph starts it.
   const subgraph = await startSubgraphServer({ name: 'probe', port: 0, schema: buildSchema('type Query { ok: Boolean }'), signingSecret: 'x'.repeat(64), production: true, log: createLogger({ name: 'probe', level: 'silent' }), healthChecks: {} });
   await subgraph.close();
-  const families = [metrics.registry, router.registry, subgraph.metrics.registry].flatMap((registry) => registry.getMetricsAsArray().map((metric: { name: string }) => metric.name));
-  return new Set(families);
+  const families = [metrics.registry, router.registry, subgraph.metrics.registry].flatMap((registry) => registry.getMetricsAsArray().map((metric: { name: string; labelNames?: string[] }) => [metric.name, metric.labelNames ?? []] as const));
+  return new Map(families);
 }
 
 /** The metric names a PromQL expression reads: what is left once groupings, matchers, ranges, strings, functions and keywords are taken out. */
@@ -253,6 +253,11 @@ describe('observability', () => {
     for (const family of ['mw_router_operation_duration_seconds', 'mw_router_operation_errors_total', 'mw_subgraph_operation_duration_seconds', 'mw_subgraph_operation_errors_total', 'mw_consumer_lag', 'mw_consumer_dead_lettered', 'mw_queue_jobs', 'mw_job_duration_seconds', 'mw_job_failures_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds']) {
       expect(read, family).toContain(family);
     }
+  });
+
+  it("registers no label that Prometheus sets on every series itself (job, instance)", async () => {
+    const clashing = [...(await metricFamiliesOfCode())].filter(([, labels]) => labels.some((label) => label === 'job' || label === 'instance'));
+    expect(clashing).toEqual([]);
   });
 
   it('reads metric names out of PromQL', () => {

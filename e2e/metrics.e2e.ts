@@ -123,7 +123,7 @@ describe('metrics', () => {
     }
     expect(total(workers, 'mw_queue_jobs', { queue: 'reports', state: 'completed' })).toBeGreaterThanOrEqual(1);
     expect(total(workers, 'mw_metrics_collector_up', { collector: 'queues' })).toBe(1);
-    expect(series(workers, 'mw_job_duration_seconds_count', { queue: 'reports', job: 'export', status: 'completed' })).toHaveLength(1);
+    expect(series(workers, 'mw_job_duration_seconds_count', { queue: 'reports', name: 'export', status: 'completed' })).toHaveLength(1);
     expect(workers.families.has('mw_job_failures_total')).toBe(true);
   });
 });

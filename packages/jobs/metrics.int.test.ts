@@ -73,12 +73,12 @@ it('reports queue depths per state from Redis, and each run of a job: its durati
   // A payload that does not validate fails for good at once (UnrecoverableError).
   await producers.queues.analytics.add('audit-cleanup', { retentionDays: 'many' });
   await vi.waitFor(async () => {
-    expect(await histogram(metrics, 'mw_job_duration_seconds_count', { queue: 'analytics', job: 'daily-aggregation', status: 'completed' })).toBe(1);
-    expect(await histogram(metrics, 'mw_job_duration_seconds_count', { queue: 'analytics', job: 'daily-aggregation', status: 'failed' })).toBe(1);
-    expect(await value(metrics, 'mw_job_failures_total', { queue: 'analytics', job: 'daily-aggregation', final: 'false' })).toBe(1);
-    expect(await value(metrics, 'mw_job_failures_total', { queue: 'analytics', job: 'audit-cleanup', final: 'true' })).toBe(1);
+    expect(await histogram(metrics, 'mw_job_duration_seconds_count', { queue: 'analytics', name: 'daily-aggregation', status: 'completed' })).toBe(1);
+    expect(await histogram(metrics, 'mw_job_duration_seconds_count', { queue: 'analytics', name: 'daily-aggregation', status: 'failed' })).toBe(1);
+    expect(await value(metrics, 'mw_job_failures_total', { queue: 'analytics', name: 'daily-aggregation', final: 'false' })).toBe(1);
+    expect(await value(metrics, 'mw_job_failures_total', { queue: 'analytics', name: 'audit-cleanup', final: 'true' })).toBe(1);
   }, { timeout: 10_000, interval: 100 });
-  expect(await histogram(metrics, 'mw_job_duration_seconds_sum', { job: 'daily-aggregation', status: 'completed' })).toBeGreaterThanOrEqual(0.025);
+  expect(await histogram(metrics, 'mw_job_duration_seconds_sum', { name: 'daily-aggregation', status: 'completed' })).toBeGreaterThanOrEqual(0.025);
 
   // The next scrape (a second later) reads the queue again: the failed job is kept.
   await new Promise((resolve) => setTimeout(resolve, 1_100));

@@ -40,25 +40,26 @@ export function observeQueues(metrics: ServiceMetrics, queues: Record<QueueName,
   const duration = new Histogram({
     name: 'mw_job_duration_seconds',
     help: "Runs of jobs by this process' workers, from start to completion or failure",
-    labelNames: ['queue', 'job', 'status'],
+    labelNames: ['queue', 'name', 'status'],
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
     registers: [metrics.registry],
   });
   const failures = new Counter({
     name: 'mw_job_failures_total',
     help: "Failed runs of jobs by this process' workers; final=\"true\" when the job failed for good (no attempts left, or unrecoverable)",
-    labelNames: ['queue', 'job', 'final'],
+    labelNames: ['queue', 'name', 'final'],
     registers: [metrics.registry],
   });
-  // A job name outside the queue's configuration (a stray producer) must not add series.
+  // `name`, not `job`: Prometheus gives every series the `job` of its scrape. A job name outside the
+  // queue's configuration (a stray producer) must not add series.
   const jobLabel = (queue: string, job: Job) => (job.name in ((jobSchemas as Record<string, object>)[queue] ?? {}) ? job.name : 'other');
   const seconds = (job: Job) => ((job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now())) / 1000;
   for (const worker of workers) {
-    worker.on('completed', (job) => duration.observe({ queue: worker.name, job: jobLabel(worker.name, job), status: 'completed' }, seconds(job)));
+    worker.on('completed', (job) => duration.observe({ queue: worker.name, name: jobLabel(worker.name, job), status: 'completed' }, seconds(job)));
     worker.on('failed', (job) => {
       // A stalled job failed by the stalled-jobs check comes without its Job.
-      if (!job) return failures.inc({ queue: worker.name, job: 'other', final: 'true' });
-      const labels = { queue: worker.name, job: jobLabel(worker.name, job) };
+      if (!job) return failures.inc({ queue: worker.name, name: 'other', final: 'true' });
+      const labels = { queue: worker.name, name: jobLabel(worker.name, job) };
       if (job.processedOn) duration.observe({ ...labels, status: 'failed' }, seconds(job));
       // BullMQ sets finishedOn only when it moves the job to failed; a retried one is delayed or waits again.
       failures.inc({ ...labels, final: String(job.finishedOn !== undefined) });
