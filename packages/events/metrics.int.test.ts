@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, expect, it, vi } from 'vitest';
 import { createLogger, createRedis, createServiceMetrics } from '@mindweave/service-kit';
+import { freePort } from '../../scripts/ports.ts';
+import { startPrivateRedis } from '../../scripts/private-services.ts';
 import { createEvent, createEventBus, observeConsumerLag, topicOf, type ConsumerSubscription } from './index.ts';
 
 // On Redis Streams (the machine's Redis, a key prefix of this test's own). No Kafka broker runs
@@ -63,4 +68,39 @@ it("reads a group's lag, pending and dead-lettered counts on each stream from Re
   await vi.waitFor(() => expect(handled).toBe(3), { timeout: 5_000 });
   await vi.waitFor(async () => expect(await scrape(metrics, group)).toEqual({ lag: 0, pending: 0, deadLettered: 1 }), { timeout: 10_000 });
   expect((await metrics.registry.metrics()).includes('mw_metrics_collector_up{collector="consumer_lag"} 1')).toBe(true);
+});
+
+it('answers the scrape without the gauges while Redis is down, and with them once it is back', { timeout: 60_000 }, async () => {
+  // A Redis of this test's own, to stop: the machine's is shared.
+  const dir = await mkdtemp(join(tmpdir(), 'events-metrics-redis-'));
+  const server = await startPrivateRedis(dir, await freePort());
+  const client = createRedis(server.url);
+  client.on('error', () => undefined);
+  stops.push(async () => {
+    client.disconnect();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const bus = createEventBus({ redis: client, clientId: 'events-metrics-down', log, blockMs: 100 });
+  stops.unshift(() => bus.close());
+  const subscription = await bus.consume({ group: 'down', consumer: 'c1', domains: ['usage'], handler: async () => undefined });
+  stops.unshift(() => subscription.stop());
+  const metrics = createServiceMetrics();
+  observeConsumerLag(metrics, subscription);
+  const up = async () => {
+    await sleep(1_050);
+    const started = performance.now();
+    const text = await metrics.registry.metrics();
+    return { ms: performance.now() - started, up: /^mw_metrics_collector_up\{collector="consumer_lag"\} (\d)/m.exec(text)?.[1], lag: text.includes('mw_consumer_lag{group="down"'), node: text.includes('process_cpu_seconds_total ') };
+  };
+  expect(await up()).toMatchObject({ up: '1', lag: true, node: true });
+
+  await server.stop();
+  const down = await up();
+  expect(down).toMatchObject({ up: '0', lag: false, node: true });
+  // Within the collector's 2 s timeout (and the client's own 1 s command timeout), however long Redis stays away.
+  expect(down.ms).toBeLessThan(2_500);
+
+  await server.start();
+  await vi.waitFor(async () => expect(await up()).toMatchObject({ up: '1', lag: true }), { timeout: 20_000, interval: 0 });
 });
