@@ -4,8 +4,9 @@
 //    operation, the larger the plugin's share) under 100 operation names, in short alternating batches.
 // 2. Per scrape: how long /metrics' body takes with Node's defaults and 200 operations observed,
 //    and what that is at Prometheus' 15 s interval.
-// 3. At idle: the CPU of two Node processes side by side for the same seconds, one with Node's
-//    default metrics (their event-loop delay monitor and GC observer run all the time), one without.
+// 3. At idle: the CPU and memory of Node processes side by side for the same seconds: bare, with
+//    prom-client loaded, with Node's default metrics (their event-loop delay monitor and GC
+//    observer run all the time).
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -66,19 +67,24 @@ for (let i = 0; i < scrapes; i++) await metrics.registry.metrics();
 const scrapeMs = (performance.now() - scrapeStarted) / scrapes;
 process.stdout.write(`per scrape: ${scrapeMs.toFixed(2)} ms for ${(Buffer.byteLength(body) / 1024).toFixed(0)} KB (${body.split('\n').filter((l) => l && !l.startsWith('#')).length} series); every 15 s that is ${((scrapeMs / 15_000) * 100).toFixed(3)}% of a core\n`);
 
-// 3. Idle: two processes at once, the same seconds.
+// 3. Idle: three processes at once, the same seconds: bare Node, Node with prom-client loaded, and
+// with Node's default metrics collecting.
 const ticks = async (pid: number) => {
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
   return Number(fields[11]) + Number(fields[12]);
 };
-const idle = (withDefaults: boolean) =>
-  spawn(process.execPath, ['--input-type=module', '-e', withDefaults ? "const p = await import('prom-client'); p.collectDefaultMetrics({ register: new p.Registry() }); setInterval(() => {}, 1e9);" : "await import('prom-client'); setInterval(() => {}, 1e9);"], { cwd: join(repoRoot, 'packages/service-kit'), stdio: 'ignore' });
-const children = [idle(false), idle(true)];
+const rssMb = async (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const programs = {
+  bare: "await import('node:http'); setInterval(() => {}, 1e9);",
+  'prom-client loaded': "await import('prom-client'); setInterval(() => {}, 1e9);",
+  'default metrics': "const p = await import('prom-client'); p.collectDefaultMetrics({ register: new p.Registry() }); setInterval(() => {}, 1e9);",
+};
+const children = Object.entries(programs).map(([name, program]) => ({ name, child: spawn(process.execPath, ['--input-type=module', '-e', program], { cwd: join(repoRoot, 'packages/service-kit'), stdio: 'ignore' }) }));
 await new Promise((resolve) => setTimeout(resolve, 2_000));
-const start = await Promise.all(children.map((child) => ticks(child.pid!)));
+const start = await Promise.all(children.map(({ child }) => ticks(child.pid!)));
 await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
-const end = await Promise.all(children.map((child) => ticks(child.pid!)));
-for (const child of children) child.kill();
+const end = await Promise.all(children.map(({ child }) => ticks(child.pid!)));
+const rss = await Promise.all(children.map(({ child }) => rssMb(child.pid!)));
+for (const { child } of children) child.kill();
 // Clock ticks are 10 ms.
-const cpuMs = end.map((tick, i) => (tick - start[i]!) * 10);
-process.stdout.write(`at idle, ${idleSeconds} s side by side: without default metrics ${cpuMs[0]} ms of CPU, with ${cpuMs[1]} ms (${(((cpuMs[1]! - cpuMs[0]!) / (idleSeconds * 1000)) * 100).toFixed(3)}% of a core more)\n`);
+process.stdout.write(`at idle, ${idleSeconds} s side by side: ${children.map(({ name }, i) => `${name} ${(end[i]! - start[i]!) * 10} ms of CPU, ${rss[i]!.toFixed(1)} MB RSS`).join('; ')}\n`);
