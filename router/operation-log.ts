@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { isErrorCode } from '@mindweave/errors';
 import type { RouterContext } from './context.ts';
 import { operationLabel, type Metrics } from './metrics.ts';
 
@@ -19,7 +20,9 @@ export function operationLogPlugin(metrics: Metrics): ApolloServerPlugin<RouterC
           const errorCodes = (errors ?? result?.errors ?? []).map((e) => ('extensions' in e ? e.extensions?.['code'] : undefined));
           const edge = request.query ? contextValue.edge.get(request.query) : undefined;
           const name = operationName ?? request.operationName;
-          metrics.requestDuration.observe({ operation: operationLabel(name), type: operation?.operation ?? 'unknown' }, durationMs / 1000);
+          const labels = { operation: operationLabel(name), type: operation?.operation ?? 'unknown' };
+          metrics.requestDuration.observe(labels, durationMs / 1000);
+          for (const code of new Set(errorCodes)) metrics.operationErrors.inc({ ...labels, code: isErrorCode(code) ? code : 'other' });
           log.info(
             {
               operationName: name,

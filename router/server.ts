@@ -286,10 +286,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     const url = new URL(req.url ?? '/', 'http://router');
     try {
       if (await handleHealth(req, res, url.pathname)) return;
-      if (url.pathname === '/metrics' && req.method === 'GET') {
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        return res.end(await metrics.registry.metrics());
-      }
+      if (await metrics.handle(req, res, url.pathname)) return;
       if (isAdminQueuesPath(url.pathname)) return queueDashboard.handle(req, res);
       if (isExportDownloadPath(url.pathname)) return await downloadExport(req, res, url);
       if ((await dashboard.handle(req, res, url)) || (await ide.handle(req, res, url))) return;

@@ -2,12 +2,12 @@ import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { organizationPurgeProcessors, usageProcessors } from '@mindweave/analytics/processors';
-import { createEventBus } from '@mindweave/events';
+import { createEventBus, observeConsumerLag } from '@mindweave/events';
 import { exportsCleanupProcessors } from '@mindweave/exports/processors';
 import { createLocalStorage } from '@mindweave/exports/storage';
 import { auditCleanupProcessors } from '@mindweave/governance/processors';
-import { createJobsConnection, createProducers, createSandboxedWorker, createWorker, jobsPrefix, registerSchedules, type Processors } from '@mindweave/jobs';
-import { closeServer, createHealthRoutes, createLogger, createRedis, createSecretBox, kafkaSettingsOf, listen, onShutdown, sendJson, siblingModule } from '@mindweave/service-kit';
+import { createJobsConnection, createProducers, createSandboxedWorker, createWorker, jobsPrefix, observeQueues, registerSchedules, type Processors } from '@mindweave/jobs';
+import { closeServer, createHealthRoutes, createLogger, createRedis, createSecretBox, createServiceMetrics, kafkaSettingsOf, listen, onShutdown, sendJson, siblingModule } from '@mindweave/service-kit';
 import { createWebhooks } from '@mindweave/webhooks/processors';
 import { createDirectory } from './directory.ts';
 import { createMailer, emailProcessors } from './email.ts';
@@ -68,6 +68,9 @@ for (const worker of workers) {
   worker.on('failed', (job, error) => log.warn({ queue: worker.name, job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, err: error }, 'job failed'));
   worker.on('error', (error) => log.error({ queue: worker.name, err: error }, 'worker error'));
 }
+// Before any job can finish: the durations come from the workers' events.
+const metrics = createServiceMetrics();
+observeQueues(metrics, producers.queues, workers);
 
 const subscription = await bus.consume({
   group: 'workers',
@@ -90,8 +93,10 @@ const handleHealth = createHealthRoutes(
     }),
   },
 );
+observeConsumerLag(metrics, subscription);
 const health = createServer(async (req, res) => {
-  if (!(await handleHealth(req, res, new URL(req.url ?? '/', 'http://workers').pathname))) sendJson(res, 404, { error: 'not found' });
+  const path = new URL(req.url ?? '/', 'http://workers').pathname;
+  if (!(await handleHealth(req, res, path)) && !(await metrics.handle(req, res, path))) sendJson(res, 404, { error: 'not found' });
 });
 await listen(health, env.WORKERS_HEALTH_PORT, env.WORKERS_HOST);
 log.info({ transport: bus.transport, healthPort: env.WORKERS_HEALTH_PORT, queues: workers.map((worker) => worker.name) }, 'workers ready');

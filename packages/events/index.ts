@@ -6,6 +6,7 @@ import { createRedisStreamsBus } from './redis-streams.ts';
 
 export { eventsOfEntry } from './redis-streams.ts';
 export { keepTailing } from './keep-tailing.ts';
+export { observeConsumerLag } from './metrics.ts';
 
 export { createEvent, deadLetterOf, domainOf, eventSchemas, organizationOf, parseEnvelope, topicOf, usersWhoseMembershipsChanged, type EventData, type EventEnvelope, type EventMetadata, type EventType } from './events.ts';
 export type { BatchHandler, ConsumeOptions, ConsumerLag, ConsumerSubscription, EventBus, Subscription, TailOptions } from './bus.ts';

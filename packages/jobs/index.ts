@@ -15,6 +15,7 @@ export {
   type QueueName,
   type QueueSettings,
 } from './queues.ts';
+export { observeQueues, queueStates } from './metrics.ts';
 export { registerSchedules, schedules } from './schedules.ts';
 export { checkWebhookDestination, DestinationRefusedError, isPrivateAddress } from './webhook-address.ts';
 export { signWebhook, verifyWebhookSignature, webhookHeaders, webhookToleranceSeconds, type WebhookVerification } from './webhook-signature.ts';

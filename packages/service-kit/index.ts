@@ -19,3 +19,4 @@ export { createRedis } from './redis.ts';
 export { readEndedSessions, recordEndedSessions } from './sessions.ts';
 export { createSecretBox, resealSecrets, secretsKey, type SecretBox } from './secrets.ts';
 export { packageRoot, siblingModule } from './paths.ts';
+export { boundedLabel, createServiceMetrics, type ServiceMetrics } from './metrics.ts';

@@ -1,12 +1,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, type GraphQLSchema } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin } from 'graphql-yoga';
+import { Counter, Histogram } from 'prom-client';
 import { z } from 'zod';
 import { badUserInput, dependencyUnavailable, ErrorCode, errorBody, httpStatusOf, internalError, isErrorCode, isPassingFailure, MindweaveError, unauthenticated } from '@mindweave/errors';
 import {
+  boundedLabel,
   closeServer,
   createHealthRoutes,
+  createServiceMetrics,
   listen,
   sendJson,
   verifyIdentity,
@@ -15,6 +18,7 @@ import {
   type InternalRoute,
   type Logger,
   type ParsedRequestOf,
+  type ServiceMetrics,
 } from '@mindweave/service-kit';
 import type { SubgraphContext } from './builder.ts';
 
@@ -145,11 +149,36 @@ function operationLog(): Plugin<SubgraphContext> {
 }
 
 /**
+ * Each operation's execution time and the contract codes of its errors, per operation name: the
+ * router's names for its fetches (`Dashboard__accounts__1`), bounded to 200 distinct ones.
+ */
+export function operationMetrics(metrics: ServiceMetrics): Plugin<SubgraphContext> {
+  const duration = new Histogram({ name: 'mw_subgraph_operation_duration_seconds', help: 'Operations executed by the subgraph, by operation name and type', labelNames: ['operation', 'type'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [metrics.registry] });
+  const errors = new Counter({ name: 'mw_subgraph_operation_errors_total', help: "Operations answered with errors, once per operation and error code (codes outside the contract's are 'other')", labelNames: ['operation', 'type', 'code'], registers: [metrics.registry] });
+  const operationLabel = boundedLabel(200);
+  return {
+    onExecute({ args }) {
+      const started = performance.now();
+      return {
+        onExecuteDone({ result }) {
+          const labels = { operation: operationLabel(args.operationName), type: getOperationAST(args.document, args.operationName)?.operation ?? 'unknown' };
+          duration.observe(labels, (performance.now() - started) / 1000);
+          const codes = new Set(('errors' in result ? (result.errors ?? []) : []).map((error) => error.extensions?.['code']));
+          for (const code of codes) errors.inc({ ...labels, code: isErrorCode(code) ? code : 'other' });
+        },
+      };
+    },
+  };
+}
+
+/**
  * A subgraph's HTTP server: GraphQL on /graphql for requests the router signed, health routes,
- * and any extra routes. Unsigned or forged requests are refused before any resolver runs.
+ * Prometheus metrics on /metrics, and any extra routes. Unsigned or forged requests are refused
+ * before any resolver runs.
  */
 export async function startSubgraphServer(options: SubgraphServerOptions) {
   const { log, production } = options;
+  const metrics = createServiceMetrics();
   const yoga = createYoga<{ identity: SubgraphContext['identity']; requestId: string; log: Logger }>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
@@ -157,14 +186,16 @@ export async function startSubgraphServer(options: SubgraphServerOptions) {
     landingPage: false,
     graphiql: false,
     maskedErrors: { maskError: maskError(log, production) },
-    plugins: [operationLog(), ...(options.jit ? [useGraphQlJit()] : [])],
+    plugins: [operationLog(), operationMetrics(metrics), ...(options.jit ? [useGraphQlJit()] : [])],
   });
   const handleHealth = createHealthRoutes(options.name, options.healthChecks, { optional: options.optionalHealthChecks });
+  // Requests answered before any operation ran, which the operation metrics cannot see.
+  const refused = new Counter({ name: 'mw_subgraph_requests_refused_total', help: 'Requests answered with an error before any operation ran: signature (missing, wrong or stale), too_large, unavailable (a dependency), internal', labelNames: ['reason'], registers: [metrics.registry] });
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://subgraph');
     try {
-      if (await handleHealth(req, res, url.pathname)) return;
+      if ((await handleHealth(req, res, url.pathname)) || (await metrics.handle(req, res, url.pathname))) return;
       for (const route of options.routes ?? []) if (await route(req, res, url)) return;
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
 
@@ -173,13 +204,18 @@ export async function startSubgraphServer(options: SubgraphServerOptions) {
       const body = await readBody(req, maxGraphQLBodyBytes);
       const verified = verifyIdentity(options.signingSecret, { get: (name) => header(req, name) }, body);
       if (!verified) {
+        refused.inc({ reason: 'signature' });
         log.warn({ remote: req.socket.remoteAddress }, 'refused a request without a valid router signature');
         return sendJson(res, 401, errorBody(unauthenticated('Requests must come through the router')));
       }
       const requestLog = log.child({ requestId: verified.requestId });
       await yoga(Object.assign(req, { body }), res, { identity: verified.identity, requestId: verified.requestId, log: requestLog });
     } catch (error) {
-      if (error instanceof BodyTooLargeError) return sendJson(res, 413, errorBody(badUserInput(error.message)));
+      if (error instanceof BodyTooLargeError) {
+        refused.inc({ reason: 'too_large' });
+        return sendJson(res, 413, errorBody(badUserInput(error.message)));
+      }
+      refused.inc({ reason: isPassingFailure(error) ? 'unavailable' : 'internal' });
       if (isPassingFailure(error)) {
         log.warn({ err: error, path: url.pathname }, 'a dependency could not answer; answered 503');
         const refusal = dependencyUnavailable();
@@ -193,7 +229,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions) {
   server.keepAliveTimeout = 65_000;
   const port = await listen(server, options.port, options.host);
   log.info({ port }, `${options.name} subgraph ready`);
-  return { server, port, close: () => closeServer(server) };
+  return { server, port, metrics, close: () => closeServer(server) };
 }
 
 function header(req: IncomingMessage, name: string): string | null {

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { createEventBus } from '@mindweave/events';
+import { createEventBus, observeConsumerLag } from '@mindweave/events';
 import { createServer } from 'node:http';
-import { closeServer, createHealthRoutes, createLogger, kafkaSettingsOf, listen, onShutdown, packageRoot, sendJson } from '@mindweave/service-kit';
+import { closeServer, createHealthRoutes, createLogger, createServiceMetrics, kafkaSettingsOf, listen, onShutdown, packageRoot, sendJson } from '@mindweave/service-kit';
 import { createPgPool, migrate } from '@mindweave/subgraph-kit';
 import { monthOf, settlePersisted } from '@mindweave/usage-totals';
 import { dbSchema, prisma } from './db.ts';
@@ -42,8 +42,11 @@ await monthTotals(persistPool, [monthOf(thisMonth), monthOf(lastMonth)])
   .catch((error: unknown) => log.warn({ err: error }, 'month-to-date totals not copied to Redis at start; each settles with its next batch'));
 
 const handleHealth = createHealthRoutes('analytics-consumer', { postgres: () => persistPool.query('SELECT 1'), redis: () => redis.ping() }, { details: async () => ({ consumers: await subscription.lag() }) });
+const metrics = createServiceMetrics();
+observeConsumerLag(metrics, subscription);
 const health = createServer(async (req, res) => {
-  if (!(await handleHealth(req, res, new URL(req.url ?? '/', 'http://consumer').pathname))) sendJson(res, 404, { error: 'not found' });
+  const path = new URL(req.url ?? '/', 'http://consumer').pathname;
+  if (!(await handleHealth(req, res, path)) && !(await metrics.handle(req, res, path))) sendJson(res, 404, { error: 'not found' });
 });
 await listen(health, env.CONSUMER_HEALTH_PORT, env.ANALYTICS_HOST);
 log.info({ transport: bus.transport, healthPort: env.CONSUMER_HEALTH_PORT }, 'analytics consumer ready');

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { createServer } from 'node:http';
-import { closeServer, createHealthRoutes, createLogger, listen, onShutdown, sendJson } from '@mindweave/service-kit';
+import { observeConsumerLag } from '@mindweave/events';
+import { closeServer, createHealthRoutes, createLogger, createServiceMetrics, listen, onShutdown, sendJson } from '@mindweave/service-kit';
 import { recordViolations } from './audit.ts';
 import { bus } from './bus.ts';
 import { prisma } from './db.ts';
@@ -22,8 +23,11 @@ const subscription = await bus.consume({
 });
 
 const handleHealth = createHealthRoutes('governance-consumer', { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }, { details: async () => ({ consumers: await subscription.lag() }) });
+const metrics = createServiceMetrics();
+observeConsumerLag(metrics, subscription);
 const health = createServer(async (req, res) => {
-  if (!(await handleHealth(req, res, new URL(req.url ?? '/', 'http://consumer').pathname))) sendJson(res, 404, { error: 'not found' });
+  const path = new URL(req.url ?? '/', 'http://consumer').pathname;
+  if (!(await handleHealth(req, res, path)) && !(await metrics.handle(req, res, path))) sendJson(res, 404, { error: 'not found' });
 });
 await listen(health, env.GOVERNANCE_CONSUMER_HEALTH_PORT, env.GOVERNANCE_HOST);
 log.info({ transport: bus.transport, healthPort: env.GOVERNANCE_CONSUMER_HEALTH_PORT }, 'governance consumer ready');
