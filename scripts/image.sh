@@ -22,6 +22,11 @@ mkdir -p "$out"
 for package in "${packages[@]}"; do
   # --legacy: the workspace links its packages (no injected copies), which the newer deploy requires.
   pnpm --filter "./$package" --prod --prefer-offline deploy --legacy "$out/$package" >/dev/null
+  # @prisma/client comes resolved with its optional peers, the prisma CLI and TypeScript (the
+  # workspace has both, for `prisma generate`), and with them Prisma Studio and an embedded
+  # PostgreSQL: about 200 MB that nothing runs in production. The clients are generated already.
+  # e2e/image.e2e.ts runs the whole stack from what is left.
+  (cd "$out/$package/node_modules/.pnpm" && rm -rf prisma@* @prisma+studio-core@* @prisma+dev@* @electric-sql+pglite@* effect@* typescript@*)
 done
 install -D -m 644 schema/supergraph.graphql "$out/schema/supergraph.graphql"
 install -D -m 644 packages/sdk/persisted-documents.json "$out/packages/sdk/persisted-documents.json"
