@@ -3,7 +3,7 @@ import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { memberships } from '../memberships.ts';
 
-const Granularity = builder.enumType('Granularity', { values: ['MINUTE', 'HOUR', 'DAY'] as const });
+export const Granularity = builder.enumType('Granularity', { values: ['MINUTE', 'HOUR', 'DAY'] as const });
 type Granularity = 'MINUTE' | 'HOUR' | 'DAY';
 
 // The longest range each granularity serves, so that a series stays a dashboard's size.
