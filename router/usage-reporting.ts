@@ -1,9 +1,8 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import { createEvent, type EventBus, type EventData } from '@mindweave/events';
 import type { Logger } from '@mindweave/service-kit';
 import { operationCoordinates } from '@mindweave/schema-tools/coordinates';
 import type { GraphQLSchema } from 'graphql';
-import type { EdgeInfo, RouterContext } from './context.ts';
+import type { EdgeInfo } from './context.ts';
 import type { Metrics } from './metrics.ts';
 import type { AnalyzedOperation } from './operation.ts';
 
@@ -137,24 +136,9 @@ export function createUsageReporter(options: UsageReporterOptions) {
   const timer = setInterval(() => void flush(), options.intervalMs);
   timer.unref();
 
-  /** Records each operation Apollo Server answered (HTTP, persisted or not) once its response is ready. */
-  const plugin: ApolloServerPlugin<RouterContext> = {
-    async requestDidStart({ request }) {
-      const started = performance.now();
-      const client = clientOf((name) => request.http?.headers.get(name));
-      return {
-        async willSendResponse({ contextValue, request: sent, response }) {
-          const info = sent.query ? contextValue.edge.get(sent.query) : undefined;
-          if (!info || response.body.kind !== 'single') return;
-          record(info, client, performance.now() - started, !!response.body.singleResult.errors?.length);
-        },
-      };
-    },
-  };
-
   return {
+    /** Counts one executed operation: the operation log calls it for HTTP, subscriptions.ts once per subscription. */
     record,
-    plugin,
     /** Sends what was counted so far (at shutdown, and in tests). */
     flush,
     async close() {
