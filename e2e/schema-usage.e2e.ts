@@ -2,10 +2,13 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { repoRoot, supergraphFile } from '../packages/schema-tools/compose.ts';
 import { createTenant, gql, stack, unique } from './client.ts';
 import { sql } from './db.ts';
+import { watch, wsUrl } from './ws.ts';
 
 // Operations of two clients through the router, reported to the event log, stored in the schema
 // registry by the workers, and then what `pnpm schema check` and `pnpm schema unused` make of them.
@@ -88,6 +91,27 @@ describe('schema checks against recorded traffic', () => {
     expect(row).toMatchObject({ operation_name: 'UsageWebOrganization', client_version: '2.1.0', requests: '3', errors: '0' });
     expect(row!.coordinates).toEqual(expect.arrayContaining(['Query.organization', 'Query.organization.id', 'Organization.slug', 'Organization.name', 'ID']));
     expect(row!.latency.reduce((sum, n) => sum + Number(n), 0)).toBe(3);
+  });
+
+  it('counts a subscription once, when it is subscribed, with the client named in connection_init', async () => {
+    const live = unique('e2e-usage-live');
+    const client = createClient({ url: wsUrl(stack.routerUrl), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${tenant.user.accessToken}`, 'x-client-name': live, 'x-client-version': '3' }, retryAttempts: 0, lazy: false, onNonLazyError: () => undefined });
+    const watched = watch(client, 'subscription UsageLive($id: ID!) { usageUpdated(organizationId: $id) { id model } }', { id: tenant.organizationId });
+    try {
+      const [row] = await waitFor('the subscription in the registry', async () => {
+        const rows = await sql<{ operation_name: string; type: string; client_version: string; requests: string }>(
+          `SELECT u.operation_name, o.type, u.client_version, sum(u.requests) AS requests FROM schema_registry.operation_usage u
+           JOIN schema_registry.operations o ON o.hash = u.operation_hash AND o.name = u.operation_name WHERE u.client_name = $1 GROUP BY 1, 2, 3`,
+          [live],
+        );
+        return rows.length ? rows : undefined;
+      });
+      expect(row).toEqual({ operation_name: 'UsageLive', type: 'subscription', client_version: '3', requests: '1' });
+      expect(watched.errors).toEqual([]);
+    } finally {
+      watched.stop();
+      await client.dispose();
+    }
   });
 
   it('fails on removing a field a client used, naming the client and the operation', async () => {
