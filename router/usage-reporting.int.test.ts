@@ -25,11 +25,11 @@ function edgeInfo(query: string): EdgeInfo {
   return { operation, operationHash: randomUUID().replaceAll('-', ''), estimatedCost: 0, includeCost: false, denied: [], empty: false };
 }
 
-async function nextReports(run: () => Promise<void>): Promise<EventEnvelope<'schema.usage_reported'>['data'][]> {
+async function nextReports(run: () => Promise<void>, events = 1): Promise<EventEnvelope<'schema.usage_reported'>['data'][]> {
   const received: EventEnvelope[] = [];
   const tail = await bus.tail({ domains: ['schema'], handler: async (events) => void received.push(...events) });
   await run();
-  await expect.poll(() => received.length, { timeout: 5_000 }).toBeGreaterThan(0);
+  await expect.poll(() => received.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(events);
   await tail.stop();
   return received.map((event) => (event as EventEnvelope<'schema.usage_reported'>).data);
 }
@@ -78,6 +78,18 @@ it('bounds its memory: pairs past the limit are dropped and counted', async () =
   expect(report!.operations.map((o) => [o.clientName, o.requests])).toEqual([['a', 2], ['b', 1]]);
   expect(report!.dropped).toBe(2);
   expect((await metrics.usageReportsDropped.get()).values).toEqual([expect.objectContaining({ labels: { reason: 'full' }, value: 2 })]);
+  await reporter.close();
+});
+
+it('splits a large report into events of at most 200 operations', async () => {
+  const reporter = createUsageReporter({ bus, schema: () => index.schema, router: 'large', intervalMs: 3_600_000, maxOperations: 1_000, metrics: createMetrics(), log });
+  const op = edgeInfo('{ me { id } }');
+  const reports = await nextReports(async () => {
+    for (let i = 0; i < 450; i++) reporter.record(op, { name: `client-${i}`, version: '' }, 1, false);
+    await reporter.flush();
+  }, 3);
+  expect(reports.map((r) => r.operations.length)).toEqual([200, 200, 50]);
+  expect(new Set(reports.flatMap((r) => r.operations.map((o) => o.clientName))).size).toBe(450);
   await reporter.close();
 });
 

@@ -12,6 +12,8 @@ export const latencyBucketsMs = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_0
 type Report = EventData<'schema.usage_reported'>;
 type ReportedOperation = Report['operations'][number];
 
+const operationsPerEvent = 200;
+
 /** Who sent an operation, from the headers Apollo's clients and others send. */
 export interface Client {
   name: string;
@@ -107,7 +109,7 @@ export function createUsageReporter(options: UsageReporterOptions) {
       return;
     }
     const operations = [...current.values()];
-    const report: Report = { router: options.router, from: from.toISOString(), to: new Date().toISOString(), dropped, latencyBucketsMs, operations };
+    const report: Omit<Report, 'operations'> = { router: options.router, from: from.toISOString(), to: new Date().toISOString(), dropped, latencyBucketsMs };
     current = new Map();
     from = new Date();
     dropped = 0;
@@ -122,7 +124,12 @@ export function createUsageReporter(options: UsageReporterOptions) {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`the event log did not take the report within ${publishTimeoutMs} ms`)), publishTimeoutMs);
       });
-      await Promise.race([bus.publish([createEvent('schema.usage_reported', options.router, report)]), timeout]);
+      // Events of at most `operationsPerEvent` operations, so that none nears a Kafka message's 1 MB.
+      const events = [];
+      for (let i = 0; i < operations.length || i === 0; i += operationsPerEvent) {
+        events.push(createEvent('schema.usage_reported', options.router, { ...report, dropped: i === 0 ? report.dropped : 0, operations: operations.slice(i, i + operationsPerEvent) }));
+      }
+      await Promise.race([bus.publish(events), timeout]);
       metrics.usageReportsPublished.inc();
     } catch (error) {
       metrics.usageReportsDropped.inc({ reason: 'log_down' }, operations.length);
