@@ -119,10 +119,10 @@ export function createUsageReporter(options: UsageReporterOptions) {
       return;
     }
     inFlight = true;
-    let timer: NodeJS.Timeout | undefined;
+    let deadline: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the event log did not take the report within ${publishTimeoutMs} ms`)), publishTimeoutMs);
+        deadline = setTimeout(() => reject(new Error(`the event log did not take the report within ${publishTimeoutMs} ms`)), publishTimeoutMs);
       });
       // Events of at most `operationsPerEvent` operations, so that none nears a Kafka message's 1 MB.
       const events = [];
@@ -135,7 +135,7 @@ export function createUsageReporter(options: UsageReporterOptions) {
       metrics.usageReportsDropped.inc({ reason: 'log_down' }, operations.length);
       log.warn({ err: error, operations: operations.length }, 'usage report dropped');
     } finally {
-      clearTimeout(timer);
+      clearTimeout(deadline);
       inFlight = false;
     }
   }
