@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,10 @@ export default async function setup(project: TestProject) {
       API_KEY_ROTATION_GRACE_SECONDS: '4',
       // Retries within a test's patience: 200 ms, 400 ms, 800 ms...
       JOBS_BACKOFF_MS: '200',
+      // Usage reports every half second instead of every minute, so that a test sees its operations.
+      USAGE_REPORTING_INTERVAL_MS: '500',
+      // The organization whose owners and admins see schema usage; e2e/schema-usage.e2e.ts creates it.
+      PLATFORM_ORGANIZATION_ID: randomUUID(),
     },
   }).catch(async (error: unknown) => {
     await mail.close();

@@ -4,6 +4,8 @@ import type { AnalyzedOperation } from './operation.ts';
 /** What the edge learned of one operation before execution, for the response and the log line. */
 export interface EdgeInfo {
   operation: AnalyzedOperation;
+  /** sha256 (hex) of the document as the client sent it (a persisted one's manifest hash). */
+  operationHash: string;
   estimatedCost: number;
   includeCost: boolean;
   denied: { path: string[] }[];

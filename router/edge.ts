@@ -65,7 +65,7 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
   let index: SchemaIndex | undefined;
   // About 13 KB an analysis of a document the size of the federation benchmark's TestQuery: 2,000
   // of them keep the heap well below the router's old space under a stream of distinct documents.
-  const analyses = new LRUCache<string, { analysis: AnalyzedOperation | { violation: string } | null; costIsStatic: boolean; cost?: number }>({ max: 2_000 });
+  const analyses = new LRUCache<string, { analysis: AnalyzedOperation | { violation: string } | null; costIsStatic: boolean; cost?: number; hash: string }>({ max: 2_000 });
   const authorizations = new LRUCache<string, { query: string; denied: { path: string[] }[]; empty: boolean }>({ max: 2_000 });
   const limits = {
     maxDepth: env.MAX_DEPTH,
@@ -95,7 +95,7 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
       const analysis = index ? analyzeOperation(index, request.query ?? '', request.operationName, limits) : null;
       // Without variables in it, the estimate is the same for every request: compute it once.
       const costIsStatic = analysis !== null && 'document' in analysis && !analysis.operation.variableDefinitions?.length;
-      entry = { analysis, costIsStatic };
+      entry = { analysis, costIsStatic, hash: createHash('sha256').update(request.query ?? '').digest('hex') };
       analyses.set(key, entry);
     }
     return { key, entry };
@@ -159,7 +159,7 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
       // that batches and response handling stay uniform; its data is replaced by null.
       const query = authorization.empty ? '{ __typename }' : authorization.query;
       const includeCost = includeCostHeader || request.extensions?.['includeCost'] === true;
-      edge.set(query, { operation: analysis, estimatedCost: cost, includeCost, denied: authorization.denied, empty: authorization.empty });
+      edge.set(query, { operation: analysis, operationHash: entry.hash, estimatedCost: cost, includeCost, denied: authorization.denied, empty: authorization.empty });
       if (query === request.query) admitted.push(request);
       else if (authorization.empty) admitted.push(request.extensions ? { query, extensions: request.extensions } : { query });
       else admitted.push({ ...request, query });
@@ -238,7 +238,7 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
     },
   };
 
-  return { setSupergraph, admit, responsePlugin };
+  return { setSupergraph, admit, responsePlugin, schema: () => index?.schema };
 }
 
 /**

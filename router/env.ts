@@ -49,6 +49,11 @@ export const routerEnv = {
   QUERY_PLAN_EXECUTOR: z.enum(['router', 'apollo']).default('router'),
   /** Identical subgraph queries in flight for the same caller share one request. */
   SUBGRAPH_DEDUPLICATION: flag(true),
+  /** Operation and field usage, counted per operation and client and sent to the event log each interval (usage-reporting.ts). */
+  USAGE_REPORTING: flag(true),
+  USAGE_REPORTING_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Distinct operation and client pairs one interval holds; more are dropped and counted. */
+  USAGE_REPORTING_MAX_OPERATIONS: z.coerce.number().int().min(1).default(10_000),
 
   // Demand control (README: "Query cost").
   MAX_OPERATION_COST: z.coerce.number().int().min(1).default(5_000),

@@ -18,6 +18,8 @@ export function createMetrics() {
     operationErrors: new Counter({ name: 'mw_router_operation_errors_total', help: 'Operations answered with errors, once per operation and error code', labelNames: ['operation', 'type', 'code'], registers: [registry] }),
     rejections: new Counter({ name: 'mw_router_rejections_total', help: 'Requests refused before execution, by reason', labelNames: ['reason'], registers: [registry] }),
     droppedSubscriptionEvents: new Counter({ name: 'mw_router_subscription_events_dropped_total', help: 'Subscription events not sent: to connections holding over 1 MiB of unsent data, or past the backlog of subscriptions slow to resolve', registers: [registry] }),
+    usageReportsPublished: new Counter({ name: 'mw_router_usage_reports_published_total', help: 'Usage reports (one per interval) taken by the event log', registers: [registry] }),
+    usageReportsDropped: new Counter({ name: 'mw_router_usage_report_operations_dropped_total', help: 'Operation and client pairs left out of usage reports: the aggregate was full, or the event log could not take the report', labelNames: ['reason'], registers: [registry] }),
     webSocketConnections: new Gauge({ name: 'mw_router_websocket_connections', help: 'Open GraphQL WebSocket connections', registers: [registry] }),
     /** The concurrency limit's state, read when /metrics is scraped (router/concurrency.ts). */
     observeConcurrency(read: () => { limit: number; active: number; waiting: number }) {

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
@@ -27,6 +28,7 @@ import { createRateLimiter } from './rate-limit.ts';
 import { createSessionRevocations } from './revocations.ts';
 import { startSubscriptions } from './subscriptions.ts';
 import { unavailablePlugin } from './unavailable.ts';
+import { createUsageReporter } from './usage-reporting.ts';
 
 // Apollo Server's own codes, mapped onto the contract's.
 const apolloCodes: Record<string, ErrorCode> = {
@@ -145,6 +147,17 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
   const concurrency = createConcurrencyLimit({ min: 8, max: 1_024, intervalMs: 100 });
   metrics.observeConcurrency(() => concurrency.stats);
   const edge = createEdge(env, createRateLimiter(redis, log), metrics);
+  const usage = env.USAGE_REPORTING
+    ? createUsageReporter({
+        bus,
+        schema: edge.schema,
+        router: `${hostname()}-${process.pid}`,
+        intervalMs: env.USAGE_REPORTING_INTERVAL_MS,
+        maxOperations: env.USAGE_REPORTING_MAX_OPERATIONS,
+        metrics,
+        log: log.child({ component: 'usage-reporting' }),
+      })
+    : undefined;
   const persisted = createPersistedQueries({ redis, mode: env.PERSISTED_QUERIES, manifest: loadManifest(env.PERSISTED_QUERIES_MANIFEST, log), log });
   const subgraphs = new Map<string, string>();
   const gateway = createGateway({
@@ -178,7 +191,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     // Credentials travel in headers, never in cookies, so cross-site requests carry no authority.
     csrfPrevention: false,
     // Browsers get router/ide.ts instead of Apollo's landing page, which loads from a CDN.
-    plugins: [edge.responsePlugin, requestIdOnInternalErrors, unavailablePlugin, operationLogPlugin(metrics), ApolloServerPluginLandingPageDisabled()],
+    plugins: [edge.responsePlugin, requestIdOnInternalErrors, unavailablePlugin, operationLogPlugin(metrics, usage), ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
 
@@ -313,6 +326,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     persisted,
     bus,
     edge,
+    usage,
     recheckKeysMs: env.SUBSCRIPTION_KEY_RECHECK_SECONDS * 1000,
     maxMessageBytes: env.MAX_REQUEST_BYTES,
     maxSubscriptionsPerConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
@@ -350,6 +364,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       await subscriptions.close();
       await closeServer(server);
       await apollo.stop();
+      await usage?.close();
       await queueDashboard.close();
     },
   };

@@ -12,6 +12,7 @@ import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-ki
 import { credentialOf, type Authentication, type Authenticator } from './auth.ts';
 import type { RouterContext } from './context.ts';
 import { refusalOf, type Edge } from './edge.ts';
+import { clientOf, type UsageReporter } from './usage-reporting.ts';
 import type { Gateway } from './gateway.ts';
 import type { Metrics } from './metrics.ts';
 import type { PersistedQueries } from './persisted-queries.ts';
@@ -133,6 +134,8 @@ export interface SubscriptionOptions {
   bus: EventBus;
   /** Judges each subscription as it judges an HTTP operation: limits, cost, rate, field authorization. */
   edge: Edge;
+  /** Counts each subscription once, when it is subscribed. */
+  usage?: UsageReporter | undefined;
   /** The largest message a client may send (the HTTP body limit). */
   maxMessageBytes: number;
   /** Subscriptions one connection may hold at once. */
@@ -444,6 +447,7 @@ export function startSubscriptions(options: SubscriptionOptions) {
         if (ctx.extra.identity) metrics.webSocketConnections.dec();
       },
       onSubscribe: async (ctx, id, payload) => {
+        const started = performance.now();
         // graphql-ws has already counted this one.
         if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerConnection) {
           return [new MindweaveError(ErrorCode.RATE_LIMITED, `A connection may hold at most ${options.maxSubscriptionsPerConnection} subscriptions at once`)];
@@ -494,6 +498,13 @@ export function startSubscriptions(options: SubscriptionOptions) {
         const connection = connections.get(ctx.extra.socket);
         // Closed meanwhile: graphql-ws ends the subscription itself.
         if (!connection) return [unavailable('The connection closed')];
+        const info = [...admission.edge.values()][0];
+        if (info && options.usage) {
+          // The upgrade request's headers, else the same names in connection_init's payload.
+          const params = ctx.connectionParams ?? {};
+          const client = clientOf((name) => ctx.extra.request.headers[name] ?? (typeof params[name] === 'string' ? params[name] : undefined));
+          options.usage.record(info, client, performance.now() - started, false);
+        }
         const contextValue: SubscriptionContext = { prepared, identity, memberships, reachesUser: selects(schema, document, 'User'), id, connection, raw: ctx.extra.request.socket as Socket };
         return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue } satisfies ExecutionArgs;
       },

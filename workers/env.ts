@@ -45,6 +45,8 @@ export const workersEnv = {
   EXPORTS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
   /** Days a deleted organization's usage data is kept before the daily purge removes it. */
   DELETED_ORGANIZATION_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+  /** Days the routers' operation usage is kept in the schema registry (schema check --usage-days reads it). */
+  OPERATION_USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** Overrides every queue's backoff base, in ms (tests and benchmarks). */
   JOBS_BACKOFF_MS: z.coerce.number().int().min(1).optional(),
   /** Events the worker takes from the bus at a time. */

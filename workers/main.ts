@@ -15,6 +15,7 @@ import { loadWorkersEnv } from './env.ts';
 import { createEventHandler } from './events.ts';
 import { createQuotaAlerts } from './quota-alerts.ts';
 import { reportProcessArgs } from './reports.ts';
+import { createUsageStore, migrateRegistry } from '@mindweave/schema-tools/usage';
 
 // The worker process: one BullMQ worker per queue, the job schedulers, and the consumer that
 // turns domain events into jobs. As many instances as needed. The jobs on a subgraph's tables are
@@ -80,6 +81,17 @@ const subscription = await bus.consume({
   handler: createEventHandler({ redis, producers, quota, webhooks }),
 });
 
+// The routers' usage reports, stored in the schema registry (packages/schema-tools owns its tables),
+// in a group of their own so that a slow registry never holds up emails or webhooks.
+await migrateRegistry(env.DATABASE_URL, log);
+const operationUsage = await bus.consume({
+  group: 'schema-usage',
+  consumer: instance,
+  domains: ['schema'],
+  batchSize: 100,
+  handler: createUsageStore({ db, retentionDays: env.OPERATION_USAGE_RETENTION_DAYS, log: log.child({ component: 'operation-usage' }) }).handle,
+});
+
 // Redis holds every queue and the event log; PostgreSQL only some jobs' data, so while it is down
 // those jobs fail and are retried while the others run.
 const handleHealth = createHealthRoutes(
@@ -88,7 +100,7 @@ const handleHealth = createHealthRoutes(
   {
     optional: { postgres: () => db.query('SELECT 1') },
     details: async () => ({
-      consumers: await subscription.lag(),
+      consumers: [...(await subscription.lag()), ...(await operationUsage.lag())],
       queues: Object.fromEntries(await Promise.all(Object.entries(producers.queues).map(async ([name, queue]) => [name, await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed')] as const))),
     }),
   },
@@ -104,6 +116,7 @@ log.info({ transport: bus.transport, healthPort: env.WORKERS_HEALTH_PORT, queues
 onShutdown(log, async () => {
   // No new jobs from events; the jobs in hand finish (worker.close waits for them) before exit.
   await subscription.stop();
+  await operationUsage.stop();
   await Promise.all(workers.map((worker) => worker.close()));
   await producers.close();
   await closeServer(health);

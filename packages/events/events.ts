@@ -69,6 +69,34 @@ export const eventSchemas = {
     keys: z.array(z.object({ apiKeyId: z.string(), keyHash: z.string() })),
     change: z.enum(['revoked', 'rotated', 'project_deleted', 'organization_deleted']),
   }),
+
+  /**
+   * What one router executed in one interval (a minute by default), per operation and client: the
+   * schema coordinates each operation uses, requests, those answered with errors, and a latency
+   * histogram over `latencyBucketsMs` (the last count is above the last bound). Stored by the
+   * schema registry (packages/schema-tools/usage.ts) for traffic-aware schema checks.
+   */
+  'schema.usage_reported': z.object({
+    router: z.string(),
+    from: z.string(),
+    to: z.string(),
+    /** Operations left out of this report because the router's aggregate was full. */
+    dropped: z.number().int().min(0),
+    latencyBucketsMs: z.array(z.number().positive()),
+    operations: z.array(
+      z.object({
+        hash: z.string(),
+        name: z.string(),
+        type: z.enum(['query', 'mutation', 'subscription']),
+        clientName: z.string(),
+        clientVersion: z.string(),
+        coordinates: z.array(z.string()),
+        requests: z.number().int().min(0),
+        errors: z.number().int().min(0),
+        latency: z.array(z.number().int().min(0)),
+      }),
+    ),
+  }),
 } as const;
 
 export type EventType = keyof typeof eventSchemas;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { changeId, checkSchema, formatCheckReport, manifestUsage, parseApprovals, type Approvals, type Baseline } from './check.ts';
 import { apiSchemaOf, compose, type Composition } from './compose.ts';
 import { createHash } from 'node:crypto';
+import type { Traffic } from './usage.ts';
 
 const link = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])';
 const products = (fields: string) => `${link}
@@ -29,12 +30,20 @@ const manifest = manifestOf(
   'query ProductNames { products { id name } }',
 );
 
-async function check(next: Composition, approvals: Approvals = {}, staleFiles: string[] = []) {
-  const base = await supergraph(original);
+async function check(next: Composition, approvals: Approvals = {}, staleFiles: string[] = [], traffic?: Traffic, baseSdl = original) {
+  const base = await supergraph(baseSdl);
   if (!base.ok) throw new Error(base.errors.join('\n'));
   const baseline: Baseline = { source: 'git', description: 'the test baseline', supergraphSdl: base.supergraphSdl, notes: [] };
-  return checkSchema({ composition: next, staleFiles, baseline, manifest, approvals });
+  return checkSchema({ composition: next, staleFiles, baseline, manifest, approvals, ...(traffic ? { traffic } : {}) });
 }
+
+/** Operations as the registry returns them: one per operation and client. */
+const recorded = (...uses: { name: string; client: string; coordinates: string[]; requests?: number }[]): Traffic => ({
+  source: 'registry',
+  days: 7,
+  description: 'the test traffic',
+  operations: uses.map((u) => ({ hash: sha256(u.name), name: u.name, type: 'query', coordinates: u.coordinates, clientName: u.client, clientVersions: ['1.0'], requests: u.requests ?? 10, errors: 0, lastSeen: new Date() })),
+});
 
 describe('schema check', () => {
   it('passes when a field is added, reporting it as safe', async () => {
@@ -113,6 +122,52 @@ describe('schema check', () => {
   it('has a JSON form', async () => {
     const report = JSON.parse(JSON.stringify(await check(await supergraph(products('name: String!')))));
     expect(report).toMatchObject({ ok: false, baseline: { source: 'git' }, changes: [{ path: 'Product.price', operations: ['ProductPage'] }] });
+  });
+});
+
+describe('schema check with traffic', () => {
+  const reviewsWithoutStars = reviews.replace('id: ID! stars: Int!', 'id: ID!');
+  const starsReader = { name: 'Stars', client: 'web', coordinates: ['Query.product', 'Product.reviews', 'Review.stars'], requests: 42 };
+
+  it('fails on removing a field a recorded operation uses, naming the operation, the client and its requests', async () => {
+    const report = await check(await supergraph(original, reviewsWithoutStars), {}, [], recorded(starsReader, { name: 'Names', client: 'cli', coordinates: ['Query.products', 'Product.name'] }));
+    expect(report.ok).toBe(false);
+    const removed = report.changes.find((c) => c.path === 'Review.stars')!;
+    expect(removed).toMatchObject({ unused: false, traffic: [{ operation: 'Stars', client: 'web', clientVersions: ['1.0'], requests: 42 }] });
+    expect(removed.blocked).toBe('not approved, and in use by 1 operation(s) of web (42 request(s))');
+    const text = formatCheckReport(report);
+    expect(text).toContain('Traffic: the test traffic; a breaking change nothing uses passes');
+    expect(text).toContain(`Stars (${sha256('Stars').slice(0, 12)}) by web 1.0: 42 request(s)`);
+    expect(text).not.toContain('by cli');
+  });
+
+  it('passes a breaking change that neither traffic nor the SDK uses', async () => {
+    const reviewsWithoutId = reviews.replace('id: ID! stars: Int!', 'stars: Int!');
+    const report = await check(await supergraph(original, reviewsWithoutId), {}, [], recorded({ name: 'Names', client: 'cli', coordinates: ['Query.products', 'Product.name'] }));
+    expect(report.ok).toBe(true);
+    expect(report.changes.find((c) => c.path === 'Review.id')).toMatchObject({ criticality: 'BREAKING', unused: true, blocked: undefined, traffic: [] });
+    expect(formatCheckReport(report)).toContain('unused: no SDK operation, and no operation recorded in the last 7 day(s), uses it');
+  });
+
+  it('keeps the SDK manifest as a source, and every breaking change blocked without traffic', async () => {
+    const withTraffic = await check(await supergraph(products('name: String!')), {}, [], recorded());
+    expect(withTraffic.changes[0]).toMatchObject({ path: 'Product.price', operations: ['ProductPage'], unused: false, blocked: 'not approved' });
+    const without = await check(await supergraph(original, reviews.replace('id: ID! stars: Int!', 'stars: Int!')));
+    expect(without.changes.find((c) => c.path === 'Review.id')).toMatchObject({ unused: false, blocked: 'not approved' });
+    expect(formatCheckReport(without)).toContain('Checked without traffic: no traffic was asked for; every breaking change needs an approval');
+  });
+
+  it('warns when a deprecated field is still used, naming who uses it', async () => {
+    const deprecated = products('name: String! price: Int! @deprecated(reason: "use offers")');
+    const report = await check(await supergraph(deprecated), {}, [], recorded({ name: 'Prices', client: 'shop', coordinates: ['Product.price'], requests: 5 }), deprecated);
+    expect(report.ok).toBe(true);
+    expect(report.deprecatedInUse).toEqual([
+      { coordinate: 'Product.price', reason: 'use offers', operations: ['ProductPage'], traffic: [expect.objectContaining({ operation: 'Prices', client: 'shop', requests: 5 })] },
+    ]);
+    const text = formatCheckReport(report);
+    expect(text).toContain('⚠ DEPRECATED Product.price is still used (use offers)');
+    expect(text).toContain('by SDK operations: ProductPage');
+    expect(text).toContain(`by Prices (${sha256('Prices').slice(0, 12)}) by shop 1.0: 5 request(s)`);
   });
 });
 

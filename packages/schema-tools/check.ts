@@ -3,20 +3,15 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CriticalityLevel, diff, type Change } from '@graphql-inspector/core';
 import {
-  getNamedType,
   isEnumType,
-  isInputObjectType,
   parse,
-  typeFromAST,
-  TypeInfo,
-  visit,
-  visitWithTypeInfo,
-  type GraphQLInputType,
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
 import { apiSchemaOf, type Composition } from './compose.ts';
+import { operationCoordinates } from './coordinates.ts';
 import { latestPublishedVersion } from './registry.ts';
+import { clientLabel, type ClientUsage, type Traffic } from './usage.ts';
 
 export type Criticality = 'BREAKING' | 'DANGEROUS' | 'NON_BREAKING';
 
@@ -42,9 +37,22 @@ export interface Approval {
 }
 export type Approvals = Record<string, Approval>;
 
+/** An operation recorded in traffic, by one client, that a change touches. */
+export interface TrafficUse {
+  operation: string;
+  hash: string;
+  client: string;
+  clientVersions: string[];
+  requests: number;
+}
+
 export interface CheckedChange extends SchemaChange {
   /** The SDK operations (by name) that use what a breaking or dangerous change touches. */
   operations: string[];
+  /** The operations recorded in traffic that use it, per client (empty when checked without traffic). */
+  traffic: TrafficUse[];
+  /** A breaking change that nothing uses: no SDK operation, and no operation in the traffic. */
+  unused: boolean;
   approval: Approval | undefined;
   /** Why a breaking change fails the check; undefined when it does not. */
   blocked: string | undefined;
@@ -55,9 +63,20 @@ export type Baseline =
   | { source: 'git'; description: string; supergraphSdl: string; notes: string[] }
   | { source: 'none'; description: string; notes: string[] };
 
+/** A deprecated field, argument or enum value that operations still use. */
+export interface DeprecatedInUse {
+  coordinate: string;
+  reason: string;
+  operations: string[];
+  traffic: TrafficUse[];
+}
+
 export interface CheckReport {
   ok: boolean;
   baseline: { source: Baseline['source']; description: string; notes: string[] };
+  /** Whether recorded traffic decided which breaking changes are in use, and from what. */
+  traffic: { source: Traffic['source']; days: number; description: string };
+  deprecatedInUse: DeprecatedInUse[];
   compositionErrors: string[];
   staleFiles: string[];
   changes: CheckedChange[];
@@ -107,50 +126,7 @@ export function manifestUsage(manifest: Record<string, string>, schema: GraphQLS
   return Object.entries(manifest).map(([hash, text]) => {
     const document = parse(text);
     const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
-    const used = new Set<string>();
-    const useInput = (type: GraphQLInputType) => {
-      const named = getNamedType(type);
-      if (used.has(named.name)) return;
-      used.add(named.name);
-      if (isEnumType(named)) for (const value of named.getValues()) used.add(`${named.name}.${value.name}`);
-      if (isInputObjectType(named)) {
-        for (const field of Object.values(named.getFields())) {
-          used.add(`${named.name}.${field.name}`);
-          useInput(field.type);
-        }
-      }
-    };
-    const typeInfo = new TypeInfo(schema);
-    visit(
-      document,
-      visitWithTypeInfo(typeInfo, {
-        Field() {
-          const parent = typeInfo.getParentType();
-          const field = typeInfo.getFieldDef();
-          if (!parent || !field) return;
-          used.add(parent.name).add(`${parent.name}.${field.name}`).add(getNamedType(field.type).name);
-        },
-        Argument() {
-          const parent = typeInfo.getParentType();
-          const field = typeInfo.getFieldDef();
-          const argument = typeInfo.getArgument();
-          if (!parent || !field || !argument) return;
-          used.add(`${parent.name}.${field.name}.${argument.name}`);
-          useInput(argument.type);
-        },
-        VariableDefinition(node) {
-          const type = typeFromAST(schema, node.type);
-          if (type) useInput(type as GraphQLInputType);
-        },
-        InlineFragment(node) {
-          if (node.typeCondition) used.add(node.typeCondition.name.value);
-        },
-        FragmentDefinition(node) {
-          used.add(node.typeCondition.name.value);
-        },
-      }),
-    );
-    return { name: operation?.name?.value ?? `anonymous ${hash.slice(0, 12)}`, hash, coordinates: used };
+    return { name: operation?.name?.value ?? `anonymous ${hash.slice(0, 12)}`, hash, coordinates: operationCoordinates(document, schema) };
   });
 }
 
@@ -185,6 +161,8 @@ export interface CheckInput {
   /** The SDK's trusted documents manifest. */
   manifest: Record<string, string>;
   approvals: Approvals;
+  /** The operations recorded by the routers; without it, every breaking change counts as in use. */
+  traffic?: Traffic;
 }
 
 /**
@@ -195,10 +173,14 @@ export interface CheckInput {
  */
 export async function checkSchema(input: CheckInput): Promise<CheckReport> {
   const { composition, staleFiles, baseline, manifest, approvals } = input;
+  const traffic: Traffic = input.traffic ?? { source: 'none', days: 0, description: 'no traffic was asked for' };
   const problems: string[] = [];
+  let deprecatedInUse: DeprecatedInUse[] = [];
   const report = (changes: CheckedChange[], unusedApprovals: string[]): CheckReport => ({
     ok: problems.length === 0,
     baseline: { source: baseline.source, description: baseline.description, notes: baseline.notes },
+    traffic: { source: traffic.source, days: traffic.days, description: traffic.description },
+    deprecatedInUse,
     compositionErrors: composition.ok ? [] : composition.errors,
     staleFiles,
     changes,
@@ -211,19 +193,31 @@ export async function checkSchema(input: CheckInput): Promise<CheckReport> {
   if (!composition.ok || baseline.source === 'none') return report([], []);
 
   const oldSchema = apiSchemaOf(baseline.supergraphSdl);
-  const schemaChanges = toSchemaChanges(await diff(oldSchema, apiSchemaOf(composition.supergraphSdl)));
+  const newSchema = apiSchemaOf(composition.supergraphSdl);
+  const schemaChanges = toSchemaChanges(await diff(oldSchema, newSchema));
   const usage = manifestUsage(manifest, oldSchema);
+  const recorded = traffic.source === 'registry' ? traffic.operations.map((op) => ({ ...op, used: new Set(op.coordinates) })) : [];
+  const trafficUse = (op: ClientUsage): TrafficUse => ({ operation: op.name || `anonymous ${op.hash.slice(0, 12)}`, hash: op.hash, client: clientLabel(op.clientName), clientVersions: op.clientVersions, requests: op.requests });
 
   const changes = schemaChanges.map((change): CheckedChange => {
-    const operations = change.criticality === 'NON_BREAKING' ? [] : usage.filter((op) => touches(change.path, op.coordinates, oldSchema)).map((op) => op.name);
+    const relevant = change.criticality !== 'NON_BREAKING';
+    const operations = relevant ? usage.filter((op) => touches(change.path, op.coordinates, oldSchema)).map((op) => op.name) : [];
+    const inTraffic = relevant ? recorded.filter((op) => touches(change.path, op.used, oldSchema)).map(trafficUse) : [];
     const approval = approvals[change.id];
+    // Only recorded traffic can show that nothing uses a change; without it, every one may be in use.
+    const unused = change.criticality === 'BREAKING' && traffic.source === 'registry' && operations.length === 0 && inTraffic.length === 0;
     let blocked: string | undefined;
-    if (change.criticality === 'BREAKING') {
+    if (change.criticality === 'BREAKING' && !unused) {
       const unlisted = operations.filter((name) => !approval?.operations?.includes(name));
-      if (!approval) blocked = 'not approved';
+      if (!approval) blocked = inTraffic.length ? `not approved, and in use by ${describeUse(inTraffic)}` : 'not approved';
       else if (unlisted.length) blocked = `the approval must list the SDK operations it breaks: ${unlisted.join(', ')}`;
     }
-    return { ...change, operations, approval, blocked };
+    return { ...change, operations, traffic: inTraffic, unused, approval, blocked };
+  });
+  deprecatedInUse = deprecatedCoordinates(newSchema).flatMap(({ coordinate, reason }) => {
+    const sdk = usage.filter((op) => op.coordinates.has(coordinate)).map((op) => op.name);
+    const used = recorded.filter((op) => op.used.has(coordinate)).map(trafficUse);
+    return sdk.length || used.length ? [{ coordinate, reason, operations: sdk, traffic: used }] : [];
   });
   const blocked = changes.filter((c) => c.blocked);
   if (blocked.length) problems.push(`${blocked.length} breaking change(s) without a valid approval`);
@@ -232,6 +226,29 @@ export async function checkSchema(input: CheckInput): Promise<CheckReport> {
     changes,
     Object.keys(approvals).filter((id) => !matched.has(id)),
   );
+}
+
+const describeUse = (uses: TrafficUse[]) => {
+  const clients = [...new Set(uses.map((u) => u.client))];
+  const requests = uses.reduce((sum, u) => sum + u.requests, 0);
+  return `${uses.length} operation(s) of ${clients.join(', ')} (${requests} request(s))`;
+};
+
+/** The deprecated fields, arguments, input fields and enum values of a schema, by coordinate. */
+function deprecatedCoordinates(schema: GraphQLSchema): { coordinate: string; reason: string }[] {
+  const found: { coordinate: string; reason: string }[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (type.name.startsWith('__')) continue;
+    if (isEnumType(type)) {
+      for (const value of type.getValues()) if (value.deprecationReason) found.push({ coordinate: `${type.name}.${value.name}`, reason: value.deprecationReason });
+    } else if ('getFields' in type) {
+      for (const field of Object.values(type.getFields())) {
+        if (field.deprecationReason) found.push({ coordinate: `${type.name}.${field.name}`, reason: field.deprecationReason });
+        for (const arg of 'args' in field ? field.args : []) if (arg.deprecationReason) found.push({ coordinate: `${type.name}.${field.name}.${arg.name}`, reason: arg.deprecationReason });
+      }
+    }
+  }
+  return found;
 }
 
 /** Validates schema/approvals.json's content; throws naming each bad entry. */
@@ -249,12 +266,20 @@ export function parseApprovals(json: string): Approvals {
   return value as Approvals;
 }
 
+const formatUse = (use: TrafficUse) =>
+  `${use.operation} (${use.hash.slice(0, 12)}) by ${use.client}${use.clientVersions.some(Boolean) ? ` ${use.clientVersions.filter(Boolean).join(', ')}` : ''}: ${use.requests} request(s)`;
+
 const marks: Record<Criticality, string> = { BREAKING: '✖', DANGEROUS: '⚠', NON_BREAKING: '✔' };
 
 /** The report as a CI log reads it. */
 export function formatCheckReport(report: CheckReport): string {
   const lines: string[] = [`Schema check against ${report.baseline.description}`];
   for (const note of report.baseline.notes) lines.push(`  note: ${note}`);
+  lines.push(
+    report.traffic.source === 'registry'
+      ? `Traffic: ${report.traffic.description}; a breaking change nothing uses passes`
+      : `Checked without traffic: ${report.traffic.description}; every breaking change needs an approval`,
+  );
   if (report.compositionErrors.length) {
     lines.push('', 'Composition failed:');
     for (const error of report.compositionErrors) lines.push(`  - ${error}`);
@@ -266,13 +291,18 @@ export function formatCheckReport(report: CheckReport): string {
   const dangerous = by('DANGEROUS');
   const safe = by('NON_BREAKING');
   if (report.changes.length) {
-    lines.push('', `Changes: ${breaking.length} breaking (${breaking.filter((c) => !c.blocked).length} approved), ${dangerous.length} dangerous, ${safe.length} safe`);
+    lines.push('', `Changes: ${breaking.length} breaking (${breaking.filter((c) => !c.blocked && !c.unused).length} approved, ${breaking.filter((c) => c.unused).length} unused), ${dangerous.length} dangerous, ${safe.length} safe`);
   } else if (report.baseline.source !== 'none' && !report.compositionErrors.length) {
     lines.push('', 'No changes.');
   }
   for (const change of breaking) {
     lines.push('', `${marks.BREAKING} BREAKING  ${change.message}${change.path ? `  [${change.path}]` : ''}`);
     if (change.operations.length) lines.push(`    breaks SDK operations: ${change.operations.join(', ')}`);
+    if (change.traffic.length) {
+      lines.push(`    in use by ${describeUse(change.traffic)} in the last ${report.traffic.days} day(s):`);
+      for (const use of change.traffic) lines.push(`      ${formatUse(use)}`);
+    }
+    if (change.unused) lines.push(`    unused: no SDK operation, and no operation recorded in the last ${report.traffic.days} day(s), uses it`);
     if (change.reason) lines.push(`    why: ${change.reason}`);
     if (change.approval) lines.push(`    approved by ${change.approval.author}: ${change.approval.reason}`);
     if (change.blocked) {
@@ -285,7 +315,14 @@ export function formatCheckReport(report: CheckReport): string {
   for (const change of dangerous) {
     lines.push(`${marks.DANGEROUS} DANGEROUS ${change.message}${change.path ? `  [${change.path}]` : ''}`);
     if (change.operations.length) lines.push(`    may affect SDK operations: ${change.operations.join(', ')}`);
+    if (change.traffic.length) lines.push(`    may affect ${describeUse(change.traffic)}`);
     if (change.reason) lines.push(`    why: ${change.reason}`);
+  }
+  if (report.deprecatedInUse.length) lines.push('');
+  for (const deprecated of report.deprecatedInUse) {
+    lines.push(`${marks.DANGEROUS} DEPRECATED ${deprecated.coordinate} is still used (${deprecated.reason})`);
+    if (deprecated.operations.length) lines.push(`    by SDK operations: ${deprecated.operations.join(', ')}`);
+    for (const use of deprecated.traffic) lines.push(`    by ${formatUse(use)}`);
   }
   if (safe.length) lines.push('');
   for (const change of safe) lines.push(`${marks.NON_BREAKING} safe      ${change.message}`);
@@ -298,9 +335,11 @@ export function formatCheckReport(report: CheckReport): string {
  * The last published supergraph: the registry's latest version when `databaseUrl` reaches a
  * registry with one, otherwise the committed schema/supergraph.graphql at `gitRef` (CI's case).
  */
-export async function resolveBaseline(options: { databaseUrl: string | undefined; gitRef: string; root: string }): Promise<Baseline> {
+export async function resolveBaseline(options: { databaseUrl: string | undefined; gitRef: string; gitRefGiven?: boolean; root: string }): Promise<Baseline> {
   const notes: string[] = [];
-  if (options.databaseUrl) {
+  if (options.gitRefGiven) {
+    notes.push(`--base ${options.gitRef} was given, so the registry's versions were not consulted`);
+  } else if (options.databaseUrl) {
     try {
       const latest = await latestPublishedVersion(options.databaseUrl);
       if (latest) return { source: 'registry', description: `registry version ${latest.id} (${latest.hash.slice(0, 12)})`, supergraphSdl: latest.supergraph, notes };

@@ -4,7 +4,7 @@ import { prisma } from '../db.ts';
 import { memberships } from '../memberships.ts';
 import { usageLoaders, type Summary, type Totals } from '../usage-summaries.ts';
 
-const Granularity = builder.enumType('Granularity', { values: ['MINUTE', 'HOUR', 'DAY'] as const });
+export const Granularity = builder.enumType('Granularity', { values: ['MINUTE', 'HOUR', 'DAY'] as const });
 type Granularity = 'MINUTE' | 'HOUR' | 'DAY';
 
 // The longest range each granularity serves, so that a series stays a dashboard's size.

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll, expect, it } from 'vitest';
+import { createEventBus, type EventEnvelope } from '@mindweave/events';
+import { createLogger, createRedis } from '@mindweave/service-kit';
+import type { EdgeInfo } from './context.ts';
+import { createMetrics } from './metrics.ts';
+import { analyzeOperation, type AnalyzedOperation } from './operation.ts';
+import { indexSupergraph } from './schema-index.ts';
+import { clientOf, createUsageReporter, latencyBucketsMs } from './usage-reporting.ts';
+
+// The stack's Redis Streams under a prefix of this test's own: the reports go to a real event log.
+const redis = createRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', `${process.env['REDIS_KEY_PREFIX'] ?? ''}usage-reporting-test-${randomUUID()}:`);
+const log = createLogger({ name: 'usage-reporting-test', level: 'silent' });
+const bus = createEventBus({ redis, clientId: 'usage-reporting-test', log, blockMs: 100 });
+afterAll(async () => {
+  await bus.close();
+  await redis.quit();
+});
+
+const index = indexSupergraph(readFileSync(new URL('../schema/supergraph.graphql', import.meta.url), 'utf8'));
+const limits = { maxDepth: 12, maxAliases: 30, maxDirectives: 50, maxRootFields: 20, maxTokens: 5_000, defaultListSize: 10 };
+function edgeInfo(query: string): EdgeInfo {
+  const operation = analyzeOperation(index, query, undefined, limits) as AnalyzedOperation;
+  return { operation, operationHash: randomUUID().replaceAll('-', ''), estimatedCost: 0, includeCost: false, denied: [], empty: false };
+}
+
+async function nextReports(run: () => Promise<void>, events = 1): Promise<EventEnvelope<'schema.usage_reported'>['data'][]> {
+  const received: EventEnvelope[] = [];
+  const tail = await bus.tail({ domains: ['schema'], handler: async (events) => void received.push(...events) });
+  await run();
+  await expect.poll(() => received.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(events);
+  await tail.stop();
+  return received.map((event) => (event as EventEnvelope<'schema.usage_reported'>).data);
+}
+
+it('reads the client from Apollo and x- headers', () => {
+  const headers: Record<string, string> = { 'apollographql-client-name': 'web', 'x-client-version': '1.2' };
+  expect(clientOf((name) => headers[name])).toEqual({ name: 'web', version: '1.2' });
+  expect(clientOf(() => undefined)).toEqual({ name: '', version: '' });
+});
+
+it('publishes one report per interval with each operation and client counted, its coordinates and a latency histogram', async () => {
+  const metrics = createMetrics();
+  const reporter = createUsageReporter({ bus, schema: () => index.schema, router: 'test-router', intervalMs: 3_600_000, maxOperations: 100, metrics, log });
+  const org = edgeInfo('query Org($id: ID!) { organization(id: $id) { id name slug } }');
+  const me = edgeInfo('{ me { id email } }');
+  const [report] = await nextReports(async () => {
+    reporter.record(org, { name: 'web', version: '2' }, 3, false);
+    reporter.record(org, { name: 'web', version: '2' }, 30, true);
+    reporter.record(org, { name: 'web', version: '2' }, 30_000, false);
+    reporter.record(org, { name: 'cli', version: '' }, 7, false);
+    reporter.record(me, { name: 'cli', version: '' }, 7, false);
+    await reporter.flush();
+  });
+  expect(report!.router).toBe('test-router');
+  expect(report!.latencyBucketsMs).toEqual(latencyBucketsMs);
+  const web = report!.operations.find((op) => op.clientName === 'web')!;
+  expect(web).toMatchObject({ hash: org.operationHash, name: 'Org', type: 'query', clientVersion: '2', requests: 3, errors: 1 });
+  expect(web.latency).toEqual([1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+  expect(web.coordinates).toEqual(expect.arrayContaining(['Query.organization', 'Query.organization.id', 'Organization.id', 'Organization.slug', 'ID']));
+  expect(report!.operations.filter((op) => op.clientName === 'cli').map((op) => [op.name, op.requests])).toEqual([['Org', 1], ['', 1]]);
+  expect(report!.operations.find((op) => op.hash === me.operationHash)!.coordinates).toEqual(expect.arrayContaining(['Query.me', 'User.email']));
+  // Nothing counted since: nothing sent.
+  await reporter.close();
+  expect((await metrics.usageReportsPublished.get()).values[0]!.value).toBe(1);
+});
+
+it('bounds its memory: pairs past the limit are dropped and counted', async () => {
+  const metrics = createMetrics();
+  const reporter = createUsageReporter({ bus, schema: () => index.schema, router: 'bounded', intervalMs: 3_600_000, maxOperations: 2, metrics, log });
+  const op = edgeInfo('{ me { id } }');
+  const [report] = await nextReports(async () => {
+    for (const name of ['a', 'b', 'c', 'd']) reporter.record(op, { name, version: '' }, 1, false);
+    reporter.record(op, { name: 'a', version: '' }, 1, false);
+    await reporter.flush();
+  });
+  expect(report!.operations.map((o) => [o.clientName, o.requests])).toEqual([['a', 2], ['b', 1]]);
+  expect(report!.dropped).toBe(2);
+  expect((await metrics.usageReportsDropped.get()).values).toEqual([expect.objectContaining({ labels: { reason: 'full' }, value: 2 })]);
+  await reporter.close();
+});
+
+it('splits a large report into events of at most 200 operations', async () => {
+  const reporter = createUsageReporter({ bus, schema: () => index.schema, router: 'large', intervalMs: 3_600_000, maxOperations: 1_000, metrics: createMetrics(), log });
+  const op = edgeInfo('{ me { id } }');
+  const reports = await nextReports(async () => {
+    for (let i = 0; i < 450; i++) reporter.record(op, { name: `client-${i}`, version: '' }, 1, false);
+    await reporter.flush();
+  }, 3);
+  expect(reports.map((r) => r.operations.length)).toEqual([200, 200, 50]);
+  expect(new Set(reports.flatMap((r) => r.operations.map((o) => o.clientName))).size).toBe(450);
+  await reporter.close();
+});
+
+it('drops and counts a report the log cannot take, without holding anything up', async () => {
+  const metrics = createMetrics();
+  // A Redis nobody listens on: the event log is down.
+  const downRedis = createRedis('redis://127.0.0.1:1', 'down:');
+  downRedis.on('error', () => undefined);
+  const downBus = createEventBus({ redis: downRedis, clientId: 'usage-reporting-down', log });
+  const reporter = createUsageReporter({ bus: downBus, schema: () => index.schema, router: 'down', intervalMs: 3_600_000, maxOperations: 10, publishTimeoutMs: 300, metrics, log });
+  const op = edgeInfo('{ me { id } }');
+  const started = performance.now();
+  for (let i = 0; i < 1_000; i++) reporter.record(op, { name: 'web', version: '' }, 1, false);
+  // Recording is a counter: a thousand take well under the time of one request.
+  expect(performance.now() - started).toBeLessThan(50);
+  await reporter.flush();
+  expect(performance.now() - started).toBeLessThan(2_000);
+  expect((await metrics.usageReportsDropped.get()).values).toEqual([expect.objectContaining({ labels: { reason: 'log_down' }, value: 1 })]);
+  await reporter.close();
+  downRedis.disconnect();
+});
