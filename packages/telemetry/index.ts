@@ -1,0 +1,46 @@
+import { context, propagation, ROOT_CONTEXT, trace, type Context, type Tracer } from '@opentelemetry/api';
+
+export { telemetryEnv, serviceNameOf, tracesWanted } from './settings.ts';
+
+/** What the preload leaves when it started the SDK (sdk.ts). */
+export interface TracingRuntime {
+  flush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+const runtimeKey = Symbol.for('mindweave.telemetry');
+const runtime = () => (globalThis as { [runtimeKey]?: TracingRuntime })[runtimeKey];
+
+/** @internal Set by the preload once spans are exported. */
+export const setTracingRuntime = (value: TracingRuntime) => void ((globalThis as { [runtimeKey]?: TracingRuntime })[runtimeKey] = value);
+
+/**
+ * Whether this process exports spans. Code that would only do work for spans (wrapping resolvers,
+ * handlers) asks this once, at start, so that it costs nothing when tracing is off.
+ */
+export const tracingEnabled = (): boolean => runtime() !== undefined;
+
+/** Sends the spans still buffered: called on shutdown, before the process exits. */
+export async function flushTracing(): Promise<void> {
+  await runtime()?.shutdown();
+}
+
+/** The tracer MindWeave's own spans come from (the no-op tracer when tracing is off). */
+export const tracer = (name = 'mindweave'): Tracer => trace.getTracer(name);
+
+/** W3C trace context as it travels in headers and in event and job metadata. */
+export interface TraceCarrier {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/** The active trace context as a carrier, or undefined when there is none (tracing off, no span). */
+export function activeTraceCarrier(active: Context = context.active()): TraceCarrier | undefined {
+  if (!trace.getSpan(active)) return undefined;
+  const carrier: TraceCarrier = {};
+  propagation.inject(active, carrier);
+  return carrier.traceparent ? carrier : undefined;
+}
+
+/** The context a carrier names, under which a consumer's spans join the producer's trace. */
+export const contextFromCarrier = (carrier: TraceCarrier | undefined): Context => (carrier?.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT);
