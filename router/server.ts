@@ -3,6 +3,7 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLRespo
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
+import type { Span } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
 import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
@@ -27,6 +28,7 @@ import { createRateLimiter } from './rate-limit.ts';
 import { createSessionRevocations } from './revocations.ts';
 import { startSubscriptions } from './subscriptions.ts';
 import { unavailablePlugin } from './unavailable.ts';
+import { operationSpanPlugin, tracing, withOperationSpan } from './tracing.ts';
 
 // Apollo Server's own codes, mapped onto the contract's.
 const apolloCodes: Record<string, ErrorCode> = {
@@ -178,7 +180,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     // Credentials travel in headers, never in cookies, so cross-site requests carry no authority.
     csrfPrevention: false,
     // Browsers get router/ide.ts instead of Apollo's landing page, which loads from a CDN.
-    plugins: [edge.responsePlugin, requestIdOnInternalErrors, unavailablePlugin, operationLogPlugin(metrics), ApolloServerPluginLandingPageDisabled()],
+    plugins: [edge.responsePlugin, requestIdOnInternalErrors, unavailablePlugin, operationLogPlugin(metrics), ...(tracing ? [operationSpanPlugin] : []), ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
 
@@ -267,13 +269,15 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       body = batch ? admission.requests : admission.requests[0];
     }
     const method = req.method;
+    const execute = (span?: Span) =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method, headers, search, body },
+        context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [], ...(span ? { span } : {}) }),
+      });
     await concurrency.run(async () => {
       // Its client left while it waited: planning and running it now would only add to the load.
       if (res.destroyed) return;
-      const response = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method, headers, search, body },
-        context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [] }),
-      });
+      const response = await (tracing ? withOperationSpan(req.headers, identity, requestId, execute) : execute());
       if (response.status === 400 && !wantsGraphQLResponse(req) && isDocumentError(response)) response.status = 200;
       if (method === 'GET' && sent.requests[0] && persisted.isPersisted(sent.requests[0])) response.headers.set('cache-control', cacheControlOf(identity.kind, [...admission.edge.values()][0], response));
       await writeResponse(res, response);

@@ -1,6 +1,6 @@
 import type { SandboxedJob } from 'bullmq';
 import pg from 'pg';
-import { isFinalAttempt, parseJob } from '@mindweave/jobs';
+import { isFinalAttempt, parseJob, withJobSpan } from '@mindweave/jobs';
 import { runExport, type RunResult } from '@mindweave/exports/run.ts';
 import { createLocalStorage, type Storage } from '@mindweave/exports/storage.ts';
 import { createLogger, type Logger } from '@mindweave/service-kit';
@@ -37,5 +37,6 @@ export default async function processReport(job: SandboxedJob): Promise<RunResul
     const env = loadWorkersEnv();
     deps = { db: new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 }), storage: createLocalStorage(env.EXPORTS_DIR), log: createLogger({ name: 'workers-reports', level: env.LOG_LEVEL }) };
   }
-  return runReport(job, deps);
+  const ready = deps;
+  return withJobSpan(job, () => runReport(job, ready));
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { activeTraceCarrier } from '@mindweave/telemetry';
 
 const memberRole = z.enum(['OWNER', 'ADMIN', 'MEMBER', 'VIEWER']);
 
@@ -78,6 +79,9 @@ export interface EventMetadata {
   correlationId: string;
   causationId?: string;
   userId?: string;
+  /** W3C trace context of the operation that published it, when it was traced: consumers' spans join that trace. */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** Every event on the bus travels in this envelope. */
@@ -118,7 +122,7 @@ export function createEvent<T extends EventType>(type: T, aggregateId: string, d
     aggregateId,
     timestamp: new Date().toISOString(),
     data: eventSchemas[type].parse(data) as EventData<T>,
-    metadata: { ...metadata, correlationId: metadata.correlationId ?? id },
+    metadata: { ...metadata, correlationId: metadata.correlationId ?? id, ...activeTraceCarrier() },
   };
   created.add(envelope);
   return envelope;
@@ -136,7 +140,7 @@ const envelopeSchema = z.object({
   aggregateId: z.string(),
   timestamp: z.string(),
   data: z.unknown(),
-  metadata: z.object({ correlationId: z.string(), causationId: z.string().optional(), userId: z.string().optional() }),
+  metadata: z.object({ correlationId: z.string(), causationId: z.string().optional(), userId: z.string().optional(), traceparent: z.string().optional(), tracestate: z.string().optional() }),
 });
 
 /** Validates an envelope read from a transport; throws on anything malformed (a poison message). */

@@ -1,7 +1,13 @@
 import DirectivePlugin from '@pothos/plugin-directives';
 import FederationPlugin from '@pothos/plugin-federation';
 import PrismaPlugin from '@pothos/plugin-prisma';
+import type { PothosOutputFieldConfig, SchemaTypes } from '@pothos/core';
+import TracingPlugin, { isRootField } from '@pothos/plugin-tracing';
 import ValidationPlugin from '@pothos/plugin-validation';
+import { createOpenTelemetryWrapper } from '@pothos/tracing-opentelemetry';
+import { trace } from '@opentelemetry/api';
+import type { GraphQLFieldResolver } from 'graphql';
+import { tracingEnabled } from '@mindweave/telemetry';
 import { badUserInput, unauthenticated } from '@mindweave/errors';
 import type { Identity, Logger } from '@mindweave/service-kit';
 export { DateTimeScalar, JSONScalar } from './scalars.ts';
@@ -13,8 +19,21 @@ export interface SubgraphContext {
   log: Logger;
 }
 
-/** Plugins in the order Pothos needs them: federation last, so it sees the finished types. */
-export const subgraphPlugins = [ValidationPlugin, DirectivePlugin, PrismaPlugin, FederationPlugin] as const;
+/** Plugins in the order Pothos needs them: tracing first, around everything; federation last, so it sees the finished types. */
+export const subgraphPlugins = [TracingPlugin, ValidationPlugin, DirectivePlugin, PrismaPlugin, FederationPlugin] as const;
+
+/**
+ * A span per root field (`_entities` included) when the process exports spans; the SQL beneath it
+ * has its own (pg, Prisma). Off, no resolver is wrapped.
+ */
+function tracingOptions() {
+  const traced = tracingEnabled();
+  const wrap = traced ? createOpenTelemetryWrapper(trace.getTracer('@mindweave/subgraph-kit')) : undefined;
+  return {
+    default: <Types extends SchemaTypes>(config: PothosOutputFieldConfig<Types>) => traced && isRootField(config),
+    wrap: (resolver: GraphQLFieldResolver<unknown, SubgraphContext, Record<string, unknown>>, options: unknown) => (wrap ? wrap(resolver, options) : resolver),
+  };
+}
 
 type Issue = { message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> };
 
@@ -47,5 +66,6 @@ export function subgraphBuilderOptions<Client, Datamodel>(options: { client: Cli
     defaultFieldNullability: false as const,
     prisma: { client: options.client, dmmf: options.dmmf, onUnusedQuery: options.production ? null : ('warn' as const) },
     validation: validationOptions,
+    tracing: tracingOptions(),
   };
 }
