@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { Queue, Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { siblingModule } from '@mindweave/service-kit';
+import { serviceNameOf } from '@mindweave/telemetry';
 import { jobsTelemetry } from './telemetry.ts';
 import { defaultJobOptions, jobSchemas, priorities, queueNames, queueSettings, schemaOf, type JobData, type JobName, type Priority, type QueueName } from './queues.ts';
 
@@ -154,8 +155,8 @@ export function createSandboxedWorker(queue: QueueName, processorFile: string, o
     ...(options.lockDuration ? { lockDuration: options.lockDuration } : {}),
     ...(options.stalledInterval ? { stalledInterval: options.stalledInterval } : {}),
     ...(options.name ? { name: options.name } : {}),
-    // With tracing, the children (which run the same preload) report as `<worker>-<queue>`.
-    workerForkOptions: { execArgv: [...process.execArgv, '--import', exitWithParent, ...(options.execArgv ?? [])], ...(jobsTelemetry() ? { env: { ...process.env, OTEL_SERVICE_NAME: `${options.name ?? 'workers'}-${queue}` } } : {}) },
+    // With tracing, the children (which run the same preload) report as `<service>-<queue>` (workers-reports).
+    workerForkOptions: { execArgv: [...process.execArgv, '--import', exitWithParent, ...(options.execArgv ?? [])], ...(jobsTelemetry() ? { env: { ...process.env, OTEL_SERVICE_NAME: `${serviceNameOf(process.argv[1])}-${queue}` } } : {}) },
     autorun: options.autorun ?? true,
     telemetry: jobsTelemetry(),
   });
