@@ -28,7 +28,7 @@ import { createRateLimiter } from './rate-limit.ts';
 import { createSessionRevocations } from './revocations.ts';
 import { startSubscriptions } from './subscriptions.ts';
 import { unavailablePlugin } from './unavailable.ts';
-import { operationSpanPlugin, tracing, withOperationSpan } from './tracing.ts';
+import { operationSpanPlugin, setIdentity, tracing, withOperationSpan } from './tracing.ts';
 
 // Apollo Server's own codes, mapped onto the contract's.
 const apolloCodes: Record<string, ErrorCode> = {
@@ -239,11 +239,12 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     return { requests: typeof body === 'object' && body !== null ? [body as OperationRequest] : [], batch: false, raw: body };
   }
 
-  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) {
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string, span?: Span) {
     if (req.method !== 'GET' && req.method !== 'POST') {
       return sendError(req, res, 405, new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Use GET or POST'), { allow: 'GET, POST' });
     }
     const identity = await authenticator.authenticate(req.headers, requestId);
+    if (span) setIdentity(span, identity);
     const sent = await operationsOf(req, url);
     const requests = await Promise.all(sent.requests.map((request) => persisted.resolve(request)));
     const { batch, raw } = sent;
@@ -269,15 +270,13 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       body = batch ? admission.requests : admission.requests[0];
     }
     const method = req.method;
-    const execute = (span?: Span) =>
-      apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method, headers, search, body },
-        context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [], ...(span ? { span } : {}) }),
-      });
     await concurrency.run(async () => {
       // Its client left while it waited: planning and running it now would only add to the load.
       if (res.destroyed) return;
-      const response = await (tracing ? withOperationSpan(req.headers, identity, requestId, execute) : execute());
+      const response = await apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method, headers, search, body },
+        context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [], ...(span ? { span } : {}) }),
+      });
       if (response.status === 400 && !wantsGraphQLResponse(req) && isDocumentError(response)) response.status = 200;
       if (method === 'GET' && sent.requests[0] && persisted.isPersisted(sent.requests[0])) response.headers.set('cache-control', cacheControlOf(identity.kind, [...admission.edge.values()][0], response));
       await writeResponse(res, response);
@@ -298,7 +297,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       if (isExportDownloadPath(url.pathname)) return await downloadExport(req, res, url);
       if ((await dashboard.handle(req, res, url)) || (await ide.handle(req, res, url))) return;
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
-      await handleGraphQL(req, res, url, requestId);
+      await (tracing ? withOperationSpan(req, res, requestId, (span) => handleGraphQL(req, res, url, requestId, span)) : handleGraphQL(req, res, url, requestId));
     } catch (error) {
       if (error instanceof MindweaveError) {
         const retryAfter = error.extensions['retryAfter'];

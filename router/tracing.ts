@@ -1,7 +1,7 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { tracingEnabled } from '@mindweave/telemetry';
+import { traceOwnRequests, tracingEnabled } from '@mindweave/telemetry';
 import type { Identity } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
 
@@ -11,6 +11,7 @@ import type { RouterContext } from './context.ts';
 
 /** Whether this process exports spans (the preload started the SDK); read once. */
 export const tracing = tracingEnabled();
+if (tracing) traceOwnRequests((path) => path === '/graphql' || path.startsWith('/graphql?'));
 
 const tracer = trace.getTracer('@mindweave/router');
 
@@ -20,17 +21,19 @@ const header = (headers: IncomingHttpHeaders, name: string) => {
 };
 
 /**
- * Runs one GraphQL request under its operation span, named and completed once the operation is
- * known (operationSpanPlugin). The client names itself as Apollo's clients do.
+ * Runs one GraphQL request under its operation span, the router's server span: it continues the
+ * caller's trace (traceparent), and is named and completed once the operation is known
+ * (operationSpanPlugin). The HTTP instrumentation leaves /graphql to it (traceOwnRequests), so a
+ * request costs one span here, not two.
  */
-export function withOperationSpan<T>(headers: IncomingHttpHeaders, identity: Identity, requestId: string, run: (span: Span) => Promise<T>): Promise<T> {
-  const attributes: Attributes = { 'mindweave.request_id': requestId, 'mindweave.identity.kind': identity.kind };
-  const clientName = header(headers, 'apollographql-client-name');
-  const clientVersion = header(headers, 'apollographql-client-version');
+export function withOperationSpan<T>(req: IncomingMessage, res: ServerResponse, requestId: string, run: (span: Span) => Promise<T>): Promise<T> {
+  const attributes: Attributes = { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'mindweave.request_id': requestId };
+  const clientName = header(req.headers, 'apollographql-client-name');
+  const clientVersion = header(req.headers, 'apollographql-client-version');
   if (clientName) attributes['client.name'] = clientName;
   if (clientVersion) attributes['client.version'] = clientVersion;
-  if (identity.kind === 'apiKey') attributes['mindweave.api_key.id'] = identity.apiKeyId;
-  return tracer.startActiveSpan('graphql.operation', { attributes }, async (span) => {
+  const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+  return tracer.startActiveSpan('graphql.operation', { kind: SpanKind.SERVER, attributes }, parent, async (span) => {
     try {
       return await run(span);
     } catch (error) {
@@ -38,9 +41,16 @@ export function withOperationSpan<T>(headers: IncomingHttpHeaders, identity: Ide
       span.setStatus({ code: SpanStatusCode.ERROR });
       throw error;
     } finally {
+      span.setAttribute('http.response.status_code', res.statusCode);
       span.end();
     }
   });
+}
+
+/** Who asked, once authenticated. */
+export function setIdentity(span: Span, identity: Identity) {
+  span.setAttribute('mindweave.identity.kind', identity.kind);
+  if (identity.kind === 'apiKey') span.setAttribute('mindweave.api_key.id', identity.apiKeyId);
 }
 
 /** Names the operation span after the operation, with its hash, costs and error codes. */

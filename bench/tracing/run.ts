@@ -3,8 +3,11 @@
 // limiting on). Three routers from the build, measured in turns, each round starting one further:
 //   bare  without the tracing preload, as a build without tracing would run;
 //   off   with the preload and no OTEL_* settings (every deployment's default);
-//   on    exporting every span (always_on sampling) over OTLP/HTTP protobuf to a sink in this process.
-// Printed: requests/s of each round and the ratios off/bare and on/off, then their means.
+//   on    exporting every span (always_on sampling) over OTLP/HTTP protobuf to a sink in this process;
+//   sampled  the same with 10% of the traces sampled (parentbased_traceidratio 0.1), a production setting.
+// Printed: requests/s of each round, and the router's CPU time per request (its own user + system
+// time over the requests it served), which a busy machine disturbs far less than requests/s; the
+// ratios off/bare and on/off of both, then their means.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,16 +23,18 @@ import { subgraphNames, type SubgraphName } from '../federation/subgraphs/index.
 import { testRequestBody } from '../federation/test-query.ts';
 import { cleanupStack, deleteRedisKeys, freePorts, httpOk, positiveInt, startProcess } from '../lib/harness.ts';
 import { errorCount, runLoad } from '../lib/load.ts';
-import { waitForIdle } from '../lib/procs.ts';
+import { cpuSeconds, waitForIdle } from '../lib/procs.ts';
 import { mean, round1, table } from '../lib/report.ts';
 
-const targets = ['bare', 'off', 'on'] as const;
+const targets = ['bare', 'off', 'on', 'sampled'] as const;
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 type Target = (typeof targets)[number];
 
 const { values } = parseArgs({ options: { connections: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' } }, args: process.argv.slice(2).filter((arg) => arg !== '--') });
 const options = {
   connections: positiveInt('connections', values.connections ?? process.env['BENCH_CONNECTIONS'], 50),
-  durationSeconds: positiveInt('duration', values.duration ?? process.env['BENCH_DURATION'], 6),
+  durationSeconds: positiveInt('duration', values.duration ?? process.env['BENCH_DURATION'], 5),
   warmupSeconds: positiveInt('warmup', values.warmup ?? process.env['BENCH_WARMUP'], 3),
   rounds: positiveInt('rounds', values.rounds ?? process.env['BENCH_ROUNDS'], 4),
 };
@@ -75,7 +80,8 @@ async function main() {
 
     const routers = new Map<Target, { url: string; pid: number; name: Target }>();
     for (const [i, target] of targets.entries()) {
-      const tracing: Record<string, string> = target === 'on' ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' } : {};
+      const tracing: Record<string, string> =
+        target === 'on' ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' } : target === 'sampled' ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' } : {};
       const started = await startRouter({
         port: port(5 + i),
         supergraphPath,
@@ -105,26 +111,40 @@ async function main() {
     const rows: (string | number)[][] = [];
     const offOverBare: number[] = [];
     const onOverOff: number[] = [];
+    const cpuOffOverBare: number[] = [];
+    const cpuOnOverOff: number[] = [];
+    const sampledOverOff: number[] = [];
+    const cpuSampledOverOff: number[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
       const rps = {} as Record<Target, number>;
+      const cpuUs = {} as Record<Target, number>;
       for (const target of order) {
+        const pid = routers.get(target)!.pid;
+        const cpuBefore = cpuSeconds(pid) ?? Number.NaN;
         const result = await runLoad(target, request(target), { connections: options.connections, durationSeconds: options.durationSeconds, verify: (text) => text === expected });
         if (errorCount(result)) throw new Error(`${target}: ${errorCount(result)} failed requests in round ${round}: ${result.firstBadBody ?? ''}`);
         rps[target] = result.requestsPerSecond;
-        await waitForIdle([routers.get(target)!.pid]);
+        cpuUs[target] = (((cpuSeconds(pid) ?? Number.NaN) - cpuBefore) * 1e6) / result.requests;
+        await waitForIdle([pid]);
       }
       offOverBare.push(rps.off / rps.bare);
       onOverOff.push(rps.on / rps.off);
-      rows.push([round, order.join(' > '), round1(rps.bare), round1(rps.off), round1(rps.on), (rps.off / rps.bare).toFixed(3), (rps.on / rps.off).toFixed(3)]);
-      process.stdout.write(`round ${round}: bare ${round1(rps.bare)} req/s, off ${round1(rps.off)}, on ${round1(rps.on)}; off/bare ${(rps.off / rps.bare).toFixed(3)}, on/off ${(rps.on / rps.off).toFixed(3)}\n`);
+      sampledOverOff.push(rps.sampled / rps.off);
+      cpuOffOverBare.push(cpuUs.off / cpuUs.bare);
+      cpuOnOverOff.push(cpuUs.on / cpuUs.off);
+      cpuSampledOverOff.push(cpuUs.sampled / cpuUs.off);
+      rows.push([round, order.join(' > '), ...targets.map((t) => round1(rps[t])), ...targets.map((t) => Math.round(cpuUs[t])), (cpuUs.off / cpuUs.bare).toFixed(3), (cpuUs.on / cpuUs.off).toFixed(3), (cpuUs.sampled / cpuUs.off).toFixed(3)]);
+      process.stdout.write(`round ${round}: req/s ${targets.map((t) => `${t} ${round1(rps[t])}`).join(', ')}; CPU µs/request ${targets.map((t) => `${t} ${Math.round(cpuUs[t])}`).join(', ')}\n`);
     }
     const exported = sink.stats();
     const exports = exported.requests - exportedBefore.requests;
     if (exports === 0) throw new Error('the traced router exported nothing during the rounds');
-    process.stdout.write(`\n${table(['round', 'order', 'bare req/s', 'off req/s', 'on req/s', 'off/bare', 'on/off'], rows)}\n`);
-    process.stdout.write(`\nmean off/bare ${mean(offOverBare).toFixed(3)} (min ${Math.min(...offOverBare).toFixed(3)}, max ${Math.max(...offOverBare).toFixed(3)})\n`);
-    process.stdout.write(`mean on/off ${mean(onOverOff).toFixed(3)} (min ${Math.min(...onOverOff).toFixed(3)}, max ${Math.max(...onOverOff).toFixed(3)}): tracing on costs ${((1 - mean(onOverOff)) * 100).toFixed(1)}% of requests/s\n`);
+    process.stdout.write(`\n${table(['round', 'order', ...targets.map((t) => `${t} req/s`), ...targets.map((t) => `${t} CPU µs/req`), 'CPU off/bare', 'on/off', 'sampled/off'], rows)}\n`);
+    const spread = (values: number[]) => `median ${median(values).toFixed(3)}, mean ${mean(values).toFixed(3)} (min ${Math.min(...values).toFixed(3)}, max ${Math.max(...values).toFixed(3)})`;
+    process.stdout.write(`\nrequests/s     off/bare ${spread(offOverBare)}\n               on/off ${spread(onOverOff)}\n               sampled/off ${spread(sampledOverOff)}\n`);
+    process.stdout.write(`CPU / request  off/bare ${spread(cpuOffOverBare)}\n               on/off ${spread(cpuOnOverOff)}\n               sampled/off ${spread(cpuSampledOverOff)}\n`);
+    process.stdout.write(`tracing every request: ${((median(cpuOnOverOff) - 1) * 100).toFixed(1)}% more CPU per request; 10% sampled: ${((median(cpuSampledOverOff) - 1) * 100).toFixed(1)}%; the preload with tracing off: ${((median(cpuOffOverBare) - 1) * 100).toFixed(1)}% (medians)\n`);
     process.stdout.write(`the traced router sent ${exports} OTLP exports (${round1((exported.bytes - exportedBefore.bytes) / 1024 / 1024)} MB of spans) during the rounds\n`);
     return 0;
   } finally {

@@ -44,3 +44,15 @@ export function activeTraceCarrier(active: Context = context.active()): TraceCar
 
 /** The context a carrier names, under which a consumer's spans join the producer's trace. */
 export const contextFromCarrier = (carrier: TraceCarrier | undefined): Context => (carrier?.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT);
+
+const ownRequestsKey = Symbol.for('mindweave.telemetry.own-requests');
+type OwnRequests = (path: string) => boolean;
+
+/**
+ * Paths whose server span the service makes itself (the router's /graphql, where the span is the
+ * operation): the HTTP instrumentation leaves those requests alone, which spares a span per request.
+ */
+export const traceOwnRequests = (isOwn: OwnRequests) => void ((globalThis as { [ownRequestsKey]?: OwnRequests })[ownRequestsKey] = isOwn);
+
+/** @internal For the HTTP instrumentation (sdk.ts). */
+export const isOwnRequest = (path: string) => (globalThis as { [ownRequestsKey]?: OwnRequests })[ownRequestsKey]?.(path) ?? false;

@@ -13,7 +13,7 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, ConsoleSpanExporter, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { PrismaInstrumentation } from '@prisma/instrumentation';
-import { setTracingRuntime } from './index.ts';
+import { isOwnRequest, setTracingRuntime } from './index.ts';
 import type { TracingSettings } from './settings.ts';
 
 /** Routes that are polled, not asked: their spans would bury the requests. */
@@ -45,7 +45,7 @@ export async function startTracing(settings: TracingSettings) {
     tracerProvider: provider,
     instrumentations: [
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => isProbe(request.url),
+        ignoreIncomingRequestHook: (request) => isProbe(request.url) || isOwnRequest(request.url ?? ''),
         // Outgoing node:http requests are few (webhook deliveries, SMTP goes over its own socket).
         requireParentforOutgoingSpans: true,
       }),
