@@ -20,9 +20,13 @@ export const setTracingRuntime = (value: TracingRuntime) => void ((globalThis as
  */
 export const tracingEnabled = (): boolean => runtime() !== undefined;
 
-/** Sends the spans still buffered: called on shutdown, before the process exits. */
+/** Sends the spans still buffered: called on shutdown, before the process exits; a collector that does not answer holds it up for 5 s at most. */
 export async function flushTracing(): Promise<void> {
-  await runtime()?.shutdown();
+  const tracing = runtime();
+  if (!tracing) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([tracing.shutdown(), new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000).unref()))]);
+  clearTimeout(timer);
 }
 
 /** The tracer MindWeave's own spans come from (the no-op tracer when tracing is off). */
