@@ -30,6 +30,7 @@ COPY --from=build --chown=node:node /app /app
 USER node
 ARG PACKAGE=router
 ENV MINDWEAVE_PACKAGE=${PACKAGE}
-# The package's main. `exec` makes node itself PID 1: it gets SIGTERM and the service stops cleanly
-# (onShutdown). The consumers run another entry of their package: `node subgraphs/analytics/dist/consumer.js`.
-CMD ["sh", "-c", "exec node \"$MINDWEAVE_PACKAGE/dist/main.js\""]
+# The package's main, with the tracing preload (off unless OTEL_EXPORTER_OTLP_ENDPOINT is set). `exec`
+# makes node itself PID 1: it gets SIGTERM and the service stops cleanly (onShutdown). The consumers run
+# another entry of their package: `node --import ... subgraphs/analytics/dist/consumer.js`.
+CMD ["sh", "-c", "exec node --import \"./$MINDWEAVE_PACKAGE/node_modules/@mindweave/telemetry/dist/register.js\" \"$MINDWEAVE_PACKAGE/dist/main.js\""]

@@ -6,9 +6,10 @@ import { parse, parseAllDocuments } from 'yaml';
 import { observeConsumerLag } from '@mindweave/events';
 import { observeQueues } from '@mindweave/jobs';
 import { createLogger, createServiceMetrics, parseEnv } from '@mindweave/service-kit';
+import { telemetryEnv } from '@mindweave/telemetry';
 import { startSubgraphServer } from '../packages/subgraph-kit/server.ts';
 import { createMetrics } from '../router/metrics.ts';
-import { builtEntryOf, repoRoot, services, type Service } from '../scripts/stack.ts';
+import { builtEntryOf, packageOf, preloadOf, repoRoot, services, type Service } from '../scripts/stack.ts';
 
 // compose.yaml and the Kubernetes manifests are written by hand: this keeps them true to the code.
 // Every process they run must be one of the stack's services (scripts/stack.ts), started at its
@@ -79,13 +80,17 @@ function expectRealEntry(process: Process) {
   const entry = args.at(-1)!;
   expect(entry, process.name).toBe(builtEntryOf(service.entry));
   expect(existsSync(join(repoRoot, service.entry)), `${service.entry} exists`).toBe(true);
-  // Node flags the stack runs it with (heap sizes) are kept.
-  expect(args.slice(0, -1), process.name).toEqual('nodeArgs' in service ? [...service.nodeArgs] : []);
+  // Node flags the stack runs it with (heap sizes) are kept, then the tracing preload, from the
+  // package's own dependencies (which pnpm deploy copies into the image).
+  expect(args.slice(0, -1), process.name).toEqual([...('nodeArgs' in service ? service.nodeArgs : []), '--import', preloadOf(service, 'image')]);
+  const manifest = JSON.parse(readFileSync(join(repoRoot, packageOf(service), 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  expect(manifest.dependencies?.['@mindweave/telemetry'], `${packageOf(service)} depends on @mindweave/telemetry`).toBe('workspace:*');
 }
 
 async function expectValidEnvironment(process: Process, shared: Record<string, string> = {}) {
   const service = serviceNamed(process.name);
-  const shape = await shapeOf(process.name);
+  // The OTEL_* variables are every service's: the tracing preload reads them.
+  const shape = { ...telemetryEnv, ...(await shapeOf(process.name)) };
   const environment = { ...shared, ...process.environment };
   const unknown = Object.keys(environment).filter((name) => !(name in shape));
   expect(unknown, `variables ${process.name} does not read`).toEqual([]);
@@ -165,7 +170,7 @@ describe('Dockerfile', () => {
     const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/RUN bash scripts\/image\.sh \/app "\$PACKAGE"/);
     expect(dockerfile).toMatch(/^USER node$/m);
-    expect(dockerfile).toMatch(/exec node/);
+    expect(dockerfile).toMatch(/exec node --import \\"\.\/\$MINDWEAVE_PACKAGE\/node_modules\/@mindweave\/telemetry\/dist\/register\.js\\"/);
     expect(readFileSync(join(repoRoot, 'scripts/test.sh'), 'utf8')).toMatch(/bash scripts\/image\.sh/);
   });
 });

@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import type { Identity, Logger } from '@mindweave/service-kit';
 import type { AnalyzedOperation } from './operation.ts';
 
@@ -23,4 +24,6 @@ export interface RouterContext {
   subgraphTimings: { subgraph: string; durationMs: number }[];
   /** The identity as subgraph requests carry it, encoded on the operation's first fetch (each fetch signs its own body). */
   encodedIdentity?: string;
+  /** The operation's span, when tracing is on (tracing.ts). */
+  span?: Span;
 }

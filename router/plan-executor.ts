@@ -18,6 +18,7 @@ import type { RouterContext } from './context.ts';
 import { compilePlan, executePlan, planningSchema, type CompiledPlan, type Execution, type PlanningSchema, type SendFetch } from './plan-execution.ts';
 import { compileShape, shapeResponse, shapingSchema, type CompiledShape, type ShapingSchema } from './response-shaping.ts';
 import type { SubgraphDataSource } from './subgraph-source.ts';
+import { tracing, withPlanSpan, withPlanningSpan } from './tracing.ts';
 
 type GatewayExecutor = ApolloGateway['executor'];
 type RequestContext = Parameters<GatewayExecutor>[0];
@@ -141,8 +142,9 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
     }
     const key = planKey(requestContext);
     let planned = schema.plans.get(key);
+    const cached = planned !== undefined;
     if (!planned) {
-      const found = plan(schema, document, request.operationName, context);
+      const found = tracing ? withPlanningSpan(() => plan(schema, document, request.operationName, context)) : plan(schema, document, request.operationName, context);
       // Errors point into the document: not kept, found again next time as @apollo/gateway does.
       if ('errors' in found) return { errors: found.errors };
       planned = found;
@@ -155,7 +157,8 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
       errors: [],
       send: sendFetch(requestContext),
     };
-    await executePlan(planned.plan, execution);
+    const compiled = planned.plan;
+    await (tracing ? withPlanSpan(request.operationName, cached, () => executePlan(compiled, execution)) : executePlan(compiled, execution));
     if (execution.errorPaths?.length) requestContext.metrics.nonFtv1ErrorPaths = [...(requestContext.metrics.nonFtv1ErrorPaths ?? []), ...execution.errorPaths];
 
     let shaped: ReturnType<typeof shapeResponse>;

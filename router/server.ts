@@ -4,6 +4,7 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLRespo
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
+import type { Span } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
 import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
@@ -29,6 +30,7 @@ import { createSessionRevocations } from './revocations.ts';
 import { startSubscriptions } from './subscriptions.ts';
 import { unavailablePlugin } from './unavailable.ts';
 import { createUsageReporter } from './usage-reporting.ts';
+import { operationSpanPlugin, setIdentity, tracing, withOperationSpan } from './tracing.ts';
 
 // Apollo Server's own codes, mapped onto the contract's.
 const apolloCodes: Record<string, ErrorCode> = {
@@ -191,7 +193,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     // Credentials travel in headers, never in cookies, so cross-site requests carry no authority.
     csrfPrevention: false,
     // Browsers get router/ide.ts instead of Apollo's landing page, which loads from a CDN.
-    plugins: [edge.responsePlugin, requestIdOnInternalErrors, unavailablePlugin, operationLogPlugin(metrics, usage), ApolloServerPluginLandingPageDisabled()],
+    plugins: [edge.responsePlugin, requestIdOnInternalErrors, unavailablePlugin, operationLogPlugin(metrics, usage), ...(tracing ? [operationSpanPlugin] : []), ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
 
@@ -250,11 +252,12 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     return { requests: typeof body === 'object' && body !== null ? [body as OperationRequest] : [], batch: false, raw: body };
   }
 
-  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) {
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string, span?: Span) {
     if (req.method !== 'GET' && req.method !== 'POST') {
       return sendError(req, res, 405, new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Use GET or POST'), { allow: 'GET, POST' });
     }
     const identity = await authenticator.authenticate(req.headers, requestId);
+    if (span) setIdentity(span, identity);
     const sent = await operationsOf(req, url);
     const requests = await Promise.all(sent.requests.map((request) => persisted.resolve(request)));
     const { batch, raw } = sent;
@@ -285,7 +288,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       if (res.destroyed) return;
       const response = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers, search, body },
-        context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [] }),
+        context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [], ...(span ? { span } : {}) }),
       });
       if (response.status === 400 && !wantsGraphQLResponse(req) && isDocumentError(response)) response.status = 200;
       if (method === 'GET' && sent.requests[0] && persisted.isPersisted(sent.requests[0])) response.headers.set('cache-control', cacheControlOf(identity.kind, [...admission.edge.values()][0], response));
@@ -304,7 +307,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       if (isExportDownloadPath(url.pathname)) return await downloadExport(req, res, url);
       if ((await dashboard.handle(req, res, url)) || (await ide.handle(req, res, url))) return;
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
-      await handleGraphQL(req, res, url, requestId);
+      await (tracing ? withOperationSpan(req, res, requestId, (span) => handleGraphQL(req, res, url, requestId, span)) : handleGraphQL(req, res, url, requestId));
     } catch (error) {
       if (error instanceof MindweaveError) {
         const retryAfter = error.extensions['retryAfter'];

@@ -1,12 +1,14 @@
 import { STATUS_CODES } from 'node:http';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { GraphQLError } from 'graphql';
+import type { Span } from '@opentelemetry/api';
 import { Agent } from 'undici';
 import { dependencyUnavailable, isPassingFailure } from '@mindweave/errors';
 import { encodeIdentity, identityHeaders, signIdentity } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
 import { dedupeRepresentations, expandEntities } from './entity-dedupe.ts';
 import { operationLabel, type Metrics } from './metrics.ts';
+import { tracing, withFetchSpan } from './tracing.ts';
 
 type SubgraphResponse = Awaited<ReturnType<GraphQLDataSource['process']>>;
 
@@ -100,16 +102,21 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
   }
 
   /** Posts one GraphQL request body and parses the subgraph's answer; HTTP errors become a GraphQLError. */
-  async send(body: string, options: SendOptions): Promise<SubgraphResponse> {
+  send(body: string, options: SendOptions): Promise<SubgraphResponse> {
+    return tracing ? withFetchSpan(this.subgraph, this.url, (span, traceHeaders) => this.sendOnce(body, options, traceHeaders, span)) : this.sendOnce(body, options);
+  }
+
+  private async sendOnce(body: string, options: SendOptions, traceHeaders?: Record<string, string>, span?: Span): Promise<SubgraphResponse> {
     const started = performance.now();
     const { context } = options;
     try {
-      const reply = await this.reply(body, options).catch((error: unknown) => {
+      const reply = await this.reply(body, options, traceHeaders, span).catch((error: unknown) => {
         // Refused, reset or timed out: its part may be asked again. Anything else is a bug.
         if (!isPassingFailure(error)) throw error;
         context?.log.warn({ err: error, subgraph: this.subgraph }, 'subgraph unreachable');
         throw this.unavailable(error);
       });
+      span?.setAttribute('http.response.status_code', reply.status);
       restrictCachePolicy(options.cachePolicy, reply.cacheControl);
       return this.parse(reply);
     } finally {
@@ -119,13 +126,16 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     }
   }
 
-  private reply(body: string, options: SendOptions): Promise<Reply> {
+  private reply(body: string, options: SendOptions, traceHeaders: Record<string, string> | undefined, span: Span | undefined): Promise<Reply> {
     const { headers, extra } = this.headers(options.context, options.headers, body);
+    // The trace context is not part of what is answered: a deduplicated request carries the first one's.
+    if (traceHeaders) Object.assign(headers, traceHeaders);
     if (!this.deduplicate || !options.query || extra) return this.post(body, headers);
     // The identity is what the subgraph answers for; the request id, signature and its time are not.
     const key = `${headers[identityHeaders.identity] ?? ''}\n${body}`;
     let reply = this.inflight.get(key);
-    if (!reply) {
+    if (reply) span?.setAttribute('mindweave.subgraph.deduplicated', true);
+    else {
       reply = this.post(body, headers).finally(() => this.inflight.delete(key));
       this.inflight.set(key, reply);
     }

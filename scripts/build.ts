@@ -11,7 +11,7 @@ import ts from 'typescript';
 import { repoRoot } from './stack.ts';
 
 /** The workspace packages that run in production, or that what runs imports. */
-export const compiledPackages = ['packages/errors', 'packages/events', 'packages/jobs', 'packages/policy-engine', 'packages/schema-tools', 'packages/service-kit', 'packages/subgraph-kit', 'packages/usage-totals', 'router', 'workers', ...(await subgraphs())];
+export const compiledPackages = ['packages/errors', 'packages/events', 'packages/jobs', 'packages/policy-engine', 'packages/schema-tools', 'packages/service-kit', 'packages/subgraph-kit', 'packages/telemetry', 'packages/usage-totals', 'router', 'workers', ...(await subgraphs())];
 
 async function subgraphs() {
   return (await readdir(join(repoRoot, 'subgraphs'), { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => `subgraphs/${entry.name}`);

@@ -164,9 +164,24 @@ export function builtEntryOf(entry: string): string {
   return join(packageDir, 'dist', entry.slice(packageDir.length + 1).replace(/\.ts$/, '.js'));
 }
 
-/** The node arguments that run a service: its built entry, or its source through tsx. */
+/** The package a service's entry belongs to: `subgraphs/usage`, `router`, `workers`. */
+export const packageOf = (service: Service) => builtEntryOf(service.entry).split('/dist/')[0]!;
+
+/**
+ * The tracing preload (@mindweave/telemetry/register) every service runs with, so that its
+ * instrumentations patch modules before the service imports them; without OTEL_* settings it loads
+ * nothing. From an image, the copy in the package's own node_modules (pnpm deploy puts it there).
+ */
+export function preloadOf(service: Service, from: 'source' | 'build' | 'image', image = '.'): string {
+  if (from === 'image') return `${image === '.' ? '.' : image}/${packageOf(service)}/node_modules/@mindweave/telemetry/dist/register.js`;
+  return join(repoRoot, from === 'build' ? 'packages/telemetry/dist/register.js' : 'packages/telemetry/register.ts');
+}
+
+/** The node arguments that run a service: its built entry, or its source through tsx; both with the tracing preload. */
 export const commandOf = (service: Service, from: 'source' | 'build') =>
-  from === 'build' ? [join(repoRoot, builtEntryOf(service.entry))] : ['--conditions=development', '--import', 'tsx', join(repoRoot, service.entry)];
+  from === 'build'
+    ? ['--import', preloadOf(service, 'build'), join(repoRoot, builtEntryOf(service.entry))]
+    : ['--conditions=development', '--import', 'tsx', '--import', preloadOf(service, 'source'), join(repoRoot, service.entry)];
 
 /**
  * Starts one service as its own process and resolves once it answers /health/ready (or
@@ -176,7 +191,7 @@ export async function startService(service: Service, env: NodeJS.ProcessEnv, opt
   // MW_CPU_PROF_DIR=<dir>: every service writes a V8 CPU profile under <dir>/<service> when it exits.
   const nodeArgs = [...service.nodeArgs, ...(process.env['MW_CPU_PROF_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['MW_CPU_PROF_DIR']}/${service.name}`] : [])];
   // From a packaged image (scripts/image.sh), as its container runs: there, from the built entry.
-  const command = options.image ? [join(options.image, builtEntryOf(service.entry))] : commandOf(service, runFrom());
+  const command = options.image ? ['--import', preloadOf(service, 'image', options.image), join(options.image, builtEntryOf(service.entry))] : commandOf(service, runFrom());
   const child = spawn(process.execPath, [...nodeArgs, ...command], {
     cwd: options.image ?? repoRoot,
     env,

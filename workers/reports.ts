@@ -4,7 +4,7 @@ import { usageEventRows } from '@mindweave/analytics/export-rows';
 import { runExport, type ExportSources, type RunResult } from '@mindweave/exports/run';
 import { createLocalStorage, type Storage } from '@mindweave/exports/storage';
 import { auditEntryRows } from '@mindweave/governance/export-rows';
-import { isFinalAttempt, parseJob } from '@mindweave/jobs';
+import { isFinalAttempt, parseJob, withJobSpan } from '@mindweave/jobs';
 import { createLogger, type Logger } from '@mindweave/service-kit';
 import { loadWorkersEnv } from './env.ts';
 
@@ -42,5 +42,6 @@ export default async function processReport(job: SandboxedJob): Promise<RunResul
     const env = loadWorkersEnv();
     deps = { db: new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 }), storage: createLocalStorage(env.EXPORTS_DIR), log: createLogger({ name: 'workers-reports', level: env.LOG_LEVEL }) };
   }
-  return runReport(job, deps);
+  const ready = deps;
+  return withJobSpan(job, () => runReport(job, ready));
 }

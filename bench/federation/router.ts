@@ -1,7 +1,8 @@
 // This router as the benchmark and the compatibility suite run it: `node --import tsx router/main.ts`
 // over a foreign supergraph, in production mode, authentication on, limits out of the way.
 import { randomBytes } from 'node:crypto';
-import { services, startService } from '../../scripts/stack.ts';
+import { commandOf, preloadOf, repoRoot, runFrom, services, startService } from '../../scripts/stack.ts';
+import { startProcess } from '../lib/harness.ts';
 
 export interface RouterOptions {
   port: number;
@@ -15,6 +16,8 @@ export interface RouterOptions {
   signingSecret: string;
   logFile: string;
   env?: Record<string, string>;
+  /** false: without the tracing preload, as a build without it would run (bench:tracing's baseline). */
+  preload?: boolean;
 }
 
 const router = services.find((service) => service.name === 'router');
@@ -50,6 +53,21 @@ export async function startRouter(options: RouterOptions) {
     ADMIN_PASSWORD: randomBytes(24).toString('base64url'),
     ...options.env,
   };
+  if (options.preload === false) {
+    const from = runFrom();
+    const command = commandOf(router, from);
+    const at = command.indexOf(preloadOf(router, from));
+    const bare = await startProcess({
+      name: 'router',
+      command: process.execPath,
+      args: [...router.nodeArgs, ...command.filter((_, i) => i !== at && i !== at - 1)],
+      cwd: repoRoot,
+      env,
+      ready: () => fetch(`http://127.0.0.1:${options.port}/health/ready`).then((r) => r.ok, () => false),
+      logFile: options.logFile,
+    });
+    return { url: `http://127.0.0.1:${options.port}/graphql`, pid: bare.pid, stop: bare.stop };
+  }
   const started = await startService(router, env, { port: options.port, logFile: options.logFile, readyPath: '/health/ready', readyTimeoutMs: 90_000 });
   if (started.child.pid === undefined) throw new Error('the router has no pid');
   return { url: `http://127.0.0.1:${options.port}/graphql`, pid: started.child.pid, stop: started.stop };

@@ -49,7 +49,7 @@ export function findByCommand(command: string): number[] {
 }
 
 /** User plus system CPU seconds the process has used so far, or null once it is gone. */
-function cpuSeconds(pid: number): number | null {
+export function cpuSeconds(pid: number): number | null {
   const fields = statFields(pid);
   // utime and stime are fields 14 and 15 of stat; the slice above starts at field 3.
   return fields ? (Number(fields[11]) + Number(fields[12])) / clockTicks : null;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { activeTraceCarrier } from '@mindweave/telemetry';
 
 const memberRole = z.enum(['OWNER', 'ADMIN', 'MEMBER', 'VIEWER']);
 
@@ -106,6 +107,9 @@ export interface EventMetadata {
   correlationId: string;
   causationId?: string;
   userId?: string;
+  /** W3C trace context of the operation that published it, when it was traced: consumers' spans join that trace. */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /**
@@ -149,7 +153,7 @@ export function createEvent<T extends EventType>(type: T, aggregateId: string, d
     aggregateId,
     timestamp: new Date().toISOString(),
     data: eventSchemas[type].parse(data) as EventData<T>,
-    metadata: { ...metadata, correlationId: metadata.correlationId ?? id },
+    metadata: { ...metadata, correlationId: metadata.correlationId ?? id, ...activeTraceCarrier() },
   };
   created.add(envelope);
   return envelope;
@@ -167,7 +171,7 @@ const envelopeSchema = z.object({
   aggregateId: z.string(),
   timestamp: z.string(),
   data: z.unknown(),
-  metadata: z.object({ correlationId: z.string(), causationId: z.string().optional(), userId: z.string().optional() }),
+  metadata: z.object({ correlationId: z.string(), causationId: z.string().optional(), userId: z.string().optional(), traceparent: z.string().optional(), tracestate: z.string().optional() }),
 });
 
 /** Validates an envelope read from a transport; throws on anything malformed (a poison message). */

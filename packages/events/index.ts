@@ -3,6 +3,8 @@ import type { KafkaSettings, Logger } from '@mindweave/service-kit';
 import type { EventBus } from './bus.ts';
 import { createKafkaBus } from './kafka.ts';
 import { createRedisStreamsBus } from './redis-streams.ts';
+import { tracedHandler } from './tracing.ts';
+import { tracingEnabled } from '@mindweave/telemetry';
 
 export { eventsOfEntry } from './redis-streams.ts';
 export { keepTailing } from './keep-tailing.ts';
@@ -30,6 +32,17 @@ export interface EventBusOptions {
 
 export function createEventBus(options: EventBusOptions): EventBus {
   const { kafka, clientId, log, claimIdleMs } = options;
-  if (kafka) return createKafkaBus({ settings: kafka, clientId, log, claimIdleMs, topicPrefix: options.topicPrefix });
-  return createRedisStreamsBus(options);
+  const bus = kafka ? createKafkaBus({ settings: kafka, clientId, log, claimIdleMs, topicPrefix: options.topicPrefix }) : createRedisStreamsBus(options);
+  if (!tracingEnabled()) return bus;
+  // A consumer's spans join the trace of the operation whose events it handles (tracing.ts).
+  const transport = kafka ? 'kafka' : 'redis';
+  return {
+    get transport() {
+      return bus.transport;
+    },
+    publish: (events) => bus.publish(events),
+    consume: (consumeOptions) => bus.consume({ ...consumeOptions, handler: tracedHandler(consumeOptions, transport) }),
+    tail: (tailOptions) => bus.tail(tailOptions),
+    close: () => bus.close(),
+  };
 }

@@ -1,4 +1,5 @@
 export { createJobsConnection, createProducers, createSandboxedWorker, createWorker, isFinalAttempt, parseJob, type AddOptions, type Processors, type ProducerOptions, type Producers, type WorkerOptions } from './producers.ts';
+export { jobsTelemetry, withJobSpan } from './telemetry.ts';
 export {
   defaultJobOptions,
   jobIdOf,

@@ -2,6 +2,8 @@ import { pathToFileURL } from 'node:url';
 import { Queue, Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { siblingModule } from '@mindweave/service-kit';
+import { serviceNameOf } from '@mindweave/telemetry';
+import { jobsTelemetry } from './telemetry.ts';
 import { defaultJobOptions, jobSchemas, priorities, queueNames, queueSettings, schemaOf, type JobData, type JobName, type Priority, type QueueName } from './queues.ts';
 
 /**
@@ -57,7 +59,7 @@ function optionsOf(options: AddOptions = {}) {
 /** Typed, validated producers for every queue; one Redis connection for all of them. */
 export function createProducers(connection: Redis, options: ProducerOptions) {
   const queues = Object.fromEntries(
-    queueNames.map((name) => [name, new Queue(name, { connection, prefix: options.prefix, defaultJobOptions: defaultJobOptions(name, options.backoffMs) })]),
+    queueNames.map((name) => [name, new Queue(name, { connection, prefix: options.prefix, defaultJobOptions: defaultJobOptions(name, options.backoffMs), telemetry: jobsTelemetry() })]),
   ) as Record<QueueName, Queue>;
   for (const queue of Object.values(queues)) queue.on('error', () => undefined);
   const addTimeoutMs = options.addTimeoutMs ?? 10_000;
@@ -128,6 +130,7 @@ export function createWorker<Q extends QueueName>(queue: Q, processors: Processo
       ...(options.stalledInterval ? { stalledInterval: options.stalledInterval } : {}),
       ...(options.name ? { name: options.name } : {}),
       autorun: options.autorun ?? true,
+      telemetry: jobsTelemetry(),
     },
   );
   return worker;
@@ -152,8 +155,10 @@ export function createSandboxedWorker(queue: QueueName, processorFile: string, o
     ...(options.lockDuration ? { lockDuration: options.lockDuration } : {}),
     ...(options.stalledInterval ? { stalledInterval: options.stalledInterval } : {}),
     ...(options.name ? { name: options.name } : {}),
-    workerForkOptions: { execArgv: [...process.execArgv, '--import', exitWithParent, ...(options.execArgv ?? [])] },
+    // With tracing, the children (which run the same preload) report as `<service>-<queue>` (workers-reports).
+    workerForkOptions: { execArgv: [...process.execArgv, '--import', exitWithParent, ...(options.execArgv ?? [])], ...(jobsTelemetry() ? { env: { ...process.env, OTEL_SERVICE_NAME: `${serviceNameOf(process.argv[1])}-${queue}` } } : {}) },
     autorun: options.autorun ?? true,
+    telemetry: jobsTelemetry(),
   });
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
+import { flushTracing } from '@mindweave/telemetry';
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
 
@@ -37,8 +38,9 @@ export function onShutdown(log: Logger, stop: () => Promise<void>) {
     if (stopping) process.exit(1);
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // The spans of the last requests leave before the process does (nothing to do when tracing is off).
     stop().then(
-      () => process.exit(0),
+      () => flushTracing().then(() => process.exit(0)),
       (error: unknown) => {
         log.error({ err: error }, 'shutdown failed');
         process.exit(1);

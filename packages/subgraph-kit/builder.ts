@@ -2,7 +2,13 @@ import DirectivePlugin from '@pothos/plugin-directives';
 import FederationPlugin from '@pothos/plugin-federation';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
+import type { PothosOutputFieldConfig, SchemaTypes } from '@pothos/core';
+import TracingPlugin, { isRootField } from '@pothos/plugin-tracing';
 import ValidationPlugin from '@pothos/plugin-validation';
+import { createOpenTelemetryWrapper } from '@pothos/tracing-opentelemetry';
+import { trace } from '@opentelemetry/api';
+import type { GraphQLFieldResolver } from 'graphql';
+import { tracingEnabled } from '@mindweave/telemetry';
 import { badUserInput, unauthenticated } from '@mindweave/errors';
 import type { Identity, Logger } from '@mindweave/service-kit';
 export { DateTimeScalar, JSONScalar } from './scalars.ts';
@@ -14,8 +20,8 @@ export interface SubgraphContext {
   log: Logger;
 }
 
-/** Plugins in the order Pothos needs them: relay before Prisma, federation last, so it sees the finished types. */
-export const subgraphPlugins = [ValidationPlugin, DirectivePlugin, RelayPlugin, PrismaPlugin, FederationPlugin] as const;
+/** Plugins in the order Pothos needs them: tracing first, around everything; relay before Prisma; federation last, so it sees the finished types. */
+export const subgraphPlugins = [TracingPlugin, ValidationPlugin, DirectivePlugin, RelayPlugin, PrismaPlugin, FederationPlugin] as const;
 
 /**
  * Relay's connection types, the same in every subgraph: PageInfo is shared by several subgraphs,
@@ -30,6 +36,19 @@ const relayOptions = {
   pageInfoTypeOptions: { shareable: true },
   endCursorFieldOptions: { description: 'Pass it as `after` for the next page.' },
 };
+
+/**
+ * A span per root field (`_entities` included) when the process exports spans; the SQL beneath it
+ * has its own (pg, Prisma). Off, no resolver is wrapped.
+ */
+function tracingOptions() {
+  const traced = tracingEnabled();
+  const wrap = traced ? createOpenTelemetryWrapper(trace.getTracer('@mindweave/subgraph-kit')) : undefined;
+  return {
+    default: <Types extends SchemaTypes>(config: PothosOutputFieldConfig<Types>) => traced && isRootField(config),
+    wrap: (resolver: GraphQLFieldResolver<unknown, SubgraphContext, Record<string, unknown>>, options: unknown) => (wrap ? wrap(resolver, options) : resolver),
+  };
+}
 
 type Issue = { message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> };
 
@@ -65,5 +84,6 @@ export function subgraphBuilderOptions<Client, Datamodel>(options: { client: Cli
     prisma: { client: options.client, dmmf: options.dmmf, onUnusedQuery: options.production ? null : ('warn' as const) },
     validation: validationOptions,
     relay: relayOptions,
+    tracing: tracingOptions(),
   };
 }

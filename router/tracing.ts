@@ -1,0 +1,124 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { traceOwnRequests, tracingEnabled } from '@mindweave/telemetry';
+import type { Identity } from '@mindweave/service-kit';
+import type { RouterContext } from './context.ts';
+
+// The router's own spans: one per GraphQL request (its operation's name, hash, cost and client), the
+// query plan's execution, and one per subgraph fetch, which carries the trace context to the
+// subgraph (traceparent). Decided once at start: with tracing off none of this runs.
+
+/** Whether this process exports spans (the preload started the SDK); read once. */
+export const tracing = tracingEnabled();
+if (tracing) traceOwnRequests((path) => path === '/graphql' || path.startsWith('/graphql?'));
+
+const tracer = trace.getTracer('@mindweave/router');
+
+const header = (headers: IncomingHttpHeaders, name: string) => {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/**
+ * Runs one GraphQL request under its operation span, the router's server span: it continues the
+ * caller's trace (traceparent), and is named and completed once the operation is known
+ * (operationSpanPlugin). The HTTP instrumentation leaves /graphql to it (traceOwnRequests), so a
+ * request costs one span here, not two.
+ */
+export function withOperationSpan<T>(req: IncomingMessage, res: ServerResponse, requestId: string, run: (span: Span) => Promise<T>): Promise<T> {
+  const attributes: Attributes = { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'mindweave.request_id': requestId };
+  const clientName = header(req.headers, 'apollographql-client-name');
+  const clientVersion = header(req.headers, 'apollographql-client-version');
+  if (clientName) attributes['client.name'] = clientName;
+  if (clientVersion) attributes['client.version'] = clientVersion;
+  const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+  return tracer.startActiveSpan('graphql.operation', { kind: SpanKind.SERVER, attributes }, parent, async (span) => {
+    try {
+      return await run(span);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.setAttribute('http.response.status_code', res.statusCode);
+      span.end();
+    }
+  });
+}
+
+/** Who asked, once authenticated. */
+export function setIdentity(span: Span, identity: Identity) {
+  span.setAttribute('mindweave.identity.kind', identity.kind);
+  if (identity.kind === 'apiKey') span.setAttribute('mindweave.api_key.id', identity.apiKeyId);
+}
+
+/** Names the operation span after the operation, with its hash, costs and error codes. */
+export const operationSpanPlugin: ApolloServerPlugin<RouterContext> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ contextValue, request, operationName, operation, queryHash, response, errors }) {
+        const span = contextValue.span;
+        if (!span) return;
+        const type = operation?.operation;
+        const name = operationName ?? request.operationName ?? undefined;
+        span.updateName(type ? `${type}${name ? ` ${name}` : ''}` : 'graphql.operation');
+        const edge = request.query ? contextValue.edge.get(request.query) : undefined;
+        const attributes: Attributes = {};
+        if (name) attributes['graphql.operation.name'] = name;
+        if (type) attributes['graphql.operation.type'] = type;
+        if (queryHash) attributes['mindweave.operation.hash'] = queryHash;
+        if (edge) attributes['mindweave.cost.estimated'] = edge.estimatedCost;
+        if (edge?.actualCost !== undefined) attributes['mindweave.cost.actual'] = edge.actualCost;
+        const result = response.body.kind === 'single' ? response.body.singleResult : undefined;
+        const codes = (errors ?? result?.errors ?? []).map((e) => String(('extensions' in e ? e.extensions?.['code'] : undefined) ?? 'INTERNAL_SERVER_ERROR'));
+        if (codes.length) {
+          attributes['mindweave.error_codes'] = codes;
+          span.setStatus({ code: SpanStatusCode.ERROR, message: codes[0] });
+        }
+        span.setAttributes(attributes);
+      },
+    };
+  },
+};
+
+/** The execution of a query plan (planned now, or taken from the plan cache), its fetches beneath it. */
+export function withPlanSpan<T>(operationName: string | undefined, cached: boolean, run: () => Promise<T>): Promise<T> {
+  const attributes: Attributes = { 'mindweave.plan.cached': cached };
+  if (operationName) attributes['graphql.operation.name'] = operationName;
+  return tracer.startActiveSpan('query plan', { attributes }, async (span) => {
+    try {
+      return await run();
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** Planning an operation the plan cache did not hold. */
+export function withPlanningSpan<T>(run: () => T): T {
+  return tracer.startActiveSpan('plan', (span) => {
+    try {
+      return run();
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** One fetch to a subgraph, given the headers that carry the trace context on to it. */
+export function withFetchSpan<T>(subgraph: string, url: string, run: (span: Span, traceHeaders: Record<string, string>) => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(`subgraph ${subgraph}`, { kind: SpanKind.CLIENT, attributes: { 'mindweave.subgraph': subgraph, 'http.request.method': 'POST', 'url.full': url } }, async (span) => {
+    const traceHeaders: Record<string, string> = {};
+    propagation.inject(context.active(), traceHeaders);
+    try {
+      return await run(span, traceHeaders);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
