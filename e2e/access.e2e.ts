@@ -19,7 +19,12 @@ afterAll(async () => {
 
 const connect = (authorization: string) => ws.connect(authorization, router.url);
 const usageUpdated = 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id organization { name } } }';
-const record = (apiKey: string) => gql('mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }', { input: { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1, latencyMs: 1 } }, { token: apiKey });
+const record = (apiKey: string) =>
+  gql(
+    'mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }',
+    { input: { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1, latencyMs: 1 } },
+    { token: apiKey },
+  );
 type Watched = ReturnType<typeof watch>;
 
 /** Records events until each of `watching` has one more than it had: they are all subscribed and delivering. */
@@ -40,7 +45,15 @@ async function closedWithin(watched: Watched, since: number, timeoutMs = 5_000) 
 
 async function member(tenant: Awaited<ReturnType<typeof createTenant>>, role: string, name = 'Member') {
   const user = await registerUser(name);
-  expect((await gql('mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }', { input: { organizationId: tenant.organizationId, userId: user.userId, role } }, { token: tenant.user.accessToken })).errors).toBeUndefined();
+  expect(
+    (
+      await gql(
+        'mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }',
+        { input: { organizationId: tenant.organizationId, userId: user.userId, role } },
+        { token: tenant.user.accessToken },
+      )
+    ).errors,
+  ).toBeUndefined();
   return user;
 }
 
@@ -55,7 +68,15 @@ describe('open connections lose what they lost the right to, within 5 seconds', 
     await delivering(tenant.apiKey, first, second);
 
     const removedAt = Date.now();
-    expect((await gql('mutation ($org: ID!, $user: ID!) { removeMember(organizationId: $org, userId: $user) }', { org: tenant.organizationId, user: removed.userId }, { token: tenant.user.accessToken })).data).toEqual({ removeMember: true });
+    expect(
+      (
+        await gql(
+          'mutation ($org: ID!, $user: ID!) { removeMember(organizationId: $org, userId: $user) }',
+          { org: tenant.organizationId, user: removed.userId },
+          { token: tenant.user.accessToken },
+        )
+      ).data,
+    ).toEqual({ removeMember: true });
     const cut = await closedWithin(first, removedAt);
     expect(cut.code).toBe(4403);
     expect(cut.ms).toBeLessThan(5_000);
@@ -73,7 +94,11 @@ describe('open connections lose what they lost the right to, within 5 seconds', 
   it('moves a subscription whose member changed role: a demoted admin no longer gets what only admins see, though an admin shares its group', async () => {
     const tenant = await createTenant();
     const [stays, demoted] = [await member(tenant, 'ADMIN', 'Stays'), await member(tenant, 'ADMIN', 'Demoted')];
-    const hook = await gql('mutation ($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }', { input: { organizationId: tenant.organizationId, url: 'http://127.0.0.1:9/admins-only', eventTypes: ['usage.recorded'] } }, { token: tenant.user.accessToken });
+    const hook = await gql(
+      'mutation ($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }',
+      { input: { organizationId: tenant.organizationId, url: 'http://127.0.0.1:9/admins-only', eventTypes: ['usage.recorded'] } },
+      { token: tenant.user.accessToken },
+    );
     expect(hook.errors).toBeUndefined();
     // Two admins, one selection: one group, resolved as its first subscriber, the admin who stays.
     const selection = 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id organization { webhookEndpoints { url } } } }';
@@ -84,7 +109,11 @@ describe('open connections lose what they lost the right to, within 5 seconds', 
     expect(sub.results.at(-1)!.data.usageUpdated.organization.webhookEndpoints).toEqual([{ url: 'http://127.0.0.1:9/admins-only' }]);
 
     const changedAt = Date.now();
-    await gql('mutation ($input: UpdateMemberRoleInput!) { updateMemberRole(input: $input) { role } }', { input: { organizationId: tenant.organizationId, userId: demoted.userId, role: 'MEMBER' } }, { token: tenant.user.accessToken });
+    await gql(
+      'mutation ($input: UpdateMemberRoleInput!) { updateMemberRole(input: $input) { role } }',
+      { input: { organizationId: tenant.organizationId, userId: demoted.userId, role: 'MEMBER' } },
+      { token: tenant.user.accessToken },
+    );
     // Still a member: the subscription stays, and within seconds resolves apart, as a member.
     let shown = true;
     while (shown && Date.now() - changedAt < 5_000) {
@@ -101,19 +130,27 @@ describe('open connections lose what they lost the right to, within 5 seconds', 
 
   it("closes the connections of a session that logged out, not those of the user's other sessions", async () => {
     const tenant = await createTenant();
-    const login = (await gql('mutation ($input: LoginInput!) { login(input: $input) { accessToken } }', { input: { email: tenant.user.email, password: testPassword } })).data!.login.accessToken as string;
+    const login = (
+      await gql('mutation ($input: LoginInput!) { login(input: $input) { accessToken } }', {
+        input: { email: tenant.user.email, password: testPassword },
+      })
+    ).data!.login.accessToken as string;
     const ended = watch(connect(`Bearer ${tenant.user.accessToken}`), usageUpdated, { org: tenant.organizationId });
     const other = watch(connect(`Bearer ${login}`), usageUpdated, { org: tenant.organizationId });
     await delivering(tenant.apiKey, ended, other);
 
     const loggedOutAt = Date.now();
-    expect((await gql('mutation ($t: String!) { logout(refreshToken: $t) }', { t: tenant.user.refreshToken })).data).toEqual({ logout: true });
+    expect((await gql('mutation ($t: String!) { logout(refreshToken: $t) }', { t: tenant.user.refreshToken })).data).toEqual({
+      logout: true,
+    });
     const cut = await closedWithin(ended, loggedOutAt);
     expect(cut).toMatchObject({ code: 4403 });
     expect(cut.ms).toBeLessThan(5_000);
     await delivering(tenant.apiKey, other);
     // This router refuses the token over HTTP too, and a new connection with it.
-    expect((await gql('{ me { id } }', {}, { token: tenant.user.accessToken, url: router.url })).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
+    expect((await gql('{ me { id } }', {}, { token: tenant.user.accessToken, url: router.url })).errors?.[0]?.extensions.code).toBe(
+      'UNAUTHENTICATED',
+    );
     const retried = watch(connect(`Bearer ${tenant.user.accessToken}`), usageUpdated, { org: tenant.organizationId });
     await retried.done;
     expect(closeCode(retried)).toBe(4403);
@@ -136,7 +173,11 @@ describe('open connections lose what they lost the right to, within 5 seconds', 
     await Promise.all([
       gql('mutation ($id: ID!) { revokeApiKey(id: $id) { id } }', { id: revoked.apiKeyId }, { token: revoked.user.accessToken }),
       gql('mutation ($id: ID!) { deleteProject(id: $id) }', { id: projectGone.projectId }, { token: projectGone.user.accessToken }),
-      gql('mutation ($id: ID!) { deleteOrganization(id: $id) }', { id: organizationGone.organizationId }, { token: organizationGone.user.accessToken }),
+      gql(
+        'mutation ($id: ID!) { deleteOrganization(id: $id) }',
+        { id: organizationGone.organizationId },
+        { token: organizationGone.user.accessToken },
+      ),
     ]);
     for (const [name, sub] of Object.entries(subs)) {
       const cut = await closedWithin(sub, changedAt);
@@ -148,7 +189,11 @@ describe('open connections lose what they lost the right to, within 5 seconds', 
     const tenant = await createTenant();
     const sub = watch(connect(tenant.apiKey), usageUpdated, { org: tenant.organizationId });
     await delivering(tenant.apiKey, sub);
-    const rotated = await gql('mutation ($id: ID!) { rotateApiKey(id: $id) { key apiKey { previousKeyExpiresAt } } }', { id: tenant.apiKeyId }, { token: tenant.user.accessToken });
+    const rotated = await gql(
+      'mutation ($id: ID!) { rotateApiKey(id: $id) { key apiKey { previousKeyExpiresAt } } }',
+      { id: tenant.apiKeyId },
+      { token: tenant.user.accessToken },
+    );
     const { key, apiKey } = rotated.data!.rotateApiKey;
     const graceEnds = Date.parse(apiKey.previousKeyExpiresAt);
     // The test stack's grace period is 4 s: the old secret's connection still delivers meanwhile.

@@ -19,7 +19,9 @@ describe('the queue dashboard', () => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toMatch(/^Basic realm="MindWeave queues"/);
     expect(((await anonymous.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe('UNAUTHENTICATED');
-    expect((await fetch(`${routerBase}/admin/queues/api/queues`, { headers: { authorization: basic('admin', 'wrong') } })).status).toBe(401);
+    expect((await fetch(`${routerBase}/admin/queues/api/queues`, { headers: { authorization: basic('admin', 'wrong') } })).status).toBe(
+      401,
+    );
 
     // The test stack's credentials (outside production they default to admin/admin).
     const authorization = basic(stack.env['ADMIN_USER'] ?? 'admin', stack.env['ADMIN_PASSWORD'] ?? 'admin');
@@ -47,10 +49,21 @@ describe("the workers' internal routes", () => {
   it("answers an organization's plan and members, and users' emails, to signed services only", async () => {
     const tenant = await createTenant();
     expect((await post(`${accounts}/internal/organizations`, { organizationId: tenant.organizationId })).status).toBe(401);
-    expect((await post(`${accounts}/internal/organizations`, { organizationId: tenant.organizationId }, (body) => signIdentity(secret, { kind: 'user', userId: tenant.user.userId }, 'r', body))).status).toBe(401);
+    expect(
+      (
+        await post(`${accounts}/internal/organizations`, { organizationId: tenant.organizationId }, (body) =>
+          signIdentity(secret, { kind: 'user', userId: tenant.user.userId }, 'r', body),
+        )
+      ).status,
+    ).toBe(401);
     const org = await post(`${accounts}/internal/organizations`, { organizationId: tenant.organizationId }, asService());
-    expect(org).toEqual({ status: 200, body: { id: tenant.organizationId, name: 'Tenant', plan: 'FREE', members: [{ userId: tenant.user.userId, role: 'OWNER' }] } });
-    expect((await post(`${accounts}/internal/organizations`, { organizationId: '00000000-0000-4000-8000-000000000000' }, asService())).status).toBe(404);
+    expect(org).toEqual({
+      status: 200,
+      body: { id: tenant.organizationId, name: 'Tenant', plan: 'FREE', members: [{ userId: tenant.user.userId, role: 'OWNER' }] },
+    });
+    expect(
+      (await post(`${accounts}/internal/organizations`, { organizationId: '00000000-0000-4000-8000-000000000000' }, asService())).status,
+    ).toBe(404);
 
     expect((await post(`${identity}/internal/users`, { ids: [tenant.user.userId] })).status).toBe(401);
     const users = await post(`${identity}/internal/users`, { ids: [tenant.user.userId, 'not-a-uuid'] }, asService());

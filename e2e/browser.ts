@@ -21,7 +21,16 @@ export const artifactsDir = join(repoRoot, 'e2e/artifacts/dashboard');
 
 // Chromium as the machine's notes say: no sandbox (root), no GPU, nothing fetched in the background
 // (the closed network refuses it, many connections at a time).
-const flags = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const flags = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
 
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(chromiumPath)) {
@@ -62,7 +71,9 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 const axeSource = readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const axeOptions: RunOptions = { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } };
+const axeOptions: RunOptions = {
+  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
+};
 
 /**
  * What axe-core (Deque's accessibility engine: WCAG 2.2 A and AA rules, contrast included) finds
@@ -71,6 +82,16 @@ const axeOptions: RunOptions = { runOnly: { type: 'tag', values: ['wcag2a', 'wca
  */
 export async function accessibilityViolations(page: Page): Promise<string[]> {
   await page.evaluate(await axeSource);
-  const results = await page.evaluate((options) => (globalThis as unknown as { axe: { run(context: Document, options: RunOptions): Promise<AxeResults> } }).axe.run(document, options), axeOptions);
-  return results.violations.map((v) => `${v.id} (${v.impact ?? 'unknown'}): ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+  const results = await page.evaluate(
+    (options) =>
+      (globalThis as unknown as { axe: { run(context: Document, options: RunOptions): Promise<AxeResults> } }).axe.run(document, options),
+    axeOptions,
+  );
+  return results.violations.map(
+    (v) =>
+      `${v.id} (${v.impact ?? 'unknown'}): ${v.help}: ${v.nodes
+        .slice(0, 3)
+        .map((n) => n.target.join(' '))
+        .join('; ')}`,
+  );
 }

@@ -10,7 +10,12 @@ import { shortLivedAccessToken } from './db.ts';
 
 const memoryStore = (): KeyValueStore & { values: Map<string, string> } => {
   const values = new Map<string, string>();
-  return { values, getItem: (k) => values.get(k) ?? null, setItem: (k, v) => void values.set(k, v), removeItem: (k) => void values.delete(k) };
+  return {
+    values,
+    getItem: (k) => values.get(k) ?? null,
+    setItem: (k, v) => void values.set(k, v),
+    removeItem: (k) => void values.delete(k),
+  };
 };
 const anonymous = () => createMindWeaveClient({ url: stack.routerUrl, retry: { attempts: 1 } });
 
@@ -26,7 +31,10 @@ describe("the dashboard's session", () => {
     const store = memoryStore();
     // A margin longer than the tokens live: every call wants a refresh.
     const session = createSession({ client: anonymous(), store, refreshMarginMs: 3_600_000 });
-    expect(await session.signIn(tenant.user.email, tenant.user.password)).toMatchObject({ kind: 'signedIn', user: { id: tenant.user.userId } });
+    expect(await session.signIn(tenant.user.email, tenant.user.password)).toMatchObject({
+      kind: 'signedIn',
+      user: { id: tenant.user.userId },
+    });
     const first = store.values.get('mindweave.refreshToken');
 
     const tokens = await Promise.all(Array.from({ length: 5 }, () => session.accessToken()));
@@ -56,14 +64,31 @@ describe("the dashboard's session", () => {
     const store = memoryStore();
     const session = createSession({ client: anonymous(), store, refreshMarginMs: 1_000 });
     // The session starts with a token that expires in 3 s, and a real refresh token.
-    session.adopt({ accessToken: await shortLivedAccessToken(tenant.user.userId, 3), refreshToken: (await loginRefreshToken(tenant.user.email, tenant.user.password))!, user: { id: tenant.user.userId, email: tenant.user.email, name: 'Test User' }, requiresMfa: false, mfaToken: null });
+    session.adopt({
+      accessToken: await shortLivedAccessToken(tenant.user.userId, 3),
+      refreshToken: (await loginRefreshToken(tenant.user.email, tenant.user.password))!,
+      user: { id: tenant.user.userId, email: tenant.user.email, name: 'Test User' },
+      requiresMfa: false,
+      mfaToken: null,
+    });
 
     const connections: boolean[] = [];
-    const live = createMindWeaveClient({ url: stack.routerUrl, auth: () => session.accessToken(), webSocketImpl: WebSocket, retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 1_000 }, on: { connected: (_s, _p, wasRetry) => connections.push(wasRetry) } });
+    const live = createMindWeaveClient({
+      url: stack.routerUrl,
+      auth: () => session.accessToken(),
+      webSocketImpl: WebSocket,
+      retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 1_000 },
+      on: { connected: (_s, _p, wasRetry) => connections.push(wasRetry) },
+    });
     const service = createMindWeaveClient({ url: stack.routerUrl, auth: { apiKey: tenant.apiKey } });
     const models: string[] = [];
     const errors: Error[] = [];
-    const unsubscribe = live.subscribe(UsageUpdatedDocument, { organizationId: tenant.organizationId }, (data) => models.push(data.usageUpdated.model), (error) => errors.push(error));
+    const unsubscribe = live.subscribe(
+      UsageUpdatedDocument,
+      { organizationId: tenant.organizationId },
+      (data) => models.push(data.usageUpdated.model),
+      (error) => errors.push(error),
+    );
     const seen = async (model: string) => {
       for (let i = 0; i < 20 && !models.includes(model); i++) {
         await service.request(RecordUsageDocument, { input: { model, inputTokens: 1, outputTokens: 1, latencyMs: 1 } });

@@ -18,7 +18,8 @@ import { startExtraRouter } from './extra-router.ts';
 
 const manifestFile = join(repoRoot, 'packages/sdk/persisted-documents.json');
 const recordUsage = 'mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }';
-const series = 'query ($o: ID!, $from: DateTime!, $to: DateTime!) { usageSeries(organizationId: $o, from: $from, to: $to, granularity: HOUR) { requests inputTokens outputTokens } }';
+const series =
+  'query ($o: ID!, $from: DateTime!, $to: DateTime!) { usageSeries(organizationId: $o, from: $from, to: $to, granularity: HOUR) { requests inputTokens outputTokens } }';
 
 async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -73,7 +74,10 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     dashboardUrl = `http://127.0.0.1:${router.port}/dashboard/`;
     seeded = await recordDemoUsage({ url: stack.routerUrl, apiKey: tenant.apiKey, days: 2 });
     expect(seeded.accepted).toBe(seeded.events);
-    await until(async () => (await persisted(tenant.organizationId, tenant.user.accessToken, 3)).tokens === seeded.tokens, 'the seeded usage to be persisted');
+    await until(
+      async () => (await persisted(tenant.organizationId, tenant.user.accessToken, 3)).tokens === seeded.tokens,
+      'the seeded usage to be persisted',
+    );
     session = await openPage(browser);
   }, 120_000);
 
@@ -119,8 +123,11 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     });
     expect(drawn).toBeGreaterThan(100);
     const byModel = page.getByRole('region', { name: 'By model' });
-    for (const model of ['gpt-4o-mini', 'claude-3-5-haiku', 'gpt-4o']) await expect.poll(() => byModel.getByRole('rowheader', { name: model, exact: true }).count()).toBe(1);
-    await expect.poll(() => page.getByRole('region', { name: 'By project' }).getByRole('rowheader').first().textContent()).toContain('Project');
+    for (const model of ['gpt-4o-mini', 'claude-3-5-haiku', 'gpt-4o'])
+      await expect.poll(() => byModel.getByRole('rowheader', { name: model, exact: true }).count()).toBe(1);
+    await expect
+      .poll(() => page.getByRole('region', { name: 'By project' }).getByRole('rowheader').first().textContent())
+      .toContain('Project');
     await page.getByLabel('Tokens', { exact: true }).check();
     await page.getByLabel('Last 24 hours').check();
     await shootAndCheck(page, '2-usage');
@@ -131,7 +138,9 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     await expect.poll(() => page.locator('.live-status').textContent(), { timeout: 15_000 }).toBe('Live');
     const feed = page.getByRole('region', { name: 'Live feed' });
     const record = (model: string, inputTokens: number, outputTokens: number) =>
-      gql(recordUsage, { input: { model, inputTokens, outputTokens, latencyMs: 120 } }, { token: tenant.apiKey }).then((r) => expect(r.errors).toBeUndefined());
+      gql(recordUsage, { input: { model, inputTokens, outputTokens, latencyMs: 120 } }, { token: tenant.apiKey }).then((r) =>
+        expect(r.errors).toBeUndefined(),
+      );
 
     // The router authorizes a new subscription asynchronously: the first event proves it is in place.
     await until(async () => {
@@ -148,7 +157,11 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
 
     const figure = page.locator('figure.chart-figure');
     const requests = page.locator('.stats dd').first();
-    const before = { latest: Number(await figure.getAttribute('data-latest')), requests: Number(await requests.getAttribute('data-value')), events: Number(await page.locator('[data-events]').getAttribute('data-events')) };
+    const before = {
+      latest: Number(await figure.getAttribute('data-latest')),
+      requests: Number(await requests.getAttribute('data-value')),
+      events: Number(await page.locator('[data-events]').getAttribute('data-events')),
+    };
     const model = unique('live');
     const started = Date.now();
     await record(model, 1_234, 567);
@@ -191,7 +204,10 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     await expect.poll(() => row.textContent()).toContain('Active');
     expect(await row.textContent()).toContain('policies:read');
     await row.getByRole('button', { name: `Revoke ${name}` }).click();
-    await page.getByRole('dialog', { name: `Revoke “${name}”?` }).getByRole('button', { name: 'Revoke key' }).click();
+    await page
+      .getByRole('dialog', { name: `Revoke “${name}”?` })
+      .getByRole('button', { name: 'Revoke key' })
+      .click();
     await expect.poll(() => row.textContent()).toContain('Revoked');
     // Refused from then on (the router's key cache is evicted on revocation).
     const refused = await gql('query ($o: ID!) { organization(id: $o) { id } }', { o: tenant.organizationId }, { token: key });
@@ -203,17 +219,33 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
     const { page } = session;
     const created = await gql(
       'mutation ($input: CreatePolicyInput!) { createPolicy(input: $input) { id } }',
-      { input: { organizationId: tenant.organizationId, name: 'No previews', type: 'MODEL_DENYLIST', rules: { models: ['preview-*'] }, enforcing: false } },
+      {
+        input: {
+          organizationId: tenant.organizationId,
+          name: 'No previews',
+          type: 'MODEL_DENYLIST',
+          rules: { models: ['preview-*'] },
+          enforcing: false,
+        },
+      },
       { token: tenant.user.accessToken },
     );
     expect(created.errors).toBeUndefined();
     // The usage path learns of the policy within about a second.
     await until(async () => {
-      const result = await gql<{ recordUsage: { violations: unknown[] } }>('mutation ($input: UsageInput!) { recordUsage(input: $input) { violations { policyName } } }', { input: { model: 'preview-1', inputTokens: 10, outputTokens: 5, latencyMs: 10 } }, { token: tenant.apiKey });
+      const result = await gql<{ recordUsage: { violations: unknown[] } }>(
+        'mutation ($input: UsageInput!) { recordUsage(input: $input) { violations { policyName } } }',
+        { input: { model: 'preview-1', inputTokens: 10, outputTokens: 5, latencyMs: 10 } },
+        { token: tenant.apiKey },
+      );
       return (result.data?.recordUsage.violations.length ?? 0) > 0;
     }, 'the policy to be applied');
     await until(async () => {
-      const log = await gql<{ organization: { policyAuditLog: { edges: unknown[] } } }>('query ($o: ID!) { organization(id: $o) { policyAuditLog(kind: POLICY_VIOLATED) { edges { cursor } } } }', { o: tenant.organizationId }, { token: tenant.user.accessToken });
+      const log = await gql<{ organization: { policyAuditLog: { edges: unknown[] } } }>(
+        'query ($o: ID!) { organization(id: $o) { policyAuditLog(kind: POLICY_VIOLATED) { edges { cursor } } } }',
+        { o: tenant.organizationId },
+        { token: tenant.user.accessToken },
+      );
       return (log.data?.organization.policyAuditLog.edges.length ?? 0) > 0;
     }, 'the violation to reach the audit log');
 
@@ -249,7 +281,11 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
 
       // The workers learn of a new endpoint within 5 s (they cache each organization's endpoints).
       await until(async () => {
-        await gql(recordUsage, { input: { model: 'gpt-4o-mini', inputTokens: 5, outputTokens: 5, latencyMs: 5 } }, { token: tenant.apiKey });
+        await gql(
+          recordUsage,
+          { input: { model: 'gpt-4o-mini', inputTokens: 5, outputTokens: 5, latencyMs: 5 } },
+          { token: tenant.apiKey },
+        );
         await new Promise((r) => setTimeout(r, 1_000));
         return received.length > 0;
       }, 'a delivery to the receiver');
@@ -308,7 +344,10 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
       await expect.poll(focused).toBe('API keys');
       expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
       // A dialog opened from the keyboard closes with Escape.
-      await page.getByRole('button', { name: /^Revoke / }).first().focus();
+      await page
+        .getByRole('button', { name: /^Revoke / })
+        .first()
+        .focus();
       await page.keyboard.press('Enter');
       const dialog = page.getByRole('dialog');
       await dialog.waitFor();
@@ -321,9 +360,17 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
 
   it('asks for the authentication code when MFA is on', async () => {
     const user = await registerUser('MFA User');
-    const { secret } = (await gql<{ enableMfa: { secret: string } }>('mutation { enableMfa { secret } }', {}, { token: user.accessToken })).data!.enableMfa;
-    expect((await gql('mutation ($c: String!) { confirmMfa(code: $c) }', { c: authenticator.generate(secret) }, { token: user.accessToken })).errors).toBeUndefined();
-    await gql('mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }', { input: { name: 'MFA Org', slug: unique('mfa') } }, { token: user.accessToken });
+    const { secret } = (await gql<{ enableMfa: { secret: string } }>('mutation { enableMfa { secret } }', {}, { token: user.accessToken }))
+      .data!.enableMfa;
+    expect(
+      (await gql('mutation ($c: String!) { confirmMfa(code: $c) }', { c: authenticator.generate(secret) }, { token: user.accessToken }))
+        .errors,
+    ).toBeUndefined();
+    await gql(
+      'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }',
+      { input: { name: 'MFA Org', slug: unique('mfa') } },
+      { token: user.accessToken },
+    );
 
     const { context, page, errors } = await openPage(browser);
     try {
@@ -350,7 +397,11 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
 
   it('says which role an action needs when the user lacks it', async () => {
     const viewer = await registerUser('Viewer');
-    const added = await gql('mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }', { input: { organizationId: tenant.organizationId, userId: viewer.userId, role: 'VIEWER' } }, { token: tenant.user.accessToken });
+    const added = await gql(
+      'mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }',
+      { input: { organizationId: tenant.organizationId, userId: viewer.userId, role: 'VIEWER' } },
+      { token: tenant.user.accessToken },
+    );
     expect(added.errors).toBeUndefined();
     const { context, page } = await openPage(browser);
     try {
@@ -361,9 +412,13 @@ describe.skipIf(skipBrowserTests)('the dashboard, in Chromium', () => {
       await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
       await page.getByLabel('Name').fill('not allowed');
       await page.getByRole('button', { name: 'Create key' }).click();
-      await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('Only owners or admins of this organization can create API keys. You are a viewer.');
+      await expect
+        .poll(() => page.getByRole('alert').first().textContent())
+        .toContain('Only owners or admins of this organization can create API keys. You are a viewer.');
       await page.getByRole('link', { name: 'Webhooks' }).click();
-      await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('Only owners or admins of this organization can see webhook endpoints.');
+      await expect
+        .poll(() => page.getByRole('alert').first().textContent())
+        .toContain('Only owners or admins of this organization can see webhook endpoints.');
       await shootAndCheck(page, '10-forbidden');
     } finally {
       await context.close();
@@ -380,8 +435,20 @@ describe.skipIf(skipBrowserTests)('the GraphQL IDE, in Chromium', () => {
   beforeAll(async () => {
     tenant = await createTenant(['usage:write', 'usage:read']);
     // What the start command writes for its demo tenant.
-    await writeFile(demoFile, JSON.stringify({ email: tenant.user.email, password: tenant.user.password, organizationId: tenant.organizationId, projectId: tenant.projectId, apiKey: tenant.apiKey }));
-    [router, browser] = await Promise.all([startExtraRouter('router-ide', { NODE_ENV: 'development', GRAPHQL_IDE_DEMO_FILE: demoFile }), launchBrowser()]);
+    await writeFile(
+      demoFile,
+      JSON.stringify({
+        email: tenant.user.email,
+        password: tenant.user.password,
+        organizationId: tenant.organizationId,
+        projectId: tenant.projectId,
+        apiKey: tenant.apiKey,
+      }),
+    );
+    [router, browser] = await Promise.all([
+      startExtraRouter('router-ide', { NODE_ENV: 'development', GRAPHQL_IDE_DEMO_FILE: demoFile }),
+      launchBrowser(),
+    ]);
   }, 120_000);
 
   afterAll(async () => {
@@ -415,11 +482,15 @@ describe.skipIf(skipBrowserTests)('the GraphQL IDE, in Chromium', () => {
       await run('LiveUsage');
       // Recorded until the subscription is in place: then the event arrives in the response pane.
       const model = unique('ide');
-      await until(async () => {
-        await gql(recordUsage, { input: { model, inputTokens: 7, outputTokens: 3, latencyMs: 1 } }, { token: tenant.apiKey });
-        await new Promise((r) => setTimeout(r, 300));
-        return (await response.textContent())?.includes(model);
-      }, 'the subscription event in the IDE', 20_000);
+      await until(
+        async () => {
+          await gql(recordUsage, { input: { model, inputTokens: 7, outputTokens: 3, latencyMs: 1 } }, { token: tenant.apiKey });
+          await new Promise((r) => setTimeout(r, 300));
+          return (await response.textContent())?.includes(model);
+        },
+        'the subscription event in the IDE',
+        20_000,
+      );
       await shoot(page, '12-ide-subscription');
       await page.getByRole('button', { name: /Stop query/ }).click();
       expect(offMachine).toEqual([]);
@@ -430,7 +501,9 @@ describe.skipIf(skipBrowserTests)('the GraphQL IDE, in Chromium', () => {
   });
 
   it('is not served to a request for data, and the main router gives no key to a page outside development', async () => {
-    const json = await fetch(`http://127.0.0.1:${router.port}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'text/html, application/json' } });
+    const json = await fetch(`http://127.0.0.1:${router.port}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { accept: 'text/html, application/json' },
+    });
     expect(json.headers.get('content-type')).toContain('json');
     const page = await fetch(stack.routerUrl, { headers: { accept: 'text/html' } });
     expect(page.headers.get('content-type')).toContain('text/html');

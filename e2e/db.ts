@@ -29,8 +29,12 @@ export async function outboxLink(type: string, userId: string, field: 'verificat
  * identity would sign it (identity itself issues tokens of at least 30 s).
  */
 export async function shortLivedAccessToken(userId: string, seconds: number): Promise<string> {
-  const [key] = await sql<{ kid: string; privateJwk: { sealed: string } }>('SELECT kid, "privateJwk" FROM identity.signing_keys ORDER BY "createdAt" DESC LIMIT 1');
-  const jwk = JSON.parse(createSecretBox(secretsKey.parse(process.env['SECRETS_KEY'])).open(key!.privateJwk.sealed, 'access token signing key')) as JWK;
+  const [key] = await sql<{ kid: string; privateJwk: { sealed: string } }>(
+    'SELECT kid, "privateJwk" FROM identity.signing_keys ORDER BY "createdAt" DESC LIMIT 1',
+  );
+  const jwk = JSON.parse(
+    createSecretBox(secretsKey.parse(process.env['SECRETS_KEY'])).open(key!.privateJwk.sealed, 'access token signing key'),
+  ) as JWK;
   return new SignJWT({})
     .setProtectedHeader({ alg: 'ES256', kid: key!.kid, typ: 'JWT' })
     .setSubject(userId)

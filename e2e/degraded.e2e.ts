@@ -17,7 +17,13 @@ beforeAll(async () => {
   // Its internal routes too: the router asks them for memberships.
   router = await startExtraRouter(
     'router-degraded',
-    { REDIS_URL: 'redis://127.0.0.1:1', SUBGRAPH_URLS: subgraphUrls, ACCOUNTS_INTERNAL_URL: `http://127.0.0.1:${port}`, SUBGRAPH_TIMEOUT_MS: '500', RATE_LIMIT_PER_MINUTE: '10' },
+    {
+      REDIS_URL: 'redis://127.0.0.1:1',
+      SUBGRAPH_URLS: subgraphUrls,
+      ACCOUNTS_INTERNAL_URL: `http://127.0.0.1:${port}`,
+      SUBGRAPH_TIMEOUT_MS: '500',
+      RATE_LIMIT_PER_MINUTE: '10',
+    },
     '/health/live',
   );
 });
@@ -31,7 +37,11 @@ describe('a failing dependency degrades one feature, not the router', () => {
   it('answers with partial data and an error when a subgraph hangs', async () => {
     const tenant = await createTenant();
     const started = Date.now();
-    const result = await gql('query ($id: ID!) { me { id } organization(id: $id) { id } }', { id: tenant.organizationId }, { token: tenant.user.accessToken, url: router.url });
+    const result = await gql(
+      'query ($id: ID!) { me { id } organization(id: $id) { id } }',
+      { id: tenant.organizationId },
+      { token: tenant.user.accessToken, url: router.url },
+    );
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(result.data).toEqual({ me: { id: tenant.user.userId }, organization: null });
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', retryAfter: 5 });
@@ -42,7 +52,11 @@ describe('a failing dependency degrades one feature, not the router', () => {
 
   it('answers 503 UNAVAILABLE with Retry-After when nothing could be answered', async () => {
     const tenant = await createTenant();
-    const result = await gql('query ($id: ID!) { organization(id: $id) { id } }', { id: tenant.organizationId }, { token: tenant.user.accessToken, url: router.url });
+    const result = await gql(
+      'query ($id: ID!) { organization(id: $id) { id } }',
+      { id: tenant.organizationId },
+      { token: tenant.user.accessToken, url: router.url },
+    );
     expect(result.status).toBe(503);
     expect(result.headers.get('retry-after')).toBe('5');
     expect(result.data).toEqual({ organization: null });
@@ -51,15 +65,28 @@ describe('a failing dependency degrades one feature, not the router', () => {
 
   it('refuses a subscription it cannot check with UNAVAILABLE, not FORBIDDEN, and keeps the connection', async () => {
     const tenant = await createTenant();
-    const client = createClient({ url: router.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${tenant.user.accessToken}` }, retryAttempts: 0 });
+    const client = createClient({
+      url: router.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${tenant.user.accessToken}` },
+      retryAttempts: 0,
+    });
     let closed = false;
     client.on('closed', () => (closed = true));
     const refused = () =>
       new Promise<{ message: string; extensions: { code: string } }[]>((resolve) =>
-        client.subscribe({ query: 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id } }', variables: { org: tenant.organizationId } }, { next: () => undefined, error: (e) => resolve(e as never), complete: () => resolve([]) }),
+        client.subscribe(
+          { query: 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id } }', variables: { org: tenant.organizationId } },
+          { next: () => undefined, error: (e) => resolve(e as never), complete: () => resolve([]) },
+        ),
       );
     for (let i = 0; i < 2; i++) {
-      expect(await refused()).toEqual([expect.objectContaining({ message: expect.stringMatching(/Could not check access/), extensions: { code: 'UNAVAILABLE', retryAfter: 5 } })]);
+      expect(await refused()).toEqual([
+        expect.objectContaining({
+          message: expect.stringMatching(/Could not check access/),
+          extensions: { code: 'UNAVAILABLE', retryAfter: 5 },
+        }),
+      ]);
     }
     expect(closed).toBe(false);
     await client.dispose();
@@ -113,7 +140,9 @@ describe('while accounts cannot answer', () => {
   it('keeps the API keys it has seen working, and answers 503 with Retry-After for the others', async () => {
     const [seen, unseen] = await Promise.all([createTenant(), createTenant()]);
     const query = 'query ($id: ID!) { organization(id: $id) { id } }';
-    expect((await gql(query, { id: seen.organizationId }, { token: seen.apiKey, url: cutOff.url })).data).toEqual({ organization: { id: seen.organizationId } });
+    expect((await gql(query, { id: seen.organizationId }, { token: seen.apiKey, url: cutOff.url })).data).toEqual({
+      organization: { id: seen.organizationId },
+    });
     cut = true;
     for (const socket of proxied) socket.destroy();
     // The shared copy in Redis lapses after a second; then only the router's memory knows the key.

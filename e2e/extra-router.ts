@@ -10,6 +10,10 @@ import { stack } from './client.ts';
 export async function startExtraRouter(name: string, env: Record<string, string>, readyPath = '/health/ready') {
   const port = await freePort();
   const router = services.find((s) => s.name === 'router')!;
-  const { stop } = await startService(router, { ...process.env, ...stack.env, NODE_ENV: 'test', LOG_LEVEL: 'info', ...env, PORT: String(port) }, { port, readyPath, logFile: join(stack.logDir, `${name}.log`) });
+  const { stop } = await startService(
+    router,
+    { ...process.env, ...stack.env, NODE_ENV: 'test', LOG_LEVEL: 'info', ...env, PORT: String(port) },
+    { port, readyPath, logFile: join(stack.logDir, `${name}.log`) },
+  );
   return { port, url: `http://127.0.0.1:${port}/graphql`, stop };
 }

@@ -78,7 +78,16 @@ export default async function setup(project: TestProject) {
     throw error;
   });
   process.stdout.write(`test stack: router ${stack.routerUrl}, database ${databaseUrl}, logs ${logDir}\n`);
-  project.provide('stack', { routerUrl: stack.routerUrl, basePort, databaseUrl, redisUrl, logDir, mailDir: mail.dir, mailUiUrl: mail.uiUrl, env: stack.env });
+  project.provide('stack', {
+    routerUrl: stack.routerUrl,
+    basePort,
+    databaseUrl,
+    redisUrl,
+    logDir,
+    mailDir: mail.dir,
+    mailUiUrl: mail.uiUrl,
+    env: stack.env,
+  });
 
   return async () => {
     await stack.stop();

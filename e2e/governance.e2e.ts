@@ -28,7 +28,13 @@ const auditLog = `query ($id: ID!, $first: Int, $after: String, $kind: AuditKind
 const addMember = 'mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }';
 
 type Tenant = Awaited<ReturnType<typeof createTenant>>;
-const denylist = (organizationId: string, overrides: Record<string, unknown> = {}) => ({ organizationId, name: `deny ${randomUUID()}`, type: 'MODEL_DENYLIST', rules: { models: ['gpt-4'] }, ...overrides });
+const denylist = (organizationId: string, overrides: Record<string, unknown> = {}) => ({
+  organizationId,
+  name: `deny ${randomUUID()}`,
+  type: 'MODEL_DENYLIST',
+  rules: { models: ['gpt-4'] },
+  ...overrides,
+});
 
 async function create(tenant: Tenant, input: Record<string, unknown>) {
   const result = await gql(createPolicy, { input }, { token: tenant.user.accessToken });
@@ -47,13 +53,27 @@ async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolea
   return value;
 }
 
-type Entry = { kind: string; policyId: string; policyName: string; actorUserId: string | null; before: any; after: any; reason: string | null; model: string | null };
+type Entry = {
+  kind: string;
+  policyId: string;
+  policyName: string;
+  actorUserId: string | null;
+  before: any;
+  after: any;
+  reason: string | null;
+  model: string | null;
+};
 async function allEntries(tenant: Tenant, pageSize: number, kind?: string): Promise<Entry[]> {
   const entries: Entry[] = [];
   let after: string | null = null;
   for (let page = 0; page < 50; page++) {
-    const result: GraphQLResult = await gql(auditLog, { id: tenant.organizationId, first: pageSize, after, kind }, { token: tenant.user.accessToken });
-    const connection: { edges: { node: Entry }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } = result.data!.organization.policyAuditLog;
+    const result: GraphQLResult = await gql(
+      auditLog,
+      { id: tenant.organizationId, first: pageSize, after, kind },
+      { token: tenant.user.accessToken },
+    );
+    const connection: { edges: { node: Entry }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } =
+      result.data!.organization.policyAuditLog;
     expect(connection.edges.length).toBeLessThanOrEqual(pageSize);
     entries.push(...connection.edges.map((edge) => edge.node));
     if (!connection.pageInfo.hasNextPage) return entries;
@@ -66,13 +86,36 @@ describe('policies', () => {
   it('creates a policy of each type, enforcing and enabled by default, and lists them on the organization', async () => {
     const tenant = await createTenant();
     const org = tenant.organizationId;
-    const allow = await create(tenant, { organizationId: org, name: 'approved', type: 'MODEL_ALLOWLIST', rules: { models: ['gpt-4o*', 'claude-haiku', 'claude-haiku'] } });
+    const allow = await create(tenant, {
+      organizationId: org,
+      name: 'approved',
+      type: 'MODEL_ALLOWLIST',
+      rules: { models: ['gpt-4o*', 'claude-haiku', 'claude-haiku'] },
+    });
     const deny = await create(tenant, { organizationId: org, name: 'no gpt-4', type: 'MODEL_DENYLIST', rules: { models: ['gpt-4'] } });
-    const spend = await create(tenant, { organizationId: org, name: 'budget', type: 'SPEND_LIMIT', rules: { maxUsdPerMonth: 250.5 }, enforcing: false });
-    const tokens = await create(tenant, { organizationId: org, name: 'tokens', type: 'TOKEN_LIMIT', rules: { maxTokensPerMonth: 1_000_000 }, enabled: false });
+    const spend = await create(tenant, {
+      organizationId: org,
+      name: 'budget',
+      type: 'SPEND_LIMIT',
+      rules: { maxUsdPerMonth: 250.5 },
+      enforcing: false,
+    });
+    const tokens = await create(tenant, {
+      organizationId: org,
+      name: 'tokens',
+      type: 'TOKEN_LIMIT',
+      rules: { maxTokensPerMonth: 1_000_000 },
+      enabled: false,
+    });
 
     // Rules are kept in canonical form (duplicates dropped).
-    expect(allow).toMatchObject({ type: 'MODEL_ALLOWLIST', rules: { models: ['gpt-4o*', 'claude-haiku'] }, enabled: true, enforcing: true, organization: { id: org } });
+    expect(allow).toMatchObject({
+      type: 'MODEL_ALLOWLIST',
+      rules: { models: ['gpt-4o*', 'claude-haiku'] },
+      enabled: true,
+      enforcing: true,
+      organization: { id: org },
+    });
     expect(deny).toMatchObject({ type: 'MODEL_DENYLIST', rules: { models: ['gpt-4'] }, enabled: true, enforcing: true });
     expect(spend).toMatchObject({ type: 'SPEND_LIMIT', rules: { maxUsdPerMonth: 250.5 }, enabled: true, enforcing: false });
     expect(tokens).toMatchObject({ type: 'TOKEN_LIMIT', rules: { maxTokensPerMonth: 1_000_000 }, enabled: false, enforcing: true });
@@ -108,7 +151,11 @@ describe('policies', () => {
     }
     // Updates are checked against the policy's own type.
     const spend = await create(tenant, { organizationId: org, name: 'budget', type: 'SPEND_LIMIT', rules: { maxUsdPerMonth: 10 } });
-    const badUpdate = await gql(updatePolicy, { input: { id: spend.id, rules: { models: ['gpt-4'] } } }, { token: tenant.user.accessToken });
+    const badUpdate = await gql(
+      updatePolicy,
+      { input: { id: spend.id, rules: { models: ['gpt-4'] } } },
+      { token: tenant.user.accessToken },
+    );
     expect(badUpdate.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.rules.maxUsdPerMonth' });
     const listed = await gql(listPolicies, { id: org }, { token: tenant.user.accessToken });
     expect(listed.data!.organization.policies).toEqual([expect.objectContaining({ name: 'budget', rules: { maxUsdPerMonth: 10 } })]);
@@ -154,7 +201,9 @@ describe('policies', () => {
         await gql(deletePolicy, { id }, { token }),
         await gql('query ($id: ID!) { policy(id: $id) { id } }', { id }, { token }),
       ];
-      expect(results.map((r) => [r.errors?.[0]?.extensions.code, r.errors?.[0]?.message])).toEqual(Array(3).fill(['NOT_FOUND', 'Policy not found']));
+      expect(results.map((r) => [r.errors?.[0]?.extensions.code, r.errors?.[0]?.message])).toEqual(
+        Array(3).fill(['NOT_FOUND', 'Policy not found']),
+      );
     }
     const viaKey = await gql('query ($id: ID!) { policy(id: $id) { id } }', { id: policy.id }, { token: b.apiKey });
     expect(viaKey.errors?.[0]?.extensions.code).toBe('NOT_FOUND');
@@ -179,7 +228,11 @@ describe('policies and API keys', () => {
   it('lets the organization’s API keys read policies with policies:read only', async () => {
     const without = await createTenant(['usage:read']);
     await create(without, denylist(without.organizationId));
-    const denied = await gql(`query ($id: ID!) { organization(id: $id) { id policies { id } policyAuditLog { edges { cursor } } } }`, { id: without.organizationId }, { token: without.apiKey });
+    const denied = await gql(
+      `query ($id: ID!) { organization(id: $id) { id policies { id } policyAuditLog { edges { cursor } } } }`,
+      { id: without.organizationId },
+      { token: without.apiKey },
+    );
     expect(denied.data).toEqual({ organization: { id: without.organizationId, policies: null, policyAuditLog: null } });
     expect(denied.errors?.map((e) => [e.path, e.extensions.code])).toEqual([
       [['organization', 'policies'], 'FORBIDDEN'],
@@ -197,25 +250,56 @@ describe('policies and API keys', () => {
 describe('audit log', () => {
   it('records each change with who, when, before and after, newest first, paginated', async () => {
     const tenant = await createTenant();
-    const policy = await create(tenant, { organizationId: tenant.organizationId, name: 'budget', type: 'SPEND_LIMIT', rules: { maxUsdPerMonth: 10 } });
-    const raised = await gql(updatePolicy, { input: { id: policy.id, name: 'bigger budget', rules: { maxUsdPerMonth: 20 } } }, { token: tenant.user.accessToken });
+    const policy = await create(tenant, {
+      organizationId: tenant.organizationId,
+      name: 'budget',
+      type: 'SPEND_LIMIT',
+      rules: { maxUsdPerMonth: 10 },
+    });
+    const raised = await gql(
+      updatePolicy,
+      { input: { id: policy.id, name: 'bigger budget', rules: { maxUsdPerMonth: 20 } } },
+      { token: tenant.user.accessToken },
+    );
     expect(raised.data!.updatePolicy).toMatchObject({ name: 'bigger budget', rules: { maxUsdPerMonth: 20 }, enabled: true });
     const disabled = await gql(updatePolicy, { input: { id: policy.id, enabled: false } }, { token: tenant.user.accessToken });
     expect(disabled.data!.updatePolicy.enabled).toBe(false);
     // Changing nothing records nothing.
-    await gql(updatePolicy, { input: { id: policy.id, enabled: false, rules: { maxUsdPerMonth: 20 } } }, { token: tenant.user.accessToken });
+    await gql(
+      updatePolicy,
+      { input: { id: policy.id, enabled: false, rules: { maxUsdPerMonth: 20 } } },
+      { token: tenant.user.accessToken },
+    );
     const deleted = await gql(deletePolicy, { id: policy.id }, { token: tenant.user.accessToken });
     expect(deleted.data).toEqual({ deletePolicy: { id: policy.id, name: 'bigger budget' } });
 
     const entries = await allEntries(tenant, 2);
     expect(entries.map((e) => e.kind)).toEqual(['POLICY_DELETED', 'POLICY_UPDATED', 'POLICY_UPDATED', 'POLICY_CREATED']);
     expect(entries.every((e) => e.actorUserId === tenant.user.userId && e.policyId === policy.id)).toBe(true);
-    const snapshot = (overrides: Record<string, unknown>) => ({ id: policy.id, name: 'budget', type: 'SPEND_LIMIT', rules: { maxUsdPerMonth: 10 }, enabled: true, enforcing: true, ...overrides });
+    const snapshot = (overrides: Record<string, unknown>) => ({
+      id: policy.id,
+      name: 'budget',
+      type: 'SPEND_LIMIT',
+      rules: { maxUsdPerMonth: 10 },
+      enabled: true,
+      enforcing: true,
+      ...overrides,
+    });
     const [removal, disabling, raising, creation] = entries;
     expect(creation).toMatchObject({ before: null, after: snapshot({}), policyName: 'budget' });
-    expect(raising).toMatchObject({ before: snapshot({}), after: snapshot({ name: 'bigger budget', rules: { maxUsdPerMonth: 20 } }), policyName: 'bigger budget' });
-    expect(disabling).toMatchObject({ before: snapshot({ name: 'bigger budget', rules: { maxUsdPerMonth: 20 } }), after: snapshot({ name: 'bigger budget', rules: { maxUsdPerMonth: 20 }, enabled: false }) });
-    expect(removal).toMatchObject({ before: snapshot({ name: 'bigger budget', rules: { maxUsdPerMonth: 20 }, enabled: false }), after: null });
+    expect(raising).toMatchObject({
+      before: snapshot({}),
+      after: snapshot({ name: 'bigger budget', rules: { maxUsdPerMonth: 20 } }),
+      policyName: 'bigger budget',
+    });
+    expect(disabling).toMatchObject({
+      before: snapshot({ name: 'bigger budget', rules: { maxUsdPerMonth: 20 } }),
+      after: snapshot({ name: 'bigger budget', rules: { maxUsdPerMonth: 20 }, enabled: false }),
+    });
+    expect(removal).toMatchObject({
+      before: snapshot({ name: 'bigger budget', rules: { maxUsdPerMonth: 20 }, enabled: false }),
+      after: null,
+    });
 
     // The same entries one page at a time and all at once; filtered by kind.
     expect(await allEntries(tenant, 1)).toEqual(entries);
@@ -234,14 +318,31 @@ describe('audit log', () => {
     const event = createEvent(
       'policy.violated',
       tenant.organizationId,
-      { organizationId: tenant.organizationId, policyId: policy.id, policyName: 'no gpt-4', model: 'gpt-4', reason: '1 event(s) refused: model "gpt-4" is denied' },
+      {
+        organizationId: tenant.organizationId,
+        policyId: policy.id,
+        policyName: 'no gpt-4',
+        model: 'gpt-4',
+        reason: '1 event(s) refused: model "gpt-4" is denied',
+      },
       { correlationId: 'req-violation' },
     );
     await bus.publish([event]);
     await bus.publish([event]);
     const read = () => allEntries(tenant, 20, 'POLICY_VIOLATED');
     const entries = await eventually(read, (list) => list.length > 0);
-    expect(entries).toEqual([expect.objectContaining({ kind: 'POLICY_VIOLATED', policyId: policy.id, policyName: 'no gpt-4', model: 'gpt-4', actorUserId: null, before: null, after: null, reason: '1 event(s) refused: model "gpt-4" is denied' })]);
+    expect(entries).toEqual([
+      expect.objectContaining({
+        kind: 'POLICY_VIOLATED',
+        policyId: policy.id,
+        policyName: 'no gpt-4',
+        model: 'gpt-4',
+        actorUserId: null,
+        before: null,
+        after: null,
+        reason: '1 event(s) refused: model "gpt-4" is denied',
+      }),
+    ]);
     await new Promise((r) => setTimeout(r, 500));
     expect(await read()).toHaveLength(1);
     // Beside the change that created the policy.
@@ -253,17 +354,31 @@ describe('policy changes reach the usage path', () => {
   it('writes a policy.changed outbox row with each change and relays it to mindweave.policy.events', async () => {
     const tenant = await createTenant();
     const policy = await create(tenant, denylist(tenant.organizationId));
-    const rows = await sql<{ id: string; type: string; payload: unknown }>(`SELECT id, type, payload FROM governance.outbox_events WHERE "aggregateId" = $1`, [policy.id]);
-    expect(rows).toEqual([{ id: expect.any(String), type: 'policy.changed', payload: { organizationId: tenant.organizationId, policyId: policy.id } }]);
+    const rows = await sql<{ id: string; type: string; payload: unknown }>(
+      `SELECT id, type, payload FROM governance.outbox_events WHERE "aggregateId" = $1`,
+      [policy.id],
+    );
+    expect(rows).toEqual([
+      { id: expect.any(String), type: 'policy.changed', payload: { organizationId: tenant.organizationId, policyId: policy.id } },
+    ]);
 
     const started = Date.now();
     const relayed = await eventually(
-      async () => (await redis.xrevrange('mindweave.policy.events', '+', '-', 'COUNT', 500)).flatMap(([, fields]) => eventsOfEntry(fields)).find((e) => e.id === rows[0]!.id),
+      async () =>
+        (await redis.xrevrange('mindweave.policy.events', '+', '-', 'COUNT', 500))
+          .flatMap(([, fields]) => eventsOfEntry(fields))
+          .find((e) => e.id === rows[0]!.id),
       (found) => found !== undefined,
     );
-    expect(relayed).toMatchObject({ type: 'policy.changed', aggregateId: policy.id, data: { organizationId: tenant.organizationId, policyId: policy.id } });
+    expect(relayed).toMatchObject({
+      type: 'policy.changed',
+      aggregateId: policy.id,
+      data: { organizationId: tenant.organizationId, policyId: policy.id },
+    });
     expect(Date.now() - started).toBeLessThan(2_000);
-    const [published] = await sql<{ publishedAt: Date | null }>('SELECT "publishedAt" FROM governance.outbox_events WHERE id = $1', [rows[0]!.id]);
+    const [published] = await sql<{ publishedAt: Date | null }>('SELECT "publishedAt" FROM governance.outbox_events WHERE id = $1', [
+      rows[0]!.id,
+    ]);
     expect(published?.publishedAt).toBeInstanceOf(Date);
 
     // Every change, not only creation.
@@ -276,11 +391,21 @@ describe('policy changes reach the usage path', () => {
   it("serves an organization's policies, disabled ones too, to services only on /internal/policies", async () => {
     const tenant = await createTenant();
     const on = await create(tenant, denylist(tenant.organizationId, { name: 'on' }));
-    const off = await create(tenant, { organizationId: tenant.organizationId, name: 'off', type: 'TOKEN_LIMIT', rules: { maxTokensPerMonth: 5 }, enabled: false, enforcing: false });
+    const off = await create(tenant, {
+      organizationId: tenant.organizationId,
+      name: 'off',
+      type: 'TOKEN_LIMIT',
+      rules: { maxTokensPerMonth: 5 },
+      enabled: false,
+      enforcing: false,
+    });
     const url = `http://127.0.0.1:${stack.basePort + 5}/internal/policies`;
     const secret = stack.env['INTERNAL_SIGNING_SECRET'] ?? 'development-only-internal-signing-secret';
     type Signer = (body: string) => Record<string, string>;
-    const signer = (key: string, identity: Identity, requestId: string): Signer => (body) => signIdentity(key, identity, requestId, body);
+    const signer =
+      (key: string, identity: Identity, requestId: string): Signer =>
+      (body) =>
+        signIdentity(key, identity, requestId, body);
     const post = (sign: Signer | null, payload: unknown = { organizationId: tenant.organizationId }) => {
       const body = JSON.stringify(payload);
       return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...sign?.(body) }, body });
@@ -310,7 +435,9 @@ describe('with the usage path', () => {
     const policy = await create(tenant, denylist(tenant.organizationId, { name: 'no gpt-4', rules: { models: ['gpt-4-*'] } }));
     const refused = await gql(recordUsage, usage('gpt-4-turbo'), { token: tenant.apiKey });
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'POLICY_VIOLATION', policyId: policy.id });
-    expect((await gql(recordUsage, usage('gpt-4o-mini'), { token: tenant.apiKey })).data).toEqual({ recordUsage: { accepted: 1, duplicates: 0 } });
+    expect((await gql(recordUsage, usage('gpt-4o-mini'), { token: tenant.apiKey })).data).toEqual({
+      recordUsage: { accepted: 1, duplicates: 0 },
+    });
 
     const violations = await eventually(
       () => allEntries(tenant, 20, 'POLICY_VIOLATED'),

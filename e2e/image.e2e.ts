@@ -56,18 +56,43 @@ describe.skipIf(!packaged)('the services as the container images run them', () =
   });
 
   it('serve the supergraph: an account, usage recorded with an API key, persisted and summed', async () => {
-    const register = await gql<{ register: { accessToken: string } }>('mutation ($i: RegisterInput!) { register(input: $i) { accessToken } }', { i: { email: `${unique('image')}@example.com`, password: 'image test password', name: 'Image' } }, { url: routerUrl });
+    const register = await gql<{ register: { accessToken: string } }>(
+      'mutation ($i: RegisterInput!) { register(input: $i) { accessToken } }',
+      { i: { email: `${unique('image')}@example.com`, password: 'image test password', name: 'Image' } },
+      { url: routerUrl },
+    );
     const token = register.data!.register.accessToken;
-    const org = await gql<{ createOrganization: { id: string } }>('mutation ($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }', { i: { name: 'Image', slug: unique('image') } }, { token, url: routerUrl });
+    const org = await gql<{ createOrganization: { id: string } }>(
+      'mutation ($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }',
+      { i: { name: 'Image', slug: unique('image') } },
+      { token, url: routerUrl },
+    );
     const organizationId = org.data!.createOrganization.id;
-    const project = await gql<{ createProject: { id: string } }>('mutation ($i: CreateProjectInput!) { createProject(input: $i) { id } }', { i: { organizationId, name: 'Image' } }, { token, url: routerUrl });
-    const key = await gql<{ createApiKey: { key: string } }>('mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { key } }', { i: { projectId: project.data!.createProject.id, name: 'image', scopes: ['usage:write', 'usage:read'] } }, { token, url: routerUrl });
+    const project = await gql<{ createProject: { id: string } }>(
+      'mutation ($i: CreateProjectInput!) { createProject(input: $i) { id } }',
+      { i: { organizationId, name: 'Image' } },
+      { token, url: routerUrl },
+    );
+    const key = await gql<{ createApiKey: { key: string } }>(
+      'mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { key } }',
+      { i: { projectId: project.data!.createProject.id, name: 'image', scopes: ['usage:write', 'usage:read'] } },
+      { token, url: routerUrl },
+    );
     const apiKey = key.data!.createApiKey.key;
-    const recorded = await gql('mutation ($i: [UsageInput!]!) { recordUsageBatch(inputs: $i) { accepted } }', { i: [{ model: 'gpt-4o', inputTokens: 10, outputTokens: 5, latencyMs: 1, idempotencyKey: 'image-1' }] }, { token: apiKey, url: routerUrl });
+    const recorded = await gql(
+      'mutation ($i: [UsageInput!]!) { recordUsageBatch(inputs: $i) { accepted } }',
+      { i: [{ model: 'gpt-4o', inputTokens: 10, outputTokens: 5, latencyMs: 1, idempotencyKey: 'image-1' }] },
+      { token: apiKey, url: routerUrl },
+    );
     expect(recorded.data).toEqual({ recordUsageBatch: { accepted: 1 } });
 
     const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-    const series = () => gql<{ usageSeries: { requests: number }[] }>('query ($o: ID!, $f: DateTime!, $t: DateTime!) { usageSeries(organizationId: $o, from: $f, to: $t, granularity: HOUR) { requests } }', { o: organizationId, f: new Date(hour).toISOString(), t: new Date(hour + 3_600_000).toISOString() }, { token: apiKey, url: routerUrl });
+    const series = () =>
+      gql<{ usageSeries: { requests: number }[] }>(
+        'query ($o: ID!, $f: DateTime!, $t: DateTime!) { usageSeries(organizationId: $o, from: $f, to: $t, granularity: HOUR) { requests } }',
+        { o: organizationId, f: new Date(hour).toISOString(), t: new Date(hour + 3_600_000).toISOString() },
+        { token: apiKey, url: routerUrl },
+      );
     const deadline = Date.now() + 20_000;
     let requests = 0;
     while (requests === 0 && Date.now() < deadline) {
@@ -83,7 +108,10 @@ describe.skipIf(!packaged)('the services as the container images run them', () =
     expect(dashboard.status).toBe(200);
     expect(dashboard.headers.get('content-type')).toContain('text/html');
     const operator = `Basic ${Buffer.from(`admin:${running.env['ADMIN_PASSWORD']}`).toString('base64')}`;
-    const health = (await (await fetch(`${origin}/health`, { headers: { authorization: operator } })).json()) as { status: string; dependencies: Record<string, { status: string }> };
+    const health = (await (await fetch(`${origin}/health`, { headers: { authorization: operator } })).json()) as {
+      status: string;
+      dependencies: Record<string, { status: string }>;
+    };
     expect(health.status).toBe('ok');
     expect(Object.values(health.dependencies).every((dependency) => dependency.status === 'up')).toBe(true);
   });

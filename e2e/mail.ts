@@ -15,7 +15,11 @@ export async function sinkMessages(): Promise<SinkMessage[]> {
 export const messagesTo = async (address: string) => (await sinkMessages()).filter((message) => message.to.includes(address));
 
 /** Waits for `count` messages to `address` matching `match`, and returns them. */
-export async function waitForMail(address: string, match: (message: SinkMessage) => boolean = () => true, options: { count?: number; timeoutMs?: number } = {}): Promise<SinkMessage[]> {
+export async function waitForMail(
+  address: string,
+  match: (message: SinkMessage) => boolean = () => true,
+  options: { count?: number; timeoutMs?: number } = {},
+): Promise<SinkMessage[]> {
   const count = options.count ?? 1;
   const deadline = Date.now() + (options.timeoutMs ?? 15_000);
   for (;;) {

@@ -3,9 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { createTenant, gql, registerUser, unique } from './client.ts';
 import { sql } from './db.ts';
 
-const registerServer = 'mutation ($input: RegisterMcpServerInput!) { registerMcpServer(input: $input) { id name slug description visibility latestVersion { version } } }';
-const publishVersion = 'mutation ($input: PublishMcpServerVersionInput!) { publishMcpServerVersion(input: $input) { version transport deprecated tools { name description inputSchema } } }';
-const deprecateVersion = 'mutation ($serverId: ID!, $version: String!, $reason: String) { deprecateMcpServerVersion(serverId: $serverId, version: $version, reason: $reason) { version deprecated deprecationReason } }';
+const registerServer =
+  'mutation ($input: RegisterMcpServerInput!) { registerMcpServer(input: $input) { id name slug description visibility latestVersion { version } } }';
+const publishVersion =
+  'mutation ($input: PublishMcpServerVersionInput!) { publishMcpServerVersion(input: $input) { version transport deprecated tools { name description inputSchema } } }';
+const deprecateVersion =
+  'mutation ($serverId: ID!, $version: String!, $reason: String) { deprecateMcpServerVersion(serverId: $serverId, version: $version, reason: $reason) { version deprecated deprecationReason } }';
 const searchServers = `query ($search: String, $first: Int, $after: String) {
   mcpServers(search: $search, first: $first, after: $after) {
     totalCount
@@ -23,17 +26,42 @@ type Tenant = Awaited<ReturnType<typeof createTenant>>;
 type Edges = { cursor: string; node: { id: string; slug: string; name: string } }[];
 
 async function register(tenant: Tenant, input: Partial<{ name: string; description: string; visibility: string; slug: string }> = {}) {
-  const result = await gql(registerServer, {
-    input: { organizationId: tenant.organizationId, name: 'Server', description: 'An MCP server', visibility: 'PUBLIC', slug: unique('mcp'), ...input },
-  }, { token: tenant.user.accessToken });
+  const result = await gql(
+    registerServer,
+    {
+      input: {
+        organizationId: tenant.organizationId,
+        name: 'Server',
+        description: 'An MCP server',
+        visibility: 'PUBLIC',
+        slug: unique('mcp'),
+        ...input,
+      },
+    },
+    { token: tenant.user.accessToken },
+  );
   if (!result.data) throw new Error(`registerMcpServer failed: ${JSON.stringify(result.errors)}`);
   return result.data.registerMcpServer as { id: string; slug: string };
 }
 
-function publish(token: string, serverId: string, version: string, tools: { name: string; description?: string; inputSchema?: unknown }[] = [{ name: 'search' }]) {
-  return gql(publishVersion, {
-    input: { serverId, version, transport: 'STREAMABLE_HTTP', tools: tools.map((tool) => ({ description: 'A tool', inputSchema: objectSchema, ...tool })) },
-  }, { token });
+function publish(
+  token: string,
+  serverId: string,
+  version: string,
+  tools: { name: string; description?: string; inputSchema?: unknown }[] = [{ name: 'search' }],
+) {
+  return gql(
+    publishVersion,
+    {
+      input: {
+        serverId,
+        version,
+        transport: 'STREAMABLE_HTTP',
+        tools: tools.map((tool) => ({ description: 'A tool', inputSchema: objectSchema, ...tool })),
+      },
+    },
+    { token },
+  );
 }
 
 async function search(term: string | null, options: { token?: string; first?: number; after?: string } = {}) {
@@ -45,16 +73,38 @@ async function search(term: string | null, options: { token?: string; first?: nu
 describe('registering and publishing MCP servers', () => {
   it('registers a server, publishes versions and shows the latest with its tools', async () => {
     const tenant = await createTenant();
-    const registered = await gql(registerServer, {
-      input: { organizationId: tenant.organizationId, name: '  Files  ', slug: unique('files'), description: 'Reads and writes files', visibility: 'PUBLIC' },
-    }, { token: tenant.user.accessToken });
+    const registered = await gql(
+      registerServer,
+      {
+        input: {
+          organizationId: tenant.organizationId,
+          name: '  Files  ',
+          slug: unique('files'),
+          description: 'Reads and writes files',
+          visibility: 'PUBLIC',
+        },
+      },
+      { token: tenant.user.accessToken },
+    );
     expect(registered.errors).toBeUndefined();
     const server = registered.data!.registerMcpServer;
     expect(server).toMatchObject({ name: 'Files', description: 'Reads and writes files', visibility: 'PUBLIC', latestVersion: null });
 
     const first = await publish(tenant.user.accessToken, server.id, '1.0.0', [
-      { name: 'read_file', description: 'Reads a file', inputSchema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] } },
-      { name: 'list.dir', inputSchema: { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', definitions: { p: { type: 'string' } }, properties: { path: { $ref: '#/definitions/p' } } } },
+      {
+        name: 'read_file',
+        description: 'Reads a file',
+        inputSchema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] },
+      },
+      {
+        name: 'list.dir',
+        inputSchema: {
+          $schema: 'http://json-schema.org/draft-07/schema#',
+          type: 'object',
+          definitions: { p: { type: 'string' } },
+          properties: { path: { $ref: '#/definitions/p' } },
+        },
+      },
     ]);
     expect(first.errors).toBeUndefined();
     expect(first.data!.publishMcpServerVersion).toEqual({
@@ -62,17 +112,28 @@ describe('registering and publishing MCP servers', () => {
       transport: 'STREAMABLE_HTTP',
       deprecated: false,
       tools: [
-        { name: 'read_file', description: 'Reads a file', inputSchema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] } },
+        {
+          name: 'read_file',
+          description: 'Reads a file',
+          inputSchema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] },
+        },
         expect.objectContaining({ name: 'list.dir' }),
       ],
     });
     expect((await publish(tenant.user.accessToken, server.id, '1.1.0-beta.1')).errors).toBeUndefined();
     expect((await publish(tenant.user.accessToken, server.id, '1.1.0')).errors).toBeUndefined();
 
-    const seen = await gql('query ($slug: String!) { mcpServer(slug: $slug) { latestVersion { version } versions { version } publisher { id } } }', { slug: server.slug });
+    const seen = await gql(
+      'query ($slug: String!) { mcpServer(slug: $slug) { latestVersion { version } versions { version } publisher { id } } }',
+      { slug: server.slug },
+    );
     expect(seen.data!.mcpServer.latestVersion).toEqual({ version: '1.1.0' });
     expect(seen.data!.mcpServer.versions).toEqual([{ version: '1.1.0' }, { version: '1.1.0-beta.1' }, { version: '1.0.0' }]);
-    const asMember = await gql('query ($slug: String!) { mcpServer(slug: $slug) { publisher { id name } } }', { slug: server.slug }, { token: tenant.user.accessToken });
+    const asMember = await gql(
+      'query ($slug: String!) { mcpServer(slug: $slug) { publisher { id name } } }',
+      { slug: server.slug },
+      { token: tenant.user.accessToken },
+    );
     expect(asMember.data!.mcpServer.publisher).toEqual({ id: tenant.organizationId, name: 'Tenant' });
   });
 
@@ -91,8 +152,13 @@ describe('registering and publishing MCP servers', () => {
     }
     expect((await publish(tenant.user.accessToken, server.id, '1.10.0')).errors).toBeUndefined();
     // A deprecated version still counts: versions only grow.
-    expect((await gql(deprecateVersion, { serverId: server.id, version: '1.10.0' }, { token: tenant.user.accessToken })).errors).toBeUndefined();
-    expect((await publish(tenant.user.accessToken, server.id, '1.9.0')).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.version' });
+    expect(
+      (await gql(deprecateVersion, { serverId: server.id, version: '1.10.0' }, { token: tenant.user.accessToken })).errors,
+    ).toBeUndefined();
+    expect((await publish(tenant.user.accessToken, server.id, '1.9.0')).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.version',
+    });
   });
 
   it('refuses a tool whose inputSchema is not a valid JSON Schema, naming the tool and saying why', async () => {
@@ -108,7 +174,10 @@ describe('registering and publishing MCP servers', () => {
     ];
     for (const [inputSchema, why] of cases) {
       const refused = await publish(tenant.user.accessToken, server.id, '1.0.0', [{ name: 'fine' }, { name: 'broken', inputSchema }]);
-      expect(refused.errors?.[0]?.extensions, JSON.stringify(inputSchema)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.tools.1.inputSchema' });
+      expect(refused.errors?.[0]?.extensions, JSON.stringify(inputSchema)).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'input.tools.1.inputSchema',
+      });
       expect(refused.errors?.[0]?.message).toContain(why);
     }
     const duplicate = await publish(tenant.user.accessToken, server.id, '1.0.0', [{ name: 'same' }, { name: 'same' }]);
@@ -122,9 +191,19 @@ describe('registering and publishing MCP servers', () => {
   it('lets only OWNER and ADMIN members register and publish', async () => {
     const owner = await createTenant();
     const [member, admin, outsider] = await Promise.all([registerUser('Member'), registerUser('Admin'), createTenant()]);
-    await gql(addMember, { input: { organizationId: owner.organizationId, userId: member.userId, role: 'MEMBER' } }, { token: owner.user.accessToken });
-    await gql(addMember, { input: { organizationId: owner.organizationId, userId: admin.userId, role: 'ADMIN' } }, { token: owner.user.accessToken });
-    const input = (slug = unique('roles')) => ({ input: { organizationId: owner.organizationId, name: 'Roles', slug, description: '', visibility: 'PRIVATE' } });
+    await gql(
+      addMember,
+      { input: { organizationId: owner.organizationId, userId: member.userId, role: 'MEMBER' } },
+      { token: owner.user.accessToken },
+    );
+    await gql(
+      addMember,
+      { input: { organizationId: owner.organizationId, userId: admin.userId, role: 'ADMIN' } },
+      { token: owner.user.accessToken },
+    );
+    const input = (slug = unique('roles')) => ({
+      input: { organizationId: owner.organizationId, name: 'Roles', slug, description: '', visibility: 'PRIVATE' },
+    });
 
     expect((await gql(registerServer, input(), { token: member.accessToken })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
     expect((await gql(registerServer, input(), { token: owner.apiKey })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
@@ -140,7 +219,9 @@ describe('registering and publishing MCP servers', () => {
     // Another tenant cannot tell that the private server exists.
     expect((await publish(outsider.user.accessToken, serverId, '1.0.0')).errors?.[0]?.extensions.code).toBe('NOT_FOUND');
     expect((await publish(admin.accessToken, serverId, '1.0.0')).errors).toBeUndefined();
-    expect((await gql(deprecateVersion, { serverId, version: '1.0.0' }, { token: member.accessToken })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    expect((await gql(deprecateVersion, { serverId, version: '1.0.0' }, { token: member.accessToken })).errors?.[0]?.extensions.code).toBe(
+      'FORBIDDEN',
+    );
 
     // A public server is no secret, but outsiders still may not publish to it.
     const open = await register(owner, { visibility: 'PUBLIC' });
@@ -152,7 +233,11 @@ describe('registering and publishing MCP servers', () => {
     const slug = unique('taken');
     await register(a, { slug });
     for (const tenant of [a, b]) {
-      const again = await gql(registerServer, { input: { organizationId: tenant.organizationId, name: 'Again', slug, description: '', visibility: 'PUBLIC' } }, { token: tenant.user.accessToken });
+      const again = await gql(
+        registerServer,
+        { input: { organizationId: tenant.organizationId, name: 'Again', slug, description: '', visibility: 'PUBLIC' } },
+        { token: tenant.user.accessToken },
+      );
       expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.slug' });
     }
     const cases = [
@@ -162,7 +247,11 @@ describe('registering and publishing MCP servers', () => {
       [{ description: 'x'.repeat(2001) }, 'input.description'],
     ] as const;
     for (const [change, field] of cases) {
-      const result = await gql(registerServer, { input: { organizationId: a.organizationId, name: 'n', slug: unique('ok'), description: '', visibility: 'PUBLIC', ...change } }, { token: a.user.accessToken });
+      const result = await gql(
+        registerServer,
+        { input: { organizationId: a.organizationId, name: 'n', slug: unique('ok'), description: '', visibility: 'PUBLIC', ...change } },
+        { token: a.user.accessToken },
+      );
       expect(result.errors?.[0]?.extensions, field).toMatchObject({ code: 'BAD_USER_INPUT', field });
       expect(result.errors?.[0]?.message).toContain(field);
     }
@@ -173,10 +262,17 @@ describe('registering and publishing MCP servers', () => {
     const server = await register(tenant);
     expect((await publish(tenant.user.accessToken, server.id, '2.0.0')).errors).toBeUndefined();
     expect((await publish(tenant.user.accessToken, server.id, '1.0.0')).errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
-    const read = () => sql<{ type: string; payload: unknown; publishedAt: Date | null }>('SELECT type, payload, "publishedAt" FROM mcp_registry.outbox_events WHERE "aggregateId" = $1', [server.id]);
+    const read = () =>
+      sql<{ type: string; payload: unknown; publishedAt: Date | null }>(
+        'SELECT type, payload, "publishedAt" FROM mcp_registry.outbox_events WHERE "aggregateId" = $1',
+        [server.id],
+      );
     const rows = await read();
     expect(rows.map(({ type, payload }) => ({ type, payload }))).toEqual([
-      { type: 'mcp.server.published', payload: { organizationId: tenant.organizationId, serverId: server.id, slug: server.slug, version: '2.0.0' } },
+      {
+        type: 'mcp.server.published',
+        payload: { organizationId: tenant.organizationId, serverId: server.id, slug: server.slug, version: '2.0.0' },
+      },
     ]);
     // The relay then publishes it to the event bus.
     const deadline = Date.now() + 10_000;
@@ -197,15 +293,30 @@ describe('registering and publishing MCP servers', () => {
     expect((await search(newTool)).totalCount).toBe(1);
     expect((await search(oldTool)).totalCount).toBe(0);
 
-    const deprecated = await gql(deprecateVersion, { serverId: server.id, version: '2.0.0', reason: 'Leaks tokens' }, { token: tenant.user.accessToken });
+    const deprecated = await gql(
+      deprecateVersion,
+      { serverId: server.id, version: '2.0.0', reason: 'Leaks tokens' },
+      { token: tenant.user.accessToken },
+    );
     expect(deprecated.data!.deprecateMcpServerVersion).toEqual({ version: '2.0.0', deprecated: true, deprecationReason: 'Leaks tokens' });
     const found = await search(oldTool);
-    expect(found.edges.map((e) => e.node)).toEqual([expect.objectContaining({ id: server.id, latestVersion: { version: '1.0.0', tools: [{ name: oldTool }] } })]);
+    expect(found.edges.map((e) => e.node)).toEqual([
+      expect.objectContaining({ id: server.id, latestVersion: { version: '1.0.0', tools: [{ name: oldTool }] } }),
+    ]);
     expect((await search(newTool)).totalCount).toBe(0);
 
     await gql(deprecateVersion, { serverId: server.id, version: '1.0.0' }, { token: tenant.user.accessToken });
-    const none = await gql('query ($slug: String!) { mcpServer(slug: $slug) { latestVersion { version } versions { version deprecated } } }', { slug: server.slug });
-    expect(none.data!.mcpServer).toEqual({ latestVersion: null, versions: [{ version: '2.0.0', deprecated: true }, { version: '1.0.0', deprecated: true }] });
+    const none = await gql(
+      'query ($slug: String!) { mcpServer(slug: $slug) { latestVersion { version } versions { version deprecated } } }',
+      { slug: server.slug },
+    );
+    expect(none.data!.mcpServer).toEqual({
+      latestVersion: null,
+      versions: [
+        { version: '2.0.0', deprecated: true },
+        { version: '1.0.0', deprecated: true },
+      ],
+    });
     const missing = await gql(deprecateVersion, { serverId: server.id, version: '9.9.9' }, { token: tenant.user.accessToken });
     expect(missing.errors?.[0]?.extensions.code).toBe('NOT_FOUND');
   });
@@ -258,22 +369,40 @@ describe('searching MCP servers', () => {
     // Without a search: newest first, here within the organization.
     const listing = `query ($id: ID!, $after: String) { organization(id: $id) { mcpServers(first: 3, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { name } } } } }`;
     const page1 = await gql(listing, { id: tenant.organizationId }, { token: tenant.user.accessToken });
-    expect(page1.data!.organization.mcpServers).toMatchObject({ totalCount: 5, pageInfo: { hasNextPage: true }, edges: [{ node: { name: 'Paged 4' } }, { node: { name: 'Paged 3' } }, { node: { name: 'Paged 2' } }] });
-    const page2 = await gql(listing, { id: tenant.organizationId, after: page1.data!.organization.mcpServers.pageInfo.endCursor }, { token: tenant.user.accessToken });
-    expect(page2.data!.organization.mcpServers).toMatchObject({ pageInfo: { hasNextPage: false }, edges: [{ node: { name: 'Paged 1' } }, { node: { name: 'Paged 0' } }] });
+    expect(page1.data!.organization.mcpServers).toMatchObject({
+      totalCount: 5,
+      pageInfo: { hasNextPage: true },
+      edges: [{ node: { name: 'Paged 4' } }, { node: { name: 'Paged 3' } }, { node: { name: 'Paged 2' } }],
+    });
+    const page2 = await gql(
+      listing,
+      { id: tenant.organizationId, after: page1.data!.organization.mcpServers.pageInfo.endCursor },
+      { token: tenant.user.accessToken },
+    );
+    expect(page2.data!.organization.mcpServers).toMatchObject({
+      pageInfo: { hasNextPage: false },
+      edges: [{ node: { name: 'Paged 1' } }, { node: { name: 'Paged 0' } }],
+    });
 
-    const all = await gql<{ mcpServers: { totalCount: number; edges: unknown[] } }>('{ mcpServers(first: 100) { totalCount edges { node { id } } } }');
+    const all = await gql<{ mcpServers: { totalCount: number; edges: unknown[] } }>(
+      '{ mcpServers(first: 100) { totalCount edges { node { id } } } }',
+    );
     expect(all.data!.mcpServers.totalCount).toBeGreaterThanOrEqual(5);
     expect(all.data!.mcpServers.edges.length).toBe(Math.min(all.data!.mcpServers.totalCount, 100));
   });
 
   it('refuses a first outside 1..100 and a cursor that is not one, naming the argument', async () => {
-    const light = 'query ($search: String, $first: Int, $after: String) { mcpServers(search: $search, first: $first, after: $after) { totalCount } }';
+    const light =
+      'query ($search: String, $first: Int, $after: String) { mcpServers(search: $search, first: $first, after: $after) { totalCount } }';
     for (const first of [0, 101, -1]) {
       const result = await gql(light, { search: 'x', first });
       expect(result.errors?.[0]?.extensions, String(first)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
     }
-    for (const [term, after] of [['x', 'garbage'], ['x', Buffer.from('["2020-01-01T00:00:00.000Z","00000000-0000-4000-8000-000000000000"]').toString('base64url')], [null, Buffer.from('[1,2]').toString('base64url')]] as const) {
+    for (const [term, after] of [
+      ['x', 'garbage'],
+      ['x', Buffer.from('["2020-01-01T00:00:00.000Z","00000000-0000-4000-8000-000000000000"]').toString('base64url')],
+      [null, Buffer.from('[1,2]').toString('base64url')],
+    ] as const) {
       const result = await gql(light, { search: term, after });
       expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
     }
@@ -281,9 +410,17 @@ describe('searching MCP servers', () => {
 
   it('shows a private server to its organization (members, and API keys with mcp:read) only', async () => {
     const [owner, other] = await Promise.all([createTenant(['mcp:read']), createTenant(['mcp:read'])]);
-    const ingestOnly = await gql<{ createApiKey: { key: string } }>('mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }', { input: { projectId: owner.projectId, name: 'ingest', scopes: ['usage:write'] } }, { token: owner.user.accessToken });
+    const ingestOnly = await gql<{ createApiKey: { key: string } }>(
+      'mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
+      { input: { projectId: owner.projectId, name: 'ingest', scopes: ['usage:write'] } },
+      { token: owner.user.accessToken },
+    );
     const member = await registerUser('Member');
-    await gql(addMember, { input: { organizationId: owner.organizationId, userId: member.userId, role: 'VIEWER' } }, { token: owner.user.accessToken });
+    await gql(
+      addMember,
+      { input: { organizationId: owner.organizationId, userId: member.userId, role: 'VIEWER' } },
+      { token: owner.user.accessToken },
+    );
     const term = word();
     const hidden = await register(owner, { name: `${term} internal`, visibility: 'PRIVATE' });
     const open = await register(owner, { name: `${term} public`, visibility: 'PUBLIC' });
@@ -306,15 +443,24 @@ describe('searching MCP servers', () => {
         { token },
       );
       expect(viaPublisher.errors).toBeUndefined();
-      expect(viaPublisher.data!.mcpServer.publisher).toEqual({ id: owner.organizationId, mcpServers: { totalCount: 1, edges: [{ node: { id: open.id } }] } });
+      expect(viaPublisher.data!.mcpServer.publisher).toEqual({
+        id: owner.organizationId,
+        mcpServers: { totalCount: 1, edges: [{ node: { id: open.id } }] },
+      });
     }
-    const asMember = await gql('query ($id: ID!) { organization(id: $id) { name mcpServers { totalCount } } }', { id: owner.organizationId }, { token: member.accessToken });
+    const asMember = await gql(
+      'query ($id: ID!) { organization(id: $id) { name mcpServers { totalCount } } }',
+      { id: owner.organizationId },
+      { token: member.accessToken },
+    );
     expect(asMember.data!.organization).toEqual({ name: 'Tenant', mcpServers: { totalCount: 2 } });
   });
 
   it("tells the router's cost analysis how many servers a page holds", async () => {
-    const query = (first: number) => `{ mcpServers(search: "x", first: ${first}) { edges { node { id latestVersion { tools { name } } } } } }`;
-    const cost = async (first: number) => (await gql(query(first), {}, { headers: { 'x-include-cost': 'true' } })).extensions?.['cost']?.estimated as number;
+    const query = (first: number) =>
+      `{ mcpServers(search: "x", first: ${first}) { edges { node { id latestVersion { tools { name } } } } } }`;
+    const cost = async (first: number) =>
+      (await gql(query(first), {}, { headers: { 'x-include-cost': 'true' } })).extensions?.['cost']?.estimated as number;
     const [one, ten] = [await cost(1), await cost(10)];
     expect(one).toBeGreaterThan(0);
     expect(ten).toBeGreaterThan(one * 5);

@@ -18,7 +18,13 @@ it("relays identity's outbox to the event bus: user.created reaches mindweave.us
   }
   expect(entry).toBeDefined();
   const envelope = entry!;
-  expect(envelope).toMatchObject({ type: 'user.created', aggregateId: user.userId, data: { email: user.email, verificationUrl: expect.stringContaining('/verify-email?token=') } });
-  const [row] = await sql<{ id: string; publishedAt: Date | null }>('SELECT id, "publishedAt" FROM identity.outbox_events WHERE id = $1', [envelope.id]);
+  expect(envelope).toMatchObject({
+    type: 'user.created',
+    aggregateId: user.userId,
+    data: { email: user.email, verificationUrl: expect.stringContaining('/verify-email?token=') },
+  });
+  const [row] = await sql<{ id: string; publishedAt: Date | null }>('SELECT id, "publishedAt" FROM identity.outbox_events WHERE id = $1', [
+    envelope.id,
+  ]);
   expect(row?.publishedAt).toBeInstanceOf(Date);
 });

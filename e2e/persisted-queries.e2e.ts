@@ -10,13 +10,25 @@ import { startExtraRouter } from './extra-router.ts';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 async function post(url: string, body: unknown, token?: string) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as { data?: any; errors?: { extensions: { code: string } }[] } };
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as { data?: any; errors?: { extensions: { code: string } }[] },
+  };
 }
 async function get(url: string, params: Record<string, unknown>, token?: string) {
   const search = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
   const response = await fetch(`${url}?${search}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as { data?: any; errors?: { extensions: { code: string } }[] } };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as { data?: any; errors?: { extensions: { code: string } }[] },
+  };
 }
 const apq = (hash: string) => ({ persistedQuery: { version: 1, sha256Hash: hash } });
 
@@ -40,12 +52,16 @@ describe('automatic persisted queries', () => {
     const register = await post(stack.routerUrl, { query, extensions: apq(hash) }, tenant.user.accessToken);
     expect(register.body.data).toEqual({ me: { id: tenant.user.userId } });
 
-    expect((await post(stack.routerUrl, { extensions: apq(hash) }, tenant.user.accessToken)).body.data).toEqual({ me: { id: tenant.user.userId } });
+    expect((await post(stack.routerUrl, { extensions: apq(hash) }, tenant.user.accessToken)).body.data).toEqual({
+      me: { id: tenant.user.userId },
+    });
     const viaGet = await get(stack.routerUrl, { extensions: apq(hash) }, tenant.user.accessToken);
     expect(viaGet.body.data).toEqual({ me: { id: tenant.user.userId } });
     expect(viaGet.headers.get('cache-control')).toBe('private, max-age=0, must-revalidate');
     // Registered through one instance, known to the other.
-    expect((await post(second.url, { extensions: apq(hash) }, tenant.user.accessToken)).body.data).toEqual({ me: { id: tenant.user.userId } });
+    expect((await post(second.url, { extensions: apq(hash) }, tenant.user.accessToken)).body.data).toEqual({
+      me: { id: tenant.user.userId },
+    });
   });
 
   it('refuses a hash that does not match its document', async () => {
@@ -63,7 +79,9 @@ describe('automatic persisted queries', () => {
     expect(anonymous.headers.get('cache-control')).toBe('public, max-age=60');
     // A signed-in caller may see private servers: its answer is its own.
     const tenant = await createTenant();
-    expect((await get(stack.routerUrl, { extensions: apq(hash) }, tenant.user.accessToken)).headers.get('cache-control')).toBe('private, max-age=0, must-revalidate');
+    expect((await get(stack.routerUrl, { extensions: apq(hash) }, tenant.user.accessToken)).headers.get('cache-control')).toBe(
+      'private, max-age=0, must-revalidate',
+    );
     // A POST, or a GET with the query text instead of a hash, is not cached.
     expect((await get(stack.routerUrl, { query })).headers.get('cache-control')).not.toMatch(/public/);
   });
@@ -83,14 +101,24 @@ describe('trusted documents in safelist mode', () => {
     const tenant = await createTenant();
     const result = await post(safelist.url, { extensions: apq(sha256(trusted)) }, tenant.user.accessToken);
     expect(result.body.data).toEqual({ me: { id: tenant.user.userId, email: tenant.user.email } });
-    expect((await post(safelist.url, { query: trusted }, tenant.user.accessToken)).body.data).toEqual({ me: { id: tenant.user.userId, email: tenant.user.email } });
+    expect((await post(safelist.url, { query: trusted }, tenant.user.accessToken)).body.data).toEqual({
+      me: { id: tenant.user.userId, email: tenant.user.email },
+    });
   });
 
   it('holds subscriptions over WebSocket to the manifest too', async () => {
     const tenant = await createTenant();
-    const client = createClient({ url: safelist.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: tenant.apiKey }, retryAttempts: 0 });
+    const client = createClient({
+      url: safelist.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: tenant.apiKey },
+      retryAttempts: 0,
+    });
     const error = await new Promise<unknown>((resolve) => {
-      client.subscribe({ query: 'subscription ($o: ID!) { usageUpdated(organizationId: $o) { id } }', variables: { o: tenant.organizationId } }, { next: () => undefined, error: resolve, complete: () => resolve(null) });
+      client.subscribe(
+        { query: 'subscription ($o: ID!) { usageUpdated(organizationId: $o) { id } }', variables: { o: tenant.organizationId } },
+        { next: () => undefined, error: resolve, complete: () => resolve(null) },
+      );
     });
     await client.dispose();
     expect(JSON.stringify(error)).toContain('PERSISTED_QUERY_NOT_ALLOWED');

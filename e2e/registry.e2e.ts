@@ -16,20 +16,35 @@ it('picks up a published supergraph without a restart', async () => {
   const tenant = await createTenant();
   const query = 'query ($id: ID!) { organization(id: $id) { id } }';
   const current = await readFile(supergraphFile, 'utf8');
-  expect((await publishSupergraph({ databaseUrl: stack.databaseUrl, supergraphSdl: current, subgraphs: {}, author: 'e2e' })).id).toBeGreaterThan(0);
-  expect((await gql(query, { id: tenant.organizationId }, { token: tenant.user.accessToken, url: router.url })).data).toEqual({ organization: { id: tenant.organizationId } });
+  expect(
+    (await publishSupergraph({ databaseUrl: stack.databaseUrl, supergraphSdl: current, subgraphs: {}, author: 'e2e' })).id,
+  ).toBeGreaterThan(0);
+  expect((await gql(query, { id: tenant.organizationId }, { token: tenant.user.accessToken, url: router.url })).data).toEqual({
+    organization: { id: tenant.organizationId },
+  });
 
   // Publish a supergraph of identity alone: accounts' fields disappear from the live router.
-  const composed = await compose((await readSupergraphConfig()).filter((s) => s.name === 'identity'), (config) => printSubgraph(config.name));
+  const composed = await compose(
+    (await readSupergraphConfig()).filter((s) => s.name === 'identity'),
+    (config) => printSubgraph(config.name),
+  );
   if (!composed.ok) throw new Error(composed.errors.join('\n'));
-  const published = await publishSupergraph({ databaseUrl: stack.databaseUrl, supergraphSdl: composed.supergraphSdl, subgraphs: { identity: composed.subgraphs[0]!.sdl }, author: 'e2e' });
+  const published = await publishSupergraph({
+    databaseUrl: stack.databaseUrl,
+    supergraphSdl: composed.supergraphSdl,
+    subgraphs: { identity: composed.subgraphs[0]!.sdl },
+    author: 'e2e',
+  });
   expect(published.published).toBe(true);
   const deadline = Date.now() + 10_000;
   let code: string | undefined;
   while (Date.now() < deadline && code !== 'GRAPHQL_VALIDATION_FAILED') {
-    code = (await gql(query, { id: tenant.organizationId }, { token: tenant.user.accessToken, url: router.url })).errors?.[0]?.extensions.code;
+    code = (await gql(query, { id: tenant.organizationId }, { token: tenant.user.accessToken, url: router.url })).errors?.[0]?.extensions
+      .code;
     if (code !== 'GRAPHQL_VALIDATION_FAILED') await new Promise((r) => setTimeout(r, 200));
   }
   expect(code).toBe('GRAPHQL_VALIDATION_FAILED');
-  expect((await gql('{ me { id } }', {}, { token: tenant.user.accessToken, url: router.url })).data).toEqual({ me: { id: tenant.user.userId } });
+  expect((await gql('{ me { id } }', {}, { token: tenant.user.accessToken, url: router.url })).data).toEqual({
+    me: { id: tenant.user.userId },
+  });
 });

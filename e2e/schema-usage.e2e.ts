@@ -38,7 +38,9 @@ function withoutField(sdl: string, type: string, field: string): string {
   const start = lines.findIndex((line) => line === `type ${type}` || line.startsWith(`type ${type} `));
   if (start < 0) throw new Error(`no type ${type}`);
   const end = lines.findIndex((line, index) => index > start && line === '}');
-  const at = lines.findIndex((line, index) => index > start && index < end && (line.trimStart().startsWith(`${field}:`) || line.trimStart().startsWith(`${field}(`)));
+  const at = lines.findIndex(
+    (line, index) => index > start && index < end && (line.trimStart().startsWith(`${field}:`) || line.trimStart().startsWith(`${field}(`)),
+  );
   if (at < 0) throw new Error(`no field ${type}.${field}`);
   return [...lines.slice(0, at), ...lines.slice(at + 1)].join('\n');
 }
@@ -57,11 +59,19 @@ beforeAll(async () => {
   tenant = await createTenant();
   dir = await mkdtemp(join(tmpdir(), 'mw-schema-usage-'));
   for (let i = 0; i < 3; i++) {
-    const result = await gql(webQuery, { id: tenant.organizationId }, { token: tenant.user.accessToken, headers: { 'apollographql-client-name': web, 'apollographql-client-version': '2.1.0' } });
+    const result = await gql(
+      webQuery,
+      { id: tenant.organizationId },
+      { token: tenant.user.accessToken, headers: { 'apollographql-client-name': web, 'apollographql-client-version': '2.1.0' } },
+    );
     expect(result.errors).toBeUndefined();
   }
   for (let i = 0; i < 2; i++) {
-    const result = await gql(cliQuery, {}, { token: tenant.user.accessToken, headers: { 'x-client-name': cli, 'x-client-version': '0.9' } });
+    const result = await gql(
+      cliQuery,
+      {},
+      { token: tenant.user.accessToken, headers: { 'x-client-name': cli, 'x-client-version': '0.9' } },
+    );
     expect(result.errors).toBeUndefined();
   }
   // Reported each half second by the router, stored by the workers' consumer.
@@ -81,7 +91,14 @@ afterAll(async () => {
 
 describe('schema checks against recorded traffic', () => {
   it('stores each operation with its client, version, coordinates, requests and latency', async () => {
-    const [row] = await sql<{ operation_name: string; client_version: string; requests: string; errors: string; latency: string[]; coordinates: string[] }>(
+    const [row] = await sql<{
+      operation_name: string;
+      client_version: string;
+      requests: string;
+      errors: string;
+      latency: string[];
+      coordinates: string[];
+    }>(
       `SELECT u.operation_name, u.client_version, sum(u.requests) AS requests, sum(u.errors) AS errors, o.coordinates,
               (SELECT array_agg(x) FROM (SELECT unnest(latency) AS x FROM schema_registry.operation_usage WHERE client_name = $1) l) AS latency
        FROM schema_registry.operation_usage u JOIN schema_registry.operations o ON o.hash = u.operation_hash AND o.name = u.operation_name
@@ -89,14 +106,25 @@ describe('schema checks against recorded traffic', () => {
       [web],
     );
     expect(row).toMatchObject({ operation_name: 'UsageWebOrganization', client_version: '2.1.0', requests: '3', errors: '0' });
-    expect(row!.coordinates).toEqual(expect.arrayContaining(['Query.organization', 'Query.organization.id', 'Organization.slug', 'Organization.name', 'ID']));
+    expect(row!.coordinates).toEqual(
+      expect.arrayContaining(['Query.organization', 'Query.organization.id', 'Organization.slug', 'Organization.name', 'ID']),
+    );
     expect(row!.latency.reduce((sum, n) => sum + Number(n), 0)).toBe(3);
   });
 
   it('counts a subscription once, when it is subscribed, with the client named in connection_init', async () => {
     const live = unique('e2e-usage-live');
-    const client = createClient({ url: wsUrl(stack.routerUrl), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${tenant.user.accessToken}`, 'x-client-name': live, 'x-client-version': '3' }, retryAttempts: 0, lazy: false, onNonLazyError: () => undefined });
-    const watched = watch(client, 'subscription UsageLive($id: ID!) { usageUpdated(organizationId: $id) { id model } }', { id: tenant.organizationId });
+    const client = createClient({
+      url: wsUrl(stack.routerUrl),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${tenant.user.accessToken}`, 'x-client-name': live, 'x-client-version': '3' },
+      retryAttempts: 0,
+      lazy: false,
+      onNonLazyError: () => undefined,
+    });
+    const watched = watch(client, 'subscription UsageLive($id: ID!) { usageUpdated(organizationId: $id) { id model } }', {
+      id: tenant.organizationId,
+    });
     try {
       const [row] = await waitFor('the subscription in the registry', async () => {
         const rows = await sql<{ operation_name: string; type: string; client_version: string; requests: string }>(
@@ -177,10 +205,22 @@ describe('schema usage in GraphQL', () => {
   it('shows owners and admins of the platform organization who uses a field, and operations by client over time', async () => {
     const platformId = stack.env['PLATFORM_ORGANIZATION_ID']!;
     // The platform organization is the operator's, made once at installation.
-    await sql(`INSERT INTO accounts.organizations (id, name, slug) VALUES ($1, 'Platform', $2) ON CONFLICT (id) DO NOTHING`, [platformId, unique('platform')]);
-    await sql(`INSERT INTO accounts.memberships (id, "organizationId", "userId", role) VALUES (gen_random_uuid(), $1, $2, 'OWNER')`, [platformId, tenant.user.userId]);
+    await sql(`INSERT INTO accounts.organizations (id, name, slug) VALUES ($1, 'Platform', $2) ON CONFLICT (id) DO NOTHING`, [
+      platformId,
+      unique('platform'),
+    ]);
+    await sql(`INSERT INTO accounts.memberships (id, "organizationId", "userId", role) VALUES (gen_random_uuid(), $1, $2, 'OWNER')`, [
+      platformId,
+      tenant.user.userId,
+    ]);
 
-    const field = await gql<{ fieldUsage: { requests: number; clients: string[]; operations: { operationName: string; clientName: string; clientVersions: string[]; requests: number }[] } }>(
+    const field = await gql<{
+      fieldUsage: {
+        requests: number;
+        clients: string[];
+        operations: { operationName: string; clientName: string; clientVersions: string[]; requests: number }[];
+      };
+    }>(
       'query ($c: String!) { fieldUsage(coordinate: $c, days: 1) { requests clients operations { operationName clientName clientVersions requests } } }',
       { c: 'Organization.slug' },
       { token: tenant.user.accessToken },
@@ -188,7 +228,12 @@ describe('schema usage in GraphQL', () => {
     expect(field.errors).toBeUndefined();
     expect(field.data!.fieldUsage.clients).toContain(web);
     expect(field.data!.fieldUsage.clients).not.toContain(cli);
-    expect(field.data!.fieldUsage.operations).toContainEqual({ operationName: 'UsageWebOrganization', clientName: web, clientVersions: ['2.1.0'], requests: 3 });
+    expect(field.data!.fieldUsage.operations).toContainEqual({
+      operationName: 'UsageWebOrganization',
+      clientName: web,
+      clientVersions: ['2.1.0'],
+      requests: 3,
+    });
 
     const now = Date.now();
     const series = await gql<{ operationUsage: { operationName: string; clientVersion: string; requests: number; errors: number }[] }>(

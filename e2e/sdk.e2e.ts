@@ -67,7 +67,13 @@ const spyingFetch: typeof fetch = async (input, init) => {
 };
 const clients: ReturnType<typeof createMindWeaveClient>[] = [];
 function client(options: Partial<MindWeaveClientOptions> = {}) {
-  const created = createMindWeaveClient({ url: stack.routerUrl, fetch: spyingFetch, webSocketImpl: WebSocket, retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 1_000 }, ...options });
+  const created = createMindWeaveClient({
+    url: stack.routerUrl,
+    fetch: spyingFetch,
+    webSocketImpl: WebSocket,
+    retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 1_000 },
+    ...options,
+  });
   clients.push(created);
   return created;
 }
@@ -89,16 +95,25 @@ async function sdkTenant(url = stack.routerUrl) {
   const anonymous = client({ url });
   const { register } = await anonymous.request(RegisterDocument, { input: { email, password: testPassword, name: 'SDK User' } });
   const user = client({ url, auth: { accessToken: register.accessToken! } });
-  const organization = (await user.request(CreateOrganizationDocument, { input: { name: 'SDK Org', slug: unique('sdk') } })).createOrganization;
-  const project = (await user.request(CreateProjectDocument, { input: { organizationId: organization.id, name: 'SDK Project' } })).createProject;
-  const created = (await user.request(CreateApiKeyDocument, { input: { projectId: project.id, name: 'sdk', scopes: ['usage:write', 'usage:read'] } })).createApiKey;
+  const organization = (await user.request(CreateOrganizationDocument, { input: { name: 'SDK Org', slug: unique('sdk') } }))
+    .createOrganization;
+  const project = (await user.request(CreateProjectDocument, { input: { organizationId: organization.id, name: 'SDK Project' } }))
+    .createProject;
+  const created = (
+    await user.request(CreateApiKeyDocument, { input: { projectId: project.id, name: 'sdk', scopes: ['usage:write', 'usage:read'] } })
+  ).createApiKey;
   return { email, register, anonymous, user, organization, project, created, service: client({ url, auth: { apiKey: created.key } }) };
 }
 
 describe('the SDK against the supergraph', () => {
   it('registers, signs in, refreshes and signs out', async () => {
     const { email, register, anonymous } = await sdkTenant();
-    expect(register).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String), requiresMfa: false, user: { email, name: 'SDK User' } });
+    expect(register).toMatchObject({
+      accessToken: expect.any(String),
+      refreshToken: expect.any(String),
+      requiresMfa: false,
+      user: { email, name: 'SDK User' },
+    });
 
     const { login } = await anonymous.request(LoginDocument, { input: { email, password: testPassword } });
     expect(login.user?.id).toBe(register.user?.id);
@@ -116,13 +131,22 @@ describe('the SDK against the supergraph', () => {
   it('reads the signed-in user with memberships, organizations and projects, and an organization', async () => {
     const tenant = await sdkTenant();
     const { me } = await tenant.user.request(MeDocument);
-    expect(me).toMatchObject({ email: tenant.email, memberships: [{ role: 'OWNER', organization: { id: tenant.organization.id, projects: [{ id: tenant.project.id, name: 'SDK Project' }] } }] });
+    expect(me).toMatchObject({
+      email: tenant.email,
+      memberships: [
+        { role: 'OWNER', organization: { id: tenant.organization.id, projects: [{ id: tenant.project.id, name: 'SDK Project' }] } },
+      ],
+    });
 
     // An access token obtained some other way: the auth function is asked on every request.
     const tokens = [tenant.register.accessToken!];
     const viaFunction = client({ auth: async () => tokens[0]! });
     const { organization } = await viaFunction.request(OrganizationDocument, { id: tenant.organization.id });
-    expect(organization).toMatchObject({ id: tenant.organization.id, slug: tenant.organization.slug, projects: [{ id: tenant.project.id, apiKeys: [{ id: tenant.created.apiKey.id, revokedAt: null }] }] });
+    expect(organization).toMatchObject({
+      id: tenant.organization.id,
+      slug: tenant.organization.slug,
+      projects: [{ id: tenant.project.id, apiKeys: [{ id: tenant.created.apiKey.id, revokedAt: null }] }],
+    });
 
     // Another tenant's organization is a typed NOT_FOUND.
     const other = await sdkTenant();
@@ -133,32 +157,59 @@ describe('the SDK against the supergraph', () => {
   it('records usage with an API key, reads the series, and stops the key once revoked', async () => {
     const tenant = await sdkTenant();
     const once = { ...event(), idempotencyKey: unique('once') };
-    expect((await tenant.service.request(RecordUsageDocument, { input: once })).recordUsage).toEqual({ accepted: 1, duplicates: 0, rejected: 0, violations: [] });
-    expect((await tenant.service.request(RecordUsageBatchDocument, { inputs: [event(), event('gpt-4o'), once] })).recordUsageBatch).toEqual({ accepted: 2, duplicates: 1, rejected: 0, violations: [] });
+    expect((await tenant.service.request(RecordUsageDocument, { input: once })).recordUsage).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      rejected: 0,
+      violations: [],
+    });
+    expect((await tenant.service.request(RecordUsageBatchDocument, { inputs: [event(), event('gpt-4o'), once] })).recordUsageBatch).toEqual(
+      { accepted: 2, duplicates: 1, rejected: 0, violations: [] },
+    );
 
     const from = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000).toISOString();
     const to = new Date(Date.now() + 3_600_000).toISOString();
     const variables = { organizationId: tenant.organization.id, from, to, granularity: 'HOUR' as const };
-    const requests = async () => (await tenant.service.request(UsageSeriesDocument, variables)).usageSeries.reduce((n, p) => n + p.requests, 0);
+    const requests = async () =>
+      (await tenant.service.request(UsageSeriesDocument, variables)).usageSeries.reduce((n, p) => n + p.requests, 0);
     // Events reach the series through the analytics consumer, asynchronously.
     let recorded = await requests();
-    for (const deadline = Date.now() + 10_000; recorded < 3 && Date.now() < deadline; recorded = await requests()) await new Promise((r) => setTimeout(r, 200));
+    for (const deadline = Date.now() + 10_000; recorded < 3 && Date.now() < deadline; recorded = await requests())
+      await new Promise((r) => setTimeout(r, 200));
     expect(recorded).toBe(3);
 
-    expect((await tenant.user.request(RevokeApiKeyDocument, { id: tenant.created.apiKey.id })).revokeApiKey).toMatchObject({ id: tenant.created.apiKey.id, revokedAt: expect.any(String) });
+    expect((await tenant.user.request(RevokeApiKeyDocument, { id: tenant.created.apiKey.id })).revokeApiKey).toMatchObject({
+      id: tenant.created.apiKey.id,
+      revokedAt: expect.any(String),
+    });
     await expect(tenant.service.request(RecordUsageDocument, { input: event() })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
   it('manages policies; a denied model comes back as a typed POLICY_VIOLATION', async () => {
     const tenant = await sdkTenant();
     const organizationId = tenant.organization.id;
-    const { createPolicy } = await tenant.user.request(CreatePolicyDocument, { input: { organizationId, name: 'No 4o', type: 'MODEL_DENYLIST', rules: { models: ['gpt-4o'] } } });
-    expect(createPolicy).toMatchObject({ name: 'No 4o', type: 'MODEL_DENYLIST', rules: { models: ['gpt-4o'] }, enabled: true, enforcing: true });
-    expect((await tenant.user.request(PoliciesDocument, { organizationId })).organization?.policies.map((p) => p.id)).toEqual([createPolicy.id]);
+    const { createPolicy } = await tenant.user.request(CreatePolicyDocument, {
+      input: { organizationId, name: 'No 4o', type: 'MODEL_DENYLIST', rules: { models: ['gpt-4o'] } },
+    });
+    expect(createPolicy).toMatchObject({
+      name: 'No 4o',
+      type: 'MODEL_DENYLIST',
+      rules: { models: ['gpt-4o'] },
+      enabled: true,
+      enforcing: true,
+    });
+    expect((await tenant.user.request(PoliciesDocument, { organizationId })).organization?.policies.map((p) => p.id)).toEqual([
+      createPolicy.id,
+    ]);
 
     await new Promise((r) => setTimeout(r, 1_000)); // the usage path follows policy changes within a second
-    await expect(tenant.service.request(RecordUsageDocument, { input: event('gpt-4o') })).rejects.toMatchObject({ code: 'POLICY_VIOLATION', extensions: { policyName: 'No 4o' } });
-    expect((await tenant.user.request(UpdatePolicyDocument, { input: { id: createPolicy.id, enabled: false } })).updatePolicy).toMatchObject({ id: createPolicy.id, enabled: false });
+    await expect(tenant.service.request(RecordUsageDocument, { input: event('gpt-4o') })).rejects.toMatchObject({
+      code: 'POLICY_VIOLATION',
+      extensions: { policyName: 'No 4o' },
+    });
+    expect(
+      (await tenant.user.request(UpdatePolicyDocument, { input: { id: createPolicy.id, enabled: false } })).updatePolicy,
+    ).toMatchObject({ id: createPolicy.id, enabled: false });
     expect((await tenant.user.request(DeletePolicyDocument, { id: createPolicy.id })).deletePolicy.id).toBe(createPolicy.id);
   });
 
@@ -166,10 +217,20 @@ describe('the SDK against the supergraph', () => {
     const tenant = await sdkTenant();
     const word = unique('sdkword').replace('-', '');
     const { registerMcpServer: server } = await tenant.user.request(RegisterMcpServerDocument, {
-      input: { organizationId: tenant.organization.id, name: 'SDK tools', slug: unique('sdk-tools'), description: `Tools registered through the SDK ${word}`, visibility: 'PUBLIC' },
+      input: {
+        organizationId: tenant.organization.id,
+        name: 'SDK tools',
+        slug: unique('sdk-tools'),
+        description: `Tools registered through the SDK ${word}`,
+        visibility: 'PUBLIC',
+      },
     });
-    const tools = [{ name: 'echo', description: 'Echoes its input', inputSchema: { type: 'object', properties: { text: { type: 'string' } } } }];
-    const { publishMcpServerVersion } = await tenant.user.request(PublishMcpServerVersionDocument, { input: { serverId: server.id, version: '1.0.0', transport: 'STREAMABLE_HTTP', tools } });
+    const tools = [
+      { name: 'echo', description: 'Echoes its input', inputSchema: { type: 'object', properties: { text: { type: 'string' } } } },
+    ];
+    const { publishMcpServerVersion } = await tenant.user.request(PublishMcpServerVersionDocument, {
+      input: { serverId: server.id, version: '1.0.0', transport: 'STREAMABLE_HTTP', tools },
+    });
     expect(publishMcpServerVersion).toMatchObject({ version: '1.0.0', transport: 'STREAMABLE_HTTP', deprecated: false, tools });
 
     const anonymous = client();
@@ -180,28 +241,60 @@ describe('the SDK against the supergraph', () => {
       versions: [{ version: '1.0.0' }],
     });
     const { mcpServers } = await anonymous.request(McpServersDocument, { search: word, first: 5 });
-    expect(mcpServers).toMatchObject({ totalCount: 1, pageInfo: { hasNextPage: false }, edges: [{ node: { id: server.id, latestVersion: { tools: [{ name: 'echo' }] } } }] });
+    expect(mcpServers).toMatchObject({
+      totalCount: 1,
+      pageInfo: { hasNextPage: false },
+      edges: [{ node: { id: server.id, latestVersion: { tools: [{ name: 'echo' }] } } }],
+    });
   });
 
   it('requests an export and reads its job', async () => {
     const tenant = await sdkTenant();
     const to = new Date().toISOString();
     const from = new Date(Date.now() - 86_400_000).toISOString();
-    const { requestExport: job } = await tenant.user.request(RequestExportDocument, { input: { organizationId: tenant.organization.id, type: 'USAGE', format: 'CSV', from, to } });
-    expect(job).toMatchObject({ id: expect.any(String), type: 'USAGE', format: 'CSV', from, to, status: expect.stringMatching(/^(QUEUED|RUNNING|SUCCEEDED)$/) });
+    const { requestExport: job } = await tenant.user.request(RequestExportDocument, {
+      input: { organizationId: tenant.organization.id, type: 'USAGE', format: 'CSV', from, to },
+    });
+    expect(job).toMatchObject({
+      id: expect.any(String),
+      type: 'USAGE',
+      format: 'CSV',
+      from,
+      to,
+      status: expect.stringMatching(/^(QUEUED|RUNNING|SUCCEEDED)$/),
+    });
     expect((await tenant.user.request(ExportJobDocument, { id: job.id })).exportJob).toMatchObject({ id: job.id, type: 'USAGE' });
     expect((await (await sdkTenant()).user.request(ExportJobDocument, { id: job.id })).exportJob).toBeNull();
   });
 
   it('manages webhook endpoints', async () => {
     const tenant = await sdkTenant();
-    const input = { organizationId: tenant.organization.id, url: 'http://127.0.0.1:9/hooks', eventTypes: ['usage.recorded'], description: 'SDK test' };
+    const input = {
+      organizationId: tenant.organization.id,
+      url: 'http://127.0.0.1:9/hooks',
+      eventTypes: ['usage.recorded'],
+      description: 'SDK test',
+    };
     const { createWebhookEndpoint: created } = await tenant.user.request(CreateWebhookEndpointDocument, { input });
-    expect(created).toMatchObject({ secret: expect.stringMatching(/^whsec_/), endpoint: { url: input.url, eventTypes: input.eventTypes, enabled: true } });
+    expect(created).toMatchObject({
+      secret: expect.stringMatching(/^whsec_/),
+      endpoint: { url: input.url, eventTypes: input.eventTypes, enabled: true },
+    });
     const { id } = created.endpoint;
-    expect((await tenant.user.request(WebhookEndpointsDocument, { organizationId: tenant.organization.id })).organization?.webhookEndpoints.map((e) => e.id)).toEqual([id]);
-    expect((await tenant.user.request(WebhookEndpointDocument, { id, first: 5 })).webhookEndpoint).toMatchObject({ id, deliveries: { edges: expect.any(Array), pageInfo: { hasNextPage: expect.any(Boolean) } } });
-    expect((await tenant.user.request(EnableWebhookEndpointDocument, { id })).enableWebhookEndpoint).toMatchObject({ id, enabled: true, consecutiveFailures: 0 });
+    expect(
+      (await tenant.user.request(WebhookEndpointsDocument, { organizationId: tenant.organization.id })).organization?.webhookEndpoints.map(
+        (e) => e.id,
+      ),
+    ).toEqual([id]);
+    expect((await tenant.user.request(WebhookEndpointDocument, { id, first: 5 })).webhookEndpoint).toMatchObject({
+      id,
+      deliveries: { edges: expect.any(Array), pageInfo: { hasNextPage: expect.any(Boolean) } },
+    });
+    expect((await tenant.user.request(EnableWebhookEndpointDocument, { id })).enableWebhookEndpoint).toMatchObject({
+      id,
+      enabled: true,
+      consecutiveFailures: 0,
+    });
     expect((await tenant.user.request(DeleteWebhookEndpointDocument, { id })).deleteWebhookEndpoint).toBe(true);
     await expect(tenant.user.request(WebhookEndpointDocument, { id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
@@ -214,30 +307,60 @@ describe('the SDK against the supergraph', () => {
     expect(inviteMember).toMatchObject({ email, role: 'ADMIN', status: 'PENDING' });
     const [mail] = await waitForMail(email, (m) => m.subject.startsWith('You are invited'));
     const token = linkIn(mail!, 'http://localhost:3000/invitations/accept').searchParams.get('token')!;
-    const { register } = await tenant.anonymous.request(RegisterDocument, { input: { email, password: testPassword, name: 'SDK Invitee' } });
+    const { register } = await tenant.anonymous.request(RegisterDocument, {
+      input: { email, password: testPassword, name: 'SDK Invitee' },
+    });
     const invitee = client({ auth: { accessToken: register.accessToken! } });
-    expect((await invitee.request(AcceptInvitationDocument, { token })).acceptInvitation).toMatchObject({ role: 'ADMIN', user: { email }, organization: { id: organizationId } });
+    expect((await invitee.request(AcceptInvitationDocument, { token })).acceptInvitation).toMatchObject({
+      role: 'ADMIN',
+      user: { email },
+      organization: { id: organizationId },
+    });
     const inviteeId = register.user!.id;
 
-    expect((await tenant.user.request(UpdateMemberRoleDocument, { input: { organizationId, userId: inviteeId, role: 'MEMBER' } })).updateMemberRole.role).toBe('MEMBER');
+    expect(
+      (await tenant.user.request(UpdateMemberRoleDocument, { input: { organizationId, userId: inviteeId, role: 'MEMBER' } }))
+        .updateMemberRole.role,
+    ).toBe('MEMBER');
     const { organization } = await tenant.user.request(OrganizationMembersDocument, { id: organizationId });
-    expect(organization?.memberships.map((m) => [m.user.email, m.role])).toEqual([[tenant.email, 'OWNER'], [email, 'MEMBER']]);
-    expect((await tenant.user.request(OrganizationInvitationsDocument, { id: organizationId })).organization?.invitations.map((i) => i.status)).toEqual(['ACCEPTED']);
-    const later = (await tenant.user.request(InviteMemberDocument, { input: { organizationId, email: `${unique('later')}@example.com`, role: 'VIEWER' } })).inviteMember;
+    expect(organization?.memberships.map((m) => [m.user.email, m.role])).toEqual([
+      [tenant.email, 'OWNER'],
+      [email, 'MEMBER'],
+    ]);
+    expect(
+      (await tenant.user.request(OrganizationInvitationsDocument, { id: organizationId })).organization?.invitations.map((i) => i.status),
+    ).toEqual(['ACCEPTED']);
+    const later = (
+      await tenant.user.request(InviteMemberDocument, {
+        input: { organizationId, email: `${unique('later')}@example.com`, role: 'VIEWER' },
+      })
+    ).inviteMember;
     expect((await tenant.user.request(RevokeInvitationDocument, { id: later.id })).revokeInvitation.status).toBe('REVOKED');
     // A member is not shown the invitations: a typed FORBIDDEN.
     await expect(invitee.request(OrganizationInvitationsDocument, { id: organizationId })).rejects.toMatchObject({ code: 'FORBIDDEN' });
 
     const { rotateApiKey } = await tenant.user.request(RotateApiKeyDocument, { id: tenant.created.apiKey.id });
-    expect(rotateApiKey).toMatchObject({ key: expect.stringMatching(/^mw_sk_/), apiKey: { id: tenant.created.apiKey.id, previousKeyExpiresAt: expect.any(String) } });
-    expect((await tenant.user.request(UpdateOrganizationDocument, { input: { id: organizationId, name: 'SDK Team' } })).updateOrganization.name).toBe('SDK Team');
+    expect(rotateApiKey).toMatchObject({
+      key: expect.stringMatching(/^mw_sk_/),
+      apiKey: { id: tenant.created.apiKey.id, previousKeyExpiresAt: expect.any(String) },
+    });
+    expect(
+      (await tenant.user.request(UpdateOrganizationDocument, { input: { id: organizationId, name: 'SDK Team' } })).updateOrganization.name,
+    ).toBe('SDK Team');
     expect((await tenant.user.request(RemoveMemberDocument, { organizationId, userId: inviteeId })).removeMember).toBe(true);
     const { organization: audited } = await tenant.user.request(OrganizationAuditLogDocument, { id: organizationId, first: 4 });
-    expect(audited?.auditLog.edges.map((e) => e.node.action)).toEqual(['MEMBER_REMOVED', 'ORGANIZATION_RENAMED', 'API_KEY_ROTATED', 'INVITATION_REVOKED']);
+    expect(audited?.auditLog.edges.map((e) => e.node.action)).toEqual([
+      'MEMBER_REMOVED',
+      'ORGANIZATION_RENAMED',
+      'API_KEY_ROTATED',
+      'INVITATION_REVOKED',
+    ]);
     expect(audited?.auditLog.pageInfo.hasNextPage).toBe(true);
 
     expect((await tenant.user.request(DeleteProjectDocument, { id: tenant.project.id })).deleteProject).toBe(true);
-    await expect(client({ auth: { apiKey: rotateApiKey.key } }).request(RecordUsageDocument, { input: event() })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(client({ auth: { apiKey: rotateApiKey.key } }).request(RecordUsageDocument, { input: event() })).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+    });
     expect((await tenant.user.request(DeleteOrganizationDocument, { id: organizationId })).deleteOrganization).toBe(true);
     await expect(tenant.user.request(OrganizationMembersDocument, { id: organizationId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
@@ -246,11 +369,22 @@ describe('the SDK against the supergraph', () => {
     const tenant = await sdkTenant();
     const events: UsageUpdatedSubscription['usageUpdated'][] = [];
     const errors: Error[] = [];
-    const unsubscribe = tenant.user.subscribe(UsageUpdatedDocument, { organizationId: tenant.organization.id }, (data) => events.push(data.usageUpdated), (error) => errors.push(error));
+    const unsubscribe = tenant.user.subscribe(
+      UsageUpdatedDocument,
+      { organizationId: tenant.organization.id },
+      (data) => events.push(data.usageUpdated),
+      (error) => errors.push(error),
+    );
     await new Promise((r) => setTimeout(r, 500)); // the router registers a subscription asynchronously
     await tenant.service.request(RecordUsageDocument, { input: event() });
     expect(await waitFor(() => events.length === 1)).toBe(true);
-    expect(events[0]).toMatchObject({ model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50, organization: { id: tenant.organization.id, name: 'SDK Org' }, project: { id: tenant.project.id } });
+    expect(events[0]).toMatchObject({
+      model: 'gpt-4o-mini',
+      inputTokens: 100,
+      outputTokens: 50,
+      organization: { id: tenant.organization.id, name: 'SDK Org' },
+      project: { id: tenant.project.id },
+    });
     unsubscribe();
     await tenant.service.request(RecordUsageDocument, { input: event() });
     await new Promise((r) => setTimeout(r, 500));
@@ -260,7 +394,12 @@ describe('the SDK against the supergraph', () => {
     // Another tenant's organization: the subscription ends with a typed FORBIDDEN.
     const other = await sdkTenant();
     const refused: { error: Error; ended: boolean }[] = [];
-    other.user.subscribe(UsageUpdatedDocument, { organizationId: tenant.organization.id }, () => undefined, (error, ended) => refused.push({ error, ended }));
+    other.user.subscribe(
+      UsageUpdatedDocument,
+      { organizationId: tenant.organization.id },
+      () => undefined,
+      (error, ended) => refused.push({ error, ended }),
+    );
     expect(await waitFor(() => refused.length === 1)).toBe(true);
     expect(refused[0]).toMatchObject({ error: { code: 'FORBIDDEN' }, ended: true });
   });
@@ -279,7 +418,12 @@ describe('the example script', () => {
     const tenant = await sdkTenant();
     const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'packages/sdk/examples/live-usage.ts'], {
       cwd: repoRoot,
-      env: { ...process.env, MINDWEAVE_URL: stack.routerUrl, MINDWEAVE_API_KEY: tenant.created.key, MINDWEAVE_ORGANIZATION_ID: tenant.organization.id },
+      env: {
+        ...process.env,
+        MINDWEAVE_URL: stack.routerUrl,
+        MINDWEAVE_API_KEY: tenant.created.key,
+        MINDWEAVE_ORGANIZATION_ID: tenant.organization.id,
+      },
     });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -321,7 +465,12 @@ describe('the SDK against a router in safelist mode', () => {
     const tenant = await sdkTenant(safelist.url);
     const events: UsageUpdatedSubscription['usageUpdated'][] = [];
     const errors: Error[] = [];
-    const unsubscribe = tenant.user.subscribe(UsageUpdatedDocument, { organizationId: tenant.organization.id }, (data) => events.push(data.usageUpdated), (error) => errors.push(error));
+    const unsubscribe = tenant.user.subscribe(
+      UsageUpdatedDocument,
+      { organizationId: tenant.organization.id },
+      (data) => events.push(data.usageUpdated),
+      (error) => errors.push(error),
+    );
     // Recorded until the subscription is in place (the router registers it asynchronously).
     for (let i = 0; i < 20 && events.length === 0 && errors.length === 0; i++) {
       await tenant.service.request(RecordUsageDocument, { input: event('safelisted') });
@@ -338,10 +487,17 @@ describe('subscriptions by hash against a router that does not know the hash', (
     const tenant = await sdkTenant();
     // A subscription whose hash no manifest holds, as for a router older than the SDK.
     const text = 'subscription Unlisted($organizationId: ID!) { usageUpdated(organizationId: $organizationId) { id model } }';
-    const unlisted = Object.assign(parse(text), { __meta__: { hash: createHash('sha256').update(text).digest('hex') } }) as unknown as TypedDocumentNode<{ usageUpdated: { id: string; model: string } }, { organizationId: string }>;
+    const unlisted = Object.assign(parse(text), {
+      __meta__: { hash: createHash('sha256').update(text).digest('hex') },
+    }) as unknown as TypedDocumentNode<{ usageUpdated: { id: string; model: string } }, { organizationId: string }>;
     const events: string[] = [];
     const errors: Error[] = [];
-    const unsubscribe = tenant.user.subscribe(unlisted, { organizationId: tenant.organization.id }, (data) => events.push(data.usageUpdated.model), (error) => errors.push(error));
+    const unsubscribe = tenant.user.subscribe(
+      unlisted,
+      { organizationId: tenant.organization.id },
+      (data) => events.push(data.usageUpdated.model),
+      (error) => errors.push(error),
+    );
     for (let i = 0; i < 20 && events.length === 0 && errors.length === 0; i++) {
       await tenant.service.request(RecordUsageDocument, { input: event('unlisted') });
       await waitFor(() => events.length > 0, 500);

@@ -72,20 +72,34 @@ describe('MFA', () => {
     expect(stored?.mfaSecret).not.toContain(secret);
     const keys = await sql<{ privateJwk: Record<string, unknown> }>('SELECT "privateJwk" FROM identity.signing_keys');
     expect(keys.map((key) => Object.keys(key.privateJwk))).toContainEqual(['sealed']);
-    expect((await gql('mutation ($c: String!) { confirmMfa(code: $c) }', { c: '000000' }, { token: user.accessToken })).errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
-    expect((await gql('mutation ($c: String!) { confirmMfa(code: $c) }', { c: authenticator.generate(secret) }, { token: user.accessToken })).data).toEqual({ confirmMfa: true });
+    expect(
+      (await gql('mutation ($c: String!) { confirmMfa(code: $c) }', { c: '000000' }, { token: user.accessToken })).errors?.[0]?.extensions
+        .code,
+    ).toBe('BAD_USER_INPUT');
+    expect(
+      (await gql('mutation ($c: String!) { confirmMfa(code: $c) }', { c: authenticator.generate(secret) }, { token: user.accessToken }))
+        .data,
+    ).toEqual({ confirmMfa: true });
 
     const step = await gql(login, { input: { email: user.email, password: testPassword } });
     expect(step.data!.login).toMatchObject({ requiresMfa: true, accessToken: null, refreshToken: null });
-    const done = await gql('mutation ($t: String!, $c: String!) { verifyMfaLogin(mfaToken: $t, code: $c) { accessToken user { id } } }', { t: step.data!.login.mfaToken, c: authenticator.generate(secret) });
+    const done = await gql('mutation ($t: String!, $c: String!) { verifyMfaLogin(mfaToken: $t, code: $c) { accessToken user { id } } }', {
+      t: step.data!.login.mfaToken,
+      c: authenticator.generate(secret),
+    });
     expect(done.data!.verifyMfaLogin.user.id).toBe(user.userId);
     // The MFA token works once.
-    const again = await gql('mutation ($t: String!, $c: String!) { verifyMfaLogin(mfaToken: $t, code: $c) { accessToken } }', { t: step.data!.login.mfaToken, c: authenticator.generate(secret) });
+    const again = await gql('mutation ($t: String!, $c: String!) { verifyMfaLogin(mfaToken: $t, code: $c) { accessToken } }', {
+      t: step.data!.login.mfaToken,
+      c: authenticator.generate(secret),
+    });
     expect(again.errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
 
     const oneStep = await gql(login, { input: { email: user.email, password: testPassword, mfaCode: authenticator.generate(secret) } });
     expect(oneStep.data!.login).toMatchObject({ requiresMfa: false, user: { id: user.userId } });
-    const badCode = await gql(login, { input: { email: user.email, password: testPassword, mfaCode: '123456' === authenticator.generate(secret) ? '654321' : '123456' } });
+    const badCode = await gql(login, {
+      input: { email: user.email, password: testPassword, mfaCode: '123456' === authenticator.generate(secret) ? '654321' : '123456' },
+    });
     expect(badCode.errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
   });
 });
@@ -93,15 +107,24 @@ describe('MFA', () => {
 describe('password reset and email verification', () => {
   it('resets the password with the emailed token and signs out every session', async () => {
     const user = await registerUser();
-    expect((await gql('mutation ($e: String!) { requestPasswordReset(email: $e) }', { e: user.email })).data).toEqual({ requestPasswordReset: true });
-    expect((await gql('mutation ($e: String!) { requestPasswordReset(email: $e) }', { e: 'nobody@example.com' })).data).toEqual({ requestPasswordReset: true });
+    expect((await gql('mutation ($e: String!) { requestPasswordReset(email: $e) }', { e: user.email })).data).toEqual({
+      requestPasswordReset: true,
+    });
+    expect((await gql('mutation ($e: String!) { requestPasswordReset(email: $e) }', { e: 'nobody@example.com' })).data).toEqual({
+      requestPasswordReset: true,
+    });
     const token = await outboxLink('user.password_reset', user.userId, 'resetUrl');
     const reset = 'mutation ($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }';
     expect((await gql(reset, { t: token, p: 'a brand new password' })).data).toEqual({ resetPassword: true });
-    expect((await gql(reset, { t: token, p: 'yet another password' })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'token' });
+    expect((await gql(reset, { t: token, p: 'yet another password' })).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'token',
+    });
 
     expect((await gql(refresh, { t: user.refreshToken })).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
-    expect((await gql(login, { input: { email: user.email, password: testPassword } })).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
+    expect((await gql(login, { input: { email: user.email, password: testPassword } })).errors?.[0]?.extensions.code).toBe(
+      'UNAUTHENTICATED',
+    );
     expect((await gql(login, { input: { email: user.email, password: 'a brand new password' } })).data!.login.user.id).toBe(user.userId);
   });
 

@@ -14,9 +14,14 @@ const ws = wsClients();
 const connect = ws.connect;
 afterAll(() => ws.disposeAll());
 
-const usageUpdated = 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id model inputTokens costUsd occurredAt organization { id name } project { name } } }';
+const usageUpdated =
+  'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id model inputTokens costUsd occurredAt organization { id name } project { name } } }';
 const record = (apiKey: string, model = 'gpt-4o-mini') =>
-  gql('mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }', { input: { model, inputTokens: 100, outputTokens: 50, latencyMs: 10 } }, { token: apiKey });
+  gql(
+    'mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }',
+    { input: { model, inputTokens: 100, outputTokens: 50, latencyMs: 10 } },
+    { token: apiKey },
+  );
 
 // Subscriptions are registered asynchronously after the subscribe message: give the server a beat.
 const settled = () => new Promise((r) => setTimeout(r, 400));
@@ -48,7 +53,12 @@ describe('usageUpdated over graphql-ws', () => {
     const tenant = await createTenant();
     const sub = watch(connect(`Bearer ${tenant.user.accessToken}`), usageUpdated, { org: tenant.organizationId });
     await settled();
-    const recordKeyed = () => gql('mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }', { input: { model: 'gpt-4o', inputTokens: 1, outputTokens: 1, latencyMs: 1, idempotencyKey: 'appended-twice' } }, { token: tenant.apiKey });
+    const recordKeyed = () =>
+      gql(
+        'mutation ($input: UsageInput!) { recordUsage(input: $input) { accepted } }',
+        { input: { model: 'gpt-4o', inputTokens: 1, outputTokens: 1, latencyMs: 1, idempotencyKey: 'appended-twice' } },
+        { token: tenant.apiKey },
+      );
     expect((await recordKeyed()).data).toEqual({ recordUsage: { accepted: 1 } });
     // The claim as an unacknowledged attempt leaves it (subgraphs/usage/idempotency.ts): the retry appends the event again.
     const redis = new Redis(stack.redisUrl, { keyPrefix: stack.env['REDIS_KEY_PREFIX'] ?? '' });
@@ -119,7 +129,9 @@ describe('usageUpdated over graphql-ws', () => {
       stalled.once('open', () => stalled.send(JSON.stringify({ type: 'connection_init', payload: { authorization: tenant.apiKey } })));
       stalled.on('message', (raw) => {
         if (JSON.parse(String(raw)).type !== 'connection_ack') return;
-        stalled.send(JSON.stringify({ id: 'stalled', type: 'subscribe', payload: { query: usageUpdated, variables: { org: tenant.organizationId } } }));
+        stalled.send(
+          JSON.stringify({ id: 'stalled', type: 'subscribe', payload: { query: usageUpdated, variables: { org: tenant.organizationId } } }),
+        );
         resolve();
       });
     });
@@ -128,13 +140,18 @@ describe('usageUpdated over graphql-ws', () => {
     (stalled as unknown as { _socket: import('node:net').Socket })._socket.pause();
 
     const metricsUrl = new URL('/metrics', stack.routerUrl).toString();
-    const dropped = async () => Number((await (await fetch(metricsUrl)).text()).match(/^mw_router_subscription_events_dropped_total (\d+)/m)?.[1] ?? 0);
+    const dropped = async () =>
+      Number((await (await fetch(metricsUrl)).text()).match(/^mw_router_subscription_events_dropped_total (\d+)/m)?.[1] ?? 0);
     const before = await dropped();
     const batch = Array.from({ length: 1_000 }, () => ({ model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50, latencyMs: 10 }));
     let sent = 0;
     // Kernel buffers take several MB before the router's 1 MiB bound is reached.
     for (let i = 0; i < 120 && (await dropped()) === before; i++) {
-      const result = await gql('mutation ($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { accepted } }', { inputs: batch }, { token: tenant.apiKey });
+      const result = await gql(
+        'mutation ($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { accepted } }',
+        { inputs: batch },
+        { token: tenant.apiKey },
+      );
       sent += (result.data as { recordUsageBatch: { accepted: number } }).recordUsageBatch.accepted;
     }
     expect(await dropped()).toBeGreaterThan(before);
@@ -147,9 +164,17 @@ describe('who sees what, over time', () => {
   it("resolves each user's subscription as that user: a member never gets what only an owner may see", async () => {
     const tenant = await createTenant();
     const member = await registerUser('Member');
-    const added = await gql('mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }', { input: { organizationId: tenant.organizationId, userId: member.userId, role: 'MEMBER' } }, { token: tenant.user.accessToken });
+    const added = await gql(
+      'mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }',
+      { input: { organizationId: tenant.organizationId, userId: member.userId, role: 'MEMBER' } },
+      { token: tenant.user.accessToken },
+    );
     expect(added.errors).toBeUndefined();
-    const hook = await gql('mutation ($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }', { input: { organizationId: tenant.organizationId, url: 'http://127.0.0.1:9/owners-only', eventTypes: ['usage.recorded'] } }, { token: tenant.user.accessToken });
+    const hook = await gql(
+      'mutation ($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }',
+      { input: { organizationId: tenant.organizationId, url: 'http://127.0.0.1:9/owners-only', eventTypes: ['usage.recorded'] } },
+      { token: tenant.user.accessToken },
+    );
     expect(hook.errors).toBeUndefined();
     // The same selection, the owner first: alike subscribers share one resolution per burst.
     const selection = 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id organization { webhookEndpoints { url } } } }';
@@ -168,18 +193,26 @@ describe('who sees what, over time', () => {
     const tenant = await createTenant();
     const [first, second] = await Promise.all([registerUser('First'), registerUser('Second')]);
     for (const member of [first, second]) {
-      const added = await gql('mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }', { input: { organizationId: tenant.organizationId, userId: member.userId, role: 'MEMBER' } }, { token: tenant.user.accessToken });
+      const added = await gql(
+        'mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }',
+        { input: { organizationId: tenant.organizationId, userId: member.userId, role: 'MEMBER' } },
+        { token: tenant.user.accessToken },
+      );
       expect(added.errors).toBeUndefined();
     }
     const selection = 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id organization { name } } }';
-    const subs = [first.accessToken, second.accessToken, tenant.user.accessToken].map((token) => watch(connect(`Bearer ${token}`), selection, { org: tenant.organizationId }));
+    const subs = [first.accessToken, second.accessToken, tenant.user.accessToken].map((token) =>
+      watch(connect(`Bearer ${token}`), selection, { org: tenant.organizationId }),
+    );
     await settled();
     await record(tenant.apiKey);
     expect(await waitFor(() => subs.every((sub) => sub.results.length === 1))).toBe(true);
     const eventId = subs[0]!.results[0]!.data.usageUpdated.id as string;
     // One log line per resolution: the two members together, the owner (another role) apart.
     const resolutions = async () =>
-      (await readFile(join(stack.logDir, 'router.log'), 'utf8')).split('\n').filter((line) => line.includes(`"requestId":"subscription-${eventId}"`) && line.includes('"msg":"operation"')).length;
+      (await readFile(join(stack.logDir, 'router.log'), 'utf8'))
+        .split('\n')
+        .filter((line) => line.includes(`"requestId":"subscription-${eventId}"`) && line.includes('"msg":"operation"')).length;
     let count = 0;
     for (let i = 0; i < 50 && count < 2; i++) {
       count = await resolutions();
@@ -203,7 +236,11 @@ describe('who sees what, over time', () => {
     const tenant = await createTenant();
     const sub = watch(connect(tenant.apiKey), usageUpdated, { org: tenant.organizationId });
     await settled();
-    const revoked = await gql('mutation ($id: ID!) { revokeApiKey(id: $id) { revokedAt } }', { id: tenant.apiKeyId }, { token: tenant.user.accessToken });
+    const revoked = await gql(
+      'mutation ($id: ID!) { revokeApiKey(id: $id) { revokedAt } }',
+      { id: tenant.apiKeyId },
+      { token: tenant.user.accessToken },
+    );
     expect(revoked.errors).toBeUndefined();
     // The test stack checks keys again every second (SUBSCRIPTION_KEY_RECHECK_SECONDS).
     await sub.done;
@@ -221,15 +258,24 @@ describe('a slow subgraph', () => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', async () => {
-        const headers = Object.fromEntries(Object.entries(req.headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[0] !== 'host' && entry[0] !== 'content-length'));
+        const headers = Object.fromEntries(
+          Object.entries(req.headers).filter(
+            (entry): entry is [string, string] => typeof entry[1] === 'string' && entry[0] !== 'host' && entry[0] !== 'content-length',
+          ),
+        );
         const answer = await fetch(accountsUrl, { method: req.method, headers, body: Buffer.concat(chunks) });
         const body = Buffer.from(await answer.arrayBuffer());
-        setTimeout(() => res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(body), 3_000);
+        setTimeout(
+          () => res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(body),
+          3_000,
+        );
       });
     });
     await new Promise<void>((resolve) => slowAccounts.listen(0, '127.0.0.1', resolve));
     const port = (slowAccounts.address() as { port: number }).port;
-    router = await startExtraRouter('router-slow-accounts', { SUBGRAPH_URLS: stack.env['SUBGRAPH_URLS']!.replace(/accounts=[^,]+/, `accounts=http://127.0.0.1:${port}/graphql`) });
+    router = await startExtraRouter('router-slow-accounts', {
+      SUBGRAPH_URLS: stack.env['SUBGRAPH_URLS']!.replace(/accounts=[^,]+/, `accounts=http://127.0.0.1:${port}/graphql`),
+    });
   });
   afterAll(async () => {
     await router.stop();
@@ -239,8 +285,16 @@ describe('a slow subgraph', () => {
 
   it('delays only the subscriptions whose selection needs it', async () => {
     const tenant = await createTenant();
-    const needsAccounts = watch(connect(tenant.apiKey, router.url), 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id organization { name } } }', { org: tenant.organizationId });
-    const usageOnly = watch(connect(tenant.apiKey, router.url), 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id model } }', { org: tenant.organizationId });
+    const needsAccounts = watch(
+      connect(tenant.apiKey, router.url),
+      'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id organization { name } } }',
+      { org: tenant.organizationId },
+    );
+    const usageOnly = watch(
+      connect(tenant.apiKey, router.url),
+      'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id model } }',
+      { org: tenant.organizationId },
+    );
     await settled();
     await record(tenant.apiKey);
     expect(await waitFor(() => usageOnly.results.length === 1)).toBe(true);

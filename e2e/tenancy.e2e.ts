@@ -15,7 +15,9 @@ describe('tenancy and roles', () => {
       expect(result.data?.organization ?? null).toBeNull();
     }
     const missing = await gql(query, { id: '00000000-0000-4000-8000-000000000000' }, { token: b.user.accessToken });
-    expect(missing.errors?.[0]?.message).toBe(( await gql(query, { id: a.organizationId }, { token: b.user.accessToken })).errors?.[0]?.message);
+    expect(missing.errors?.[0]?.message).toBe(
+      (await gql(query, { id: a.organizationId }, { token: b.user.accessToken })).errors?.[0]?.message,
+    );
     // Nor can B create projects in A's organization.
     const intrude = await gql(createProject, { input: { organizationId: a.organizationId, name: 'x' } }, { token: b.user.accessToken });
     expect(intrude.errors?.[0]?.extensions.code).toBe('NOT_FOUND');
@@ -26,24 +28,56 @@ describe('tenancy and roles', () => {
     const member = await registerUser('Member');
     const admin = await registerUser('Admin');
     const add = 'mutation ($input: AddMemberInput!) { addMember(input: $input) { role organization { id } } }';
-    expect((await gql(add, { input: { organizationId: owner.organizationId, userId: member.userId, role: 'MEMBER' } }, { token: owner.user.accessToken })).data).toEqual({
+    expect(
+      (
+        await gql(
+          add,
+          { input: { organizationId: owner.organizationId, userId: member.userId, role: 'MEMBER' } },
+          { token: owner.user.accessToken },
+        )
+      ).data,
+    ).toEqual({
       addMember: { role: 'MEMBER', organization: { id: owner.organizationId } },
     });
-    await gql(add, { input: { organizationId: owner.organizationId, userId: admin.userId, role: 'ADMIN' } }, { token: owner.user.accessToken });
+    await gql(
+      add,
+      { input: { organizationId: owner.organizationId, userId: admin.userId, role: 'ADMIN' } },
+      { token: owner.user.accessToken },
+    );
 
-    const asMember = await gql(createProject, { input: { organizationId: owner.organizationId, name: 'm' } }, { token: member.accessToken });
+    const asMember = await gql(
+      createProject,
+      { input: { organizationId: owner.organizationId, name: 'm' } },
+      { token: member.accessToken },
+    );
     expect(asMember.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
-    const keyAsMember = await gql(createApiKey, { input: { projectId: owner.projectId, name: 'm', scopes: [] } }, { token: member.accessToken });
+    const keyAsMember = await gql(
+      createApiKey,
+      { input: { projectId: owner.projectId, name: 'm', scopes: [] } },
+      { token: member.accessToken },
+    );
     expect(keyAsMember.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
     // A member sees the organization, though.
-    const seen = await gql('query ($id: ID!) { organization(id: $id) { projects { id } } }', { id: owner.organizationId }, { token: member.accessToken });
+    const seen = await gql(
+      'query ($id: ID!) { organization(id: $id) { projects { id } } }',
+      { id: owner.organizationId },
+      { token: member.accessToken },
+    );
     expect(seen.data).toEqual({ organization: { projects: [{ id: owner.projectId }] } });
 
     const asAdmin = await gql(createProject, { input: { organizationId: owner.organizationId, name: 'a' } }, { token: admin.accessToken });
     expect(asAdmin.errors).toBeUndefined();
-    const keyAsAdmin = await gql(createApiKey, { input: { projectId: owner.projectId, name: 'a', scopes: ['usage:read'] } }, { token: admin.accessToken });
+    const keyAsAdmin = await gql(
+      createApiKey,
+      { input: { projectId: owner.projectId, name: 'a', scopes: ['usage:read'] } },
+      { token: admin.accessToken },
+    );
     expect(keyAsAdmin.data!.createApiKey.key).toMatch(/^mw_sk_/);
-    const ownerByAdmin = await gql(add, { input: { organizationId: owner.organizationId, userId: member.userId, role: 'OWNER' } }, { token: admin.accessToken });
+    const ownerByAdmin = await gql(
+      add,
+      { input: { organizationId: owner.organizationId, userId: member.userId, role: 'OWNER' } },
+      { token: admin.accessToken },
+    );
     expect(ownerByAdmin.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
   });
 
@@ -54,7 +88,13 @@ describe('tenancy and roles', () => {
     // Anonymous callers are stopped by the router (@authenticated) as unauthenticated, API keys by the subgraph.
     const anonymous = await gql(mutation, { input });
     expect(anonymous.data).toBeNull();
-    expect(anonymous.errors).toEqual([expect.objectContaining({ message: 'Sign in to see createOrganization', path: ['createOrganization'], extensions: { code: 'UNAUTHENTICATED' } })]);
+    expect(anonymous.errors).toEqual([
+      expect.objectContaining({
+        message: 'Sign in to see createOrganization',
+        path: ['createOrganization'],
+        extensions: { code: 'UNAUTHENTICATED' },
+      }),
+    ]);
     expect((await gql(mutation, { input }, { token: tenant.apiKey })).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
   });
 });
@@ -66,11 +106,20 @@ describe('API keys', () => {
     expect((await gql(query, { id: tenant.organizationId }, { token: tenant.apiKey })).errors).toBeUndefined();
     // accounts records the use after answering (the bookkeeping never holds up or fails a key).
     const lastUsedAt = async () =>
-      (await gql('query ($id: ID!) { organization(id: $id) { projects { apiKeys { id lastUsedAt } } } }', { id: tenant.organizationId }, { token: tenant.user.accessToken })).data!.organization
-        .projects[0].apiKeys[0].lastUsedAt;
+      (
+        await gql(
+          'query ($id: ID!) { organization(id: $id) { projects { apiKeys { id lastUsedAt } } } }',
+          { id: tenant.organizationId },
+          { token: tenant.user.accessToken },
+        )
+      ).data!.organization.projects[0].apiKeys[0].lastUsedAt;
     await expect.poll(lastUsedAt, { timeout: 5_000 }).toEqual(expect.any(String));
 
-    const revoked = await gql('mutation ($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }', { id: tenant.apiKeyId }, { token: tenant.user.accessToken });
+    const revoked = await gql(
+      'mutation ($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }',
+      { id: tenant.apiKeyId },
+      { token: tenant.user.accessToken },
+    );
     expect(revoked.data!.revokeApiKey.revokedAt).toEqual(expect.any(String));
     const after = await gql(query, { id: tenant.organizationId }, { token: tenant.apiKey });
     expect(after.status).toBe(401);
@@ -79,7 +128,11 @@ describe('API keys', () => {
 
   it('refuses unknown scopes, naming the field', async () => {
     const tenant = await createTenant();
-    const result = await gql(createApiKey, { input: { projectId: tenant.projectId, name: 'k', scopes: ['root'] } }, { token: tenant.user.accessToken });
+    const result = await gql(
+      createApiKey,
+      { input: { projectId: tenant.projectId, name: 'k', scopes: ['root'] } },
+      { token: tenant.user.accessToken },
+    );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.scopes.0' });
   });
 });
@@ -98,13 +151,19 @@ describe('bad input', () => {
       expect(result.errors?.[0]?.message).toContain(field);
     }
     const tenant = await createTenant();
-    const badSlug = await gql('mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }', { input: { name: 'x', slug: 'Not A Slug' } }, { token: tenant.user.accessToken });
+    const badSlug = await gql(
+      'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }',
+      { input: { name: 'x', slug: 'Not A Slug' } },
+      { token: tenant.user.accessToken },
+    );
     expect(badSlug.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.slug' });
   });
 
   it('answers CONFLICT for a duplicate email or slug', async () => {
     const user = await registerUser();
-    const again = await gql('mutation ($input: RegisterInput!) { register(input: $input) { accessToken } }', { input: { email: user.email.toUpperCase(), password: 'another long password', name: 'y' } });
+    const again = await gql('mutation ($input: RegisterInput!) { register(input: $input) { accessToken } }', {
+      input: { email: user.email.toUpperCase(), password: 'another long password', name: 'y' },
+    });
     expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.email' });
 
     const slug = unique('dup');

@@ -19,7 +19,13 @@ let routerUrl = '';
 const service = (name: string): Service => services.find((s) => s.name === name)!;
 
 beforeAll(async () => {
-  const ports = { router: await freePort(), usage: await freePort(), exports: await freePort(), consumer: await freePort(), workers: await freePort() };
+  const ports = {
+    router: await freePort(),
+    usage: await freePort(),
+    exports: await freePort(),
+    consumer: await freePort(),
+    workers: await freePort(),
+  };
   const subgraphUrls = stack.env['SUBGRAPH_URLS']!.split(',')
     .map((entry) => {
       const [name] = entry.split('=');
@@ -45,8 +51,14 @@ beforeAll(async () => {
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     OTEL_BSP_SCHEDULE_DELAY: '100',
   };
-  const start = async (name: string, port: number) => running.push(await startService(service(name), env, { port, logFile: join(stack.logDir, `traced-${name}.log`) }));
-  await Promise.all([start('usage', ports.usage), start('exports', ports.exports), start('analytics-consumer', ports.consumer), start('workers', ports.workers)]);
+  const start = async (name: string, port: number) =>
+    running.push(await startService(service(name), env, { port, logFile: join(stack.logDir, `traced-${name}.log`) }));
+  await Promise.all([
+    start('usage', ports.usage),
+    start('exports', ports.exports),
+    start('analytics-consumer', ports.consumer),
+    start('workers', ports.workers),
+  ]);
   await start('router', ports.router);
   routerUrl = `http://127.0.0.1:${ports.router}/graphql`;
 }, 180_000);
@@ -68,7 +80,9 @@ async function traceOf(requestId: string, done: (spans: ReceivedSpan[]) => boole
     if (spans.length && done(spans)) return spans;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`the trace of ${requestId} never completed; it holds: ${spans.map((s) => `${s.service}/${s.name}`).join(', ') || 'nothing'}`);
+  throw new Error(
+    `the trace of ${requestId} never completed; it holds: ${spans.map((s) => `${s.service}/${s.name}`).join(', ') || 'nothing'}`,
+  );
 }
 
 /** Every span of a trace but its root has its parent in it: one tree, not pieces that happen to share an id. */
@@ -88,15 +102,27 @@ describe('tracing (OpenTelemetry, OTLP)', () => {
     const recorded = await gql(
       'mutation RecordOne($input: UsageInput!) { recordUsage(input: $input) { accepted } }',
       { input: { model: 'gpt-4o-mini', inputTokens: 10, outputTokens: 5, latencyMs: 20 } },
-      { url: routerUrl, token: tenant.apiKey, headers: { 'x-request-id': requestId, 'apollographql-client-name': 'tracing-test', 'apollographql-client-version': '1.0' } },
+      {
+        url: routerUrl,
+        token: tenant.apiKey,
+        headers: { 'x-request-id': requestId, 'apollographql-client-name': 'tracing-test', 'apollographql-client-version': '1.0' },
+      },
     );
     expect(recorded.errors).toBeUndefined();
     expect(recorded.data).toEqual({ recordUsage: { accepted: 1 } });
 
-    const spans = await traceOf(requestId, (found) => found.some((span) => span.service === 'analytics-consumer' && span.name === 'process usage.recorded'));
+    const spans = await traceOf(requestId, (found) =>
+      found.some((span) => span.service === 'analytics-consumer' && span.name === 'process usage.recorded'),
+    );
     const operation = spans.find((span) => span.attributes['mindweave.request_id'] === requestId)!;
     expect(operation.name).toBe('mutation RecordOne');
-    expect(operation.attributes).toMatchObject({ 'graphql.operation.name': 'RecordOne', 'graphql.operation.type': 'mutation', 'client.name': 'tracing-test', 'client.version': '1.0', 'mindweave.identity.kind': 'apiKey' });
+    expect(operation.attributes).toMatchObject({
+      'graphql.operation.name': 'RecordOne',
+      'graphql.operation.type': 'mutation',
+      'client.name': 'tracing-test',
+      'client.version': '1.0',
+      'mindweave.identity.kind': 'apiKey',
+    });
     expect(operation.attributes['mindweave.operation.hash']).toMatch(/^[0-9a-f]{64}$/);
     expect(operation.attributes['mindweave.cost.estimated']).toBeGreaterThan(0);
     expect(typeof operation.attributes['mindweave.cost.actual']).toBe('number');
@@ -108,14 +134,31 @@ describe('tracing (OpenTelemetry, OTLP)', () => {
     const usageRequest = spans.find((span) => span.service === 'usage' && span.parentSpanId === fetch.spanId);
     expect(usageRequest, 'usage request span under the router fetch').toBeDefined();
     // In usage: its resolver, and the Redis commands under it, the event's XADD among them.
-    const resolver = spans.find((span) => span.service === 'usage' && span.name === 'graphql.resolve' && span.attributes['graphql.field.name'] === 'recordUsage');
+    const resolver = spans.find(
+      (span) => span.service === 'usage' && span.name === 'graphql.resolve' && span.attributes['graphql.field.name'] === 'recordUsage',
+    );
     expect(resolver, 'the recordUsage resolver span').toBeDefined();
-    expect(spans.some((span) => span.service === 'usage' && span.name === 'xadd' && span.parentSpanId === resolver!.spanId && span.attributes['db.system.name'] === 'redis')).toBe(true);
+    expect(
+      spans.some(
+        (span) =>
+          span.service === 'usage' &&
+          span.name === 'xadd' &&
+          span.parentSpanId === resolver!.spanId &&
+          span.attributes['db.system.name'] === 'redis',
+      ),
+    ).toBe(true);
     // The consumer's handling and its SQL, in the same trace as the mutation.
     const consumed = spans.find((span) => span.service === 'analytics-consumer' && span.name === 'process usage.recorded')!;
     expect(consumed.attributes).toMatchObject({ 'messaging.consumer.group.name': expect.any(String), 'messaging.batch.message_count': 1 });
     // Its SQL (the rollups) beneath it.
-    expect(spans.some((span) => span.service === 'analytics-consumer' && span.parentSpanId === consumed.spanId && span.attributes['db.system.name'] === 'postgresql')).toBe(true);
+    expect(
+      spans.some(
+        (span) =>
+          span.service === 'analytics-consumer' &&
+          span.parentSpanId === consumed.spanId &&
+          span.attributes['db.system.name'] === 'postgresql',
+      ),
+    ).toBe(true);
     expect([...servicesOf(spans)]).toEqual(expect.arrayContaining(['router', 'usage', 'analytics-consumer']));
     expectOneTree(spans);
   }, 60_000);
@@ -126,14 +169,30 @@ describe('tracing (OpenTelemetry, OTLP)', () => {
     const now = Date.now();
     const requested = await gql(
       'mutation Export($input: RequestExportInput!) { requestExport(input: $input) { id status } }',
-      { input: { organizationId: tenant.organizationId, type: 'USAGE', format: 'CSV', from: new Date(now - 3_600_000).toISOString(), to: new Date(now + 3_600_000).toISOString() } },
+      {
+        input: {
+          organizationId: tenant.organizationId,
+          type: 'USAGE',
+          format: 'CSV',
+          from: new Date(now - 3_600_000).toISOString(),
+          to: new Date(now + 3_600_000).toISOString(),
+        },
+      },
       { url: routerUrl, token: tenant.user.accessToken, headers: { 'x-request-id': requestId } },
     );
     expect(requested.errors).toBeUndefined();
     const id = requested.data!['requestExport'].id as string;
 
-    const spans = await traceOf(requestId, (found) => found.some((span) => span.service === 'workers-reports' && span.name === 'run reports.export'), 45_000);
-    const status = await gql('query ($id: ID!) { exportJob(id: $id) { status } }', { id }, { url: routerUrl, token: tenant.user.accessToken });
+    const spans = await traceOf(
+      requestId,
+      (found) => found.some((span) => span.service === 'workers-reports' && span.name === 'run reports.export'),
+      45_000,
+    );
+    const status = await gql(
+      'query ($id: ID!) { exportJob(id: $id) { status } }',
+      { id },
+      { url: routerUrl, token: tenant.user.accessToken },
+    );
     expect(status.data).toEqual({ exportJob: { status: 'SUCCEEDED' } });
     expect(spans.find((span) => span.attributes['mindweave.request_id'] === requestId)?.name).toBe('mutation Export');
     // The job was added under the exports subgraph's request, and processed by the worker in the same trace.

@@ -44,7 +44,11 @@ describe('webhooks', () => {
 
   it('delivers subscribed events signed so that verifyWebhookSignature accepts them, and a tampered one is rejected', async () => {
     const tenant = await createTenant();
-    const created = await gql(createEndpoint, { input: { organizationId: tenant.organizationId, url: good.url, eventTypes: ['usage.recorded'], description: 'ingest' } }, { token: tenant.user.accessToken });
+    const created = await gql(
+      createEndpoint,
+      { input: { organizationId: tenant.organizationId, url: good.url, eventTypes: ['usage.recorded'], description: 'ingest' } },
+      { token: tenant.user.accessToken },
+    );
     expect(created.errors).toBeUndefined();
     const { secret, endpoint } = created.data!.createWebhookEndpoint;
     expect(secret).toMatch(/^whsec_/);
@@ -54,30 +58,61 @@ describe('webhooks', () => {
     expect(stored?.secret).not.toContain(secret.slice('whsec_'.length));
     expect(endpoint).toMatchObject({ url: good.url, eventTypes: ['usage.recorded'], enabled: true, consecutiveFailures: 0 });
 
-    expect((await gql(recordUsage, { input: { model: 'gpt-4o-mini', inputTokens: 12, outputTokens: 34, latencyMs: 56 } }, { token: tenant.apiKey })).data).toEqual({ recordUsage: { accepted: 1 } });
-    await vi.waitFor(() => expect(good.received.some((r) => r.body.includes(tenant.organizationId))).toBe(true), { timeout: 15_000, interval: 50 });
+    expect(
+      (
+        await gql(
+          recordUsage,
+          { input: { model: 'gpt-4o-mini', inputTokens: 12, outputTokens: 34, latencyMs: 56 } },
+          { token: tenant.apiKey },
+        )
+      ).data,
+    ).toEqual({ recordUsage: { accepted: 1 } });
+    await vi.waitFor(() => expect(good.received.some((r) => r.body.includes(tenant.organizationId))).toBe(true), {
+      timeout: 15_000,
+      interval: 50,
+    });
     const delivery = good.received.find((r) => r.body.includes(tenant.organizationId))!;
 
     const header = delivery.headers['mindweave-signature'] as string;
     expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     expect(verifyWebhookSignature({ secret, header, body: delivery.body })).toMatchObject({ ok: true });
-    expect(verifyWebhookSignature({ secret, header, body: delivery.body.replace('"inputTokens":12', '"inputTokens":99') })).toEqual({ ok: false, reason: 'mismatch' });
+    expect(verifyWebhookSignature({ secret, header, body: delivery.body.replace('"inputTokens":12', '"inputTokens":99') })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
     expect(verifyWebhookSignature({ secret: `${secret}x`, header, body: delivery.body }).ok).toBe(false);
 
     const event = JSON.parse(delivery.body) as { id: string; type: string; organizationId: string; data: Record<string, unknown> };
-    expect(event).toMatchObject({ type: 'usage.recorded', organizationId: tenant.organizationId, data: { model: 'gpt-4o-mini', inputTokens: 12, outputTokens: 34 } });
+    expect(event).toMatchObject({
+      type: 'usage.recorded',
+      organizationId: tenant.organizationId,
+      data: { model: 'gpt-4o-mini', inputTokens: 12, outputTokens: 34 },
+    });
     expect(delivery.headers['mindweave-event-id']).toBe(event.id);
     expect(delivery.headers['mindweave-event-type']).toBe('usage.recorded');
 
     const log = await gql(deliveriesOf, { id: endpoint.id }, { token: tenant.user.accessToken });
     expect(log.data!.webhookEndpoint.deliveries.edges.map((e: { node: unknown }) => e.node)).toEqual([
-      { eventId: event.id, eventType: 'usage.recorded', attempt: 1, status: 'SUCCEEDED', httpStatus: 200, latencyMs: expect.any(Number), responseExcerpt: 'thanks', error: null },
+      {
+        eventId: event.id,
+        eventType: 'usage.recorded',
+        attempt: 1,
+        status: 'SUCCEEDED',
+        httpStatus: 200,
+        latencyMs: expect.any(Number),
+        responseExcerpt: 'thanks',
+        error: null,
+      },
     ]);
   });
 
   it('retries a failing receiver with growing delays, logging every attempt', async () => {
     const tenant = await createTenant();
-    const created = await gql(createEndpoint, { input: { organizationId: tenant.organizationId, url: flaky.url, eventTypes: ['usage.recorded'] } }, { token: tenant.user.accessToken });
+    const created = await gql(
+      createEndpoint,
+      { input: { organizationId: tenant.organizationId, url: flaky.url, eventTypes: ['usage.recorded'] } },
+      { token: tenant.user.accessToken },
+    );
     const { endpoint } = created.data!.createWebhookEndpoint;
     await gql(recordUsage, { input: { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1, latencyMs: 1 } }, { token: tenant.apiKey });
 
@@ -102,14 +137,26 @@ describe('webhooks', () => {
       },
       { timeout: 10_000, interval: 100 },
     );
-    const after = await gql('query ($id: ID!) { organization(id: $id) { webhookEndpoints { id enabled consecutiveFailures } } }', { id: tenant.organizationId }, { token: tenant.user.accessToken });
+    const after = await gql(
+      'query ($id: ID!) { organization(id: $id) { webhookEndpoints { id enabled consecutiveFailures } } }',
+      { id: tenant.organizationId },
+      { token: tenant.user.accessToken },
+    );
     expect(after.data!.organization.webhookEndpoints).toEqual([{ id: endpoint.id, enabled: true, consecutiveFailures: 0 }]);
 
     // Pages of the log follow the cursor.
-    const page = await gql('query ($id: ID!, $after: String) { webhookEndpoint(id: $id) { deliveries(first: 2, after: $after) { edges { node { attempt } } pageInfo { hasNextPage endCursor } } } }', { id: endpoint.id }, { token: tenant.user.accessToken });
+    const page = await gql(
+      'query ($id: ID!, $after: String) { webhookEndpoint(id: $id) { deliveries(first: 2, after: $after) { edges { node { attempt } } pageInfo { hasNextPage endCursor } } } }',
+      { id: endpoint.id },
+      { token: tenant.user.accessToken },
+    );
     const { pageInfo } = page.data!.webhookEndpoint.deliveries;
     expect(pageInfo.hasNextPage).toBe(true);
-    const next = await gql('query ($id: ID!, $after: String) { webhookEndpoint(id: $id) { deliveries(first: 2, after: $after) { edges { node { attempt } } pageInfo { hasNextPage } } } }', { id: endpoint.id, after: pageInfo.endCursor }, { token: tenant.user.accessToken });
+    const next = await gql(
+      'query ($id: ID!, $after: String) { webhookEndpoint(id: $id) { deliveries(first: 2, after: $after) { edges { node { attempt } } pageInfo { hasNextPage } } } }',
+      { id: endpoint.id, after: pageInfo.endCursor },
+      { token: tenant.user.accessToken },
+    );
     expect(next.data!.webhookEndpoint.deliveries).toEqual({ edges: [{ node: { attempt: 1 } }], pageInfo: { hasNextPage: false } });
   });
 
@@ -130,9 +177,18 @@ describe('webhooks', () => {
     const created = await gql(createEndpoint, { input }, { token: tenant.user.accessToken });
     const id = created.data!.createWebhookEndpoint.endpoint.id as string;
     expect((await gql(deliveriesOf, { id }, { token: other.user.accessToken })).errors?.[0]?.extensions.code).toBe('NOT_FOUND');
-    expect((await gql('mutation ($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id }, { token: other.user.accessToken })).errors?.[0]?.extensions.code).toBe('NOT_FOUND');
-    expect((await gql('mutation ($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id }, { token: tenant.user.accessToken })).data).toEqual({ deleteWebhookEndpoint: true });
-    const listed = await gql('query ($id: ID!) { organization(id: $id) { webhookEndpoints { id } } }', { id: tenant.organizationId }, { token: tenant.user.accessToken });
+    expect(
+      (await gql('mutation ($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id }, { token: other.user.accessToken })).errors?.[0]
+        ?.extensions.code,
+    ).toBe('NOT_FOUND');
+    expect((await gql('mutation ($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id }, { token: tenant.user.accessToken })).data).toEqual({
+      deleteWebhookEndpoint: true,
+    });
+    const listed = await gql(
+      'query ($id: ID!) { organization(id: $id) { webhookEndpoints { id } } }',
+      { id: tenant.organizationId },
+      { token: tenant.user.accessToken },
+    );
     expect(listed.data!.organization.webhookEndpoints).toEqual([]);
   });
 });

@@ -13,7 +13,14 @@ export function wsClients() {
   return {
     connect(authorization?: string, url = stack.routerUrl) {
       // Routers stopped at the end close their sockets: that is expected, not worth printing.
-      const client = createClient({ url: wsUrl(url), webSocketImpl: WebSocket, connectionParams: authorization ? { authorization } : {}, retryAttempts: 0, lazy: false, onNonLazyError: () => undefined });
+      const client = createClient({
+        url: wsUrl(url),
+        webSocketImpl: WebSocket,
+        connectionParams: authorization ? { authorization } : {},
+        retryAttempts: 0,
+        lazy: false,
+        onNonLazyError: () => undefined,
+      });
       clients.push(client);
       return client;
     },
@@ -27,10 +34,17 @@ export function watch(client: Client, query: string, variables: Record<string, u
   const errors: unknown[] = [];
   let settle: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (settle = resolve));
-  const stop = client.subscribe({ query, variables }, { next: (r) => void results.push(r as never), error: (e) => {
+  const stop = client.subscribe(
+    { query, variables },
+    {
+      next: (r) => void results.push(r as never),
+      error: (e) => {
         errors.push(e);
         settle();
-      }, complete: () => settle() });
+      },
+      complete: () => settle(),
+    },
+  );
   return { results, errors, done, stop };
 }
 

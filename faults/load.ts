@@ -43,7 +43,15 @@ function balancedFetch(routerUrls: string[], onFailure: () => void): typeof fetc
  * `senders` loops, each sending batches of `batchSize` events one after another (a pause between
  * them) until stop(). Keys are `<label>-<n>`, unique across the run.
  */
-export function startSending(options: { routerUrls: string[]; apiKey: string; label: string; senders: number; batchSize: number; pauseMs: number; twins?: boolean }) {
+export function startSending(options: {
+  routerUrls: string[];
+  apiKey: string;
+  label: string;
+  senders: number;
+  batchSize: number;
+  pauseMs: number;
+  twins?: boolean;
+}) {
   const batches: SentBatch[] = [];
   let stopped = false;
   let sequence = 0;
@@ -58,13 +66,27 @@ export function startSending(options: { routerUrls: string[]; apiKey: string; la
     });
     while (!stopped) {
       const keys = Array.from({ length: options.batchSize }, () => `${options.label}-${sequence++}`);
-      const inputs = keys.map((idempotencyKey, i) => ({ idempotencyKey, model: i % 2 ? 'gpt-4o-mini' : 'gpt-4o', inputTokens: 100 + (i % 7), outputTokens: 20, latencyMs: 15 }));
+      const inputs = keys.map((idempotencyKey, i) => ({
+        idempotencyKey,
+        model: i % 2 ? 'gpt-4o-mini' : 'gpt-4o',
+        inputTokens: 100 + (i % 7),
+        outputTokens: 20,
+        latencyMs: 15,
+      }));
       failedAttempts = 0;
       const batch: SentBatch = { keys, failedAttempts: 0, doneAt: 0 };
       try {
         // Twins: the same batch sent twice at once, as a client retrying too eagerly would; their receipts add up.
-        const receipts = await Promise.all(Array.from({ length: options.twins ? 2 : 1 }, () => client.request(RecordUsageBatchDocument, { inputs })));
-        batch.receipt = receipts.reduce((sum, { recordUsageBatch }) => ({ accepted: sum.accepted + recordUsageBatch.accepted, duplicates: sum.duplicates + recordUsageBatch.duplicates }), { accepted: 0, duplicates: 0 });
+        const receipts = await Promise.all(
+          Array.from({ length: options.twins ? 2 : 1 }, () => client.request(RecordUsageBatchDocument, { inputs })),
+        );
+        batch.receipt = receipts.reduce(
+          (sum, { recordUsageBatch }) => ({
+            accepted: sum.accepted + recordUsageBatch.accepted,
+            duplicates: sum.duplicates + recordUsageBatch.duplicates,
+          }),
+          { accepted: 0, duplicates: 0 },
+        );
       } catch (error) {
         batch.error = (error as Error).message;
       }
@@ -86,7 +108,12 @@ export function startSending(options: { routerUrls: string[]; apiKey: string; la
 /** A live subscriber of the organization's usage through the SDK, subscribing again after an error as its users do. */
 export function watchUsage(routerUrl: string, organizationId: string, apiKey: string) {
   const seen = new Set<string>();
-  const client = createMindWeaveClient({ url: routerUrl, auth: { apiKey }, webSocketImpl: WebSocket, retry: { attempts: 1_000, baseDelayMs: 200, maxDelayMs: 1_000 } });
+  const client = createMindWeaveClient({
+    url: routerUrl,
+    auth: { apiKey },
+    webSocketImpl: WebSocket,
+    retry: { attempts: 1_000, baseDelayMs: 200, maxDelayMs: 1_000 },
+  });
   let closed = false;
   const subscribe = (): void =>
     void client.subscribe(

@@ -22,11 +22,18 @@ import { startSending, watchUsage } from './load.ts';
 import { verify, type Outcome } from './verify.ts';
 
 const runId = randomBytes(4).toString('hex');
-const only = new Set((process.env['FAULTS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const only = new Set(
+  (process.env['FAULTS'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 const workDir = await mkdtemp(join(tmpdir(), `mindweave-faults-${runId}-`));
 const logDir = join(workDir, 'logs');
 await mkdir(logDir, { recursive: true });
-process.stdout.write(`fault suite ${runId}: its own Redis and PostgreSQL; services' logs in ${logDir}${process.env['KEEP_TEST_LOGS'] ? '' : ' (KEEP_TEST_LOGS=1 keeps them)'}\n`);
+process.stdout.write(
+  `fault suite ${runId}: its own Redis and PostgreSQL; services' logs in ${logDir}${process.env['KEEP_TEST_LOGS'] ? '' : ' (KEEP_TEST_LOGS=1 keeps them)'}\n`,
+);
 
 /** Run last-in first-out at the end, whatever happened. */
 /** A fault made of steps taken one after another, with nothing to report beyond the counts. */
@@ -78,7 +85,14 @@ try {
   async function start(name: string) {
     const service = services.find((s) => s.name === (name === 'router-b' ? 'router' : name))!;
     const port = name === 'router-b' ? routerBPort : basePort + service.offset;
-    running.set(name, await startService(service, { ...env, PORT: name === 'router-b' ? String(routerBPort) : env['PORT'] }, { port, logFile: join(logDir, `${name}-${Date.now()}.log`) }));
+    running.set(
+      name,
+      await startService(
+        service,
+        { ...env, PORT: name === 'router-b' ? String(routerBPort) : env['PORT'] },
+        { port, logFile: join(logDir, `${name}-${Date.now()}.log`) },
+      ),
+    );
   }
   const sigkill = async (name: string) => kill(running.get(name)!.child);
   for (const service of services) await start(service.name);
@@ -94,7 +108,11 @@ try {
   cleanup.push(async () => redis.disconnect());
 
   async function graphql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
-    const response = await fetch(routerA, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ query, variables }) });
+    const response = await fetch(routerA, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
     const body = (await response.json()) as { data?: T; errors?: unknown[] };
     if (body.errors?.length || !body.data) throw new Error(JSON.stringify(body.errors));
     return body.data;
@@ -102,18 +120,34 @@ try {
 
   /** A user with an organization, a project and an API key that records, reads and exports usage. */
   async function tenant(label: string) {
-    const { register } = await graphql<{ register: { accessToken: string } }>('mutation ($i: RegisterInput!) { register(input: $i) { accessToken } }', {
-      i: { email: `${label}-${runId}@faults.example`, password: 'fault suite password', name: label },
-    });
+    const { register } = await graphql<{ register: { accessToken: string } }>(
+      'mutation ($i: RegisterInput!) { register(input: $i) { accessToken } }',
+      {
+        i: { email: `${label}-${runId}@faults.example`, password: 'fault suite password', name: label },
+      },
+    );
     const token = register.accessToken;
-    const { createOrganization } = await graphql<{ createOrganization: { id: string } }>('mutation ($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }', { i: { name: label, slug: `${label}-${runId}` } }, token);
-    const { createProject } = await graphql<{ createProject: { id: string } }>('mutation ($i: CreateProjectInput!) { createProject(input: $i) { id } }', { i: { organizationId: createOrganization.id, name: label } }, token);
+    const { createOrganization } = await graphql<{ createOrganization: { id: string } }>(
+      'mutation ($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }',
+      { i: { name: label, slug: `${label}-${runId}` } },
+      token,
+    );
+    const { createProject } = await graphql<{ createProject: { id: string } }>(
+      'mutation ($i: CreateProjectInput!) { createProject(input: $i) { id } }',
+      { i: { organizationId: createOrganization.id, name: label } },
+      token,
+    );
     const { createApiKey } = await graphql<{ createApiKey: { key: string; apiKey: { id: string } } }>(
       'mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { key apiKey { id } } }',
       { i: { projectId: createProject.id, name: label, scopes: ['usage:write', 'usage:read', 'exports:write'] } },
       token,
     );
-    return { organizationId: createOrganization.id, projectId: createProject.id, apiKey: createApiKey.key, apiKeyId: createApiKey.apiKey.id };
+    return {
+      organizationId: createOrganization.id,
+      projectId: createProject.id,
+      apiKey: createApiKey.key,
+      apiKeyId: createApiKey.apiKey.id,
+    };
   }
 
   /** The worker SIGKILLed in the middle of an export: its export process must not outlive it, and the export must still finish with every row. */
@@ -128,7 +162,9 @@ try {
     );
     const client = createMindWeaveClient({ url: routerA, auth: { apiKey: owner.apiKey } });
     const from = new Date(Date.now() - 2 * 86_400_000).toISOString();
-    const { requestExport } = await client.request(RequestExportDocument, { input: { organizationId: owner.organizationId, type: 'USAGE', format: 'CSV', from, to: new Date().toISOString() } });
+    const { requestExport } = await client.request(RequestExportDocument, {
+      input: { organizationId: owner.organizationId, type: 'USAGE', format: 'CSV', from, to: new Date().toISOString() },
+    });
     const job = async () => (await client.request(ExportJobDocument, { id: requestExport.id })).exportJob;
     await until('the export did not start', async () => (await job())?.status === 'RUNNING', 60_000);
     const children = await childrenOf(running.get('workers')!.child.pid!);
@@ -139,7 +175,11 @@ try {
     );
     for (const pid of orphans) process.kill(pid, 'SIGKILL');
     await start('workers');
-    await until('the export did not finish once a worker was back', async () => ['SUCCEEDED', 'FAILED'].includes((await job())?.status ?? ''), 180_000);
+    await until(
+      'the export did not finish once a worker was back',
+      async () => ['SUCCEEDED', 'FAILED'].includes((await job())?.status ?? ''),
+      180_000,
+    );
     const finished = (await job())!;
     let lines = 0;
     if (finished.downloadUrl) {
@@ -167,8 +207,14 @@ try {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', async () => {
-        const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !['host', 'connection', 'content-length'].includes(name)).map(([name, value]) => [name, String(value)]));
-        const answer = await fetch(new URL(req.url ?? '/', target), { method: req.method, headers, body: Buffer.concat(chunks) }).catch(() => null);
+        const headers = Object.fromEntries(
+          Object.entries(req.headers)
+            .filter(([name]) => !['host', 'connection', 'content-length'].includes(name))
+            .map(([name, value]) => [name, String(value)]),
+        );
+        const answer = await fetch(new URL(req.url ?? '/', target), { method: req.method, headers, body: Buffer.concat(chunks) }).catch(
+          () => null,
+        );
         const text = answer ? await answer.text() : '';
         if (!answer || ++requests % 3 === 0) req.socket.destroy();
         else res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(text);
@@ -186,27 +232,99 @@ try {
    * note. `routerUrls` are where the load goes (the client moves on to the next after a cut), and
    * `twins` sends each batch twice at once.
    */
-  const faults: { id: string; name: string; routerUrls?: string[]; twins?: boolean; expectDuplicates?: boolean; strike: () => Promise<{ problems: string[]; note: string } | undefined> }[] = [
-
-    { id: 'consumer-kill', name: 'consumer SIGKILL', strike: inTurn(() => sigkill('analytics-consumer'), () => sleep(2_000), () => start('analytics-consumer')) },
-    { id: 'redis-restart', name: 'Redis restart', strike: inTurn(() => redisServer.stop(), () => sleep(5_000), () => redisServer.start()) },
-    { id: 'redis-down', name: 'Redis down 15 s', strike: inTurn(() => redisServer.stop(), () => sleep(15_000), () => redisServer.start()) },
-    { id: 'postgres-restart', name: 'PostgreSQL restart', strike: inTurn(() => postgres.stop(), () => postgres.start()) },
-    { id: 'postgres-down', name: 'PostgreSQL down 15 s', strike: inTurn(() => postgres.stop(), () => sleep(15_000), () => postgres.start()) },
-    { id: 'subgraph-kill', name: 'usage subgraph SIGKILL', strike: inTurn(() => sigkill('usage'), () => sleep(2_000), () => start('usage')) },
+  const faults: {
+    id: string;
+    name: string;
+    routerUrls?: string[];
+    twins?: boolean;
+    expectDuplicates?: boolean;
+    strike: () => Promise<{ problems: string[]; note: string } | undefined>;
+  }[] = [
+    {
+      id: 'consumer-kill',
+      name: 'consumer SIGKILL',
+      strike: inTurn(
+        () => sigkill('analytics-consumer'),
+        () => sleep(2_000),
+        () => start('analytics-consumer'),
+      ),
+    },
+    {
+      id: 'redis-restart',
+      name: 'Redis restart',
+      strike: inTurn(
+        () => redisServer.stop(),
+        () => sleep(5_000),
+        () => redisServer.start(),
+      ),
+    },
+    {
+      id: 'redis-down',
+      name: 'Redis down 15 s',
+      strike: inTurn(
+        () => redisServer.stop(),
+        () => sleep(15_000),
+        () => redisServer.start(),
+      ),
+    },
+    {
+      id: 'postgres-restart',
+      name: 'PostgreSQL restart',
+      strike: inTurn(
+        () => postgres.stop(),
+        () => postgres.start(),
+      ),
+    },
+    {
+      id: 'postgres-down',
+      name: 'PostgreSQL down 15 s',
+      strike: inTurn(
+        () => postgres.stop(),
+        () => sleep(15_000),
+        () => postgres.start(),
+      ),
+    },
+    {
+      id: 'subgraph-kill',
+      name: 'usage subgraph SIGKILL',
+      strike: inTurn(
+        () => sigkill('usage'),
+        () => sleep(2_000),
+        () => start('usage'),
+      ),
+    },
     { id: 'worker-kill', name: 'worker SIGKILL in an export', strike: killWorkerDuringExport },
-    { id: 'router-kill', name: 'router SIGKILL, another serving', strike: inTurn(() => sigkill('router'), () => sleep(3_000), () => start('router')) },
+    {
+      id: 'router-kill',
+      name: 'router SIGKILL, another serving',
+      strike: inTurn(
+        () => sigkill('router'),
+        () => sleep(3_000),
+        () => start('router'),
+      ),
+    },
     // Not outages, but what idempotency is for: answers lost after the events were recorded, and one batch sent twice at once.
-    { id: 'answer-lost', name: 'answers lost after recording', routerUrls: [lossy.url, routerB], expectDuplicates: true, strike: async () => {
+    {
+      id: 'answer-lost',
+      name: 'answers lost after recording',
+      routerUrls: [lossy.url, routerB],
+      expectDuplicates: true,
+      strike: async () => {
         await sleep(8_000);
         return { problems: [], note: 'every third answer cut by a proxy after the router had answered' };
-      } },
-    { id: 'same-keys', name: 'the same batch twice at once', twins: true, expectDuplicates: true, strike: async () => {
+      },
+    },
+    {
+      id: 'same-keys',
+      name: 'the same batch twice at once',
+      twins: true,
+      expectDuplicates: true,
+      strike: async () => {
         await sleep(8_000);
         return { problems: [], note: 'each batch sent as two concurrent requests with the same keys' };
-      } },
-  ].filter
-((fault) => only.size === 0 || only.has(fault.id));
+      },
+    },
+  ].filter((fault) => only.size === 0 || only.has(fault.id));
 
   const rows: (Outcome & { fault: string; waited: string; recovered: string; live: boolean; problems: string[]; note: string })[] = [];
   for (const fault of faults) {
@@ -215,7 +333,15 @@ try {
     // The live subscriber is on the router that is never killed.
     const watcher = watchUsage(routerB, who.organizationId, who.apiKey);
     await sleep(1_000);
-    const load = startSending({ routerUrls: fault.routerUrls ?? [routerA, routerB], apiKey: who.apiKey, label: `${fault.id}-${runId}`, senders: 4, batchSize: 50, pauseMs: 100, twins: fault.twins });
+    const load = startSending({
+      routerUrls: fault.routerUrls ?? [routerA, routerB],
+      apiKey: who.apiKey,
+      label: `${fault.id}-${runId}`,
+      senders: 4,
+      batchSize: 50,
+      pauseMs: 100,
+      twins: fault.twins,
+    });
     await sleep(3_000);
     const struckAt = Date.now();
     const { problems, note } = (await fault.strike()) ?? { problems: [], note: '' };
@@ -225,35 +351,105 @@ try {
 
     // After recovery, what is recorded reaches the live subscriber again.
     const probeKeys = Array.from({ length: 10 }, (_, i) => `${fault.id}-${runId}-probe-${i}`);
-    const probe = createMindWeaveClient({ url: routerA, auth: { apiKey: who.apiKey }, webSocketImpl: WebSocket, retry: { attempts: 30, baseDelayMs: 200, maxDelayMs: 5_000 } });
-    await probe.request(RecordUsageBatchDocument, { inputs: probeKeys.map((idempotencyKey) => ({ idempotencyKey, model: 'gpt-4o', inputTokens: 1, outputTokens: 1, latencyMs: 1 })) });
+    const probe = createMindWeaveClient({
+      url: routerA,
+      auth: { apiKey: who.apiKey },
+      webSocketImpl: WebSocket,
+      retry: { attempts: 30, baseDelayMs: 200, maxDelayMs: 5_000 },
+    });
+    await probe.request(RecordUsageBatchDocument, {
+      inputs: probeKeys.map((idempotencyKey) => ({ idempotencyKey, model: 'gpt-4o', inputTokens: 1, outputTokens: 1, latencyMs: 1 })),
+    });
     const live = await until('', async () => probeKeys.every((key) => watcher.seen.has(eventIdOf(who.apiKeyId, key))), 20_000).then(
       () => true,
       () => false,
     );
     await watcher.close();
 
-    if (fault.expectDuplicates && !load.batches.some((batch) => batch.receipt?.duplicates)) problems.push('no key was answered as a duplicate: the path this checks was not exercised');
-    const outcome = await verify({ db, redis, organizationId: who.organizationId, apiKeyId: who.apiKeyId, batches: load.batches, probeKeys, patienceMs: 120_000 });
+    if (fault.expectDuplicates && !load.batches.some((batch) => batch.receipt?.duplicates))
+      problems.push('no key was answered as a duplicate: the path this checks was not exercised');
+    const outcome = await verify({
+      db,
+      redis,
+      organizationId: who.organizationId,
+      apiKeyId: who.apiKeyId,
+      batches: load.batches,
+      probeKeys,
+      patienceMs: 120_000,
+    });
     // How long clients went without an answer (the longest gap between answers from the strike on), and how soon after the fault the first came.
-    const answers = load.batches.filter((batch) => batch.receipt).map((batch) => batch.doneAt).sort((a, b) => a - b);
+    const answers = load.batches
+      .filter((batch) => batch.receipt)
+      .map((batch) => batch.doneAt)
+      .sort((a, b) => a - b);
     const firstAnswer = answers.find((at) => at >= liftedAt);
     const gaps = answers.filter((at) => at >= struckAt).map((at, i, later) => at - (i === 0 ? struckAt : later[i - 1]!));
     const seconds = (ms: number | undefined) => (ms === undefined ? '-' : (ms / 1000).toFixed(1));
-    const row = { ...outcome, fault: fault.name, waited: seconds(Math.max(0, ...gaps)), recovered: seconds(firstAnswer === undefined ? undefined : firstAnswer - liftedAt), live, problems, note };
+    const row = {
+      ...outcome,
+      fault: fault.name,
+      waited: seconds(Math.max(0, ...gaps)),
+      recovered: seconds(firstAnswer === undefined ? undefined : firstAnswer - liftedAt),
+      live,
+      problems,
+      note,
+    };
     rows.push(row);
     process.stdout.write(
-      `  accepted ${row.accepted}, persisted ${row.persisted}, duplicates ${row.duplicates}, retried batches ${row.retried}, gave up ${row.gaveUp}, lost ${row.lost}, miscounted ${row.miscounted}, longest wait for an answer ${row.waited} s, first answer ${row.recovered} s after the fault lifted, live feed ${live ? 'delivering' : 'NOT delivering'}${[note, row.detail, ...problems].filter(Boolean).map((p) => `; ${p}`).join('')}\n`,
+      `  accepted ${row.accepted}, persisted ${row.persisted}, duplicates ${row.duplicates}, retried batches ${row.retried}, gave up ${row.gaveUp}, lost ${row.lost}, miscounted ${row.miscounted}, longest wait for an answer ${row.waited} s, first answer ${row.recovered} s after the fault lifted, live feed ${live ? 'delivering' : 'NOT delivering'}${[
+        note,
+        row.detail,
+        ...problems,
+      ]
+        .filter(Boolean)
+        .map((p) => `; ${p}`)
+        .join('')}\n`,
     );
     if (row.lost || row.miscounted || row.gaveUp || !live || problems.length) exitCode = 1;
   }
 
-  const header = ['fault', 'accepted', 'persisted', 'duplicates', 'retried batches', 'gave up', 'lost', 'miscounted', 'longest wait (s)', 'recovered (s)', 'live feed'];
-  const table = [header, ...rows.map((r) => [r.fault, r.accepted, r.persisted, r.duplicates, r.retried, r.gaveUp, r.lost, r.miscounted, r.waited, r.recovered, r.live ? 'delivering' : 'STOPPED'].map(String))];
+  const header = [
+    'fault',
+    'accepted',
+    'persisted',
+    'duplicates',
+    'retried batches',
+    'gave up',
+    'lost',
+    'miscounted',
+    'longest wait (s)',
+    'recovered (s)',
+    'live feed',
+  ];
+  const table = [
+    header,
+    ...rows.map((r) =>
+      [
+        r.fault,
+        r.accepted,
+        r.persisted,
+        r.duplicates,
+        r.retried,
+        r.gaveUp,
+        r.lost,
+        r.miscounted,
+        r.waited,
+        r.recovered,
+        r.live ? 'delivering' : 'STOPPED',
+      ].map(String),
+    ),
+  ];
   const widths = header.map((_, i) => Math.max(...table.map((line) => line[i]!.length)));
-  process.stdout.write(`\n${table.map((line) => line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n')}\n`);
-  for (const row of rows) for (const line of [row.note, row.detail, ...row.problems].filter(Boolean)) process.stdout.write(`${row.fault}: ${line}\n`);
-  process.stdout.write(exitCode ? '\nFAILED: an event was lost or miscounted, a batch was given up, the live feed stopped, or an export went wrong.\n' : '\nEvery accepted event was persisted and counted exactly once through every fault.\n');
+  process.stdout.write(
+    `\n${table.map((line) => line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n')}\n`,
+  );
+  for (const row of rows)
+    for (const line of [row.note, row.detail, ...row.problems].filter(Boolean)) process.stdout.write(`${row.fault}: ${line}\n`);
+  process.stdout.write(
+    exitCode
+      ? '\nFAILED: an event was lost or miscounted, a batch was given up, the live feed stopped, or an export went wrong.\n'
+      : '\nEvery accepted event was persisted and counted exactly once through every fault.\n',
+  );
 } catch (error) {
   process.stderr.write(`fault suite failed: ${(error as Error).stack ?? String(error)}\n`);
   exitCode = 1;

@@ -27,7 +27,15 @@ export interface Outcome {
   detail: string;
 }
 
-export async function verify(options: { db: pg.Pool; redis: Redis; organizationId: string; apiKeyId: string; batches: SentBatch[]; probeKeys: string[]; patienceMs: number }): Promise<Outcome> {
+export async function verify(options: {
+  db: pg.Pool;
+  redis: Redis;
+  organizationId: string;
+  apiKeyId: string;
+  batches: SentBatch[];
+  probeKeys: string[];
+  patienceMs: number;
+}): Promise<Outcome> {
   const { db, redis, organizationId, apiKeyId, batches } = options;
   const idOf = (key: string) => eventIdOf(apiKeyId, key);
   const answered = batches.filter((batch) => batch.receipt);
@@ -35,7 +43,12 @@ export async function verify(options: { db: pg.Pool; redis: Redis; organizationI
   const unanswered = new Set(batches.filter((batch) => !batch.receipt).flatMap((batch) => batch.keys.map(idOf)));
   const deadline = Date.now() + options.patienceMs;
 
-  const persistedIds = async () => new Set((await db.query<{ id: string }>('SELECT id::text FROM analytics.usage_events WHERE "organizationId" = $1', [organizationId])).rows.map((row) => row.id));
+  const persistedIds = async () =>
+    new Set(
+      (
+        await db.query<{ id: string }>('SELECT id::text FROM analytics.usage_events WHERE "organizationId" = $1', [organizationId])
+      ).rows.map((row) => row.id),
+    );
   let persisted = await persistedIds();
   while ([...expected].some((id) => !persisted.has(id)) && Date.now() < deadline) {
     await sleep(500);
@@ -49,8 +62,13 @@ export async function verify(options: { db: pg.Pool; redis: Redis; organizationI
         `SELECT count(*) AS n, coalesce(sum("inputTokens" + "outputTokens") FILTER (WHERE to_char("occurredAt", 'YYYY-MM') = $2), 0) AS tokens FROM analytics.usage_events WHERE "organizationId" = $1`,
         [organizationId, month],
       ),
-      db.query<{ n: string }>('SELECT coalesce(sum(requests), 0) AS n FROM analytics.usage_minutes WHERE "organizationId" = $1', [organizationId]),
-      db.query<{ tokens: string }>('SELECT coalesce(sum(tokens), 0) AS tokens FROM analytics.usage_months WHERE "organizationId" = $1 AND month = $2', [organizationId, month]),
+      db.query<{ n: string }>('SELECT coalesce(sum(requests), 0) AS n FROM analytics.usage_minutes WHERE "organizationId" = $1', [
+        organizationId,
+      ]),
+      db.query<{ tokens: string }>(
+        'SELECT coalesce(sum(tokens), 0) AS tokens FROM analytics.usage_months WHERE "organizationId" = $1 AND month = $2',
+        [organizationId, month],
+      ),
     ]);
     return {
       events: Number(events.rows[0]!.n),
@@ -69,7 +87,11 @@ export async function verify(options: { db: pg.Pool; redis: Redis; organizationI
 
   const lost = [...expected].filter((id) => !persisted.has(id)).length;
   const unsent = [...persisted].filter((id) => !expected.has(id) && !unanswered.has(id)).length;
-  const miscounted = Math.abs(counted.rollupRequests - counted.events) + Math.abs(counted.monthTokens - counted.eventTokens) + Math.abs(counted.redisTokens - counted.eventTokens) + unsent;
+  const miscounted =
+    Math.abs(counted.rollupRequests - counted.events) +
+    Math.abs(counted.monthTokens - counted.eventTokens) +
+    Math.abs(counted.redisTokens - counted.eventTokens) +
+    unsent;
   const accepted = answered.reduce((n, batch) => n + batch.keys.length, 0);
   return {
     accepted,

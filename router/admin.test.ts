@@ -25,6 +25,9 @@ describe('the queue dashboard', () => {
     expect(adminCredentials({ NODE_ENV: 'test', ADMIN_PASSWORD: 'pw' })).toEqual({ user: 'admin', password: 'pw' });
     expect(adminCredentials({ NODE_ENV: 'production' })).toBeNull();
     expect(adminCredentials({ NODE_ENV: 'production', ADMIN_USER: 'ops' })).toBeNull();
-    expect(adminCredentials({ NODE_ENV: 'production', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'long secret' })).toEqual({ user: 'ops', password: 'long secret' });
+    expect(adminCredentials({ NODE_ENV: 'production', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'long secret' })).toEqual({
+      user: 'ops',
+      password: 'long secret',
+    });
   });
 });

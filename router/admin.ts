@@ -29,7 +29,11 @@ export function checkBasicAuth(header: string | undefined, user: string, passwor
 }
 
 /** admin/admin outside production; in production only what ADMIN_USER and ADMIN_PASSWORD say, or nothing. */
-export function adminCredentials(env: { NODE_ENV: string; ADMIN_USER?: string | undefined; ADMIN_PASSWORD?: string | undefined }): { user: string; password: string } | null {
+export function adminCredentials(env: {
+  NODE_ENV: string;
+  ADMIN_USER?: string | undefined;
+  ADMIN_PASSWORD?: string | undefined;
+}): { user: string; password: string } | null {
   if (env.NODE_ENV !== 'production') return { user: env.ADMIN_USER ?? 'admin', password: env.ADMIN_PASSWORD ?? 'admin' };
   return env.ADMIN_USER && env.ADMIN_PASSWORD ? { user: env.ADMIN_USER, password: env.ADMIN_PASSWORD } : null;
 }
@@ -40,18 +44,30 @@ export function adminCredentials(env: { NODE_ENV: string; ADMIN_USER?: string | 
  * locked. Its Redis connection is opened on the first authenticated request, so that a router
  * without Redis starts as before.
  */
-export function createQueueDashboard(options: { redisUrl: string; redisKeyPrefix: string; credentials: { user: string; password: string } | null; log: Logger }) {
+export function createQueueDashboard(options: {
+  redisUrl: string;
+  redisKeyPrefix: string;
+  credentials: { user: string; password: string } | null;
+  log: Logger;
+}) {
   let board: { app: express.Express; connection: Redis; queues: Queue[] } | undefined;
   const { credentials } = options;
   if (!credentials) options.log.warn('/admin/queues is locked: set ADMIN_USER and ADMIN_PASSWORD to open the queue dashboard');
 
   function start() {
     const connection = createJobsConnection(options.redisUrl, 'producer', 'router-admin');
-    const queues = queueNames.map((name) => new Queue(name, { connection, prefix: jobsPrefix(options.redisKeyPrefix), skipMetasUpdate: true }));
-    for (const queue of queues) queue.on('error', (error) => options.log.debug({ err: error, queue: queue.name }, 'queue dashboard connection error'));
+    const queues = queueNames.map(
+      (name) => new Queue(name, { connection, prefix: jobsPrefix(options.redisKeyPrefix), skipMetasUpdate: true }),
+    );
+    for (const queue of queues)
+      queue.on('error', (error) => options.log.debug({ err: error, queue: queue.name }, 'queue dashboard connection error'));
     const serverAdapter = new ExpressAdapter();
     serverAdapter.setBasePath(adminQueuesPath);
-    createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue)), serverAdapter, options: { uiConfig: { boardTitle: 'MindWeave queues' } } });
+    createBullBoard({
+      queues: queues.map((queue) => new BullMQAdapter(queue)),
+      serverAdapter,
+      options: { uiConfig: { boardTitle: 'MindWeave queues' } },
+    });
     const app = express();
     app.disable('x-powered-by');
     app.use(adminQueuesPath, serverAdapter.getRouter());
@@ -61,7 +77,9 @@ export function createQueueDashboard(options: { redisUrl: string; redisKeyPrefix
   return {
     handle(req: IncomingMessage, res: ServerResponse) {
       if (!credentials || !checkBasicAuth(req.headers.authorization, credentials.user, credentials.password)) {
-        sendJson(res, 401, errorBody(unauthenticated('Admin credentials required')), { 'www-authenticate': 'Basic realm="MindWeave queues", charset="UTF-8"' });
+        sendJson(res, 401, errorBody(unauthenticated('Admin credentials required')), {
+          'www-authenticate': 'Basic realm="MindWeave queues", charset="UTF-8"',
+        });
         return;
       }
       board ??= start();

@@ -33,10 +33,19 @@ type ResolvedKey = { identity: ApiKeyIdentity; expiresAtMs: number | null };
 type VerifiedKey = Omit<ApiKeyIdentity, 'kind'> & { expiresAt?: string | null };
 
 const resolvedKeyOf = (body: VerifiedKey): ResolvedKey => ({
-  identity: { kind: 'apiKey', apiKeyId: body.apiKeyId, projectId: body.projectId, organizationId: body.organizationId, scopes: body.scopes },
+  identity: {
+    kind: 'apiKey',
+    apiKeyId: body.apiKeyId,
+    projectId: body.projectId,
+    organizationId: body.organizationId,
+    scopes: body.scopes,
+  },
   expiresAtMs: body.expiresAt ? Date.parse(body.expiresAt) : null,
 });
-const verifiedKeyOf = ({ identity: { kind: _kind, ...key }, expiresAtMs }: ResolvedKey): VerifiedKey => ({ ...key, expiresAt: expiresAtMs === null ? null : new Date(expiresAtMs).toISOString() });
+const verifiedKeyOf = ({ identity: { kind: _kind, ...key }, expiresAtMs }: ResolvedKey): VerifiedKey => ({
+  ...key,
+  expiresAt: expiresAtMs === null ? null : new Date(expiresAtMs).toISOString(),
+});
 const live = (key: ResolvedKey | null, now = Date.now()) => (key && (key.expiresAtMs === null || key.expiresAtMs > now) ? key : null);
 
 /** Where the shared cache keeps a key, by its SHA-256: accounts' apiKeyCacheKey, so that a change there can evict it. */
@@ -89,7 +98,11 @@ export function createAuthenticator(options: AuthenticatorOptions) {
       }
       if (!payload.sub || !payload.exp) throw unauthenticated('Invalid or expired access token');
       // Tokens issued before sessions were named carry no `sid`: they live out their short lifetime.
-      known = { identity: { kind: 'user', userId: payload.sub }, sessionId: typeof payload['sid'] === 'string' ? payload['sid'] : '', expiresAtMs: payload.exp * 1000 };
+      known = {
+        identity: { kind: 'user', userId: payload.sub },
+        sessionId: typeof payload['sid'] === 'string' ? payload['sid'] : '',
+        expiresAtMs: payload.exp * 1000,
+      };
       verifiedTokens.set(token, known);
     }
     if (known.sessionId && sessions.isEnded(known.sessionId)) throw unauthenticated('The session was ended; sign in again');
@@ -103,7 +116,11 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   const lastKnownKeys = new LRUCache<string, ResolvedKey>({ max: 50_000, ttl: 15 * 60_000 });
 
   async function resolveApiKey(key: string, requestId: string): Promise<ResolvedKey | null> {
-    const verified = await callInternalRoute(verifyApiKeyRoute, { baseUrl: options.accountsUrl, signingSecret: options.signingSecret, service: 'router', requestId, timeoutMs: 3_000 }, { key }).catch(nullOn404);
+    const verified = await callInternalRoute(
+      verifyApiKeyRoute,
+      { baseUrl: options.accountsUrl, signingSecret: options.signingSecret, service: 'router', requestId, timeoutMs: 3_000 },
+      { key },
+    ).catch(nullOn404);
     return verified && resolvedKeyOf(verified);
   }
 
@@ -151,7 +168,9 @@ export function createAuthenticator(options: AuthenticatorOptions) {
       throw unavailable('The API key could not be checked right now; retry shortly');
     });
     if (!resolved) throw unauthenticated('Invalid, revoked or expired API key');
-    return resolved.expiresAtMs === null ? { identity: resolved.identity } : { identity: resolved.identity, expiresAtMs: resolved.expiresAtMs };
+    return resolved.expiresAtMs === null
+      ? { identity: resolved.identity }
+      : { identity: resolved.identity, expiresAtMs: resolved.expiresAtMs };
   }
 
   /** Who the headers' credential stands for, with its session and expiry (for connections that outlive a request). */
@@ -161,7 +180,8 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     return credential.kind === 'jwt' ? verifyJwt(credential.token) : verifyApiKey(credential.key, requestId);
   }
 
-  const authenticate = async (headers: IncomingHttpHeaders, requestId: string): Promise<Identity> => (await authenticateFully(headers, requestId)).identity;
+  const authenticate = async (headers: IncomingHttpHeaders, requestId: string): Promise<Identity> =>
+    (await authenticateFully(headers, requestId)).identity;
 
   /**
    * An API key that authenticated a long-lived connection, looked up again: `revoked` (or expired,

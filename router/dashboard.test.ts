@@ -20,7 +20,11 @@ let server: Server;
 let port: number;
 
 /** A raw GET: the path goes out exactly as written (fetch would resolve `..` first). */
-function get(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+function get(
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
       let body = '';
@@ -36,7 +40,8 @@ function get(path: string, headers: Record<string, string> = {}, method = 'GET')
 type Req = Parameters<ReturnType<typeof createDashboard>['handle']>[0];
 type Res = Parameters<ReturnType<typeof createDashboard>['handle']>[1];
 
-const fakeRequest = (remoteAddress: string, url = '/graphql') => ({ method: 'GET', url, headers: { accept: 'text/html' }, socket: { remoteAddress } }) as unknown as Req;
+const fakeRequest = (remoteAddress: string, url = '/graphql') =>
+  ({ method: 'GET', url, headers: { accept: 'text/html' }, socket: { remoteAddress } }) as unknown as Req;
 
 /** Keeps what a handler answered, for the cases a real request cannot produce. */
 function recorder() {
@@ -59,13 +64,19 @@ beforeAll(async () => {
   dir = join(root, 'dist');
   await mkdir(join(dir, 'assets'), { recursive: true });
   await writeFile(join(dir, 'index.html'), '<!doctype html><title>app</title>');
-  await writeFile(join(dir, 'ide.html'), '<!doctype html><script type="application/json" id="mw-ide-config">{}</script><div id="ide"></div>');
+  await writeFile(
+    join(dir, 'ide.html'),
+    '<!doctype html><script type="application/json" id="mw-ide-config">{}</script><div id="ide"></div>',
+  );
   await writeFile(join(dir, 'assets', 'app-Ab12.js'), 'console.log(1)');
   await writeFile(join(dir, 'assets', 'style-Cd34.css'), 'body{}');
   await writeFile(join(dir, '.stamp'), 'build stamp');
   await writeFile(join(root, 'secret.txt'), 'outside the build');
   demoFile = join(root, 'demo.json');
-  await writeFile(demoFile, JSON.stringify({ apiKey: 'mw_sk_demo</script><script>alert(1)</script>', organizationId: 'org-1', email: 'demo@x' }));
+  await writeFile(
+    demoFile,
+    JSON.stringify({ apiKey: 'mw_sk_demo</script><script>alert(1)</script>', organizationId: 'org-1', email: 'demo@x' }),
+  );
 
   const dashboard = createDashboard({ dir, log });
   const ide = createIde({ dir, enabled: true, demoFile, log });
@@ -116,7 +127,15 @@ describe('the dashboard at /dashboard', () => {
   });
 
   it('never serves what is outside the build, dot-files, or the IDE page', async () => {
-    for (const path of ['/dashboard/..%2fsecret.txt', '/dashboard/..%2f..%2fdist%2f..%2fsecret.txt', '/dashboard/%2e%2e/secret.txt', '/dashboard/assets/..%5c..%5csecret.txt', '/dashboard/.stamp', '/dashboard/ide.html', '/dashboard/%00']) {
+    for (const path of [
+      '/dashboard/..%2fsecret.txt',
+      '/dashboard/..%2f..%2fdist%2f..%2fsecret.txt',
+      '/dashboard/%2e%2e/secret.txt',
+      '/dashboard/assets/..%5c..%5csecret.txt',
+      '/dashboard/.stamp',
+      '/dashboard/ide.html',
+      '/dashboard/%00',
+    ]) {
       const answer = await get(path);
       expect(answer.body, path).not.toContain('outside the build');
       expect(answer.body, path).not.toContain('build stamp');
@@ -153,7 +172,10 @@ describe('the GraphQL IDE at /graphql', () => {
     expect(page.headers['cache-control']).toBe('no-store');
     expect(page.headers['content-security-policy']).toContain("worker-src 'self' blob:");
     const config = /<script type="application\/json" id="mw-ide-config">([^<]*)<\/script>/.exec(page.body)?.[1];
-    expect(JSON.parse(config!)).toEqual({ endpoint: '/graphql', demo: { apiKey: 'mw_sk_demo</script><script>alert(1)</script>', organizationId: 'org-1' } });
+    expect(JSON.parse(config!)).toEqual({
+      endpoint: '/graphql',
+      demo: { apiKey: 'mw_sk_demo</script><script>alert(1)</script>', organizationId: 'org-1' },
+    });
     expect(page.body).not.toContain('<script>alert(1)');
   });
 
@@ -190,6 +212,8 @@ describe('the GraphQL IDE at /graphql', () => {
   });
 
   it('embeds the configuration in the page it is given', () => {
-    expect(embedConfig('<script type="application/json" id="mw-ide-config">{}</script>', { endpoint: '/g' })).toBe('<script type="application/json" id="mw-ide-config">{"endpoint":"/g"}</script>');
+    expect(embedConfig('<script type="application/json" id="mw-ide-config">{}</script>', { endpoint: '/g' })).toBe(
+      '<script type="application/json" id="mw-ide-config">{"endpoint":"/g"}</script>',
+    );
   });
 });

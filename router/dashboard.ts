@@ -82,7 +82,9 @@ export function createDashboard(options: { dir: string; log: Logger }) {
     if (!existsSync(join(dir, 'index.html'))) {
       if (!warned) log.warn({ dir }, 'the dashboard is not built: pnpm --filter @mindweave/dashboard build');
       warned = true;
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end('The dashboard is not built yet: run `pnpm --filter @mindweave/dashboard build` (the start and test commands do).\n');
+      res
+        .writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+        .end('The dashboard is not built yet: run `pnpm --filter @mindweave/dashboard build` (the start and test commands do).\n');
       return true;
     }
     // The raw path (not url.pathname, which has already resolved dot segments), so that send judges it.

@@ -26,7 +26,8 @@ export function createDownloadProxy(options: { exportsUrl: string; timeoutMs: nu
       await pipeline(upstream.body, res);
     } catch (error) {
       options.log.warn({ err: error }, 'export download failed');
-      if (!res.headersSent) sendJson(res, 502, { errors: [{ message: 'The exports service did not answer', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      if (!res.headersSent)
+        sendJson(res, 502, { errors: [{ message: 'The exports service did not answer', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       else res.destroy();
     }
   };

@@ -47,11 +47,13 @@ function rateHeaders(decision: Decision): Record<string, string> {
 }
 
 /** The decision whose numbers the X-RateLimit headers report: the refusing one, else the closest to refusing. */
-const tightest = (decisions: Decision[]) => decisions.reduce((a, b) => (b.exceeded && !a.exceeded ? b : b.remaining < a.remaining && a.exceeded === b.exceeded ? b : a));
+const tightest = (decisions: Decision[]) =>
+  decisions.reduce((a, b) => (b.exceeded && !a.exceeded ? b : b.remaining < a.remaining && a.exceeded === b.exceeded ? b : a));
 
 function emailOf(request: OperationRequest): string | undefined {
   const input = request.variables?.['input'];
-  const candidate = (typeof input === 'object' && input !== null ? (input as Record<string, unknown>)['email'] : undefined) ?? request.variables?.['email'];
+  const candidate =
+    (typeof input === 'object' && input !== null ? (input as Record<string, unknown>)['email'] : undefined) ?? request.variables?.['email'];
   return typeof candidate === 'string' ? candidate.trim().toLowerCase() : undefined;
 }
 
@@ -65,7 +67,10 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
   let index: SchemaIndex | undefined;
   // About 13 KB an analysis of a document the size of the federation benchmark's TestQuery: 2,000
   // of them keep the heap well below the router's old space under a stream of distinct documents.
-  const analyses = new LRUCache<string, { analysis: AnalyzedOperation | { violation: string } | null; costIsStatic: boolean; cost?: number; hash: string }>({ max: 2_000 });
+  const analyses = new LRUCache<
+    string,
+    { analysis: AnalyzedOperation | { violation: string } | null; costIsStatic: boolean; cost?: number; hash: string }
+  >({ max: 2_000 });
   const authorizations = new LRUCache<string, { query: string; denied: { path: string[] }[]; empty: boolean }>({ max: 2_000 });
   const limits = {
     maxDepth: env.MAX_DEPTH,
@@ -95,7 +100,13 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
       const analysis = index ? analyzeOperation(index, request.query ?? '', request.operationName, limits) : null;
       // Without variables in it, the estimate is the same for every request: compute it once.
       const costIsStatic = analysis !== null && 'document' in analysis && !analysis.operation.variableDefinitions?.length;
-      entry = { analysis, costIsStatic, hash: createHash('sha256').update(request.query ?? '').digest('hex') };
+      entry = {
+        analysis,
+        costIsStatic,
+        hash: createHash('sha256')
+          .update(request.query ?? '')
+          .digest('hex'),
+      };
       analyses.set(key, entry);
     }
     return { key, entry };
@@ -108,7 +119,15 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
 
   const requestLimitsOf = (identity: Identity, ip: string): Limit[] => [
     { key: `ip:${ip}`, limit: env.RATE_LIMIT_PER_MINUTE, amount: 1 },
-    ...(identity.kind === 'anonymous' ? [] : [{ key: identityKey(identity, ip), limit: identity.kind === 'apiKey' ? env.API_KEY_RATE_LIMIT_PER_MINUTE : env.RATE_LIMIT_PER_MINUTE, amount: 1 }]),
+    ...(identity.kind === 'anonymous'
+      ? []
+      : [
+          {
+            key: identityKey(identity, ip),
+            limit: identity.kind === 'apiKey' ? env.API_KEY_RATE_LIMIT_PER_MINUTE : env.RATE_LIMIT_PER_MINUTE,
+            amount: 1,
+          },
+        ]),
   ];
 
   async function admit(identity: Identity, ip: string, requests: OperationRequest[], includeCostHeader: boolean): Promise<Admission> {
@@ -132,19 +151,34 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
         continue;
       }
       if (!('document' in analysis) || analysis.violation) {
-        return refuseCounted(400, new MindweaveError(ErrorCode.GRAPHQL_VALIDATION_FAILED, analysis.violation ?? 'Invalid document'), 'document_limit');
+        return refuseCounted(
+          400,
+          new MindweaveError(ErrorCode.GRAPHQL_VALIDATION_FAILED, analysis.violation ?? 'Invalid document'),
+          'document_limit',
+        );
       }
-      if (analysis.operation.operation === 'mutation' && analysis.rootFields.some((f) => authMutations.has(f))) credentialEmail = emailOf(request);
+      if (analysis.operation.operation === 'mutation' && analysis.rootFields.some((f) => authMutations.has(f)))
+        credentialEmail = emailOf(request);
 
       let cost: number;
       try {
-        cost = entry.costIsStatic ? (entry.cost ??= estimateCost(index, analysis, undefined, env.DEFAULT_LIST_SIZE)) : estimateCost(index, analysis, request.variables, env.DEFAULT_LIST_SIZE);
+        cost = entry.costIsStatic
+          ? (entry.cost ??= estimateCost(index, analysis, undefined, env.DEFAULT_LIST_SIZE))
+          : estimateCost(index, analysis, request.variables, env.DEFAULT_LIST_SIZE);
       } catch (error) {
-        if (error instanceof CostError) return refuseCounted(400, new MindweaveError(ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message), 'document_limit');
+        if (error instanceof CostError)
+          return refuseCounted(400, new MindweaveError(ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message), 'document_limit');
         throw error;
       }
       if (cost > env.MAX_OPERATION_COST) {
-        return refuseCounted(400, new MindweaveError(ErrorCode.COST_LIMIT_EXCEEDED, `Operation cost ${cost} exceeds the maximum of ${env.MAX_OPERATION_COST}`, { cost, maxCost: env.MAX_OPERATION_COST }), 'cost_limit');
+        return refuseCounted(
+          400,
+          new MindweaveError(ErrorCode.COST_LIMIT_EXCEEDED, `Operation cost ${cost} exceeds the maximum of ${env.MAX_OPERATION_COST}`, {
+            cost,
+            maxCost: env.MAX_OPERATION_COST,
+          }),
+          'cost_limit',
+        );
       }
       totalCost += cost;
 
@@ -152,14 +186,25 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
       let authorization = authorizations.get(authKey);
       if (!authorization) {
         const result = authorize(analysis, caller);
-        authorization = { query: result.document === analysis.document ? request.query : print(result.document), denied: result.denied, empty: result.empty };
+        authorization = {
+          query: result.document === analysis.document ? request.query : print(result.document),
+          denied: result.denied,
+          empty: result.empty,
+        };
         authorizations.set(authKey, authorization);
       }
       // An operation left with nothing to run still goes through Apollo Server as `{ __typename }`, so
       // that batches and response handling stay uniform; its data is replaced by null.
       const query = authorization.empty ? '{ __typename }' : authorization.query;
       const includeCost = includeCostHeader || request.extensions?.['includeCost'] === true;
-      edge.set(query, { operation: analysis, operationHash: entry.hash, estimatedCost: cost, includeCost, denied: authorization.denied, empty: authorization.empty });
+      edge.set(query, {
+        operation: analysis,
+        operationHash: entry.hash,
+        estimatedCost: cost,
+        includeCost,
+        denied: authorization.denied,
+        empty: authorization.empty,
+      });
       if (query === request.query) admitted.push(request);
       else if (authorization.empty) admitted.push(request.extensions ? { query, extensions: request.extensions } : { query });
       else admitted.push({ ...request, query });
@@ -175,15 +220,28 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
     if (!requestDecision.allowed) {
       const budget = decisions[requestLimits];
       if (decisions.slice(0, requestLimits).some((d) => d.exceeded) || !budget) {
-        return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many requests', { retryAfter: requestDecision.retryAfterSeconds }), 'rate_limit', {
-          ...headers,
-          'retry-after': String(requestDecision.retryAfterSeconds),
-        });
+        return refuse(
+          429,
+          new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many requests', { retryAfter: requestDecision.retryAfterSeconds }),
+          'rate_limit',
+          {
+            ...headers,
+            'retry-after': String(requestDecision.retryAfterSeconds),
+          },
+        );
       }
-      return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, `Cost budget of ${env.COST_BUDGET_PER_MINUTE} a minute spent`, { retryAfter: budget.retryAfterSeconds, cost: totalCost }), 'cost_budget', {
-        ...headers,
-        'retry-after': String(budget.retryAfterSeconds),
-      });
+      return refuse(
+        429,
+        new MindweaveError(ErrorCode.RATE_LIMITED, `Cost budget of ${env.COST_BUDGET_PER_MINUTE} a minute spent`, {
+          retryAfter: budget.retryAfterSeconds,
+          cost: totalCost,
+        }),
+        'cost_budget',
+        {
+          ...headers,
+          'retry-after': String(budget.retryAfterSeconds),
+        },
+      );
     }
     if (credentialEmail !== null) {
       const refusal = await limitCredentials(ip, credentialEmail, headers);
@@ -196,16 +254,27 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
     const keys = [`auth-ip:${ip}`, ...(email ? [`auth-email:${createHash('sha256').update(email).digest('hex')}`] : [])];
     for (const key of keys) {
       const blocked = await limiter.blockedFor(key);
-      if (blocked > 0) return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many attempts; try again later', { retryAfter: blocked }), 'auth_blocked', { ...headers, 'retry-after': String(blocked) });
+      if (blocked > 0)
+        return refuse(
+          429,
+          new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many attempts; try again later', { retryAfter: blocked }),
+          'auth_blocked',
+          { ...headers, 'retry-after': String(blocked) },
+        );
     }
     for (const key of keys) {
       const decision = await limiter.consume(key, env.AUTH_RATE_LIMIT_PER_MINUTE, minute);
       if (!decision.allowed) {
         await limiter.block(key, env.AUTH_BLOCK_SECONDS);
-        return refuse(429, new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many attempts; try again later', { retryAfter: env.AUTH_BLOCK_SECONDS }), 'auth_limit', {
-          ...headers,
-          'retry-after': String(env.AUTH_BLOCK_SECONDS),
-        });
+        return refuse(
+          429,
+          new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many attempts; try again later', { retryAfter: env.AUTH_BLOCK_SECONDS }),
+          'auth_limit',
+          {
+            ...headers,
+            'retry-after': String(env.AUTH_BLOCK_SECONDS),
+          },
+        );
       }
     }
     return null;
@@ -226,7 +295,8 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
             result.errors = [...(result.errors ?? []), ...refused];
             if (result.data) for (const d of info.denied) setNullAt(result.data, d.path);
           }
-          if (info.includeCost) result.extensions = { ...result.extensions, cost: { estimated: info.estimatedCost, max: env.MAX_OPERATION_COST } };
+          if (info.includeCost)
+            result.extensions = { ...result.extensions, cost: { estimated: info.estimatedCost, max: env.MAX_OPERATION_COST } };
           const label = operationLabel(info.operation.operation.name?.value);
           metrics.estimatedCost.observe({ operation: label }, info.estimatedCost);
           if (index && result.data) {
@@ -246,7 +316,9 @@ export function createEdge(env: RouterEnv, limiter: RateLimiter, metrics: Metric
  * (UNAUTHENTICATED), an authenticated one the scope (FORBIDDEN), as the contract tells them apart.
  */
 export function refusalOf(identity: Identity): { code: ErrorCode; message: string } {
-  return identity.kind === 'anonymous' ? { code: ErrorCode.UNAUTHENTICATED, message: 'Sign in to see' } : { code: ErrorCode.FORBIDDEN, message: 'Not allowed to see' };
+  return identity.kind === 'anonymous'
+    ? { code: ErrorCode.UNAUTHENTICATED, message: 'Sign in to see' }
+    : { code: ErrorCode.FORBIDDEN, message: 'Not allowed to see' };
 }
 
 /** Puts null where a removed field would have been, under every list on the way. */

@@ -11,7 +11,12 @@ describe('dedupeRepresentations', () => {
   });
 
   it('tells apart representations whose values only differ in type or nesting', () => {
-    const deduped = dedupeRepresentations([{ __typename: 'A', id: 1 }, { __typename: 'A', id: '1' }, { __typename: 'A', id: { n: 1 } }, { __typename: 'A', id: 1 }]);
+    const deduped = dedupeRepresentations([
+      { __typename: 'A', id: 1 },
+      { __typename: 'A', id: '1' },
+      { __typename: 'A', id: { n: 1 } },
+      { __typename: 'A', id: 1 },
+    ]);
     expect(deduped?.unique).toHaveLength(3);
   });
 
@@ -70,7 +75,14 @@ describe('expandEntities', () => {
 
 describe('dedupeRepresentations keys', () => {
   it('tells apart representations with the same values under different field names', () => {
-    const deduped = dedupeRepresentations([{ __typename: 'A', id: '1' }, { __typename: 'A', upc: '1' }, { __typename: 'A', id: '1' }]);
-    expect(deduped?.unique).toEqual([{ __typename: 'A', id: '1' }, { __typename: 'A', upc: '1' }]);
+    const deduped = dedupeRepresentations([
+      { __typename: 'A', id: '1' },
+      { __typename: 'A', upc: '1' },
+      { __typename: 'A', id: '1' },
+    ]);
+    expect(deduped?.unique).toEqual([
+      { __typename: 'A', id: '1' },
+      { __typename: 'A', upc: '1' },
+    ]);
   });
 });

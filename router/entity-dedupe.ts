@@ -87,7 +87,8 @@ export function expandEntities(response: GatewayGraphQLResponse, { unique, posit
       elsewhere.push(error);
       continue;
     }
-    for (const original of originals) atEntities.push({ index: original, error: { ...error, path: ['_entities', original, ...path!.slice(2)] } as typeof error });
+    for (const original of originals)
+      atEntities.push({ index: original, error: { ...error, path: ['_entities', original, ...path!.slice(2)] } as typeof error });
   }
   atEntities.sort((a, b) => a.index - b.index);
   return { ...response, data, errors: [...elsewhere, ...atEntities.map((e) => e.error)] };

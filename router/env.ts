@@ -11,7 +11,10 @@ const namedUrls = (fallback: string) =>
     .string()
     .default(fallback)
     .transform((value, ctx) => {
-      const entries = value.split(',').filter(Boolean).map((pair) => pair.split('=', 2) as [string, string | undefined]);
+      const entries = value
+        .split(',')
+        .filter(Boolean)
+        .map((pair) => pair.split('=', 2) as [string, string | undefined]);
       for (const [name, url] of entries) {
         if (!url || !URL.canParse(url)) ctx.addIssue({ code: 'custom', message: `"${name}" needs name=url with a valid URL` });
       }
@@ -32,7 +35,9 @@ export const routerEnv = {
    * The services without a GraphQL endpoint whose health `/health` reports (consumers, workers):
    * `name=url` of each one's health server. The subgraphs' come from their routing URLs.
    */
-  SERVICE_HEALTH_URLS: namedUrls('analytics-consumer=http://127.0.0.1:4013,governance-consumer=http://127.0.0.1:4015,workers=http://127.0.0.1:4014'),
+  SERVICE_HEALTH_URLS: namedUrls(
+    'analytics-consumer=http://127.0.0.1:4013,governance-consumer=http://127.0.0.1:4015,workers=http://127.0.0.1:4014',
+  ),
   IDENTITY_JWKS_URL: z.url().default('http://127.0.0.1:4001/.well-known/jwks.json'),
   ACCOUNTS_INTERNAL_URL: z.url().default('http://127.0.0.1:4002'),
   /** How long a resolved API key is cached in Redis; a revocation also evicts it at once. */
@@ -84,14 +89,30 @@ export const routerEnv = {
   PUBLIC_CACHE_FIELDS: z
     .string()
     .default('mcpServers')
-    .transform((value) => new Set(value.split(',').map((s) => s.trim()).filter(Boolean))),
+    .transform(
+      (value) =>
+        new Set(
+          value
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+    ),
   PUBLIC_CACHE_MAX_AGE_SECONDS: z.coerce.number().int().min(0).default(60),
 
   /** Scopes a signed-in user holds; API keys hold the scopes they were created with. */
   USER_SCOPES: z
     .string()
     .default('usage:read,projects:read,policies:read,mcp:read,mcp:write,exports:write')
-    .transform((value) => new Set(value.split(',').map((s) => s.trim()).filter(Boolean))),
+    .transform(
+      (value) =>
+        new Set(
+          value
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+    ),
 
   /**
    * HTTP Basic credentials of the queue dashboard at /admin/queues (admin.ts): admin/admin outside
@@ -109,7 +130,8 @@ export const routerEnv = {
 };
 
 /** GRAPHQL_IDE when set, otherwise on everywhere but production. */
-export const ideEnabled = (env: { NODE_ENV: string; GRAPHQL_IDE?: string | undefined }) => (env.GRAPHQL_IDE === undefined ? env.NODE_ENV !== 'production' : env.GRAPHQL_IDE === 'true' || env.GRAPHQL_IDE === '1');
+export const ideEnabled = (env: { NODE_ENV: string; GRAPHQL_IDE?: string | undefined }) =>
+  env.GRAPHQL_IDE === undefined ? env.NODE_ENV !== 'production' : env.GRAPHQL_IDE === 'true' || env.GRAPHQL_IDE === '1';
 
 export type RouterEnv = z.infer<z.ZodObject<typeof routerEnv>>;
 

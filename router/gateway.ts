@@ -37,7 +37,10 @@ export const forGateway = (supergraphSdl: string) =>
 /** Where the supergraph comes from: a file watched for changes, or the schema registry polled. */
 function supergraphSource(options: GatewayOptions) {
   const { supergraphPath, log } = options;
-  const pool = options.source === 'registry' ? new pg.Pool({ connectionString: options.databaseUrl, max: 1, connectionTimeoutMillis: 5_000 }) : undefined;
+  const pool =
+    options.source === 'registry'
+      ? new pg.Pool({ connectionString: options.databaseUrl, max: 1, connectionTimeoutMillis: 5_000 })
+      : undefined;
   // An idle connection that PostgreSQL drops (a restart) must not take the router down: the next poll reconnects.
   pool?.on('error', (error) => log.warn({ err: error }, 'schema registry connection lost'));
   const readFileSdl = () => readFile(supergraphPath, 'utf8');
@@ -92,7 +95,14 @@ export function createGateway(options: GatewayOptions) {
     buildService: ({ name, url }) => {
       const target = options.subgraphUrls.get(name) ?? url ?? '';
       options.subgraphs?.set(name, target);
-      const source = new SubgraphDataSource(name, target, agent, options.signingSecret, options.metrics, options.deduplicateSubgraphQueries);
+      const source = new SubgraphDataSource(
+        name,
+        target,
+        agent,
+        options.signingSecret,
+        options.metrics,
+        options.deduplicateSubgraphQueries,
+      );
       sources.set(name, source);
       return source;
     },

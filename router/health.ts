@@ -22,19 +22,28 @@ function serviceHealth(url: string): HealthCheck {
  * other services' reports are shown only to `showDetails` callers, and a burst of requests runs
  * one round of checks.
  */
-export function createRouterHealth(options: { redis: Redis; subgraphs: ReadonlyMap<string, string>; services: ReadonlyMap<string, string>; showDetails: (req: IncomingMessage) => boolean }) {
+export function createRouterHealth(options: {
+  redis: Redis;
+  subgraphs: ReadonlyMap<string, string>;
+  services: ReadonlyMap<string, string>;
+  showDetails: (req: IncomingMessage) => boolean;
+}) {
   const checks = new Map<string, HealthCheck>();
   const checkOf = (url: string) => {
     let check = checks.get(url);
     if (!check) checks.set(url, (check = serviceHealth(url)));
     return check;
   };
-  return createHealthRoutes('router', {}, {
-    showDetails: options.showDetails,
-    // Read at each call: the gateway knows the subgraphs once the supergraph is loaded, and again after each change.
-    optional: () => ({
-      redis: () => options.redis.ping(),
-      ...Object.fromEntries([...options.subgraphs, ...options.services].map(([name, url]) => [name, checkOf(url)])),
-    }),
-  });
+  return createHealthRoutes(
+    'router',
+    {},
+    {
+      showDetails: options.showDetails,
+      // Read at each call: the gateway knows the subgraphs once the supergraph is loaded, and again after each change.
+      optional: () => ({
+        redis: () => options.redis.ping(),
+        ...Object.fromEntries([...options.subgraphs, ...options.services].map(([name, url]) => [name, checkOf(url)])),
+      }),
+    },
+  );
 }

@@ -17,7 +17,10 @@ const demoFileSchema = z.object({ apiKey: z.string().min(1), organizationId: z.s
 
 // Monaco (GraphiQL's editor) adds <style> elements and runs its language services in workers.
 // GraphiQL's stylesheet embeds its fonts as data: URLs.
-const ideCsp = dashboardCsp.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'").replace("font-src 'self'", "font-src 'self' data:").concat("; worker-src 'self' blob:");
+const ideCsp = dashboardCsp
+  .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+  .replace("font-src 'self'", "font-src 'self' data:")
+  .concat("; worker-src 'self' blob:");
 
 const isLoopback = (address: string | undefined) => {
   if (!address) return false;
@@ -27,11 +30,18 @@ const isLoopback = (address: string | undefined) => {
 
 /** A browser opening the endpoint: GET, asking for HTML, without an operation. */
 export const isIdeRequest = (req: IncomingMessage, url: URL) =>
-  url.pathname === '/graphql' && req.method === 'GET' && !url.searchParams.has('query') && !url.searchParams.has('extensions') && (req.headers.accept ?? '').includes('text/html');
+  url.pathname === '/graphql' &&
+  req.method === 'GET' &&
+  !url.searchParams.has('query') &&
+  !url.searchParams.has('extensions') &&
+  (req.headers.accept ?? '').includes('text/html');
 
 /** The JSON goes inside a <script> element: `<` is escaped so that no value can end it. */
 export const embedConfig = (html: string, config: IdeConfig) =>
-  html.replace(/(<script type="application\/json" id="mw-ide-config">)[^<]*(<\/script>)/, (_, open: string, close: string) => `${open}${JSON.stringify(config).replaceAll('<', '\\u003c')}${close}`);
+  html.replace(
+    /(<script type="application\/json" id="mw-ide-config">)[^<]*(<\/script>)/,
+    (_, open: string, close: string) => `${open}${JSON.stringify(config).replaceAll('<', '\\u003c')}${close}`,
+  );
 
 /**
  * GraphiQL (built with the dashboard: apps/dashboard/ide.html) at GET /graphql for browsers, in place
@@ -60,7 +70,9 @@ export function createIde(options: { dir: string; enabled: boolean; demoFile: st
     if (!enabled || !isIdeRequest(req, url)) return false;
     const html = await readFile(join(dir, 'ide.html'), 'utf8').catch(() => undefined);
     if (html === undefined) {
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end('The GraphQL IDE is not built yet: run `pnpm --filter @mindweave/dashboard build` (the start and test commands do).\n');
+      res
+        .writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+        .end('The GraphQL IDE is not built yet: run `pnpm --filter @mindweave/dashboard build` (the start and test commands do).\n');
       return true;
     }
     const demo = await demoOf(req);

@@ -19,7 +19,9 @@ const accounts = createServer((req, res) => {
     requests.push(parsed);
     const of = (id: string) => [{ organizationId: `org-${id}`, role: 'MEMBER' }];
     const payload =
-      req.url === membershipsByUserRoute.path ? { byUser: Object.fromEntries(parsed.userIds!.filter((id) => id !== 'lost').map((id) => [id, of(id)])) } : { memberships: of(parsed.userId!) };
+      req.url === membershipsByUserRoute.path
+        ? { byUser: Object.fromEntries(parsed.userIds!.filter((id) => id !== 'lost').map((id) => [id, of(id)])) }
+        : { memberships: of(parsed.userId!) };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
   });
 });

@@ -5,9 +5,11 @@ import { callInternalRoute, requestIdFrom } from '@mindweave/service-kit';
 /** A user's memberships as `<organization>:<role>`, sorted: what decides what they may watch and see. */
 export type MembershipList = string[];
 
-const listOf = (memberships: { organizationId: string; role: string }[]): MembershipList => memberships.map((m) => `${m.organizationId}:${m.role}`).sort();
+const listOf = (memberships: { organizationId: string; role: string }[]): MembershipList =>
+  memberships.map((m) => `${m.organizationId}:${m.role}`).sort();
 
-export const isMemberOf = (memberships: MembershipList, organizationId: string) => memberships.some((m) => m.startsWith(`${organizationId}:`));
+export const isMemberOf = (memberships: MembershipList, organizationId: string) =>
+  memberships.some((m) => m.startsWith(`${organizationId}:`));
 
 /**
  * Users' memberships, asked of accounts (which owns them) on its internal route, signed as the
@@ -16,7 +18,13 @@ export const isMemberOf = (memberships: MembershipList, organizationId: string) 
  */
 export function createMembershipLookup(options: { accountsUrl: string; signingSecret: string; ttlMs?: number }) {
   const recent = new LRUCache<string, Promise<MembershipList | null>>({ max: 10_000, ttl: options.ttlMs ?? 10_000 });
-  const call = () => ({ baseUrl: options.accountsUrl, signingSecret: options.signingSecret, service: 'router', requestId: requestIdFrom(undefined), timeoutMs: 3_000 });
+  const call = () => ({
+    baseUrl: options.accountsUrl,
+    signingSecret: options.signingSecret,
+    service: 'router',
+    requestId: requestIdFrom(undefined),
+    timeoutMs: 3_000,
+  });
 
   /** The user's memberships, or null when accounts could not tell (down, slow). */
   function of(userId: string, fresh = false): Promise<MembershipList | null> {

@@ -25,7 +25,13 @@ export function operationLogPlugin(metrics: Metrics, usage?: UsageReporter): Apo
           const labels = { operation: operationLabel(name), type: operation?.operation ?? 'unknown' };
           metrics.requestDuration.observe(labels, durationMs / 1000);
           for (const code of new Set(errorCodes)) metrics.operationErrors.inc({ ...labels, code: isErrorCode(code) ? code : 'other' });
-          if (usage && edge && response.body.kind === 'single') usage.record(edge, clientOf((header) => request.http?.headers.get(header)), durationMs, errorCodes.length > 0);
+          if (usage && edge && response.body.kind === 'single')
+            usage.record(
+              edge,
+              clientOf((header) => request.http?.headers.get(header)),
+              durationMs,
+              errorCodes.length > 0,
+            );
           log.info(
             {
               operationName: name,

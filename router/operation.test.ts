@@ -36,7 +36,8 @@ function analyzed(query: string): AnalyzedOperation {
   if (!result || !('document' in result)) throw new Error(`not analyzable: ${JSON.stringify(result)}`);
   return result;
 }
-const cost = (query: string, variables?: Record<string, unknown>) => estimateCost(index, analyzed(query), variables, limits.defaultListSize);
+const cost = (query: string, variables?: Record<string, unknown>) =>
+  estimateCost(index, analyzed(query), variables, limits.defaultListSize);
 
 describe('estimateCost', () => {
   it.each([
@@ -49,7 +50,11 @@ describe('estimateCost', () => {
     ['a type weight from @cost', '{ me { usage { tokens } } }', 1 + 5],
     ['field and argument weights from @cost', '{ expensive(filter: "x") }', 50 + 7],
     ['lists without @listSize use the default size', '{ tags }', 0],
-    ['abstract selections take their most expensive type', '{ things { ... on User { friends { id } } ... on Usage { tokens } } }', 10 * (1 + 3)],
+    [
+      'abstract selections take their most expensive type',
+      '{ things { ... on User { friends { id } } ... on Usage { tokens } } }',
+      10 * (1 + 3),
+    ],
     ['mutations add 10', 'mutation { rename(name: "x") { id } }', 10 + 1],
     ['@skip and @include are honoured', '{ me { id friends @skip(if: true) { id } } }', 1],
   ])('%s', (_name, query, expected) => {
@@ -70,14 +75,27 @@ describe('estimateCost', () => {
 describe('actualCost', () => {
   it('weighs what the response really holds', () => {
     const op = analyzed('{ me { friends { id friends { id } } } }');
-    const data = { me: { friends: [{ id: '1', friends: [] }, { id: '2', friends: [{ id: '3' }] }] } };
+    const data = {
+      me: {
+        friends: [
+          { id: '1', friends: [] },
+          { id: '2', friends: [{ id: '3' }] },
+        ],
+      },
+    };
     expect(actualCost(index, op, data)).toBe(1 + 2 + 1);
     expect(estimateCost(index, op, undefined, 10)).toBe(1 + 3 * (1 + 3));
   });
 
   it('weighs each member of an abstract list by its own type, the same on every call', () => {
     const op = analyzed('fragment F on User { friends { id } } { things { __typename ...F ... on Usage { tokens } } }');
-    const data = { things: [{ __typename: 'User', friends: [{ id: '1' }, { id: '2' }] }, { __typename: 'Usage', tokens: 3 }, { __typename: 'User', friends: [] }] };
+    const data = {
+      things: [
+        { __typename: 'User', friends: [{ id: '1' }, { id: '2' }] },
+        { __typename: 'Usage', tokens: 3 },
+        { __typename: 'User', friends: [] },
+      ],
+    };
     // Each of the three things weighs what `things` does (1), each friend 1; tokens is a leaf.
     const expected = 3 + 2;
     expect(actualCost(index, op, data)).toBe(expected);
@@ -88,9 +106,15 @@ describe('actualCost', () => {
 
 describe('analyzeOperation limits', () => {
   it('reports depth, aliases and tokens beyond the limits', () => {
-    expect(analyzeOperation(index, '{ me { friends { friends { friends { id } } } } }', undefined, { ...limits, maxDepth: 3 })).toMatchObject({ violation: 'Query depth 5 exceeds the maximum of 3' }); // leaves count
-    expect(analyzeOperation(index, '{ a: me { id } b: me { id } }', undefined, { ...limits, maxAliases: 1 })).toMatchObject({ violation: expect.stringMatching(/2 aliases/) });
-    expect(analyzeOperation(index, '{ me { id name } }', undefined, { ...limits, maxTokens: 4 })).toMatchObject({ violation: expect.stringMatching(/tokens/) });
+    expect(
+      analyzeOperation(index, '{ me { friends { friends { friends { id } } } } }', undefined, { ...limits, maxDepth: 3 }),
+    ).toMatchObject({ violation: 'Query depth 5 exceeds the maximum of 3' }); // leaves count
+    expect(analyzeOperation(index, '{ a: me { id } b: me { id } }', undefined, { ...limits, maxAliases: 1 })).toMatchObject({
+      violation: expect.stringMatching(/2 aliases/),
+    });
+    expect(analyzeOperation(index, '{ me { id name } }', undefined, { ...limits, maxTokens: 4 })).toMatchObject({
+      violation: expect.stringMatching(/tokens/),
+    });
     expect(analyzeOperation(index, '{ me { nope } }', undefined, limits)).toBeNull();
   });
 });
@@ -103,7 +127,12 @@ describe('authorize', () => {
     const op = analyzed('query ($x: Boolean!) { me { id ...F usage @include(if: $x) { tokens } } } fragment F on User { secret name }');
     const result = authorize(op, anonymous);
     expect(result.denied.map((d) => d.path)).toHaveLength(2);
-    expect(result.denied.map((d) => d.path)).toEqual(expect.arrayContaining([['me', 'usage'], ['me', 'secret']]));
+    expect(result.denied.map((d) => d.path)).toEqual(
+      expect.arrayContaining([
+        ['me', 'usage'],
+        ['me', 'secret'],
+      ]),
+    );
     expect(print(result.document).replace(/\s+/g, ' ')).toBe('{ me { id ...F } } fragment F on User { name }');
     expect(authorize(op, reader).denied).toEqual([]);
     expect(authorize(op, reader).document).toBe(op.document);

@@ -59,19 +59,31 @@ export type Variables = Record<string, unknown> | undefined;
  * Parses and inspects a document. Returns null when the document is not something the router
  * can reason about (syntax or schema errors): Apollo Server then reports those as usual.
  */
-export function analyzeOperation(index: SchemaIndex, query: string, operationName: string | undefined, limits: OperationLimits): AnalyzedOperation | { violation: string } | null {
+export function analyzeOperation(
+  index: SchemaIndex,
+  query: string,
+  operationName: string | undefined,
+  limits: OperationLimits,
+): AnalyzedOperation | { violation: string } | null {
   let document: DocumentNode;
   try {
     document = parse(query, { maxTokens: limits.maxTokens, noLocation: true });
   } catch (error) {
     // graphql-js words it "more that N tokens".
-    if (error instanceof Error && /more th(?:an|at) \d+ tokens/.test(error.message)) return { violation: `Document has more than ${limits.maxTokens} tokens` };
+    if (error instanceof Error && /more th(?:an|at) \d+ tokens/.test(error.message))
+      return { violation: `Document has more than ${limits.maxTokens} tokens` };
     return null;
   }
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
+  const operation = operationName
+    ? operations.find((o) => o.name?.value === operationName)
+    : operations.length === 1
+      ? operations[0]
+      : undefined;
   if (!operation) return null;
-  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]));
+  const fragments = new Map(
+    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]),
+  );
   const rootType = index.schema.getRootType(operation.operation);
   if (!rootType) return null;
 
@@ -142,7 +154,10 @@ function literalValue(value: ValueNode, variables: Variables): unknown {
   return valueFromASTUntyped(value, variables ?? {});
 }
 
-function skipped(node: { directives?: readonly { name: { value: string }; arguments?: readonly { name: { value: string }; value: ValueNode }[] }[] }, variables: Variables): boolean {
+function skipped(
+  node: { directives?: readonly { name: { value: string }; arguments?: readonly { name: { value: string }; value: ValueNode }[] }[] },
+  variables: Variables,
+): boolean {
   for (const d of node.directives ?? []) {
     const condition = d.arguments?.find((a) => a.name.value === 'if');
     const value = condition ? Boolean(literalValue(condition.value, variables)) : undefined;
@@ -178,7 +193,12 @@ export function estimateCost(index: SchemaIndex, op: AnalyzedOperation, variable
     return listSize?.assumedSize ?? defaultListSize;
   }
 
-  function selectionCost(selectionSet: SelectionSetNode, parent: GraphQLCompositeType, sized: { fields: Set<string>; size: number } | undefined, seen: Set<string>): number {
+  function selectionCost(
+    selectionSet: SelectionSetNode,
+    parent: GraphQLCompositeType,
+    sized: { fields: Set<string>; size: number } | undefined,
+    seen: Set<string>,
+  ): number {
     let shared = 0;
     const byType = new Map<string, number>();
     const add = (typeName: string | undefined, cost: number) => {
@@ -192,10 +212,14 @@ export function estimateCost(index: SchemaIndex, op: AnalyzedOperation, variable
         if (!field) continue;
         const rules = index.field(parent.name, selection.name.value);
         const named = getNamedType(field.type);
-        const childSized = rules?.listSize?.sizedFields?.length ? { fields: new Set(rules.listSize.sizedFields), size: listSizeOf(rules, selection, field) } : undefined;
-        const children = selection.selectionSet && isCompositeType(named) ? selectionCost(selection.selectionSet, named, childSized, seen) : 0;
+        const childSized = rules?.listSize?.sizedFields?.length
+          ? { fields: new Set(rules.listSize.sizedFields), size: listSizeOf(rules, selection, field) }
+          : undefined;
+        const children =
+          selection.selectionSet && isCompositeType(named) ? selectionCost(selection.selectionSet, named, childSized, seen) : 0;
         let args = 0;
-        for (const [name, weight] of rules?.argumentWeights ?? []) if (argumentValue(selection, name, variables) !== undefined) args += weight;
+        for (const [name, weight] of rules?.argumentWeights ?? [])
+          if (argumentValue(selection, name, variables) !== undefined) args += weight;
         let cost = (rules?.weight ?? (isCompositeType(named) ? 1 : 0)) + children;
         const isList = isListType(getNullableType(field.type));
         if (sized?.fields.has(field.name)) cost *= sized.size;
@@ -208,7 +232,8 @@ export function estimateCost(index: SchemaIndex, op: AnalyzedOperation, variable
         const fragment = op.fragments.get(selection.name.value);
         if (!fragment || seen.has(fragment.name.value)) continue;
         const type = index.schema.getType(fragment.typeCondition.name.value);
-        if (type && isCompositeType(type)) add(type.name, selectionCost(fragment.selectionSet, type, sized, new Set([...seen, fragment.name.value])));
+        if (type && isCompositeType(type))
+          add(type.name, selectionCost(fragment.selectionSet, type, sized, new Set([...seen, fragment.name.value])));
       }
     }
     return shared + (byType.size ? Math.max(...byType.values()) : 0);
@@ -227,7 +252,13 @@ interface CostSelection {
 // Per selection set, parent type and owner type; dropped with the analysis (or schema) they came from.
 const costSelections = new WeakMap<SelectionSetNode, Map<GraphQLCompositeType, Map<GraphQLCompositeType, CostSelection>>>();
 
-function costSelection(index: SchemaIndex, op: AnalyzedOperation, selectionSet: SelectionSetNode, parent: GraphQLCompositeType, owner: GraphQLCompositeType): CostSelection {
+function costSelection(
+  index: SchemaIndex,
+  op: AnalyzedOperation,
+  selectionSet: SelectionSetNode,
+  parent: GraphQLCompositeType,
+  owner: GraphQLCompositeType,
+): CostSelection {
   let byParent = costSelections.get(selectionSet);
   if (!byParent) costSelections.set(selectionSet, (byParent = new Map()));
   let byOwner = byParent.get(parent);
@@ -264,14 +295,21 @@ function costSelection(index: SchemaIndex, op: AnalyzedOperation, selectionSet: 
  * walked.
  */
 export function actualCost(index: SchemaIndex, op: AnalyzedOperation, data: unknown): number {
-  function valueCost(value: unknown, own: number, named: GraphQLCompositeType | undefined, selectionSet: SelectionSetNode | undefined): number {
+  function valueCost(
+    value: unknown,
+    own: number,
+    named: GraphQLCompositeType | undefined,
+    selectionSet: SelectionSetNode | undefined,
+  ): number {
     if (value === null || value === undefined) return 0;
     if (Array.isArray(value)) {
       let sum = 0;
       for (const item of value) sum += valueCost(item, own, named, selectionSet);
       return sum;
     }
-    return own + (selectionSet && named && typeof value === 'object' ? objectCost(selectionSet, named, value as Record<string, unknown>) : 0);
+    return (
+      own + (selectionSet && named && typeof value === 'object' ? objectCost(selectionSet, named, value as Record<string, unknown>) : 0)
+    );
   }
   function objectCost(selectionSet: SelectionSetNode, parent: GraphQLCompositeType, data: Record<string, unknown>): number {
     const typename = data['__typename'];
@@ -285,7 +323,9 @@ export function actualCost(index: SchemaIndex, op: AnalyzedOperation, data: unkn
     return cost;
   }
   const base = op.operation.operation === 'mutation' ? 10 : 0;
-  return base + (data && typeof data === 'object' ? objectCost(op.operation.selectionSet, op.rootType, data as Record<string, unknown>) : 0);
+  return (
+    base + (data && typeof data === 'object' ? objectCost(op.operation.selectionSet, op.rootType, data as Record<string, unknown>) : 0)
+  );
 }
 
 export interface Caller {
@@ -310,7 +350,10 @@ export function authorize(op: AnalyzedOperation, caller: Caller): Authorization 
   // A field under a denied field goes with it and is not reported on its own.
   const denied = op.guarded
     .filter((g) => !allowed(g.requirement, caller))
-    .filter((g, _, all) => !all.some((other) => other !== g && other.path.length < g.path.length && other.path.every((key, i) => g.path[i] === key)));
+    .filter(
+      (g, _, all) =>
+        !all.some((other) => other !== g && other.path.length < g.path.length && other.path.every((key, i) => g.path[i] === key)),
+    );
   if (!denied.length) return { document: op.document, denied: [], empty: false };
   const removed = new Set(denied.map((g) => g.node));
   const pruneEmpty = {
@@ -324,7 +367,9 @@ export function authorize(op: AnalyzedOperation, caller: Caller): Authorization 
     InlineFragment: pruneEmpty,
   });
   const emptyFragments = new Set(
-    document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION && d.selectionSet.selections.length === 0 ? [d.name.value] : [])),
+    document.definitions.flatMap((d) =>
+      d.kind === Kind.FRAGMENT_DEFINITION && d.selectionSet.selections.length === 0 ? [d.name.value] : [],
+    ),
   );
   document = visit(document, {
     FragmentSpread: (node) => (emptyFragments.has(node.name.value) ? null : undefined),
@@ -339,6 +384,8 @@ export function authorize(op: AnalyzedOperation, caller: Caller): Authorization 
     }
   }
   document = visit(document, { VariableDefinition: (node) => (used.has(node.variable.name.value) ? undefined : null) });
-  const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === op.operation.name?.value);
+  const operation = document.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === op.operation.name?.value,
+  );
   return { document, denied, empty: !operation || operation.selectionSet.selections.length === 0 };
 }

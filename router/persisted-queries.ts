@@ -38,27 +38,38 @@ export function createPersistedQueries(options: { redis: Redis; mode: PersistedQ
   async function resolve(request: OperationRequest): Promise<OperationRequest> {
     const persisted = request.extensions?.['persistedQuery'] as { version?: unknown; sha256Hash?: unknown } | undefined;
     const hash = typeof persisted?.sha256Hash === 'string' ? persisted.sha256Hash.toLowerCase() : undefined;
-    if (persisted && (persisted.version !== 1 || !hash)) throw new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Unsupported persistedQuery extension: version 1 with a sha256Hash is expected');
+    if (persisted && (persisted.version !== 1 || !hash))
+      throw new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Unsupported persistedQuery extension: version 1 with a sha256Hash is expected');
     const { persistedQuery: _persisted, ...extensions } = request.extensions ?? {};
     const withQuery = (query: string): OperationRequest => ({ ...request, query, extensions });
 
     if (!hash) {
       if (mode === 'safelist' && !(request.query && manifest.has(sha256(request.query)))) {
-        throw new MindweaveError(ErrorCode.PERSISTED_QUERY_NOT_ALLOWED, 'Only the operations of the trusted documents manifest are allowed');
+        throw new MindweaveError(
+          ErrorCode.PERSISTED_QUERY_NOT_ALLOWED,
+          'Only the operations of the trusted documents manifest are allowed',
+        );
       }
       return request;
     }
     if (typeof request.query === 'string') {
       if (sha256(request.query) !== hash) throw new MindweaveError(ErrorCode.BAD_USER_INPUT, 'The sha256Hash does not match the query');
-      if (mode === 'safelist' && !manifest.has(hash)) throw new MindweaveError(ErrorCode.PERSISTED_QUERY_NOT_ALLOWED, 'Only the operations of the trusted documents manifest are allowed');
+      if (mode === 'safelist' && !manifest.has(hash))
+        throw new MindweaveError(
+          ErrorCode.PERSISTED_QUERY_NOT_ALLOWED,
+          'Only the operations of the trusted documents manifest are allowed',
+        );
       if (mode === 'apq' && !manifest.has(hash)) {
-        await redis.set(`apq:${hash}`, request.query, 'EX', apqTtlSeconds).catch((error: unknown) => log.warn({ err: error }, 'could not register a persisted query'));
+        await redis
+          .set(`apq:${hash}`, request.query, 'EX', apqTtlSeconds)
+          .catch((error: unknown) => log.warn({ err: error }, 'could not register a persisted query'));
       }
       return withQuery(request.query);
     }
     const trusted = manifest.get(hash);
     if (trusted) return withQuery(trusted);
-    if (mode === 'safelist') throw new MindweaveError(ErrorCode.PERSISTED_QUERY_NOT_ALLOWED, 'Only the operations of the trusted documents manifest are allowed');
+    if (mode === 'safelist')
+      throw new MindweaveError(ErrorCode.PERSISTED_QUERY_NOT_ALLOWED, 'Only the operations of the trusted documents manifest are allowed');
     const registered = redis.status === 'ready' ? await redis.get(`apq:${hash}`).catch(() => null) : null;
     if (registered === null) throw new MindweaveError(ErrorCode.PERSISTED_QUERY_NOT_FOUND, 'PersistedQueryNotFound');
     return withQuery(registered);

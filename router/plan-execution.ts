@@ -48,11 +48,21 @@ type CompiledNode =
   | { kind: 'Parallel'; nodes: CompiledNode[] }
   | { kind: 'Flatten'; path: ResponsePath; node: CompiledNode }
   | CompiledFetch
-  | { kind: 'Condition'; variable: string; defaultValue: unknown; ifClause: CompiledNode | undefined; elseClause: CompiledNode | undefined };
+  | {
+      kind: 'Condition';
+      variable: string;
+      defaultValue: unknown;
+      ifClause: CompiledNode | undefined;
+      elseClause: CompiledNode | undefined;
+    };
 
 type RequiredSelection =
   | { field: true; responseName: string; selections: RequiredSelection[] | undefined }
-  | { field: false; /** undefined: a fragment without a type condition, which executeSelectionSet skips. */ appliesTo: Set<string> | undefined; selections: RequiredSelection[] };
+  | {
+      field: false /** undefined: a fragment without a type condition, which executeSelectionSet skips. */;
+      appliesTo: Set<string> | undefined;
+      selections: RequiredSelection[];
+    };
 
 type PathElement = { field: string } | { typeCondition: Set<string> };
 
@@ -99,8 +109,16 @@ function typeCondition(schema: PlanningSchema, name: string): Set<string> {
 function compileRequires(schema: PlanningSchema, selections: readonly QueryPlanSelectionNode[]): RequiredSelection[] {
   return selections.map((selection) =>
     selection.kind === 'Field'
-      ? { field: true, responseName: selection.alias ?? selection.name, selections: selection.selections ? compileRequires(schema, selection.selections) : undefined }
-      : { field: false, appliesTo: selection.typeCondition ? typeCondition(schema, selection.typeCondition) : undefined, selections: compileRequires(schema, selection.selections) },
+      ? {
+          field: true,
+          responseName: selection.alias ?? selection.name,
+          selections: selection.selections ? compileRequires(schema, selection.selections) : undefined,
+        }
+      : {
+          field: false,
+          appliesTo: selection.typeCondition ? typeCondition(schema, selection.typeCondition) : undefined,
+          selections: compileRequires(schema, selection.selections),
+        },
   );
 }
 
@@ -112,7 +130,14 @@ function compileRewrites(schema: PlanningSchema, rewrites: FetchDataRewrite[] | 
     const last = rewrite.path[rewrite.path.length - 1];
     if (last === undefined) return [];
     if (last.startsWith(fragmentPrefix)) throw new Error(`Unexpected fragment as last element of ${rewrite.path.join(',')}`);
-    const parent = rewrite.path.slice(0, -1).map((element): PathElement => (element.startsWith(fragmentPrefix) ? { typeCondition: typeCondition(schema, element.slice(fragmentPrefix.length)) } : { field: element }));
+    const parent = rewrite.path
+      .slice(0, -1)
+      .map(
+        (element): PathElement =>
+          element.startsWith(fragmentPrefix)
+            ? { typeCondition: typeCondition(schema, element.slice(fragmentPrefix.length)) }
+            : { field: element },
+      );
     return [{ parent, last, rewrite }];
   });
 }
@@ -206,7 +231,8 @@ function deepMerge(target: Data, source: unknown): void {
   for (const key of Object.keys(from)) {
     const value = from[key];
     if (value === undefined) continue;
-    if (!hasOwn(target, key) && key in target) Object.defineProperty(target, key, { configurable: true, enumerable: true, value: undefined, writable: true });
+    if (!hasOwn(target, key) && key in target)
+      Object.defineProperty(target, key, { configurable: true, enumerable: true, value: undefined, writable: true });
     const current = target[key];
     if (current && isObject(value)) {
       deepMerge(current as Data, value);
@@ -247,7 +273,8 @@ function applyRewrites(rewrites: CompiledRewrite[] | undefined, value: unknown) 
   for (const { parent, last, rewrite } of rewrites) {
     applyAt(parent, 0, value, (object) => {
       if (rewrite.kind === 'ValueSetter') {
-        if (!hasOwn(object, last) && last in object) Object.defineProperty(object, last, { configurable: true, enumerable: true, value: undefined, writable: true });
+        if (!hasOwn(object, last) && last in object)
+          Object.defineProperty(object, last, { configurable: true, enumerable: true, value: undefined, writable: true });
         object[last] = rewrite.setValueTo;
         return;
       }
@@ -273,7 +300,8 @@ function representationOf(source: Data | null, selections: RequiredSelection[]):
       if (!hasOwn(source, name) || source[name] === undefined) return null;
       const value = source[name];
       const nested = selection.selections;
-      if (Array.isArray(value)) result[name] = value.map((element: unknown) => (nested ? representationOf(element as Data | null, nested) : element));
+      if (Array.isArray(value))
+        result[name] = value.map((element: unknown) => (nested ? representationOf(element as Data | null, nested) : element));
       else if (nested) result[name] = representationOf(value as Data | null, nested);
       else result[name] = value;
     } else {
@@ -350,10 +378,18 @@ function errorPathsFor(fetch: CompiledFetch, cursor: Cursor, fullResult: Data) {
 }
 
 /** downstreamServiceError of executeQueryPlan.ts. */
-function downstreamServiceError(original: GraphQLFormattedError, subgraph: string, pathOf: (path: GraphQLFormattedError['path']) => GraphQLErrorOptions['path']): GraphQLError {
+function downstreamServiceError(
+  original: GraphQLFormattedError,
+  subgraph: string,
+  pathOf: (path: GraphQLFormattedError['path']) => GraphQLErrorOptions['path'],
+): GraphQLError {
   const message = original.message || `Error while fetching subquery from service "${subgraph}"`;
   const { extensions } = original;
-  const options: GraphQLErrorOptions = { originalError: original as Error, path: pathOf(original.path), extensions: { ...extensions, serviceName: subgraph } };
+  const options: GraphQLErrorOptions = {
+    originalError: original as Error,
+    path: pathOf(original.path),
+    extensions: { ...extensions, serviceName: subgraph },
+  };
   const codeDef = errorCodeDef(original);
   if (!codeDef && extensions?.['code']) return new GraphQLError(message, options);
   return (codeDef ?? ERRORS.DOWNSTREAM_SERVICE_ERROR).err(message, options);
@@ -415,7 +451,8 @@ async function executeFetch(execution: Execution, fetch: CompiledFetch, cursor: 
   if (!received) return;
   const receivedEntities = received['_entities'];
   if (!(receivedEntities && Array.isArray(receivedEntities))) throw new Error('Expected "data._entities" in response to be an array');
-  if (receivedEntities.length !== representations.length) throw new Error(`Expected "data._entities" to contain ${representations.length} elements`);
+  if (receivedEntities.length !== representations.length)
+    throw new Error(`Expected "data._entities" to contain ${representations.length} elements`);
   for (let i = 0; i < representations.length; i++) {
     const receivedEntity = receivedEntities[i] as Entity | null;
     const existingEntity = entities[representationToEntity[i]!]!;

@@ -34,31 +34,71 @@ const reviewFields = /* GraphQL */ `
  */
 const operations: Operation[] = [
   { name: 'a root field of one subgraph', query: '{ me { id username name } }' },
-  { name: 'entities across three subgraphs', query: '{ topProducts { upc name price reviews { id body author { id username name email } } } }' },
+  {
+    name: 'entities across three subgraphs',
+    query: '{ topProducts { upc name price reviews { id body author { id username name email } } } }',
+  },
   { name: '@requires: inputs from another subgraph', query: '{ topProducts { name shippingEstimate inStock } }' },
   { name: 'lists of entities with a null in them', query: '{ users { id username reviews { body product { name price } } } }' },
-  { name: 'the same entity many times (deduplicated representations)', query: '{ reviews { id author { username name email } product { name inStock } } }' },
+  {
+    name: 'the same entity many times (deduplicated representations)',
+    query: '{ reviews { id author { username name email } product { name inStock } } }',
+  },
   { name: 'an entity error in an entity fetch', query: '{ reviews { id product { upc inStock } } }' },
   { name: 'entity errors on duplicated entities, at every occurrence and in order', query: '{ reviews { id author { id nickname } } }' },
   { name: 'a non-null field failing: the object becomes null', query: '{ users { id email } }' },
   { name: 'a non-null list element null: the list becomes null', query: '{ strictUsers { id } }' },
   { name: 'a non-null root field null: data is null', query: '{ requiredUser(id: "404") { id } }' },
   { name: 'a non-null field null in a subgraph answer', query: '{ reviews { id rating } }' },
-  { name: 'an entity missing in its subgraph: null in a non-null field (valueCompletion)', query: '{ review(id: "r5") { id product { upc name } } }' },
+  {
+    name: 'an entity missing in its subgraph: null in a non-null field (valueCompletion)',
+    query: '{ review(id: "r5") { id product { upc name } } }',
+  },
   { name: 'an @inaccessible enum value', query: '{ users { id role } }' },
   { name: 'an @inaccessible type behind an interface', query: '{ node(id: "bot-1") { id __typename } }' },
-  { name: 'interfaces with fragments', query: '{ a: node(id: "1") { __typename id ... on User { username reviews { body } } } b: node(id: "org-1") { id ... on Organization { title } ... on User { name } } }' },
-  { name: 'a union with fragments on each member', query: '{ search(term: "a") { __typename ... on User { id username reviews { product { name } } } ... on Organization { id title } } }' },
-  { name: 'a union with a variable default overridden', query: 'query ($limit: Int) { search(term: "b", limit: $limit) { ... on User { username } } }', variables: { limit: 1 } },
-  { name: '@interfaceObject: rewrites of __typename', query: '{ media { id title stock ... on Book { pages } ... on Movie { minutes } } }' },
-  { name: 'aliases, some named like Object.prototype members', query: '{ first: user(id: "1") { constructor: username toString: name valueOf: id } second: user(id: "2") { hasOwnProperty: username } }' },
-  { name: 'the same field under two aliases with different arguments', query: '{ u1: user(id: "1") { l1: lucky l2: lucky(number: 3) } u2: user(id: "4") { lucky(number: 2) } }' },
-  { name: '__typename everywhere, aliased too', query: '{ __typename t: __typename me { __typename kind: __typename reviews { __typename product { __typename upc } } } }' },
-  { name: 'mutation with __typename and an entity fetch after it', query: 'mutation { __typename rename(id: "1", name: "Countess") { id name reviews { body } } }' },
-  { name: '@skip and @include with constants', query: '{ me { id name @skip(if: true) username @include(if: true) reviews @include(if: false) { id } } }' },
+  {
+    name: 'interfaces with fragments',
+    query:
+      '{ a: node(id: "1") { __typename id ... on User { username reviews { body } } } b: node(id: "org-1") { id ... on Organization { title } ... on User { name } } }',
+  },
+  {
+    name: 'a union with fragments on each member',
+    query: '{ search(term: "a") { __typename ... on User { id username reviews { product { name } } } ... on Organization { id title } } }',
+  },
+  {
+    name: 'a union with a variable default overridden',
+    query: 'query ($limit: Int) { search(term: "b", limit: $limit) { ... on User { username } } }',
+    variables: { limit: 1 },
+  },
+  {
+    name: '@interfaceObject: rewrites of __typename',
+    query: '{ media { id title stock ... on Book { pages } ... on Movie { minutes } } }',
+  },
+  {
+    name: 'aliases, some named like Object.prototype members',
+    query:
+      '{ first: user(id: "1") { constructor: username toString: name valueOf: id } second: user(id: "2") { hasOwnProperty: username } }',
+  },
+  {
+    name: 'the same field under two aliases with different arguments',
+    query: '{ u1: user(id: "1") { l1: lucky l2: lucky(number: 3) } u2: user(id: "4") { lucky(number: 2) } }',
+  },
+  {
+    name: '__typename everywhere, aliased too',
+    query: '{ __typename t: __typename me { __typename kind: __typename reviews { __typename product { __typename upc } } } }',
+  },
+  {
+    name: 'mutation with __typename and an entity fetch after it',
+    query: 'mutation { __typename rename(id: "1", name: "Countess") { id name reviews { body } } }',
+  },
+  {
+    name: '@skip and @include with constants',
+    query: '{ me { id name @skip(if: true) username @include(if: true) reviews @include(if: false) { id } } }',
+  },
   {
     name: '@skip and @include with variables on fields and fragments',
-    query: 'query ($skip: Boolean!, $with: Boolean = true) { me { id ... on User @skip(if: $skip) { name } reviews @include(if: $with) { id product { name @skip(if: $skip) inStock @include(if: $with) } } } }',
+    query:
+      'query ($skip: Boolean!, $with: Boolean = true) { me { id ... on User @skip(if: $skip) { name } reviews @include(if: $with) { id product { name @skip(if: $skip) inStock @include(if: $with) } } } }',
     variables: { skip: false },
   },
   {
@@ -71,15 +111,32 @@ const operations: Operation[] = [
     query: 'query ($details: Boolean!) { topProducts { name reviews @include(if: $details) { body } } }',
     variables: { details: false },
   },
-  { name: 'named fragments, nested and repeated', query: `{ reviews { ...ReviewFields product { upc reviews { ...ReviewFields } } } } ${reviewFields}` },
-  { name: 'fields merged from fragments in their order', query: '{ me { ... on User { reviews { body } } id ... on User { reviews { id } username } } }' },
+  {
+    name: 'named fragments, nested and repeated',
+    query: `{ reviews { ...ReviewFields product { upc reviews { ...ReviewFields } } } } ${reviewFields}`,
+  },
+  {
+    name: 'fields merged from fragments in their order',
+    query: '{ me { ... on User { reviews { body } } id ... on User { reviews { id } username } } }',
+  },
   { name: 'operation name picked among several', query: `query One { me { id } } query Two { users { id } }`, operationName: 'Two' },
-  { name: 'variables forwarded to a subgraph', query: 'query ($upc: String!, $first: Int) { product(upc: $upc) { name reviews { body } } topProducts(first: $first) { upc } }', variables: { upc: '2', first: 2 } },
+  {
+    name: 'variables forwarded to a subgraph',
+    query: 'query ($upc: String!, $first: Int) { product(upc: $upc) { name reviews { body } } topProducts(first: $first) { upc } }',
+    variables: { upc: '2', first: 2 },
+  },
   { name: 'an invalid variable', query: 'query ($upc: String!) { product(upc: $upc) { name } }', variables: { upc: 5 } },
   { name: 'a missing variable', query: 'query ($upc: String!) { product(upc: $upc) { name } }' },
   { name: 'an HTTP 500 from a subgraph', query: '{ topProducts { upc name warehouse } }' },
-  { name: 'introspection beside data', query: '{ __schema { queryType { name } } me { id } __type(name: "Role") { enumValues { name } } }' },
-  { name: 'introspection with a variable', query: 'query ($type: String!) { __type(name: $type) { name fields { name } } }', variables: { type: 'Organization' } },
+  {
+    name: 'introspection beside data',
+    query: '{ __schema { queryType { name } } me { id } __type(name: "Role") { enumValues { name } } }',
+  },
+  {
+    name: 'introspection with a variable',
+    query: 'query ($type: String!) { __type(name: $type) { name fields { name } } }',
+    variables: { type: 'Organization' },
+  },
   { name: 'only __typename', query: '{ __typename }' },
   { name: 'lists of scalars', query: '{ topProducts { upc tags } }' },
 ];
@@ -126,7 +183,11 @@ async function answer(server: ApolloServer, operation: Operation): Promise<strin
       method: 'POST',
       headers: new HeaderMap([['content-type', 'application/json']]),
       search: '',
-      body: { query: operation.query, ...(operation.variables ? { variables: operation.variables } : {}), ...(operation.operationName ? { operationName: operation.operationName } : {}) },
+      body: {
+        query: operation.query,
+        ...(operation.variables ? { variables: operation.variables } : {}),
+        ...(operation.operationName ? { operationName: operation.operationName } : {}),
+      },
     },
     context: async () => ({}),
   });

@@ -15,7 +15,15 @@ import {
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { RouterContext } from './context.ts';
-import { compilePlan, executePlan, planningSchema, type CompiledPlan, type Execution, type PlanningSchema, type SendFetch } from './plan-execution.ts';
+import {
+  compilePlan,
+  executePlan,
+  planningSchema,
+  type CompiledPlan,
+  type Execution,
+  type PlanningSchema,
+  type SendFetch,
+} from './plan-execution.ts';
 import { compileShape, shapeResponse, shapingSchema, type CompiledShape, type ShapingSchema } from './response-shaping.ts';
 import type { SubgraphDataSource } from './subgraph-source.ts';
 import { tracing, withPlanSpan, withPlanningSpan } from './tracing.ts';
@@ -51,22 +59,36 @@ const introspectionVariables = (node: FieldNode) => {
 };
 
 /** executeIntrospection of @apollo/gateway: `__schema` and `__type` answered by graphql-js. */
-function executeIntrospection(schema: GraphQLSchema, selection: FieldNode, variableDefinitions: readonly VariableDefinitionNode[] | undefined, variableValues: Record<string, unknown> | undefined): unknown {
+function executeIntrospection(
+  schema: GraphQLSchema,
+  selection: FieldNode,
+  variableDefinitions: readonly VariableDefinitionNode[] | undefined,
+  variableValues: Record<string, unknown> | undefined,
+): unknown {
   const used = introspectionVariables(selection);
   const usedDefinitions = variableDefinitions?.filter((definition) => used.has(definition.variable.name.value));
-  if (used.size !== (usedDefinitions?.length ?? 0)) throw new Error(`Should have found all used variables ${[...used].join(',')} in definitions ${JSON.stringify(variableDefinitions)}`);
+  if (used.size !== (usedDefinitions?.length ?? 0))
+    throw new Error(`Should have found all used variables ${[...used].join(',')} in definitions ${JSON.stringify(variableDefinitions)}`);
   const { data, errors } = executeSync({
     schema,
     document: {
       kind: Kind.DOCUMENT,
-      definitions: [{ kind: Kind.OPERATION_DEFINITION, operation: OperationTypeNode.QUERY, variableDefinitions: usedDefinitions, selectionSet: { kind: Kind.SELECTION_SET, selections: [selection] } }],
+      definitions: [
+        {
+          kind: Kind.OPERATION_DEFINITION,
+          operation: OperationTypeNode.QUERY,
+          variableDefinitions: usedDefinitions,
+          selectionSet: { kind: Kind.SELECTION_SET, selections: [selection] },
+        },
+      ],
     },
     rootValue: {},
     variableValues,
   });
-  if (errors?.length || !data) throw new Error(`Introspection query for ${JSON.stringify(selection)} should not have failed but got ${JSON.stringify(errors)}`);
+  if (errors?.length || !data)
+    throw new Error(`Introspection query for ${JSON.stringify(selection)} should not have failed but got ${JSON.stringify(errors)}`);
   const key = selection.alias?.value ?? selection.name.value;
-  return  Object.hasOwn(data, key) ? data[key] : undefined;
+  return Object.hasOwn(data, key) ? data[key] : undefined;
 }
 
 export interface PlanExecutorOptions {
@@ -99,16 +121,26 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
     };
   }
 
-  const planKey = ({ queryHash, request }: RequestContext) => (request.operationName ? `${queryHash}\n${request.operationName}` : queryHash);
+  const planKey = ({ queryHash, request }: RequestContext) =>
+    request.operationName ? `${queryHash}\n${request.operationName}` : queryHash;
 
-  function plan(schema: SchemaState, document: DocumentNode, operationName: string | undefined, context: OperationContext): Planned | { errors: GraphQLError[] } {
+  function plan(
+    schema: SchemaState,
+    document: DocumentNode,
+    operationName: string | undefined,
+    context: OperationContext,
+  ): Planned | { errors: GraphQLError[] } {
     const planned = schema.planner.buildQueryPlan(operationFromDocument(schema.apiSchema.schema, document, { operationName }), {
       recursiveSelectionsLimitDisabled: false,
       nonLocalSelectionsLimitDisabled: false,
     });
     let operation: ReturnType<typeof operationFromDocument>;
     try {
-      operation = operationFromDocument(schema.apiSchema.schema, { kind: Kind.DOCUMENT, definitions: [context.operation, ...Object.values(context.fragments)] }, { validate: false });
+      operation = operationFromDocument(
+        schema.apiSchema.schema,
+        { kind: Kind.DOCUMENT, definitions: [context.operation, ...Object.values(context.fragments)] },
+        { validate: false },
+      );
     } catch (error) {
       if (error instanceof GraphQLError) return { errors: [error] };
       throw error;
@@ -134,7 +166,11 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
     const schema = state;
     if (!schema || requestContext.metrics?.captureTraces) return fallback(requestContext);
     const { request, document } = requestContext;
-    const context = buildOperationContext({ schema: requestContext.schema, operationDocument: document, operationName: request.operationName });
+    const context = buildOperationContext({
+      schema: requestContext.schema,
+      operationDocument: document,
+      operationName: request.operationName,
+    });
     const variableDefinitions = context.operation.variableDefinitions;
     if (variableDefinitions) {
       const { errors } = getVariableValues(requestContext.schema, variableDefinitions, request.variables || {});
@@ -144,7 +180,9 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
     let planned = schema.plans.get(key);
     const cached = planned !== undefined;
     if (!planned) {
-      const found = tracing ? withPlanningSpan(() => plan(schema, document, request.operationName, context)) : plan(schema, document, request.operationName, context);
+      const found = tracing
+        ? withPlanningSpan(() => plan(schema, document, request.operationName, context))
+        : plan(schema, document, request.operationName, context);
       // Errors point into the document: not kept, found again next time as @apollo/gateway does.
       if ('errors' in found) return { errors: found.errors };
       planned = found;
@@ -158,8 +196,11 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
       send: sendFetch(requestContext),
     };
     const compiled = planned.plan;
-    await (tracing ? withPlanSpan(request.operationName, cached, () => executePlan(compiled, execution)) : executePlan(compiled, execution));
-    if (execution.errorPaths?.length) requestContext.metrics.nonFtv1ErrorPaths = [...(requestContext.metrics.nonFtv1ErrorPaths ?? []), ...execution.errorPaths];
+    await (tracing
+      ? withPlanSpan(request.operationName, cached, () => executePlan(compiled, execution))
+      : executePlan(compiled, execution));
+    if (execution.errorPaths?.length)
+      requestContext.metrics.nonFtv1ErrorPaths = [...(requestContext.metrics.nonFtv1ErrorPaths ?? []), ...execution.errorPaths];
 
     let shaped: ReturnType<typeof shapeResponse>;
     try {
@@ -174,7 +215,8 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
     }
     // As @apollo/gateway: errors found while shaping are reported only when no fetch failed, and
     // then as an extension, where clients that relied on their absence do not trip on them.
-    if (execution.errors.length === 0 && shaped.errors.length > 0) return { extensions: { valueCompletion: shaped.errors }, data: shaped.data };
+    if (execution.errors.length === 0 && shaped.errors.length > 0)
+      return { extensions: { valueCompletion: shaped.errors }, data: shaped.data };
     return execution.errors.length === 0 ? { data: shaped.data } : { errors: execution.errors as GraphQLError[], data: shaped.data };
   };
 

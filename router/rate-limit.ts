@@ -103,11 +103,9 @@ export function createRateLimiter(redis: Redis, log: Logger) {
     if (redisUp()) {
       try {
         const args = [now, windowMs, ...limits.flatMap((l) => [l.limit, l.amount])];
-        result = await (redis as Redis & { mwSlidingWindow(count: number, ...args: (string | number)[]): Promise<number[]> }).mwSlidingWindow(
-          limits.length,
-          ...limits.map((l) => `rl:${l.key}`),
-          ...args,
-        );
+        result = await (
+          redis as Redis & { mwSlidingWindow(count: number, ...args: (string | number)[]): Promise<number[]> }
+        ).mwSlidingWindow(limits.length, ...limits.map((l) => `rl:${l.key}`), ...args);
       } catch (error) {
         warn(error);
         result = consumeLocally(local, limits, windowMs, now);
@@ -131,7 +129,8 @@ export function createRateLimiter(redis: Redis, log: Logger) {
     });
   }
 
-  const consume = async (key: string, limit: number, windowMs: number, amount = 1) => (await consumeAll([{ key, limit, amount }], windowMs))[0]!;
+  const consume = async (key: string, limit: number, windowMs: number, amount = 1) =>
+    (await consumeAll([{ key, limit, amount }], windowMs))[0]!;
 
   /** Seconds left on a block of `key`, or 0. */
   async function blockedFor(key: string): Promise<number> {

@@ -39,7 +39,7 @@ interface TypeInfo {
 }
 
 type Shape =
-  | { kind: 'nonNull'; ofType: Shape; /** How the wrapped type prints in a message. */ inner: string }
+  | { kind: 'nonNull'; ofType: Shape /** How the wrapped type prints in a message. */; inner: string }
   | { kind: 'list'; ofType: Shape; printed: string }
   | { kind: 'composite'; name: string }
   | { kind: 'leaf'; name: string; valid: (value: unknown) => boolean };
@@ -91,7 +91,8 @@ export interface ShapingSchema {
 
 export function shapingSchema(schema: Schema): ShapingSchema {
   const types = new Map<string, TypeInfo>();
-  for (const type of schema.allTypes()) types.set(type.name, { name: type.name, object: isObjectType(type), composite: isCompositeType(type) });
+  for (const type of schema.allTypes())
+    types.set(type.name, { name: type.name, object: isObjectType(type), composite: isCompositeType(type) });
   return { schema, types, appliesTo: new Map(), shapes: new Map() };
 }
 
@@ -226,19 +227,27 @@ function check(condition: boolean, message: () => string): asserts condition {
 function conditionValue(condition: Condition, variables: Record<string, unknown>): boolean {
   if (typeof condition === 'boolean') return condition;
   const value = variables[condition.variable];
-  check(value !== undefined && typeof value === 'boolean', () => `Unexpected value ${String(value)} for variable $${condition.variable} of ${condition.directive}`);
+  check(
+    value !== undefined && typeof value === 'boolean',
+    () => `Unexpected value ${String(value)} for variable $${condition.variable} of ${condition.directive}`,
+  );
   return value;
 }
 
 function skipped(selection: SelectionShape, variables: Record<string, unknown>): boolean {
-  return (selection.skip !== undefined && conditionValue(selection.skip, variables)) || (selection.include !== undefined && !conditionValue(selection.include, variables));
+  return (
+    (selection.skip !== undefined && conditionValue(selection.skip, variables)) ||
+    (selection.include !== undefined && !conditionValue(selection.include, variables))
+  );
 }
 
 const own = (object: Record<string, unknown>, name: string) => (Object.hasOwn(object, name) ? object[name] : undefined);
 
 function describe(path: (string | number)[], printedType: string, parentType: TypeInfo): string {
   const element = path[path.length - 1];
-  return typeof element === 'string' ? `field ${parentType.name}.${element}` : `array element of type ${printedType} at index ${String(element)}`;
+  return typeof element === 'string'
+    ? `field ${parentType.name}.${element}`
+    : `array element of type ${printedType} at index ${String(element)}`;
 }
 
 // What updateOutputValue returns beside the value, read by its caller right after the call.
@@ -252,23 +261,45 @@ function result<T>(value: T, isInvalid: boolean, errors: boolean): T {
 }
 
 /** updateOutputValue of resultShaping.ts. */
-function update(outputValue: unknown, type: Shape, inputValue: unknown, selections: SelectionShape[] | undefined, path: (string | number)[], state: ShapingState, parentType: TypeInfo): unknown {
+function update(
+  outputValue: unknown,
+  type: Shape,
+  inputValue: unknown,
+  selections: SelectionShape[] | undefined,
+  path: (string | number)[],
+  state: ShapingState,
+  parentType: TypeInfo,
+): unknown {
   if (outputValue === null || (outputValue !== undefined && !selections)) return result(outputValue, false, false);
   if (type.kind === 'nonNull') {
     const updated = update(outputValue, type.ofType, inputValue, selections, path, state, parentType);
     if (updated !== null) return result(updated, false, false);
-    if (!hasErrors) state.errors.push(ERRORS.INVALID_GRAPHQL.err(`Cannot return null for non-nullable ${describe(path, type.inner, parentType)}.`, { path: Array.from(path) }));
+    if (!hasErrors)
+      state.errors.push(
+        ERRORS.INVALID_GRAPHQL.err(`Cannot return null for non-nullable ${describe(path, type.inner, parentType)}.`, {
+          path: Array.from(path),
+        }),
+      );
     return result(updated, true, true);
   }
   // Nullable from here: a null is fine as it is.
   if (inputValue === null) return result(null, false, false);
   switch (type.kind) {
     case 'list': {
-      check(Array.isArray(inputValue), () => `Invalid non-list value ${String(inputValue)} returned by subgraph for list type ${type.printed}`);
-      check(outputValue === undefined || Array.isArray(outputValue), () => `Invalid non-list value ${String(outputValue)} returned by subgraph for list type ${type.printed}`);
+      check(
+        Array.isArray(inputValue),
+        () => `Invalid non-list value ${String(inputValue)} returned by subgraph for list type ${type.printed}`,
+      );
+      check(
+        outputValue === undefined || Array.isArray(outputValue),
+        () => `Invalid non-list value ${String(outputValue)} returned by subgraph for list type ${type.printed}`,
+      );
       const existing = outputValue as unknown[] | undefined;
       const length = inputValue.length;
-      check(existing === undefined || existing.length === length, () => `[${String(inputValue)}].length (${length}) !== [${String(existing)}].length (${existing?.length})`);
+      check(
+        existing === undefined || existing.length === length,
+        () => `[${String(inputValue)}].length (${length}) !== [${String(existing)}].length (${existing?.length})`,
+      );
       const updated = new Array<unknown>(length);
       let nullify = false;
       let errors = false;
@@ -283,16 +314,29 @@ function update(outputValue: unknown, type: Shape, inputValue: unknown, selectio
     }
     case 'composite': {
       check(selections !== undefined, () => `Invalid empty selection set for composite type ${type.name}`);
-      check(typeof inputValue === 'object', () => `Invalid non-object value ${String(inputValue)} returned by subgraph for composite type ${type.name}`);
-      check(outputValue === undefined || typeof outputValue === 'object', () => `Invalid non-object value ${String(inputValue)} returned by subgraph for composite type ${type.name}`);
+      check(
+        typeof inputValue === 'object',
+        () => `Invalid non-object value ${String(inputValue)} returned by subgraph for composite type ${type.name}`,
+      );
+      check(
+        outputValue === undefined || typeof outputValue === 'object',
+        () => `Invalid non-object value ${String(inputValue)} returned by subgraph for composite type ${type.name}`,
+      );
       const input = inputValue as Record<string, unknown>;
       const inputTypename = input[typenameFieldName];
-      check(inputTypename === undefined || typeof inputTypename === 'string', () => `Invalid non-string value ${String(inputTypename)} for __typename at ${String(path)}`);
+      check(
+        inputTypename === undefined || typeof inputTypename === 'string',
+        () => `Invalid non-string value ${String(inputTypename)} for __typename at ${String(path)}`,
+      );
       let objectType = state.types.get(type.name)!;
       if (inputTypename) {
         const named = state.types.get(inputTypename);
         if (!named?.composite) {
-          state.errors.push(ERRORS.INVALID_GRAPHQL.err(`Invalid __typename found for object at ${describe(path, type.name, parentType)}.`, { path: Array.from(path) }));
+          state.errors.push(
+            ERRORS.INVALID_GRAPHQL.err(`Invalid __typename found for object at ${describe(path, type.name, parentType)}.`, {
+              path: Array.from(path),
+            }),
+          );
           return result(null, false, true);
         }
         objectType = named;
@@ -304,7 +348,10 @@ function update(outputValue: unknown, type: Shape, inputValue: unknown, selectio
     case 'leaf': {
       check(outputValue === undefined, () => `Excepted output to be undefined but got ${type.name} for type ${type.name}`);
       const valid = type.valid(inputValue);
-      if (!valid) state.errors.push(ERRORS.INVALID_GRAPHQL.err(`Invalid value found for ${describe(path, type.name, parentType)}.`, { path: Array.from(path) }));
+      if (!valid)
+        state.errors.push(
+          ERRORS.INVALID_GRAPHQL.err(`Invalid value found for ${describe(path, type.name, parentType)}.`, { path: Array.from(path) }),
+        );
       return result(valid ? inputValue : null, false, !valid);
     }
   }
@@ -316,7 +363,14 @@ function set(output: Record<string, unknown>, name: string, value: unknown) {
 }
 
 /** applySelectionSet of resultShaping.ts; true when a null bubbles up to the object. */
-function applySelections(input: Record<string, unknown>, selections: SelectionShape[], output: Record<string, unknown>, state: ShapingState, path: (string | number)[], parentType: TypeInfo): boolean {
+function applySelections(
+  input: Record<string, unknown>,
+  selections: SelectionShape[],
+  output: Record<string, unknown>,
+  state: ShapingState,
+  path: (string | number)[],
+  parentType: TypeInfo,
+): boolean {
   for (const selection of selections) {
     if ((selection.skip !== undefined || selection.include !== undefined) && skipped(selection, state.variables)) continue;
     if (selection.field) {
@@ -344,7 +398,8 @@ function applySelections(input: Record<string, unknown>, selections: SelectionSh
     } else {
       const typename = input[typenameFieldName];
       check(!typename || typeof typename === 'string', () => `Got unexpected value for __typename: ${String(typename)}`);
-      const applies = !selection.appliesTo || (typename ? selection.appliesTo.has(typename as string) : selection.appliesTo.has(parentType.name));
+      const applies =
+        !selection.appliesTo || (typename ? selection.appliesTo.has(typename as string) : selection.appliesTo.has(parentType.name));
       if (applies && applySelections(input, selection.selections, output, state, path, selection.condition ?? parentType)) return true;
     }
   }

@@ -4,7 +4,10 @@ import { createLogger, createRedis, recordEndedSessions } from '@mindweave/servi
 import { createSessionRevocations } from './revocations.ts';
 
 // The stack's Redis, under a prefix of this test's own.
-const redis = createRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', `${process.env['REDIS_KEY_PREFIX'] ?? ''}revocations-test-${randomUUID()}:`);
+const redis = createRedis(
+  process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+  `${process.env['REDIS_KEY_PREFIX'] ?? ''}revocations-test-${randomUUID()}:`,
+);
 const log = createLogger({ name: 'revocations-test', level: 'silent' });
 afterAll(() => redis.quit());
 

@@ -99,4 +99,3 @@ export function indexSupergraph(supergraphSdl: string): SchemaIndex {
   }
   return { schema, field: (parent, name) => rules.get(parent)?.get(name) };
 }
-

@@ -60,7 +60,11 @@ const requestIdOnInternalErrors: ApolloServerPlugin<RouterContext> = {
         if (response.body.kind !== 'single') return;
         const result = response.body.singleResult;
         if (!result.errors?.some((e) => e.extensions?.['code'] === ErrorCode.INTERNAL_SERVER_ERROR)) return;
-        result.errors = result.errors.map((e) => (e.extensions?.['code'] === ErrorCode.INTERNAL_SERVER_ERROR ? { ...e, extensions: { ...e.extensions, requestId: contextValue.requestId } } : e));
+        result.errors = result.errors.map((e) =>
+          e.extensions?.['code'] === ErrorCode.INTERNAL_SERVER_ERROR
+            ? { ...e, extensions: { ...e.extensions, requestId: contextValue.requestId } }
+            : e,
+        );
       },
     };
   },
@@ -91,7 +95,8 @@ function parseJson(text: string): unknown {
 function jsonParam(value: string | null, name: string): Record<string, unknown> | undefined {
   if (!value) return undefined;
   const parsed = parseJson(value);
-  if (typeof parsed !== 'object' || parsed === null) throw new MindweaveError(ErrorCode.BAD_USER_INPUT, `The ${name} parameter must be a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null)
+    throw new MindweaveError(ErrorCode.BAD_USER_INPUT, `The ${name} parameter must be a JSON object`);
   return parsed as Record<string, unknown>;
 }
 
@@ -111,7 +116,8 @@ async function writeResponse(res: ServerResponse, response: HTTPGraphQLResponse)
 
 const documentErrorCodes = new Set<string>([ErrorCode.GRAPHQL_PARSE_FAILED, ErrorCode.GRAPHQL_VALIDATION_FAILED]);
 const isDocumentErrorEntry = (e: { message?: string; extensions?: { code?: string } }) =>
-  documentErrorCodes.has(e.extensions?.code ?? '') || (e.extensions?.code === ErrorCode.BAD_USER_INPUT && !!e.message?.startsWith('Variable "$'));
+  documentErrorCodes.has(e.extensions?.code ?? '') ||
+  (e.extensions?.code === ErrorCode.BAD_USER_INPUT && !!e.message?.startsWith('Variable "$'));
 
 /**
  * A parse, validation or variable error in a well-formed request. GraphQL over HTTP asks for 200
@@ -160,7 +166,12 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
         log: log.child({ component: 'usage-reporting' }),
       })
     : undefined;
-  const persisted = createPersistedQueries({ redis, mode: env.PERSISTED_QUERIES, manifest: loadManifest(env.PERSISTED_QUERIES_MANIFEST, log), log });
+  const persisted = createPersistedQueries({
+    redis,
+    mode: env.PERSISTED_QUERIES,
+    manifest: loadManifest(env.PERSISTED_QUERIES_MANIFEST, log),
+    log,
+  });
   const subgraphs = new Map<string, string>();
   const gateway = createGateway({
     supergraphPath: env.SUPERGRAPH_PATH,
@@ -193,7 +204,14 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     // Credentials travel in headers, never in cookies, so cross-site requests carry no authority.
     csrfPrevention: false,
     // Browsers get router/ide.ts instead of Apollo's landing page, which loads from a CDN.
-    plugins: [edge.responsePlugin, requestIdOnInternalErrors, unavailablePlugin, operationLogPlugin(metrics, usage), ...(tracing ? [operationSpanPlugin] : []), ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      edge.responsePlugin,
+      requestIdOnInternalErrors,
+      unavailablePlugin,
+      operationLogPlugin(metrics, usage),
+      ...(tracing ? [operationSpanPlugin] : []),
+      ApolloServerPluginLandingPageDisabled(),
+    ],
   });
   await apollo.start();
 
@@ -208,25 +226,52 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     log,
   });
 
-  const queueDashboard = createQueueDashboard({ redisUrl: env.REDIS_URL, redisKeyPrefix: env.REDIS_KEY_PREFIX, credentials: adminCredentials(env), log });
+  const queueDashboard = createQueueDashboard({
+    redisUrl: env.REDIS_URL,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX,
+    credentials: adminCredentials(env),
+    log,
+  });
   // Downloads are authorized by their signed URL, checked by the exports subgraph.
-  const downloadExport = createDownloadProxy({ exportsUrl: new URL(env.SUBGRAPH_URLS.get('exports') ?? 'http://127.0.0.1:4007/graphql').origin, timeoutMs: env.SUBGRAPH_TIMEOUT_MS, log });
+  const downloadExport = createDownloadProxy({
+    exportsUrl: new URL(env.SUBGRAPH_URLS.get('exports') ?? 'http://127.0.0.1:4007/graphql').origin,
+    timeoutMs: env.SUBGRAPH_TIMEOUT_MS,
+    log,
+  });
 
   const dashboard = createDashboard({ dir: env.DASHBOARD_DIR, log });
-  const ide = createIde({ dir: env.DASHBOARD_DIR, enabled: ideEnabled(env), demoFile: development ? env.GRAPHQL_IDE_DEMO_FILE : undefined, log });
+  const ide = createIde({
+    dir: env.DASHBOARD_DIR,
+    enabled: ideEnabled(env),
+    demoFile: development ? env.GRAPHQL_IDE_DEMO_FILE : undefined,
+    log,
+  });
 
   // In production the detailed report is for operators: the queue dashboard's credentials.
   const operator = adminCredentials(env);
-  const handleHealth = createRouterHealth({ redis, subgraphs, services: env.SERVICE_HEALTH_URLS, showDetails: (req) => !production || (!!operator && checkBasicAuth(req.headers.authorization, operator.user, operator.password)) });
+  const handleHealth = createRouterHealth({
+    redis,
+    subgraphs,
+    services: env.SERVICE_HEALTH_URLS,
+    showDetails: (req) => !production || (!!operator && checkBasicAuth(req.headers.authorization, operator.user, operator.password)),
+  });
 
   /**
    * GET persisted queries may be cached: publicly for anonymous callers of public root fields
    * (PUBLIC_CACHE_FIELDS), privately for a short while otherwise; never when the answer has errors.
    */
   function cacheControlOf(kind: string, info: EdgeInfo | undefined, response: HTTPGraphQLResponse): string {
-    if (info?.operation.operation.operation !== 'query' || (response.status ?? 200) !== 200 || response.body.kind !== 'complete' || response.body.string.includes('"errors"')) return 'no-store';
+    if (
+      info?.operation.operation.operation !== 'query' ||
+      (response.status ?? 200) !== 200 ||
+      response.body.kind !== 'complete' ||
+      response.body.string.includes('"errors"')
+    )
+      return 'no-store';
     const publicFields = info.operation.rootFields.every((field) => env.PUBLIC_CACHE_FIELDS.has(field));
-    return kind === 'anonymous' && publicFields ? `public, max-age=${env.PUBLIC_CACHE_MAX_AGE_SECONDS}` : 'private, max-age=0, must-revalidate';
+    return kind === 'anonymous' && publicFields
+      ? `public, max-age=${env.PUBLIC_CACHE_MAX_AGE_SECONDS}`
+      : 'private, max-age=0, must-revalidate';
   }
 
   /** The operations of a request, from the JSON body (POST) or the query string (GET). */
@@ -246,7 +291,8 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     const body = parseJson(text);
     if (Array.isArray(body)) {
       if (env.MAX_BATCH_SIZE === 0) throw new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Batched requests are not enabled');
-      if (body.length > env.MAX_BATCH_SIZE) throw new MindweaveError(ErrorCode.BAD_USER_INPUT, `A batch may hold at most ${env.MAX_BATCH_SIZE} operations`);
+      if (body.length > env.MAX_BATCH_SIZE)
+        throw new MindweaveError(ErrorCode.BAD_USER_INPUT, `A batch may hold at most ${env.MAX_BATCH_SIZE} operations`);
       return { requests: body as OperationRequest[], batch: true, raw: body };
     }
     return { requests: typeof body === 'object' && body !== null ? [body as OperationRequest] : [], batch: false, raw: body };
@@ -288,10 +334,18 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       if (res.destroyed) return;
       const response = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers, search, body },
-        context: async () => ({ identity, requestId, log: log.child({ requestId }), edge: admission.edge, subgraphTimings: [], ...(span ? { span } : {}) }),
+        context: async () => ({
+          identity,
+          requestId,
+          log: log.child({ requestId }),
+          edge: admission.edge,
+          subgraphTimings: [],
+          ...(span ? { span } : {}),
+        }),
       });
       if (response.status === 400 && !wantsGraphQLResponse(req) && isDocumentError(response)) response.status = 200;
-      if (method === 'GET' && sent.requests[0] && persisted.isPersisted(sent.requests[0])) response.headers.set('cache-control', cacheControlOf(identity.kind, [...admission.edge.values()][0], response));
+      if (method === 'GET' && sent.requests[0] && persisted.isPersisted(sent.requests[0]))
+        response.headers.set('cache-control', cacheControlOf(identity.kind, [...admission.edge.values()][0], response));
       await writeResponse(res, response);
     });
   }
@@ -307,14 +361,20 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       if (isExportDownloadPath(url.pathname)) return await downloadExport(req, res, url);
       if ((await dashboard.handle(req, res, url)) || (await ide.handle(req, res, url))) return;
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
-      await (tracing ? withOperationSpan(req, res, requestId, (span) => handleGraphQL(req, res, url, requestId, span)) : handleGraphQL(req, res, url, requestId));
+      await (tracing
+        ? withOperationSpan(req, res, requestId, (span) => handleGraphQL(req, res, url, requestId, span))
+        : handleGraphQL(req, res, url, requestId));
     } catch (error) {
       if (error instanceof MindweaveError) {
         const retryAfter = error.extensions['retryAfter'];
-        if (!res.headersSent) sendError(req, res, httpStatusOf[error.code], error, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
+        if (!res.headersSent)
+          sendError(req, res, httpStatusOf[error.code], error, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
       } else {
         log.error({ err: error, requestId }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } }] });
+        if (!res.headersSent)
+          sendJson(res, 500, {
+            errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } }],
+          });
       }
     }
   });

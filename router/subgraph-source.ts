@@ -19,7 +19,15 @@ type SubgraphResponse = Awaited<ReturnType<GraphQLDataSource['process']>>;
  * hung request.
  */
 export const createSubgraphAgent = (timeoutMs: number) =>
-  new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 128, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: Math.min(timeoutMs, 5_000) });
+  new Agent({
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 60_000,
+    connections: 128,
+    pipelining: 1,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connectTimeout: Math.min(timeoutMs, 5_000),
+  });
 
 /** A subgraph operation as a JSON string, made once: a few hundred at most, one per fetch node of the cached plans. */
 const quotedQueries = new Map<string, string>();
@@ -103,10 +111,17 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
 
   /** Posts one GraphQL request body and parses the subgraph's answer; HTTP errors become a GraphQLError. */
   send(body: string, options: SendOptions): Promise<SubgraphResponse> {
-    return tracing ? withFetchSpan(this.subgraph, this.url, (span, traceHeaders) => this.sendOnce(body, options, traceHeaders, span)) : this.sendOnce(body, options);
+    return tracing
+      ? withFetchSpan(this.subgraph, this.url, (span, traceHeaders) => this.sendOnce(body, options, traceHeaders, span))
+      : this.sendOnce(body, options);
   }
 
-  private async sendOnce(body: string, options: SendOptions, traceHeaders?: Record<string, string>, span?: Span): Promise<SubgraphResponse> {
+  private async sendOnce(
+    body: string,
+    options: SendOptions,
+    traceHeaders?: Record<string, string>,
+    span?: Span,
+  ): Promise<SubgraphResponse> {
     const started = performance.now();
     const { context } = options;
     try {
@@ -122,11 +137,19 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     } finally {
       const durationMs = performance.now() - started;
       context?.subgraphTimings.push({ subgraph: this.subgraph, durationMs: Math.round(durationMs * 100) / 100 });
-      this.metrics.subgraphDuration.observe({ subgraph: this.subgraph, operation: operationLabel(options.operationName) }, durationMs / 1000);
+      this.metrics.subgraphDuration.observe(
+        { subgraph: this.subgraph, operation: operationLabel(options.operationName) },
+        durationMs / 1000,
+      );
     }
   }
 
-  private reply(body: string, options: SendOptions, traceHeaders: Record<string, string> | undefined, span: Span | undefined): Promise<Reply> {
+  private reply(
+    body: string,
+    options: SendOptions,
+    traceHeaders: Record<string, string> | undefined,
+    span: Span | undefined,
+  ): Promise<Reply> {
     const { headers, extra } = this.headers(options.context, options.headers, body);
     // The trace context is not part of what is answered: a deduplicated request carries the first one's.
     if (traceHeaders) Object.assign(headers, traceHeaders);
@@ -143,10 +166,21 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
   }
 
   /** The request's headers, and whether it carries extra ones (which a deduplication key would have to hold). */
-  private headers(context: RouterContext | undefined, extra: Iterable<[string, string]> | undefined, body: string): { headers: Record<string, string>; extra: boolean } {
+  private headers(
+    context: RouterContext | undefined,
+    extra: Iterable<[string, string]> | undefined,
+    body: string,
+  ): { headers: Record<string, string>; extra: boolean } {
     // Signed per fetch, since the signature covers the body; the identity is encoded once per operation.
     const signed = context
-      ? signIdentity(this.signingSecret, context.identity, context.requestId, body, Date.now(), (context.encodedIdentity ??= encodeIdentity(context.identity)))
+      ? signIdentity(
+          this.signingSecret,
+          context.identity,
+          context.requestId,
+          body,
+          Date.now(),
+          (context.encodedIdentity ??= encodeIdentity(context.identity)),
+        )
       : signIdentity(this.signingSecret, { kind: 'anonymous' }, 'unknown', body);
     const headers: Record<string, string> = { 'content-type': 'application/json', ...signed };
     let extraHeaders = false;
@@ -162,7 +196,12 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     const reply = await this.agent.request({ origin: this.origin, path: this.path, method: 'POST', headers, body });
     const text = await reply.body.text();
     const cacheControl = reply.headers['cache-control'];
-    return { status: reply.statusCode, contentType: String(reply.headers['content-type'] ?? ''), cacheControl: typeof cacheControl === 'string' ? cacheControl : undefined, text };
+    return {
+      status: reply.statusCode,
+      contentType: String(reply.headers['content-type'] ?? ''),
+      cacheControl: typeof cacheControl === 'string' ? cacheControl : undefined,
+      text,
+    };
   }
 
   private parse({ status, contentType, text }: Reply): SubgraphResponse {
@@ -183,7 +222,9 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     if (status === 502 || status === 503 || status === 504) return this.unavailable(new Error(`${this.subgraph} answered ${status}`));
     const code = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : undefined;
     const statusText = STATUS_CODES[status] ?? '';
-    return new GraphQLError(`${status}: ${statusText}`, { extensions: { ...(code ? { code } : {}), response: { url: this.url, status, statusText, body } } });
+    return new GraphQLError(`${status}: ${statusText}`, {
+      extensions: { ...(code ? { code } : {}), response: { url: this.url, status, statusText, body } },
+    });
   }
 }
 
@@ -200,15 +241,22 @@ function isGraphQLResponse(value: unknown): value is SubgraphResponse {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && ('data' in value || 'errors' in value);
 }
 
-type CachePolicy = GraphQLDataSourceProcessOptions<RouterContext> extends infer O ? (O extends { incomingRequestContext: { overallCachePolicy: infer P } } ? P : never) : never;
+type CachePolicy =
+  GraphQLDataSourceProcessOptions<RouterContext> extends infer O
+    ? O extends { incomingRequestContext: { overallCachePolicy: infer P } }
+      ? P
+      : never
+    : never;
 
 /** Honors a subgraph's Cache-Control the way RemoteGraphQLDataSource does. */
 function restrictCachePolicy(policy: CachePolicy | undefined, header: string | undefined) {
   if (!policy || !('restrict' in policy)) return;
-  const directives = new Map((header ?? '').split(',').map((part) => {
-    const [name = '', value] = part.trim().split('=');
-    return [name.toLowerCase(), value] as const;
-  }));
+  const directives = new Map(
+    (header ?? '').split(',').map((part) => {
+      const [name = '', value] = part.trim().split('=');
+      return [name.toLowerCase(), value] as const;
+    }),
+  );
   const maxAge = directives.get('max-age');
   policy.restrict({
     maxAge: maxAge && /^[0-9]+$/.test(maxAge) ? Number(maxAge) : 0,

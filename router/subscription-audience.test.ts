@@ -17,7 +17,9 @@ describe('selects', () => {
   it('finds a type anywhere in the selection, through lists and fragments', () => {
     expect(selects(schema, parse('{ event { id organization { name } } }'), 'User')).toBe(false);
     expect(selects(schema, parse('{ event { organization { members { role user { id } } } } }'), 'User')).toBe(true);
-    expect(selects(schema, parse('{ event { organization { ...M } } } fragment M on Organization { members { user { email } } }'), 'User')).toBe(true);
+    expect(
+      selects(schema, parse('{ event { organization { ...M } } } fragment M on Organization { members { user { email } } }'), 'User'),
+    ).toBe(true);
     expect(selects(schema, parse('{ node { id } }'), 'User')).toBe(true);
   });
 });

@@ -22,7 +22,11 @@ export function selects(schema: GraphQLSchema, document: DocumentNode, name: str
     visitWithTypeInfo(typeInfo, {
       Field() {
         const type = getNamedType(typeInfo.getType());
-        if (type?.name === name || (type && isAbstractType(type) && schema.getPossibleTypes(type).some((possible) => possible.name === name))) found = true;
+        if (
+          type?.name === name ||
+          (type && isAbstractType(type) && schema.getPossibleTypes(type).some((possible) => possible.name === name))
+        )
+          found = true;
       },
     }),
   );

@@ -1,7 +1,19 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApolloServer } from '@apollo/server';
-import { GraphQLError, Kind, parse, print, validate, valueFromASTUntyped, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode, type OperationDefinitionNode } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  parse,
+  print,
+  validate,
+  valueFromASTUntyped,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FieldNode,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { MessageType } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { LRUCache } from 'lru-cache';
@@ -88,10 +100,15 @@ const groupBacklogLimit = 10_000;
 const eventsPerResolution = 1_000;
 
 /** The usageUpdated field of a valid subscription document, and the query that resolves its selection. */
-function prepare(document: DocumentNode, operationName: string | undefined | null, variables: Record<string, unknown>): Prepared | GraphQLError {
+function prepare(
+  document: DocumentNode,
+  operationName: string | undefined | null,
+  variables: Record<string, unknown>,
+): Prepared | GraphQLError {
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
-  if (operation?.operation !== 'subscription') return new GraphQLError('Only subscriptions are served over WebSocket', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
+  if (operation?.operation !== 'subscription')
+    return new GraphQLError('Only subscriptions are served over WebSocket', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
   const fields = operation.selectionSet.selections.filter((s): s is FieldNode => s.kind === Kind.FIELD);
   const field = fields[0];
   if (fields.length !== 1 || field?.name.value !== 'usageUpdated' || !field.selectionSet) {
@@ -100,7 +117,9 @@ function prepare(document: DocumentNode, operationName: string | undefined | nul
   const orgArg = field.arguments?.find((a) => a.name.value === 'organizationId');
   const organizationId = orgArg ? String(valueFromASTUntyped(orgArg.value, variables)) : '';
   const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => print(d));
-  const query = [`query ($events: [JSON!]!) { usageEventsFromStream(events: $events) ${print(field.selectionSet)} }`, ...fragments].join('\n');
+  const query = [`query ($events: [JSON!]!) { usageEventsFromStream(events: $events) ${print(field.selectionSet)} }`, ...fragments].join(
+    '\n',
+  );
   return { organizationId, query, responseKey: field.alias?.value ?? field.name.value };
 }
 
@@ -157,7 +176,13 @@ export function startSubscriptions(options: SubscriptionOptions) {
   const groups = new Map<string, Group>();
   let tail: Promise<BusSubscription> | undefined;
 
-  const context = (identity: Identity, requestId: string): RouterContext => ({ identity, requestId, log: log.child({ requestId }), edge: new Map(), subgraphTimings: [] });
+  const context = (identity: Identity, requestId: string): RouterContext => ({
+    identity,
+    requestId,
+    log: log.child({ requestId }),
+    edge: new Map(),
+    subgraphTimings: [],
+  });
 
   /**
    * Writes each event's `next` message to every subscriber of the group. The payload is
@@ -180,7 +205,8 @@ export function startSubscriptions(options: SubscriptionOptions) {
     const everyEvent: unknown[] = [];
     for (const { message, path, extensions } of errors) {
       const [root, index, ...rest] = path ?? [];
-      if (root === 'usageEventsFromStream' && typeof index === 'number' && errorsOf[index]) errorsOf[index].push({ message, path: [group.responseKey, ...rest], extensions });
+      if (root === 'usageEventsFromStream' && typeof index === 'number' && errorsOf[index])
+        errorsOf[index].push({ message, path: [group.responseKey, ...rest], extensions });
       else everyEvent.push({ message, extensions });
     }
     const key = JSON.stringify(group.responseKey);
@@ -256,7 +282,9 @@ export function startSubscriptions(options: SubscriptionOptions) {
     group.resolving = true;
     try {
       while (group.backlog.length && group.subscribers.size) {
-        await deliver(group, group.backlog.splice(0, eventsPerResolution)).catch((error: unknown) => log.error({ err: error }, 'subscription delivery failed'));
+        await deliver(group, group.backlog.splice(0, eventsPerResolution)).catch((error: unknown) =>
+          log.error({ err: error }, 'subscription delivery failed'),
+        );
       }
     } finally {
       group.resolving = false;
@@ -276,8 +304,15 @@ export function startSubscriptions(options: SubscriptionOptions) {
    * May the caller watch the organization? `unknown` when accounts could not tell (down, slow).
    * For a user, also their memberships (`<organization>:<role>`, sorted): what decides what they see.
    */
-  async function authorize(identity: Identity, organizationId: string): Promise<{ verdict: 'allowed' | 'denied' | 'unknown'; memberships: string }> {
-    if (identity.kind === 'apiKey') return { verdict: identity.organizationId === organizationId && identity.scopes.includes('usage:read') ? 'allowed' : 'denied', memberships: '' };
+  async function authorize(
+    identity: Identity,
+    organizationId: string,
+  ): Promise<{ verdict: 'allowed' | 'denied' | 'unknown'; memberships: string }> {
+    if (identity.kind === 'apiKey')
+      return {
+        verdict: identity.organizationId === organizationId && identity.scopes.includes('usage:read') ? 'allowed' : 'denied',
+        memberships: '',
+      };
     if (identity.kind !== 'user') return { verdict: 'denied', memberships: '' };
     let memberships = await membershipLookup.of(identity.userId);
     // Not a member as of the cached answer: ask again, the user may have just joined.
@@ -330,7 +365,14 @@ export function startSubscriptions(options: SubscriptionOptions) {
     const key = `${organizationId}\n${audience}\n${responseKey}\n${query}`;
     if (subscriber.groupKey === key && groups.get(key)?.subscribers.has(subscriber)) return;
     leave(subscriber);
-    const group = groups.get(key) ?? { organizationId, query, responseKey, subscribers: new Set<Subscriber>(), backlog: [], resolving: false };
+    const group = groups.get(key) ?? {
+      organizationId,
+      query,
+      responseKey,
+      subscribers: new Set<Subscriber>(),
+      backlog: [],
+      resolving: false,
+    };
     groups.set(key, group);
     group.subscribers.add(subscriber);
     subscriber.groupKey = key;
@@ -385,7 +427,8 @@ export function startSubscriptions(options: SubscriptionOptions) {
   const onAccessChange = {
     sessionsEnded(sessionIds: string[]) {
       const ended = new Set(sessionIds);
-      for (const connection of connections.values()) if (connection.sessionId && ended.has(connection.sessionId)) forbid(connection, 'the session was ended');
+      for (const connection of connections.values())
+        if (connection.sessionId && ended.has(connection.sessionId)) forbid(connection, 'the session was ended');
     },
     membershipsChanged(userIds: string[]) {
       for (const userId of userIds) membershipLookup.forget(userId);
@@ -420,7 +463,9 @@ export function startSubscriptions(options: SubscriptionOptions) {
           socket,
           identity,
           ...(sessionId ? { sessionId } : {}),
-          ...(credential?.kind === 'apiKey' && identity.kind === 'apiKey' ? { apiKey: { key: credential.key, apiKeyId: identity.apiKeyId } } : {}),
+          ...(credential?.kind === 'apiKey' && identity.kind === 'apiKey'
+            ? { apiKey: { key: credential.key, apiKeyId: identity.apiKeyId } }
+            : {}),
           subscribers: new Set(),
         };
         connections.set(socket, connection);
@@ -450,10 +495,16 @@ export function startSubscriptions(options: SubscriptionOptions) {
         const started = performance.now();
         // graphql-ws has already counted this one.
         if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerConnection) {
-          return [new MindweaveError(ErrorCode.RATE_LIMITED, `A connection may hold at most ${options.maxSubscriptionsPerConnection} subscriptions at once`)];
+          return [
+            new MindweaveError(
+              ErrorCode.RATE_LIMITED,
+              `A connection may hold at most ${options.maxSubscriptionsPerConnection} subscriptions at once`,
+            ),
+          ];
         }
         const schema = gateway.schema;
-        if (!schema) return [new GraphQLError('The supergraph is not loaded yet', { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } })];
+        if (!schema)
+          return [new GraphQLError('The supergraph is not loaded yet', { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } })];
         // Persisted subscriptions and safelist mode work as over HTTP.
         let query: string;
         try {
@@ -470,7 +521,10 @@ export function startSubscriptions(options: SubscriptionOptions) {
           return [new GraphQLError((error as Error).message, { extensions: { code: ErrorCode.GRAPHQL_PARSE_FAILED } })];
         }
         const errors = validate(schema, document);
-        if (errors.length) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }));
+        if (errors.length)
+          return errors.map(
+            (e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }),
+          );
         const variables = payload.variables ?? {};
         const prepared = prepare(document, payload.operationName, variables);
         if (prepared instanceof GraphQLError) return [prepared];
@@ -486,7 +540,12 @@ export function startSubscriptions(options: SubscriptionOptions) {
           return [new MindweaveError(code, `${message} ${denied.map((d) => d.path.join('.')).join(', ')}`)];
         }
         const { verdict, memberships } = await authorize(identity, prepared.organizationId);
-        if (verdict === 'denied') return [identity.kind === 'anonymous' ? unauthenticated('Sign in to watch an organization') : new MindweaveError(ErrorCode.FORBIDDEN, 'Not allowed to watch this organization')];
+        if (verdict === 'denied')
+          return [
+            identity.kind === 'anonymous'
+              ? unauthenticated('Sign in to watch an organization')
+              : new MindweaveError(ErrorCode.FORBIDDEN, 'Not allowed to watch this organization'),
+          ];
         if (verdict === 'unknown') return [unavailable('Could not check access to this organization right now; subscribe again')];
         // Tail the log before the subscription is taken: without Redis it is refused with an error,
         // instead of failing inside graphql-ws, which would close the whole connection.
@@ -502,16 +561,35 @@ export function startSubscriptions(options: SubscriptionOptions) {
         if (info && options.usage) {
           // The upgrade request's headers, else the same names in connection_init's payload.
           const params = ctx.connectionParams ?? {};
-          const client = clientOf((name) => ctx.extra.request.headers[name] ?? (typeof params[name] === 'string' ? params[name] : undefined));
+          const client = clientOf(
+            (name) => ctx.extra.request.headers[name] ?? (typeof params[name] === 'string' ? params[name] : undefined),
+          );
           options.usage.record(info, client, performance.now() - started, false);
         }
-        const contextValue: SubscriptionContext = { prepared, identity, memberships, reachesUser: selects(schema, document, 'User'), id, connection, raw: ctx.extra.request.socket as Socket };
+        const contextValue: SubscriptionContext = {
+          prepared,
+          identity,
+          memberships,
+          reachesUser: selects(schema, document, 'User'),
+          id,
+          connection,
+          raw: ctx.extra.request.socket as Socket,
+        };
         return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue } satisfies ExecutionArgs;
       },
       subscribe: async (args) => {
         const { prepared, identity, memberships, reachesUser, id, connection, raw } = args.contextValue as SubscriptionContext;
         // graphql-ws' `next` message, written by hand so that each event is serialized once per group.
-        const subscriber: Subscriber = { identity, connection, socket: connection.socket, raw, prepared, reachesUser, groupKey: '', messagePrefix: `{"id":${JSON.stringify(id)},"type":${JSON.stringify(MessageType.Next)},"payload":` };
+        const subscriber: Subscriber = {
+          identity,
+          connection,
+          socket: connection.socket,
+          raw,
+          prepared,
+          reachesUser,
+          groupKey: '',
+          messagePrefix: `{"id":${JSON.stringify(id)},"type":${JSON.stringify(MessageType.Next)},"payload":`,
+        };
         join(subscriber, audienceOf(identity, memberships, reachesUser));
         connection.subscribers.add(subscriber);
         return openSubscription(() => {

@@ -81,9 +81,19 @@ const accounts = {
       users: () => [users[0], users[1], null, users[2], users[3]],
       user: (_: unknown, { id }: { id: string }) => userById.get(id) ?? null,
       requiredUser: (_: unknown, { id }: { id: string }) => userById.get(id) ?? null,
-      node: (_: unknown, { id }: { id: string }) => (id.startsWith('bot') ? { __typename: 'Bot', id } : id.startsWith('org') ? { __typename: 'Organization', id, title: 'Acme' } : userById.get(id) ? { __typename: 'User', ...userById.get(id) } : null),
+      node: (_: unknown, { id }: { id: string }) =>
+        id.startsWith('bot')
+          ? { __typename: 'Bot', id }
+          : id.startsWith('org')
+            ? { __typename: 'Organization', id, title: 'Acme' }
+            : userById.get(id)
+              ? { __typename: 'User', ...userById.get(id) }
+              : null,
       search: (_: unknown, { term, limit }: { term: string; limit: number }) =>
-        [...users.filter((u) => u.username.includes(term)).map((u) => ({ __typename: 'User', ...u })), { __typename: 'Organization', id: 'org-1', title: `Acme ${term}` }].slice(0, limit),
+        [
+          ...users.filter((u) => u.username.includes(term)).map((u) => ({ __typename: 'User', ...u })),
+          { __typename: 'Organization', id: 'org-1', title: `Acme ${term}` },
+        ].slice(0, limit),
       strictUsers: () => [users[0], null, users[1]],
     },
     Mutation: {
@@ -235,7 +245,11 @@ const reviewsSubgraph = {
     },
     Review: {
       __resolveReference: (ref: { id: string }) => reviews.find((r) => r.id === ref.id) ?? null,
-      author: (review: Review) => ({ __typename: 'User', id: review.authorId, username: userById.get(review.authorId)?.username ?? 'ghost' }),
+      author: (review: Review) => ({
+        __typename: 'User',
+        id: review.authorId,
+        username: userById.get(review.authorId)?.username ?? 'ghost',
+      }),
       product: (review: Review) => ({ __typename: 'Product', upc: review.upc }),
     },
     User: {
@@ -309,7 +323,9 @@ function serve(name: string, schema: GraphQLSchema): Server {
         documents.set(request.query, document);
       }
       if (!('kind' in document)) return send(400, { errors: document });
-      void Promise.resolve(execute({ schema, document, variableValues: request.variables, operationName: request.operationName })).then((result) => send(200, result));
+      void Promise.resolve(execute({ schema, document, variableValues: request.variables, operationName: request.operationName })).then(
+        (result) => send(200, result),
+      );
     });
   });
 }
@@ -333,7 +349,9 @@ export async function startTestSubgraphs(): Promise<TestSubgraphs> {
     return server;
   });
   await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
-  const urls = Object.fromEntries(names.map((name, i) => [name, `http://127.0.0.1:${(servers[i]!.address() as AddressInfo).port}/graphql`])) as Record<TestSubgraphName, string>;
+  const urls = Object.fromEntries(
+    names.map((name, i) => [name, `http://127.0.0.1:${(servers[i]!.address() as AddressInfo).port}/graphql`]),
+  ) as Record<TestSubgraphName, string>;
   const composed = composeServices(names.map((name) => ({ name, url: urls[name], typeDefs: definitions[name].typeDefs })));
   if (composed.errors) throw new Error(`composition failed: ${composed.errors.map((e) => e.message).join('; ')}`);
   return {

@@ -26,7 +26,12 @@ const header = (headers: IncomingHttpHeaders, name: string) => {
  * (operationSpanPlugin). The HTTP instrumentation leaves /graphql to it (traceOwnRequests), so a
  * request costs one span here, not two.
  */
-export function withOperationSpan<T>(req: IncomingMessage, res: ServerResponse, requestId: string, run: (span: Span) => Promise<T>): Promise<T> {
+export function withOperationSpan<T>(
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  run: (span: Span) => Promise<T>,
+): Promise<T> {
   const attributes: Attributes = { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'mindweave.request_id': requestId };
   const clientName = header(req.headers, 'apollographql-client-name');
   const clientVersion = header(req.headers, 'apollographql-client-version');
@@ -71,7 +76,9 @@ export const operationSpanPlugin: ApolloServerPlugin<RouterContext> = {
         if (edge) attributes['mindweave.cost.estimated'] = edge.estimatedCost;
         if (edge?.actualCost !== undefined) attributes['mindweave.cost.actual'] = edge.actualCost;
         const result = response.body.kind === 'single' ? response.body.singleResult : undefined;
-        const codes = (errors ?? result?.errors ?? []).map((e) => String(('extensions' in e ? e.extensions?.['code'] : undefined) ?? 'INTERNAL_SERVER_ERROR'));
+        const codes = (errors ?? result?.errors ?? []).map((e) =>
+          String(('extensions' in e ? e.extensions?.['code'] : undefined) ?? 'INTERNAL_SERVER_ERROR'),
+        );
         if (codes.length) {
           attributes['mindweave.error_codes'] = codes;
           span.setStatus({ code: SpanStatusCode.ERROR, message: codes[0] });
@@ -107,18 +114,26 @@ export function withPlanningSpan<T>(run: () => T): T {
 }
 
 /** One fetch to a subgraph, given the headers that carry the trace context on to it. */
-export function withFetchSpan<T>(subgraph: string, url: string, run: (span: Span, traceHeaders: Record<string, string>) => Promise<T>): Promise<T> {
-  return tracer.startActiveSpan(`subgraph ${subgraph}`, { kind: SpanKind.CLIENT, attributes: { 'mindweave.subgraph': subgraph, 'http.request.method': 'POST', 'url.full': url } }, async (span) => {
-    const traceHeaders: Record<string, string> = {};
-    propagation.inject(context.active(), traceHeaders);
-    try {
-      return await run(span, traceHeaders);
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+export function withFetchSpan<T>(
+  subgraph: string,
+  url: string,
+  run: (span: Span, traceHeaders: Record<string, string>) => Promise<T>,
+): Promise<T> {
+  return tracer.startActiveSpan(
+    `subgraph ${subgraph}`,
+    { kind: SpanKind.CLIENT, attributes: { 'mindweave.subgraph': subgraph, 'http.request.method': 'POST', 'url.full': url } },
+    async (span) => {
+      const traceHeaders: Record<string, string> = {};
+      propagation.inject(context.active(), traceHeaders);
+      try {
+        return await run(span, traceHeaders);
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }

@@ -17,7 +17,8 @@ export function retryAfterOf(errors: readonly FormattedError[] | undefined): num
 }
 
 /** No data came back at all: `data` is null, or every root field is null. */
-const nothingAnswered = (data: Record<string, unknown> | null | undefined) => data == null || Object.values(data).every((value) => value === null);
+const nothingAnswered = (data: Record<string, unknown> | null | undefined) =>
+  data == null || Object.values(data).every((value) => value === null);
 
 /**
  * A response whose errors say a dependency could not answer carries Retry-After; when nothing was

@@ -10,7 +10,10 @@ import { indexSupergraph } from './schema-index.ts';
 import { clientOf, createUsageReporter, latencyBucketsMs } from './usage-reporting.ts';
 
 // The stack's Redis Streams under a prefix of this test's own: the reports go to a real event log.
-const redis = createRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', `${process.env['REDIS_KEY_PREFIX'] ?? ''}usage-reporting-test-${randomUUID()}:`);
+const redis = createRedis(
+  process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+  `${process.env['REDIS_KEY_PREFIX'] ?? ''}usage-reporting-test-${randomUUID()}:`,
+);
 const log = createLogger({ name: 'usage-reporting-test', level: 'silent' });
 const bus = createEventBus({ redis, clientId: 'usage-reporting-test', log, blockMs: 100 });
 afterAll(async () => {
@@ -42,7 +45,15 @@ it('reads the client from Apollo and x- headers', () => {
 
 it('publishes one report per interval with each operation and client counted, its coordinates and a latency histogram', async () => {
   const metrics = createMetrics();
-  const reporter = createUsageReporter({ bus, schema: () => index.schema, router: 'test-router', intervalMs: 3_600_000, maxOperations: 100, metrics, log });
+  const reporter = createUsageReporter({
+    bus,
+    schema: () => index.schema,
+    router: 'test-router',
+    intervalMs: 3_600_000,
+    maxOperations: 100,
+    metrics,
+    log,
+  });
   const org = edgeInfo('query Org($id: ID!) { organization(id: $id) { id name slug } }');
   const me = edgeInfo('{ me { id email } }');
   const [report] = await nextReports(async () => {
@@ -58,9 +69,16 @@ it('publishes one report per interval with each operation and client counted, it
   const web = report!.operations.find((op) => op.clientName === 'web')!;
   expect(web).toMatchObject({ hash: org.operationHash, name: 'Org', type: 'query', clientVersion: '2', requests: 3, errors: 1 });
   expect(web.latency).toEqual([1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
-  expect(web.coordinates).toEqual(expect.arrayContaining(['Query.organization', 'Query.organization.id', 'Organization.id', 'Organization.slug', 'ID']));
-  expect(report!.operations.filter((op) => op.clientName === 'cli').map((op) => [op.name, op.requests])).toEqual([['Org', 1], ['', 1]]);
-  expect(report!.operations.find((op) => op.hash === me.operationHash)!.coordinates).toEqual(expect.arrayContaining(['Query.me', 'User.email']));
+  expect(web.coordinates).toEqual(
+    expect.arrayContaining(['Query.organization', 'Query.organization.id', 'Organization.id', 'Organization.slug', 'ID']),
+  );
+  expect(report!.operations.filter((op) => op.clientName === 'cli').map((op) => [op.name, op.requests])).toEqual([
+    ['Org', 1],
+    ['', 1],
+  ]);
+  expect(report!.operations.find((op) => op.hash === me.operationHash)!.coordinates).toEqual(
+    expect.arrayContaining(['Query.me', 'User.email']),
+  );
   // Nothing counted since: nothing sent.
   await reporter.close();
   expect((await metrics.usageReportsPublished.get()).values[0]!.value).toBe(1);
@@ -68,21 +86,40 @@ it('publishes one report per interval with each operation and client counted, it
 
 it('bounds its memory: pairs past the limit are dropped and counted', async () => {
   const metrics = createMetrics();
-  const reporter = createUsageReporter({ bus, schema: () => index.schema, router: 'bounded', intervalMs: 3_600_000, maxOperations: 2, metrics, log });
+  const reporter = createUsageReporter({
+    bus,
+    schema: () => index.schema,
+    router: 'bounded',
+    intervalMs: 3_600_000,
+    maxOperations: 2,
+    metrics,
+    log,
+  });
   const op = edgeInfo('{ me { id } }');
   const [report] = await nextReports(async () => {
     for (const name of ['a', 'b', 'c', 'd']) reporter.record(op, { name, version: '' }, 1, false);
     reporter.record(op, { name: 'a', version: '' }, 1, false);
     await reporter.flush();
   });
-  expect(report!.operations.map((o) => [o.clientName, o.requests])).toEqual([['a', 2], ['b', 1]]);
+  expect(report!.operations.map((o) => [o.clientName, o.requests])).toEqual([
+    ['a', 2],
+    ['b', 1],
+  ]);
   expect(report!.dropped).toBe(2);
   expect((await metrics.usageReportsDropped.get()).values).toEqual([expect.objectContaining({ labels: { reason: 'full' }, value: 2 })]);
   await reporter.close();
 });
 
 it('splits a large report into events of at most 200 operations', async () => {
-  const reporter = createUsageReporter({ bus, schema: () => index.schema, router: 'large', intervalMs: 3_600_000, maxOperations: 1_000, metrics: createMetrics(), log });
+  const reporter = createUsageReporter({
+    bus,
+    schema: () => index.schema,
+    router: 'large',
+    intervalMs: 3_600_000,
+    maxOperations: 1_000,
+    metrics: createMetrics(),
+    log,
+  });
   const op = edgeInfo('{ me { id } }');
   const reports = await nextReports(async () => {
     for (let i = 0; i < 450; i++) reporter.record(op, { name: `client-${i}`, version: '' }, 1, false);
@@ -99,7 +136,16 @@ it('drops and counts a report the log cannot take, without holding anything up',
   const downRedis = createRedis('redis://127.0.0.1:1', 'down:');
   downRedis.on('error', () => undefined);
   const downBus = createEventBus({ redis: downRedis, clientId: 'usage-reporting-down', log });
-  const reporter = createUsageReporter({ bus: downBus, schema: () => index.schema, router: 'down', intervalMs: 3_600_000, maxOperations: 10, publishTimeoutMs: 300, metrics, log });
+  const reporter = createUsageReporter({
+    bus: downBus,
+    schema: () => index.schema,
+    router: 'down',
+    intervalMs: 3_600_000,
+    maxOperations: 10,
+    publishTimeoutMs: 300,
+    metrics,
+    log,
+  });
   const op = edgeInfo('{ me { id } }');
   const started = performance.now();
   for (let i = 0; i < 1_000; i++) reporter.record(op, { name: 'web', version: '' }, 1, false);

@@ -21,7 +21,8 @@ export interface Client {
 }
 
 const maxClientLength = 128;
-const headerValue = (value: string | string[] | undefined | null) => (Array.isArray(value) ? value[0] : (value ?? undefined))?.trim().slice(0, maxClientLength);
+const headerValue = (value: string | string[] | undefined | null) =>
+  (Array.isArray(value) ? value[0] : (value ?? undefined))?.trim().slice(0, maxClientLength);
 
 /** `apollographql-client-name`/`-version`, else `x-client-name`/`-version`; empty when not sent. */
 export function clientOf(get: (name: string) => string | string[] | undefined | null): Client {
@@ -109,7 +110,13 @@ export function createUsageReporter(options: UsageReporterOptions) {
       return;
     }
     const operations = [...current.values()];
-    const report: Omit<Report, 'operations'> = { router: options.router, from: from.toISOString(), to: new Date().toISOString(), dropped, latencyBucketsMs };
+    const report: Omit<Report, 'operations'> = {
+      router: options.router,
+      from: from.toISOString(),
+      to: new Date().toISOString(),
+      dropped,
+      latencyBucketsMs,
+    };
     current = new Map();
     from = new Date();
     dropped = 0;
@@ -122,12 +129,21 @@ export function createUsageReporter(options: UsageReporterOptions) {
     let deadline: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
-        deadline = setTimeout(() => reject(new Error(`the event log did not take the report within ${publishTimeoutMs} ms`)), publishTimeoutMs);
+        deadline = setTimeout(
+          () => reject(new Error(`the event log did not take the report within ${publishTimeoutMs} ms`)),
+          publishTimeoutMs,
+        );
       });
       // Events of at most `operationsPerEvent` operations, so that none nears a Kafka message's 1 MB.
       const events = [];
       for (let i = 0; i < operations.length || i === 0; i += operationsPerEvent) {
-        events.push(createEvent('schema.usage_reported', options.router, { ...report, dropped: i === 0 ? report.dropped : 0, operations: operations.slice(i, i + operationsPerEvent) }));
+        events.push(
+          createEvent('schema.usage_reported', options.router, {
+            ...report,
+            dropped: i === 0 ? report.dropped : 0,
+            operations: operations.slice(i, i + operationsPerEvent),
+          }),
+        );
       }
       await Promise.race([bus.publish(events), timeout]);
       metrics.usageReportsPublished.inc();

@@ -11,14 +11,34 @@ import ts from 'typescript';
 import { repoRoot } from './stack.ts';
 
 /** The workspace packages that run in production, or that what runs imports. */
-export const compiledPackages = ['packages/errors', 'packages/events', 'packages/jobs', 'packages/policy-engine', 'packages/schema-tools', 'packages/service-kit', 'packages/subgraph-kit', 'packages/telemetry', 'packages/usage-totals', 'router', 'workers', ...(await subgraphs())];
+export const compiledPackages = [
+  'packages/errors',
+  'packages/events',
+  'packages/jobs',
+  'packages/policy-engine',
+  'packages/schema-tools',
+  'packages/service-kit',
+  'packages/subgraph-kit',
+  'packages/telemetry',
+  'packages/usage-totals',
+  'router',
+  'workers',
+  ...(await subgraphs()),
+];
 
 async function subgraphs() {
-  return (await readdir(join(repoRoot, 'subgraphs'), { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => `subgraphs/${entry.name}`);
+  return (await readdir(join(repoRoot, 'subgraphs'), { withFileTypes: true }))
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `subgraphs/${entry.name}`);
 }
 
 /** What runs: no tests, fixtures, or tool configuration. */
-const isSource = (path: string) => path.endsWith('.ts') && !path.endsWith('.d.ts') && !/\.(int\.)?test\.ts$/.test(path) && !/(^|\/)(fixtures|node_modules|dist)\//.test(path) && !path.endsWith('prisma.config.ts');
+const isSource = (path: string) =>
+  path.endsWith('.ts') &&
+  !path.endsWith('.d.ts') &&
+  !/\.(int\.)?test\.ts$/.test(path) &&
+  !/(^|\/)(fixtures|node_modules|dist)\//.test(path) &&
+  !path.endsWith('prisma.config.ts');
 
 async function sourcesOf(dir: string): Promise<string[]> {
   const entries = await readdir(join(repoRoot, dir), { recursive: true, withFileTypes: true });
@@ -51,10 +71,15 @@ export async function build() {
   const staging = join(repoRoot, '.mindweave/build');
   await rm(staging, { recursive: true, force: true });
   const files = (await Promise.all(compiledPackages.map(sourcesOf))).flat();
-  const program = ts.createProgram(files.map((file) => join(repoRoot, file)), compilerOptions(staging));
+  const program = ts.createProgram(
+    files.map((file) => join(repoRoot, file)),
+    compilerOptions(staging),
+  );
   const { diagnostics, emitSkipped } = program.emit();
   if (emitSkipped || diagnostics.length) {
-    throw new Error(`TypeScript could not emit:\n${ts.formatDiagnostics(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => repoRoot, getNewLine: () => '\n' })}`);
+    throw new Error(
+      `TypeScript could not emit:\n${ts.formatDiagnostics(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => repoRoot, getNewLine: () => '\n' })}`,
+    );
   }
   for (const dir of compiledPackages) {
     const dist = join(repoRoot, dir, 'dist');

@@ -55,10 +55,16 @@ export async function recordDemoUsage(options: { url: string; apiKey: string; da
   const now = options.now ?? Date.now();
   const currentHour = Math.floor(now / hourMs) * hourMs;
   const events: UsageInput[] = [];
-  for (let hourStart = currentHour - (days * 24 - 1) * hourMs; hourStart <= currentHour; hourStart += hourMs) events.push(...eventsOfHour(hourStart, now));
+  for (let hourStart = currentHour - (days * 24 - 1) * hourMs; hourStart <= currentHour; hourStart += hourMs)
+    events.push(...eventsOfHour(hourStart, now));
 
   const client = createMindWeaveClient({ url: options.url, auth: { apiKey: options.apiKey } });
-  const result: DemoUsage = { events: events.length, tokens: events.reduce((sum, e) => sum + e.inputTokens + e.outputTokens, 0), accepted: 0, duplicates: 0 };
+  const result: DemoUsage = {
+    events: events.length,
+    tokens: events.reduce((sum, e) => sum + e.inputTokens + e.outputTokens, 0),
+    accepted: 0,
+    duplicates: 0,
+  };
   for (let start = 0; start < events.length; start += batchSize) {
     const { recordUsageBatch } = await client.request(RecordUsageBatchDocument, { inputs: events.slice(start, start + batchSize) });
     result.accepted += recordUsageBatch.accepted;

@@ -23,7 +23,14 @@ export async function until(what: string, check: () => Promise<boolean>, timeout
 }
 
 const redisAnswers = async (port: number) => {
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 500,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -39,7 +46,24 @@ const redisAnswers = async (port: number) => {
 export async function startPrivateRedis(dir: string, port: number) {
   await mkdir(dir, { recursive: true });
   const start = async () => {
-    await run('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--save', '', '--dir', dir, '--daemonize', 'yes', '--pidfile', join(dir, 'redis.pid'), '--logfile', join(dir, 'redis.log')]);
+    await run('redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--appendonly',
+      'yes',
+      '--save',
+      '',
+      '--dir',
+      dir,
+      '--daemonize',
+      'yes',
+      '--pidfile',
+      join(dir, 'redis.pid'),
+      '--logfile',
+      join(dir, 'redis.log'),
+    ]);
     await until('Redis did not answer', () => redisAnswers(port));
   };
   const stop = async () => {
@@ -97,7 +121,8 @@ export async function startPrivatePostgres(dir: string, port: number) {
   await asPostgres(postgresBin('initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
   const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on`;
-  const pgCtl = (...args: string[]) => asPostgres(postgresBin('pg_ctl'), ['-D', data, '-l', join(dir, 'postgres.log'), '-o', options, ...args]);
+  const pgCtl = (...args: string[]) =>
+    asPostgres(postgresBin('pg_ctl'), ['-D', data, '-l', join(dir, 'postgres.log'), '-o', options, ...args]);
   const start = async () => {
     await pgCtl('-w', 'start');
     await until('PostgreSQL did not answer', () => postgresAnswers(url));
@@ -111,7 +136,13 @@ export async function startPrivatePostgres(dir: string, port: number) {
 }
 
 /** Sends SIGKILL and waits for the exit. */
-export function kill(child: { pid?: number; exitCode: number | null; signalCode: NodeJS.Signals | null; once(event: 'exit', listener: () => void): unknown; kill(signal: NodeJS.Signals): boolean }) {
+export function kill(child: {
+  pid?: number;
+  exitCode: number | null;
+  signalCode: NodeJS.Signals | null;
+  once(event: 'exit', listener: () => void): unknown;
+  kill(signal: NodeJS.Signals): boolean;
+}) {
   return new Promise<void>((done) => {
     if (child.exitCode !== null || child.signalCode !== null) return done();
     child.once('exit', () => done());
@@ -122,7 +153,10 @@ export function kill(child: { pid?: number; exitCode: number | null; signalCode:
 /** Processes whose parent is `pid`. */
 export async function childrenOf(pid: number): Promise<number[]> {
   const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(pid)]).catch(() => ({ stdout: '' }));
-  return stdout.split('\n').map((line) => Number(line.trim())).filter((n) => n > 0);
+  return stdout
+    .split('\n')
+    .map((line) => Number(line.trim()))
+    .filter((n) => n > 0);
 }
 
 export function isAlive(pid: number) {
@@ -133,4 +167,3 @@ export function isAlive(pid: number) {
     return false;
   }
 }
-

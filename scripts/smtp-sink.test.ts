@@ -19,11 +19,23 @@ describe('the SMTP sink', () => {
 
   it('keeps every message as a .eml file and a JSON line, and lists them on a page', async () => {
     const transport = nodemailer.createTransport(sink.smtpUrl);
-    await transport.sendMail({ from: 'MindWeave <no-reply@mindweave.dev>', to: 'ada@example.com', subject: 'Hello <there>', text: 'Plain part', html: '<p>HTML part</p>' });
+    await transport.sendMail({
+      from: 'MindWeave <no-reply@mindweave.dev>',
+      to: 'ada@example.com',
+      subject: 'Hello <there>',
+      text: 'Plain part',
+      html: '<p>HTML part</p>',
+    });
     transport.close();
 
     const [message] = await sink.messages();
-    expect(message).toMatchObject({ from: 'no-reply@mindweave.dev', to: ['ada@example.com'], subject: 'Hello <there>', text: 'Plain part', html: '<p>HTML part</p>' });
+    expect(message).toMatchObject({
+      from: 'no-reply@mindweave.dev',
+      to: ['ada@example.com'],
+      subject: 'Hello <there>',
+      text: 'Plain part',
+      html: '<p>HTML part</p>',
+    });
     expect(await readFile(join(dir, `${message!.id}.eml`), 'utf8')).toContain('Subject: Hello <there>');
 
     const page = await (await fetch(sink.uiUrl)).text();

@@ -27,7 +27,9 @@ export interface SmtpSink {
 }
 
 const addresses = (value: AddressObject | AddressObject[] | undefined) =>
-  (Array.isArray(value) ? value : value ? [value] : []).flatMap((object) => object.value.map((entry) => entry.address ?? '').filter(Boolean));
+  (Array.isArray(value) ? value : value ? [value] : []).flatMap((object) =>
+    object.value.map((entry) => entry.address ?? '').filter(Boolean),
+  );
 
 const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
@@ -43,7 +45,10 @@ function page(messages: SinkMessage[], smtpUrl: string): string {
   const rows = messages
     .slice()
     .reverse()
-    .map((m) => `<tr><td>${escapeHtml(m.receivedAt)}</td><td>${escapeHtml(m.to.join(', '))}</td><td><a href="/messages/${m.id}">${escapeHtml(m.subject || '(no subject)')}</a></td><td><a href="/messages/${m.id}.eml">.eml</a></td></tr>`)
+    .map(
+      (m) =>
+        `<tr><td>${escapeHtml(m.receivedAt)}</td><td>${escapeHtml(m.to.join(', '))}</td><td><a href="/messages/${m.id}">${escapeHtml(m.subject || '(no subject)')}</a></td><td><a href="/messages/${m.id}.eml">.eml</a></td></tr>`,
+    )
     .join('\n');
   return `<!doctype html><html><head><meta charset="utf-8"><title>MindWeave mail sink</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px}table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}</style></head>
@@ -94,7 +99,9 @@ export async function startSmtpSink(options: { smtpPort: number; uiPort: number;
             subject: mail.subject ?? '',
             text: mail.text ?? '',
             html: typeof mail.html === 'string' ? mail.html : null,
-            headers: Object.fromEntries([...mail.headers].map(([name, value]) => [name, typeof value === 'string' ? value : JSON.stringify(value)])),
+            headers: Object.fromEntries(
+              [...mail.headers].map(([name, value]) => [name, typeof value === 'string' ? value : JSON.stringify(value)]),
+            ),
           };
           await writeFile(join(dir, `${id}.eml`), raw);
           await appendFile(join(dir, 'messages.jsonl'), `${JSON.stringify(message)}\n`);
@@ -135,7 +142,10 @@ export async function startSmtpSink(options: { smtpPort: number; uiPort: number;
       res.writeHead(200, { 'content-type': 'message/rfc822' });
       return res.end(await readFile(join(dir, `${message.id}.eml`)));
     }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'" });
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'",
+    });
     return res.end(messagePage(message));
   });
   const uiPort = await new Promise<number>((done, fail) => {

@@ -22,19 +22,45 @@ export const services = [
   { name: 'accounts', entry: 'subgraphs/accounts/main.ts', portVar: 'ACCOUNTS_PORT', offset: 2, nodeArgs: small },
   // The usage path turns 1,000-event batches into short-lived objects: a 32 MB semi-space lets them
   // die young instead of being promoted (bench:usage). Its Prisma asks only for the prices.
-  { name: 'usage', entry: 'subgraphs/usage/main.ts', portVar: 'USAGE_PORT', offset: 3, nodeArgs: ['--max-semi-space-size=32', '--liftoff-only'] },
+  {
+    name: 'usage',
+    entry: 'subgraphs/usage/main.ts',
+    portVar: 'USAGE_PORT',
+    offset: 3,
+    nodeArgs: ['--max-semi-space-size=32', '--liftoff-only'],
+  },
   { name: 'analytics', entry: 'subgraphs/analytics/main.ts', portVar: 'ANALYTICS_PORT', offset: 4, nodeArgs: small },
-  { name: 'analytics-consumer', entry: 'subgraphs/analytics/consumer.ts', portVar: 'CONSUMER_HEALTH_PORT', offset: 13, nodeArgs: ['--max-semi-space-size=32', '--liftoff-only'], background: true },
+  {
+    name: 'analytics-consumer',
+    entry: 'subgraphs/analytics/consumer.ts',
+    portVar: 'CONSUMER_HEALTH_PORT',
+    offset: 13,
+    nodeArgs: ['--max-semi-space-size=32', '--liftoff-only'],
+    background: true,
+  },
   { name: 'mcp-registry', entry: 'subgraphs/mcp-registry/main.ts', portVar: 'MCP_REGISTRY_PORT', offset: 6, nodeArgs: small },
   { name: 'governance', entry: 'subgraphs/governance/main.ts', portVar: 'GOVERNANCE_PORT', offset: 5, nodeArgs: small },
-  { name: 'governance-consumer', entry: 'subgraphs/governance/consumer.ts', portVar: 'GOVERNANCE_CONSUMER_HEALTH_PORT', offset: 15, nodeArgs: small, background: true },
+  {
+    name: 'governance-consumer',
+    entry: 'subgraphs/governance/consumer.ts',
+    portVar: 'GOVERNANCE_CONSUMER_HEALTH_PORT',
+    offset: 15,
+    nodeArgs: small,
+    background: true,
+  },
   { name: 'exports', entry: 'subgraphs/exports/main.ts', portVar: 'EXPORTS_PORT', offset: 7, nodeArgs: small },
   { name: 'webhooks', entry: 'subgraphs/webhooks/main.ts', portVar: 'WEBHOOKS_PORT', offset: 8, nodeArgs: small },
   { name: 'workers', entry: 'workers/main.ts', portVar: 'WORKERS_HEALTH_PORT', offset: 14, nodeArgs: small, background: true },
   // A 64 MB semi-space lets most of an in-flight plan's data die young instead of being promoted;
   // a 256 MB old space keeps V8 from growing the heap lazily to twice what it needs. Measured with
   // `pnpm bench:federation`: 5-10% more requests/s, and peak RSS ~320 MB instead of ~470 MB.
-  { name: 'router', entry: 'router/main.ts', portVar: 'PORT', offset: 0, nodeArgs: ['--max-semi-space-size=64', '--max-old-space-size=256'] },
+  {
+    name: 'router',
+    entry: 'router/main.ts',
+    portVar: 'PORT',
+    offset: 0,
+    nodeArgs: ['--max-semi-space-size=64', '--max-old-space-size=256'],
+  },
 ] as const;
 
 export interface StackOptions {
@@ -142,7 +168,10 @@ async function waitUntilReady(name: string, url: string, child: ChildProcess, ti
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before it was ready`);
-    const ready = await fetch(url, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+    const ready = await fetch(url, { signal: AbortSignal.timeout(1_000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) return;
     await new Promise((r) => setTimeout(r, 150));
   }
@@ -156,7 +185,10 @@ export type Service = (typeof services)[number];
  * `development` export condition: `npm start`) or `build` (`pnpm build`'s JavaScript with plain
  * node: production, and the test command). MW_RUN_FROM chooses; NODE_ENV=production means build.
  */
-export const runFrom = (): 'source' | 'build' => (process.env['MW_RUN_FROM'] === 'build' || (process.env['MW_RUN_FROM'] !== 'source' && process.env['NODE_ENV'] === 'production') ? 'build' : 'source');
+export const runFrom = (): 'source' | 'build' =>
+  process.env['MW_RUN_FROM'] === 'build' || (process.env['MW_RUN_FROM'] !== 'source' && process.env['NODE_ENV'] === 'production')
+    ? 'build'
+    : 'source';
 
 /** `subgraphs/usage/main.ts` runs as `subgraphs/usage/dist/main.js` from the build. */
 export function builtEntryOf(entry: string): string {
@@ -187,11 +219,20 @@ export const commandOf = (service: Service, from: 'source' | 'build') =>
  * Starts one service as its own process and resolves once it answers /health/ready (or
  * /health/live with `readyPath`), with its output in `logFile` or this process' output.
  */
-export async function startService(service: Service, env: NodeJS.ProcessEnv, options: { port: number; logFile?: string; readyPath?: string; readyTimeoutMs?: number; image?: string }) {
+export async function startService(
+  service: Service,
+  env: NodeJS.ProcessEnv,
+  options: { port: number; logFile?: string; readyPath?: string; readyTimeoutMs?: number; image?: string },
+) {
   // MW_CPU_PROF_DIR=<dir>: every service writes a V8 CPU profile under <dir>/<service> when it exits.
-  const nodeArgs = [...service.nodeArgs, ...(process.env['MW_CPU_PROF_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['MW_CPU_PROF_DIR']}/${service.name}`] : [])];
+  const nodeArgs = [
+    ...service.nodeArgs,
+    ...(process.env['MW_CPU_PROF_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['MW_CPU_PROF_DIR']}/${service.name}`] : []),
+  ];
   // From a packaged image (scripts/image.sh), as its container runs: there, from the built entry.
-  const command = options.image ? ['--import', preloadOf(service, 'image', options.image), join(options.image, builtEntryOf(service.entry))] : commandOf(service, runFrom());
+  const command = options.image
+    ? ['--import', preloadOf(service, 'image', options.image), join(options.image, builtEntryOf(service.entry))]
+    : commandOf(service, runFrom());
   const child = spawn(process.execPath, [...nodeArgs, ...command], {
     cwd: options.image ?? repoRoot,
     env,
@@ -221,7 +262,12 @@ export async function startService(service: Service, env: NodeJS.ProcessEnv, opt
       setTimeout(() => child.kill('SIGKILL'), 8_000).unref();
     });
   try {
-    await waitUntilReady(service.name, `http://127.0.0.1:${options.port}${options.readyPath ?? '/health/ready'}`, child, options.readyTimeoutMs ?? 60_000);
+    await waitUntilReady(
+      service.name,
+      `http://127.0.0.1:${options.port}${options.readyPath ?? '/health/ready'}`,
+      child,
+      options.readyTimeoutMs ?? 60_000,
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -253,5 +299,10 @@ export async function startStack(options: StackOptions) {
     await stop();
     throw error;
   }
-  return { routerUrl: `http://127.0.0.1:${options.basePort}/graphql`, env: stackEnv(options), processes: running.map(({ name, child }) => ({ name, pid: child.pid! })), stop };
+  return {
+    routerUrl: `http://127.0.0.1:${options.basePort}/graphql`,
+    env: stackEnv(options),
+    processes: running.map(({ name, child }) => ({ name, pid: child.pid! })),
+    stop,
+  };
 }

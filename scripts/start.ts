@@ -41,10 +41,12 @@ Stop what holds them, set MAIL_UI_PORT, or point SMTP_URL at an SMTP server.`),
   process.stdout.write(`Mail sink on ${mail.smtpUrl}: messages at ${mail.uiUrl}\n`);
 }
 
-const stack = await startStack({ basePort, databaseUrl, redisUrl, env: mail ? { SMTP_URL: mail.smtpUrl } : {} }).catch(async (error: unknown) => {
-  await mail?.close();
-  return fail(`Start-up failed: ${(error as Error).message}`);
-});
+const stack = await startStack({ basePort, databaseUrl, redisUrl, env: mail ? { SMTP_URL: mail.smtpUrl } : {} }).catch(
+  async (error: unknown) => {
+    await mail?.close();
+    return fail(`Start-up failed: ${(error as Error).message}`);
+  },
+);
 
 interface GraphQLAnswer<T> {
   data?: T;
@@ -52,10 +54,20 @@ interface GraphQLAnswer<T> {
 }
 
 /** `headers` may depend on the body (a signature over it). */
-async function post<T>(url: string, query: string, variables: Record<string, unknown>, headers: Record<string, string> | ((body: string) => Record<string, string>)): Promise<GraphQLAnswer<T>> {
+async function post<T>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string> | ((body: string) => Record<string, string>),
+): Promise<GraphQLAnswer<T>> {
   const body = JSON.stringify({ query, variables });
   const extra = typeof headers === 'function' ? headers(body) : headers;
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...extra }, body, signal: AbortSignal.timeout(15_000) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...extra },
+    body,
+    signal: AbortSignal.timeout(15_000),
+  });
   return (await response.json()) as GraphQLAnswer<T>;
 }
 
@@ -65,7 +77,8 @@ function dataOf<T>(answer: GraphQLAnswer<T>): T {
 }
 
 /** Through the router, as a client. */
-const routerGraphql = async <T>(query: string, variables: Record<string, unknown>, token: string) => dataOf(await post<T>(stack.routerUrl, query, variables, { authorization: `Bearer ${token}` }));
+const routerGraphql = async <T>(query: string, variables: Record<string, unknown>, token: string) =>
+  dataOf(await post<T>(stack.routerUrl, query, variables, { authorization: `Bearer ${token}` }));
 
 type Demo = { email: string; password: string; organizationId: string; projectId: string; apiKey: string; databaseId: string };
 const demoEmail = 'demo@mindweave.dev';
@@ -80,12 +93,24 @@ async function demoUserToken(): Promise<string> {
   const identityUrl = `${stack.env['IDENTITY_INTERNAL_URL']}/graphql`;
   const secret = parseEnv(baseEnv).INTERNAL_SIGNING_SECRET;
   const signed = (body: string) => signIdentity(secret, { kind: 'anonymous' }, `demo-seed-${Date.now()}`, body);
-  const login = await post<{ login: { accessToken: string | null } }>(identityUrl, 'mutation Login($input: LoginInput!) { login(input: $input) { accessToken } }', { input: { email: demoEmail, password: demoPassword } }, signed);
+  const login = await post<{ login: { accessToken: string | null } }>(
+    identityUrl,
+    'mutation Login($input: LoginInput!) { login(input: $input) { accessToken } }',
+    { input: { email: demoEmail, password: demoPassword } },
+    signed,
+  );
   const token = login.data?.login.accessToken;
   if (token) return token;
-  if (login.errors?.[0]?.extensions?.code !== 'UNAUTHENTICATED') throw new Error(`signing in the demo user failed: ${login.errors?.[0]?.message ?? 'no token (MFA enabled?)'}`);
-  const registered = await post<{ register: { accessToken: string } }>(identityUrl, 'mutation Register($input: RegisterInput!) { register(input: $input) { accessToken } }', { input: { email: demoEmail, password: demoPassword, name: 'Demo User' } }, signed);
-  if (registered.errors?.[0]?.extensions?.code === 'CONFLICT') throw new Error(`${demoEmail} exists with another password; sign in as it, or use a fresh database`);
+  if (login.errors?.[0]?.extensions?.code !== 'UNAUTHENTICATED')
+    throw new Error(`signing in the demo user failed: ${login.errors?.[0]?.message ?? 'no token (MFA enabled?)'}`);
+  const registered = await post<{ register: { accessToken: string } }>(
+    identityUrl,
+    'mutation Register($input: RegisterInput!) { register(input: $input) { accessToken } }',
+    { input: { email: demoEmail, password: demoPassword, name: 'Demo User' } },
+    signed,
+  );
+  if (registered.errors?.[0]?.extensions?.code === 'CONFLICT')
+    throw new Error(`${demoEmail} exists with another password; sign in as it, or use a fresh database`);
   return dataOf(registered).register.accessToken;
 }
 
@@ -96,7 +121,12 @@ async function demoUserToken(): Promise<string> {
  */
 async function demoKeyWorks(demo: Pick<Demo, 'apiKey' | 'organizationId'>): Promise<boolean> {
   for (let attempt = 0; attempt < 10; attempt++) {
-    const answer = await post<{ organization: { id: string } | null }>(stack.routerUrl, 'query Demo($id: ID!) { organization(id: $id) { id } }', { id: demo.organizationId }, { authorization: `Bearer ${demo.apiKey}` }).catch(() => null);
+    const answer = await post<{ organization: { id: string } | null }>(
+      stack.routerUrl,
+      'query Demo($id: ID!) { organization(id: $id) { id } }',
+      { id: demo.organizationId },
+      { authorization: `Bearer ${demo.apiKey}` },
+    ).catch(() => null);
     if (answer?.data?.organization?.id === demo.organizationId) return true;
     const code = answer?.errors?.[0]?.extensions?.code;
     if (code === 'UNAUTHENTICATED' || code === 'NOT_FOUND' || code === 'FORBIDDEN' || answer?.data?.organization === null) return false;
@@ -114,8 +144,18 @@ const databaseId = createHash('sha256').update(databaseUrl).digest('hex').slice(
  * none). Only a key proven to work is returned.
  */
 async function seedDemo(): Promise<Demo> {
-  const saved = await readFile(demoFile, 'utf8').then((text) => JSON.parse(text) as Partial<Demo>, () => null);
-  if (saved?.databaseId === databaseId && saved.apiKey && saved.organizationId && saved.projectId && (await demoKeyWorks({ apiKey: saved.apiKey, organizationId: saved.organizationId }))) return saved as Demo;
+  const saved = await readFile(demoFile, 'utf8').then(
+    (text) => JSON.parse(text) as Partial<Demo>,
+    () => null,
+  );
+  if (
+    saved?.databaseId === databaseId &&
+    saved.apiKey &&
+    saved.organizationId &&
+    saved.projectId &&
+    (await demoKeyWorks({ apiKey: saved.apiKey, organizationId: saved.organizationId }))
+  )
+    return saved as Demo;
 
   const token = await demoUserToken();
   const { me } = await routerGraphql<{ me: { memberships: { organization: { id: string; slug: string; projects: { id: string }[] } }[] } }>(
@@ -125,20 +165,39 @@ async function seedDemo(): Promise<Demo> {
   );
   let organization = me.memberships.map((m) => m.organization).find((org) => org.slug.startsWith('demo'));
   if (!organization) {
-    const createOrganization = async (slug: string) => (await post<{ createOrganization: { id: string } }>(stack.routerUrl, 'mutation DemoOrg($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }', { input: { name: 'Demo Organization', slug } }, { authorization: `Bearer ${token}` }));
+    const createOrganization = async (slug: string) =>
+      await post<{ createOrganization: { id: string } }>(
+        stack.routerUrl,
+        'mutation DemoOrg($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }',
+        { input: { name: 'Demo Organization', slug } },
+        { authorization: `Bearer ${token}` },
+      );
     let created = await createOrganization('demo');
     if (created.errors?.[0]?.extensions?.code === 'CONFLICT') created = await createOrganization(`demo-${Date.now().toString(36)}`);
     organization = { id: dataOf(created).createOrganization.id, slug: 'demo', projects: [] };
   }
   const projectId =
     organization.projects[0]?.id ??
-    (await routerGraphql<{ createProject: { id: string } }>('mutation DemoProject($input: CreateProjectInput!) { createProject(input: $input) { id } }', { input: { organizationId: organization.id, name: 'Demo Project' } }, token)).createProject.id;
+    (
+      await routerGraphql<{ createProject: { id: string } }>(
+        'mutation DemoProject($input: CreateProjectInput!) { createProject(input: $input) { id } }',
+        { input: { organizationId: organization.id, name: 'Demo Project' } },
+        token,
+      )
+    ).createProject.id;
   const { createApiKey } = await routerGraphql<{ createApiKey: { key: string } }>(
     'mutation DemoKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
     { input: { projectId, name: 'Demo key', scopes: ['usage:write', 'usage:read', 'projects:read'] } },
     token,
   );
-  const demo: Demo = { email: demoEmail, password: demoPassword, organizationId: organization.id, projectId, apiKey: createApiKey.key, databaseId };
+  const demo: Demo = {
+    email: demoEmail,
+    password: demoPassword,
+    organizationId: organization.id,
+    projectId,
+    apiKey: createApiKey.key,
+    databaseId,
+  };
   if (!(await demoKeyWorks(demo))) throw new Error('the new demo API key does not answer through the router');
   await mkdir(join(repoRoot, '.mindweave'), { recursive: true });
   await writeFile(demoFile, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
@@ -151,7 +210,10 @@ const demo = await seedDemo().catch((error: unknown) => {
   return null;
 });
 // So that the dashboard opens on a chart; a failure here costs the chart, not the start.
-if (demo) await recordDemoUsage({ url: stack.routerUrl, apiKey: demo.apiKey }).catch((error: unknown) => process.stderr.write(`Recording the demo usage failed: ${(error as Error).message}\n`));
+if (demo)
+  await recordDemoUsage({ url: stack.routerUrl, apiKey: demo.apiKey }).catch((error: unknown) =>
+    process.stderr.write(`Recording the demo usage failed: ${(error as Error).message}\n`),
+  );
 process.stdout.write(`
 MindWeave is running.
 

@@ -30,7 +30,11 @@ export function owners(files: string[]): Owner[] {
   for (const file of files.filter((path) => /\/migrations\/[^/]+\.sql$/.test(path))) {
     const folder = relative(repoRoot, dirname(dirname(file)));
     const sql = readFileSync(file, 'utf8');
-    const created = [...sql.matchAll(/CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|TYPE|FUNCTION|VIEW|MATERIALIZED\s+VIEW|SEQUENCE)\s+(?:IF\s+NOT\s+EXISTS\s+)?((?:"?\w+"?\.)?"?\w+"?)/gi)].map((match) => match[1]!.replaceAll('"', ''));
+    const created = [
+      ...sql.matchAll(
+        /CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|TYPE|FUNCTION|VIEW|MATERIALIZED\s+VIEW|SEQUENCE)\s+(?:IF\s+NOT\s+EXISTS\s+)?((?:"?\w+"?\.)?"?\w+"?)/gi,
+      ),
+    ].map((match) => match[1]!.replaceAll('"', ''));
     const qualified = created.find((name) => name.includes('.'))?.split('.')[0];
     const schema = qualified ?? /dbSchema = '(\w+)'/.exec(readFileSync(join(repoRoot, folder, 'db.ts'), 'utf8'))?.[1];
     if (!schema) throw new Error(`${folder}: no schema found for its migrations`);
@@ -56,7 +60,8 @@ export function foreignReferences(path: string, text: string, all: Owner[]): str
     for (const match of text.matchAll(new RegExp(`\\b"?${owner.schema}"?\\."?(\\w+)"?`, 'g'))) {
       if (owner.objects.has(match[1]!)) found.push(`${owner.schema}.${match[1]} (owned by ${owner.folder})`);
     }
-    if (strings.has(owner.schema)) for (const name of owner.objects) if (strings.has(name)) found.push(`'${owner.schema}' and '${name}' (owned by ${owner.folder})`);
+    if (strings.has(owner.schema))
+      for (const name of owner.objects) if (strings.has(name)) found.push(`'${owner.schema}' and '${name}' (owned by ${owner.folder})`);
   }
   return found;
 }
@@ -82,11 +87,16 @@ describe('one owner per table', () => {
     expect(all.find((owner) => owner.schema === 'exports')?.objects).toContain('ExportStatus');
   });
 
-  it('flags SQL naming another package\'s table, and not the owner\'s own', () => {
+  it("flags SQL naming another package's table, and not the owner's own", () => {
     const sql = `DELETE FROM governance.audit_entries WHERE ctid = ANY($1); SELECT $2::exports."ExportStatus"`;
-    expect(foreignReferences('workers/audit-cleanup.ts', sql, all).sort()).toEqual(['exports.ExportStatus (owned by subgraphs/exports)', 'governance.audit_entries (owned by subgraphs/governance)']);
+    expect(foreignReferences('workers/audit-cleanup.ts', sql, all).sort()).toEqual([
+      'exports.ExportStatus (owned by subgraphs/exports)',
+      'governance.audit_entries (owned by subgraphs/governance)',
+    ]);
     expect(foreignReferences('subgraphs/governance/processors.ts', 'DELETE FROM governance.audit_entries', all)).toEqual([]);
-    expect(foreignReferences('subgraphs/exports/run.ts', "USAGE: { schema: 'analytics', table: 'usage_events' }", all)).toEqual(["'analytics' and 'usage_events' (owned by subgraphs/analytics)"]);
+    expect(foreignReferences('subgraphs/exports/run.ts', "USAGE: { schema: 'analytics', table: 'usage_events' }", all)).toEqual([
+      "'analytics' and 'usage_events' (owned by subgraphs/analytics)",
+    ]);
     // Property access that happens to share a schema's name is not SQL about its tables.
     expect(foreignReferences('router/auth.ts', 'identity.userId; usage.model', all)).toEqual([]);
   });
@@ -96,7 +106,9 @@ describe('one owner per table', () => {
       .filter((path) => path.endsWith('.ts'))
       .map((path) => relative(repoRoot, path))
       .filter((path) => !exemptRoots.some((root) => path.startsWith(root)))
-      .flatMap((path) => foreignReferences(path, readFileSync(join(repoRoot, path), 'utf8'), all).map((reference) => `${path}: ${reference}`));
+      .flatMap((path) =>
+        foreignReferences(path, readFileSync(join(repoRoot, path), 'utf8'), all).map((reference) => `${path}: ${reference}`),
+      );
     expect(violations).toEqual([]);
   });
 });

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { deletedOrganizationsRoute, organizationRoute, purgedOrganizationsRoute, type MemberRole, type OrganizationInfo } from '@mindweave/accounts/internal-routes';
+import {
+  deletedOrganizationsRoute,
+  organizationRoute,
+  purgedOrganizationsRoute,
+  type MemberRole,
+  type OrganizationInfo,
+} from '@mindweave/accounts/internal-routes';
 import { usersRoute, type UserInfo } from '@mindweave/identity/internal-routes';
 import { callInternalRoute, nullOn404 } from '@mindweave/service-kit';
 
@@ -13,7 +19,13 @@ export type { MemberRole, OrganizationInfo, UserInfo };
 export function createDirectory(options: { accountsUrl: string; identityUrl: string; signingSecret: string; cacheMs?: number }) {
   const cacheMs = options.cacheMs ?? 60_000;
   const organizations = new Map<string, { at: number; value: Promise<OrganizationInfo | null> }>();
-  const accounts = () => ({ baseUrl: options.accountsUrl, signingSecret: options.signingSecret, service: 'workers', requestId: randomUUID(), timeoutMs: 5_000 });
+  const accounts = () => ({
+    baseUrl: options.accountsUrl,
+    signingSecret: options.signingSecret,
+    service: 'workers',
+    requestId: randomUUID(),
+    timeoutMs: 5_000,
+  });
   const identity = () => ({ ...accounts(), baseUrl: options.identityUrl });
 
   function organization(organizationId: string): Promise<OrganizationInfo | null> {
@@ -32,7 +44,10 @@ export function createDirectory(options: { accountsUrl: string; identityUrl: str
   }
 
   /** The organization and its members with one of `roles`, with their addresses. */
-  async function members(organizationId: string, roles: MemberRole[]): Promise<{ organization: OrganizationInfo | null; recipients: UserInfo[] }> {
+  async function members(
+    organizationId: string,
+    roles: MemberRole[],
+  ): Promise<{ organization: OrganizationInfo | null; recipients: UserInfo[] }> {
     const org = await organization(organizationId);
     if (!org) return { organization: null, recipients: [] };
     const ids = org.members.filter((member) => roles.includes(member.role)).map((member) => member.userId);

@@ -18,7 +18,13 @@ describe('email templates', () => {
   });
 
   it('invite with the link, the organization, the inviter and the role', () => {
-    const email = templates.invitation({ organizationName: 'Acme', inviterName: 'Ada', role: 'ADMIN', acceptUrl: 'https://app.example/invitations/accept?token=mw_inv_x', expiresAt: '2026-03-08T10:00:00.000Z' });
+    const email = templates.invitation({
+      organizationName: 'Acme',
+      inviterName: 'Ada',
+      role: 'ADMIN',
+      acceptUrl: 'https://app.example/invitations/accept?token=mw_inv_x',
+      expiresAt: '2026-03-08T10:00:00.000Z',
+    });
     expect(email.subject).toBe('You are invited to join Acme on MindWeave');
     expect(email.text).toContain('Ada invited you to join Acme as admin.');
     expect(email.text).toContain('Accept the invitation: https://app.example/invitations/accept?token=mw_inv_x');
@@ -26,7 +32,14 @@ describe('email templates', () => {
   });
 
   it('say which threshold of the quota was reached', () => {
-    const base = { organizationName: 'Acme', tokens: 812_345, quota: 1_000_000, plan: 'FREE', month: '2026-03', dashboardUrl: 'https://app.example/usage' };
+    const base = {
+      organizationName: 'Acme',
+      tokens: 812_345,
+      quota: 1_000_000,
+      plan: 'FREE',
+      month: '2026-03',
+      dashboardUrl: 'https://app.example/usage',
+    };
     expect(templates.quotaAlert({ ...base, threshold: 80 }).subject).toBe('Acme has used 80% of its monthly token quota');
     expect(templates.quotaAlert({ ...base, threshold: 100 }).subject).toBe('Acme has used its monthly token quota');
     expect(templates.quotaAlert({ ...base, threshold: 80 }).text).toContain('812,345 of the 1,000,000 tokens');

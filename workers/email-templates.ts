@@ -13,7 +13,13 @@ interface Layout {
 }
 
 function render({ subject, greeting, paragraphs, action, footer }: Layout): RenderedEmail {
-  const text = [greeting, '', ...paragraphs.flatMap((p) => [p, '']), ...(action ? [`${action.label}: ${action.url}`, ''] : []), footer ?? '— MindWeave'].join('\n');
+  const text = [
+    greeting,
+    '',
+    ...paragraphs.flatMap((p) => [p, '']),
+    ...(action ? [`${action.label}: ${action.url}`, ''] : []),
+    footer ?? '— MindWeave',
+  ].join('\n');
   const html = `<!doctype html>
 <html><body style="font-family: -apple-system, Segoe UI, sans-serif; color: #1f2328; max-width: 560px; margin: 24px auto; line-height: 1.5">
 <p>${escapeHtml(greeting)}</p>
@@ -40,7 +46,9 @@ export const templates = {
     render({
       subject: 'Reset your MindWeave password',
       greeting: `Hi ${data.name},`,
-      paragraphs: ['Someone asked to reset the password of your MindWeave account. The link works once, for one hour; using it signs out every session.'],
+      paragraphs: [
+        'Someone asked to reset the password of your MindWeave account. The link works once, for one hour; using it signs out every session.',
+      ],
       action: { label: 'Choose a new password', url: data.resetUrl },
       footer: "If it wasn't you, ignore this email: your password stays as it is. — MindWeave",
     }),
@@ -53,13 +61,26 @@ export const templates = {
       action: { label: 'Confirm my email', url: data.verificationUrl },
     }),
 
-  quotaAlert: (data: { organizationName: string; threshold: number; tokens: number; quota: number; plan: string; month: string; dashboardUrl: string }) =>
+  quotaAlert: (data: {
+    organizationName: string;
+    threshold: number;
+    tokens: number;
+    quota: number;
+    plan: string;
+    month: string;
+    dashboardUrl: string;
+  }) =>
     render({
-      subject: data.threshold >= 100 ? `${data.organizationName} has used its monthly token quota` : `${data.organizationName} has used ${data.threshold}% of its monthly token quota`,
+      subject:
+        data.threshold >= 100
+          ? `${data.organizationName} has used its monthly token quota`
+          : `${data.organizationName} has used ${data.threshold}% of its monthly token quota`,
       greeting: 'Hello,',
       paragraphs: [
         `${data.organizationName} has used ${formatTokens(data.tokens)} of the ${formatTokens(data.quota)} tokens its ${data.plan} plan includes for ${data.month} (${data.threshold}% reached).`,
-        data.threshold >= 100 ? 'Consider upgrading the plan; usage above the quota is reported on the next invoice.' : 'You will get one more notice if the quota is reached this month.',
+        data.threshold >= 100
+          ? 'Consider upgrading the plan; usage above the quota is reported on the next invoice.'
+          : 'You will get one more notice if the quota is reached this month.',
       ],
       action: { label: 'See usage', url: data.dashboardUrl },
       footer: 'You get this as an owner or admin of the organization. — MindWeave',
@@ -70,13 +91,17 @@ export const templates = {
       ? render({
           subject: 'Your MindWeave export is ready',
           greeting: `Hi ${data.name},`,
-          paragraphs: [`Export ${data.exportId} is ready. Ask exportJob(id: "${data.exportId}") for its download link, which works for 15 minutes at a time.`],
+          paragraphs: [
+            `Export ${data.exportId} is ready. Ask exportJob(id: "${data.exportId}") for its download link, which works for 15 minutes at a time.`,
+          ],
           action: { label: 'Open exports', url: data.dashboardUrl },
         })
       : render({
           subject: 'Your MindWeave export failed',
           greeting: `Hi ${data.name},`,
-          paragraphs: [`Export ${data.exportId} could not be completed. Request it again; if it keeps failing, contact support with its id.`],
+          paragraphs: [
+            `Export ${data.exportId} could not be completed. Request it again; if it keeps failing, contact support with its id.`,
+          ],
         }),
 
   policyViolation: (data: { organizationName: string; policyName: string; model?: string; reason: string; dashboardUrl: string }) =>

@@ -28,11 +28,19 @@ function emailFor(event: EventEnvelope): EmailJob | null {
     }
     case 'organization.member_invited': {
       const { email, organizationId, organizationName, role, invitedBy, token, expiresAt } = event.data;
-      return { name: 'invitation', data: { to: email, organizationId, organizationName, role, invitedBy, token, expiresAt }, options: { jobId: jobId('invitation') } };
+      return {
+        name: 'invitation',
+        data: { to: email, organizationId, organizationName, role, invitedBy, token, expiresAt },
+        options: { jobId: jobId('invitation') },
+      };
     }
     case 'policy.violated': {
       const { organizationId, policyId, policyName, model, reason } = event.data;
-      return { name: 'policy-violation', data: { organizationId, policyId, policyName, ...(model ? { model } : {}), reason }, options: { jobId: jobId('policy-violation') } };
+      return {
+        name: 'policy-violation',
+        data: { organizationId, policyId, policyName, ...(model ? { model } : {}), reason },
+        options: { jobId: jobId('policy-violation') },
+      };
     }
     default:
       return null;
@@ -51,7 +59,9 @@ const violationAlertEverySeconds = 3_600;
 export function createEventHandler(deps: { redis: Redis; producers: Producers; quota: QuotaAlerts; webhooks: Webhooks }) {
   const { redis, producers } = deps;
   return async function handle(events: EventEnvelope[]): Promise<void> {
-    const emails = events.map((event) => ({ event, job: emailFor(event) })).filter((entry): entry is { event: EventEnvelope; job: EmailJob } => entry.job !== null);
+    const emails = events
+      .map((event) => ({ event, job: emailFor(event) }))
+      .filter((entry): entry is { event: EventEnvelope; job: EmailJob } => entry.job !== null);
     if (emails.length) {
       const markers = emails.map(({ event }) => `events:handled:${event.id}`);
       const handled = await redis.mget(...markers);
@@ -60,7 +70,16 @@ export function createEventHandler(deps: { redis: Redis; producers: Producers; q
       for (const entry of unhandled) {
         if (entry.job.name === 'policy-violation') {
           const { organizationId, policyId } = entry.job.data;
-          if (!(await redis.set(`events:violation-alerted:${organizationId}:${policyId}`, entry.event.id, 'EX', violationAlertEverySeconds, 'NX'))) continue;
+          if (
+            !(await redis.set(
+              `events:violation-alerted:${organizationId}:${policyId}`,
+              entry.event.id,
+              'EX',
+              violationAlertEverySeconds,
+              'NX',
+            ))
+          )
+            continue;
         }
         fresh.push(entry);
       }
@@ -76,7 +95,8 @@ export function createEventHandler(deps: { redis: Redis; producers: Producers; q
     }
     await deps.quota.record(events.filter((event): event is EventEnvelope<'usage.recorded'> => event.type === 'usage.recorded'));
     // A deleted organization's webhooks stop: its endpoints are disabled (idempotent under redelivery).
-    for (const event of events) if (event.type === 'organization.deleted') await deps.webhooks.disableOrganization(event.data.organizationId);
+    for (const event of events)
+      if (event.type === 'organization.deleted') await deps.webhooks.disableOrganization(event.data.organizationId);
     await deps.webhooks.fanOut(events);
   };
 }

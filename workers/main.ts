@@ -6,8 +6,29 @@ import { createEventBus, observeConsumerLag } from '@mindweave/events';
 import { exportsCleanupProcessors } from '@mindweave/exports/processors';
 import { createLocalStorage } from '@mindweave/exports/storage';
 import { auditCleanupProcessors } from '@mindweave/governance/processors';
-import { createJobsConnection, createProducers, createSandboxedWorker, createWorker, jobsPrefix, observeQueues, registerSchedules, type Processors } from '@mindweave/jobs';
-import { closeServer, createHealthRoutes, createLogger, createRedis, createSecretBox, createServiceMetrics, kafkaSettingsOf, listen, onShutdown, sendJson, siblingModule } from '@mindweave/service-kit';
+import {
+  createJobsConnection,
+  createProducers,
+  createSandboxedWorker,
+  createWorker,
+  jobsPrefix,
+  observeQueues,
+  registerSchedules,
+  type Processors,
+} from '@mindweave/jobs';
+import {
+  closeServer,
+  createHealthRoutes,
+  createLogger,
+  createRedis,
+  createSecretBox,
+  createServiceMetrics,
+  kafkaSettingsOf,
+  listen,
+  onShutdown,
+  sendJson,
+  siblingModule,
+} from '@mindweave/service-kit';
 import { createWebhooks } from '@mindweave/webhooks/processors';
 import { createDirectory } from './directory.ts';
 import { createMailer, emailProcessors } from './email.ts';
@@ -36,7 +57,11 @@ const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 20, idleTimeou
 db.on('error', (error) => log.warn({ err: error }, 'idle PostgreSQL connection failed'));
 
 const mailer = createMailer({ smtpUrl: env.SMTP_URL, from: env.MAIL_FROM });
-const directory = createDirectory({ accountsUrl: env.ACCOUNTS_INTERNAL_URL, identityUrl: env.IDENTITY_INTERNAL_URL, signingSecret: env.INTERNAL_SIGNING_SECRET });
+const directory = createDirectory({
+  accountsUrl: env.ACCOUNTS_INTERNAL_URL,
+  identityUrl: env.IDENTITY_INTERNAL_URL,
+  signingSecret: env.INTERNAL_SIGNING_SECRET,
+});
 const webhooks = createWebhooks({
   db,
   secretBox: createSecretBox(env.SECRETS_KEY),
@@ -66,7 +91,9 @@ const workers = [
   createWorker('webhooks', webhooks.processors, options),
 ];
 for (const worker of workers) {
-  worker.on('failed', (job, error) => log.warn({ queue: worker.name, job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, err: error }, 'job failed'));
+  worker.on('failed', (job, error) =>
+    log.warn({ queue: worker.name, job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, err: error }, 'job failed'),
+  );
   worker.on('error', (error) => log.error({ queue: worker.name, err: error }, 'worker error'));
 }
 // Before any job can finish: the durations come from the workers' events.
@@ -89,7 +116,8 @@ const operationUsage = await bus.consume({
   consumer: instance,
   domains: ['schema'],
   batchSize: 100,
-  handler: createUsageStore({ db, retentionDays: env.OPERATION_USAGE_RETENTION_DAYS, log: log.child({ component: 'operation-usage' }) }).handle,
+  handler: createUsageStore({ db, retentionDays: env.OPERATION_USAGE_RETENTION_DAYS, log: log.child({ component: 'operation-usage' }) })
+    .handle,
 });
 
 // Redis holds every queue and the event log; PostgreSQL only some jobs' data, so while it is down
@@ -101,7 +129,14 @@ const handleHealth = createHealthRoutes(
     optional: { postgres: () => db.query('SELECT 1') },
     details: async () => ({
       consumers: [...(await subscription.lag()), ...(await operationUsage.lag())],
-      queues: Object.fromEntries(await Promise.all(Object.entries(producers.queues).map(async ([name, queue]) => [name, await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed')] as const))),
+      queues: Object.fromEntries(
+        await Promise.all(
+          Object.entries(producers.queues).map(
+            async ([name, queue]) =>
+              [name, await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed')] as const,
+          ),
+        ),
+      ),
     }),
   },
 );

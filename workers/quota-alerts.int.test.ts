@@ -30,13 +30,34 @@ const directory = {
     return { id, name: 'Org', plan: 'FREE', members: [] };
   },
 } as unknown as Directory;
-const quota = createQuotaAlerts({ redis, directory, producers, quotas: { FREE: 1_000, PRO: 100_000 }, log: createLogger({ name: 'quota-test', level: 'silent' }) });
+const quota = createQuotaAlerts({
+  redis,
+  directory,
+  producers,
+  quotas: { FREE: 1_000, PRO: 100_000 },
+  log: createLogger({ name: 'quota-test', level: 'silent' }),
+});
 
 const usage = (organizationId: string, tokens: number) =>
-  createEvent('usage.recorded', 'p', { organizationId, projectId: 'p', apiKeyId: 'k', model: 'm', inputTokens: tokens, outputTokens: 0, latencyMs: 1, costUsd: 0, unpricedModel: false, occurredAt: '2026-03-10T10:00:00.000Z', metadata: null });
+  createEvent('usage.recorded', 'p', {
+    organizationId,
+    projectId: 'p',
+    apiKeyId: 'k',
+    model: 'm',
+    inputTokens: tokens,
+    outputTokens: 0,
+    latencyMs: 1,
+    costUsd: 0,
+    unpricedModel: false,
+    occurredAt: '2026-03-10T10:00:00.000Z',
+    metadata: null,
+  });
 
 const alertsOf = async (organizationId: string) =>
-  (await producers.queues.email.getJobs(['prioritized', 'waiting'])).filter((job) => job.data.organizationId === organizationId).map((job) => job.data.threshold as number).sort((a, b) => a - b);
+  (await producers.queues.email.getJobs(['prioritized', 'waiting']))
+    .filter((job) => job.data.organizationId === organizationId)
+    .map((job) => job.data.threshold as number)
+    .sort((a, b) => a - b);
 
 /** What the usage subgraph does as it ingests: the event is counted in flight, then it is in the log. */
 async function ingested(organizationId: string, tokens: number) {
@@ -68,13 +89,17 @@ describe('quota alerts', () => {
     await quota.record([over]);
     await quota.record([await ingested(org, 1)]);
     expect(await alertsOf(org)).toEqual([80, 100]);
-    const [, full] = (await producers.queues.email.getJobs(['prioritized', 'waiting'])).filter((job) => job.data.organizationId === org).sort((a, b) => a.data.threshold - b.data.threshold);
+    const [, full] = (await producers.queues.email.getJobs(['prioritized', 'waiting']))
+      .filter((job) => job.data.organizationId === org)
+      .sort((a, b) => a.data.threshold - b.data.threshold);
     expect(full?.data).toMatchObject({ threshold: 100, tokens: 1_015, quota: 1_000, month: '2026-03' });
   });
 
   it("looks at each event's own month and organization", async () => {
     const org = randomUUID();
-    await countInFlight(redis, org, [{ id: randomUUID(), occurredAt: '2026-02-10T10:00:00.000Z', inputTokens: 5_000, outputTokens: 0, costUsd: 0 }]);
+    await countInFlight(redis, org, [
+      { id: randomUUID(), occurredAt: '2026-02-10T10:00:00.000Z', inputTokens: 5_000, outputTokens: 0, costUsd: 0 },
+    ]);
     await quota.record([usage(org, 1)]);
     expect(await alertsOf(org)).toEqual([]);
   });

@@ -16,7 +16,13 @@ const alertedTtlSeconds = 40 * 86_400;
  * before the events reach the log); `usage.recorded` events only say whose totals to look at, so a
  * redelivered batch changes nothing and this worker counts nothing itself.
  */
-export function createQuotaAlerts(deps: { redis: Redis; directory: Directory; producers: Producers; quotas: Record<string, number>; log: Logger }) {
+export function createQuotaAlerts(deps: {
+  redis: Redis;
+  directory: Directory;
+  producers: Producers;
+  quotas: Record<string, number>;
+  log: Logger;
+}) {
   const { redis, producers, log } = deps;
   const smallestQuota = Math.min(...Object.values(deps.quotas));
 
@@ -35,7 +41,12 @@ export function createQuotaAlerts(deps: { redis: Redis; directory: Directory; pr
       const sentKey = `quota:alerted:${organizationId}:${month}:${threshold}`;
       if (await redis.exists(sentKey)) continue;
       // The job id makes a concurrent or repeated add a no-op; the marker keeps it once after the job is gone.
-      await producers.add('email', 'quota-alert', { organizationId, month, threshold, tokens, quota, plan: organization.plan }, { jobId: jobIdOf('quota-alert', organizationId, month, String(threshold)) });
+      await producers.add(
+        'email',
+        'quota-alert',
+        { organizationId, month, threshold, tokens, quota, plan: organization.plan },
+        { jobId: jobIdOf('quota-alert', organizationId, month, String(threshold)) },
+      );
       await redis.set(sentKey, String(Date.now()), 'EX', alertedTtlSeconds);
       log.info({ organizationId, month, threshold, tokens, quota }, 'quota threshold crossed');
     }
@@ -54,7 +65,9 @@ export function createQuotaAlerts(deps: { redis: Redis; directory: Directory; pr
       for (const [i, { organizationId, month }] of list.entries()) {
         // A failed check (accounts down, say) is not the batch's failure: the organization's next
         // event checks again, since its total stays over the threshold.
-        await alert(organizationId, month, totals[i] ?? 0).catch((error: unknown) => log.warn({ err: error, organizationId, month }, 'quota alert check failed; the next event retries it'));
+        await alert(organizationId, month, totals[i] ?? 0).catch((error: unknown) =>
+          log.warn({ err: error, organizationId, month }, 'quota alert check failed; the next event retries it'),
+        );
       }
     },
   };

@@ -21,7 +21,14 @@ export async function runReport(job: SandboxedJob, deps: { db: pg.Pool; storage:
   const { exportId } = parseJob('reports', 'export', job);
   const started = performance.now();
   try {
-    const result = await runExport({ db: deps.db, storage: deps.storage, sources, exportId, finalAttempt: isFinalAttempt(job), onProgress: (rows) => job.updateProgress(rows) });
+    const result = await runExport({
+      db: deps.db,
+      storage: deps.storage,
+      sources,
+      exportId,
+      finalAttempt: isFinalAttempt(job),
+      onProgress: (rows) => job.updateProgress(rows),
+    });
     deps.log.info({ exportId, ...result, durationMs: Math.round(performance.now() - started) }, 'export finished');
     return result;
   } catch (error) {
@@ -40,7 +47,11 @@ let deps: { db: pg.Pool; storage: Storage; log: Logger } | undefined;
 export default async function processReport(job: SandboxedJob): Promise<RunResult> {
   if (!deps) {
     const env = loadWorkersEnv();
-    deps = { db: new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 }), storage: createLocalStorage(env.EXPORTS_DIR), log: createLogger({ name: 'workers-reports', level: env.LOG_LEVEL }) };
+    deps = {
+      db: new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 }),
+      storage: createLocalStorage(env.EXPORTS_DIR),
+      log: createLogger({ name: 'workers-reports', level: env.LOG_LEVEL }),
+    };
   }
   const ready = deps;
   return withJobSpan(job, () => runReport(job, ready));

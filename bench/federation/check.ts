@@ -69,13 +69,19 @@ export function firstByteDifference(a: string, b: string): string | null {
  * The checked answer of each gateway, by name; throws when one is wrong or differs from the
  * others. This router's answers must be byte-identical to plain @apollo/gateway's (`sameBytesAs`).
  */
-export async function checkSameResponses(gateways: { name: string; url: string }[], token: string, sameBytesAs: Record<string, string> = {}): Promise<Map<string, Response>> {
+export async function checkSameResponses(
+  gateways: { name: string; url: string }[],
+  token: string,
+  sameBytesAs: Record<string, string> = {},
+): Promise<Map<string, Response>> {
   const responses = new Map<string, Response>();
   for (const gateway of gateways) {
     const response = await postTestQuery(gateway.url, token);
     const { data, errors } = response.body;
-    if (response.status !== 200 || errors?.length) throw new Error(`${gateway.name} answered TestQuery with HTTP ${response.status}: ${response.text.slice(0, 500)}`);
-    if (data?.users?.length !== 6 || data.topProducts?.length !== 5) throw new Error(`${gateway.name} answered TestQuery without the scenario's 6 users and 5 top products`);
+    if (response.status !== 200 || errors?.length)
+      throw new Error(`${gateway.name} answered TestQuery with HTTP ${response.status}: ${response.text.slice(0, 500)}`);
+    if (data?.users?.length !== 6 || data.topProducts?.length !== 5)
+      throw new Error(`${gateway.name} answered TestQuery without the scenario's 6 users and 5 top products`);
     responses.set(gateway.name, response);
   }
   const [first, ...others] = [...responses];

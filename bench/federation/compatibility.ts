@@ -16,7 +16,9 @@ import { startRouter } from './router.ts';
 import { cleanupStack, deleteRedisKeys, freePorts, startProcess } from '../lib/harness.ts';
 import { table } from '../lib/report.ts';
 
-const compatibilityPackage = createRequire(join(import.meta.dirname, '..', 'package.json')).resolve('@apollo/federation-subgraph-compatibility/package.json');
+const compatibilityPackage = createRequire(join(import.meta.dirname, '..', 'package.json')).resolve(
+  '@apollo/federation-subgraph-compatibility/package.json',
+);
 /** The tests live in the CLI's dependency, @apollo/federation-subgraph-compatibility-tests. */
 const testsDir = dirname(createRequire(compatibilityPackage).resolve('@apollo/federation-subgraph-compatibility-tests/package.json'));
 const requireFromTests = createRequire(join(testsDir, 'package.json'));
@@ -81,11 +83,15 @@ async function runJest(workDir: string, env: Record<string, string>): Promise<Je
     }),
   );
   const outputFile = join(workDir, 'jest-results.json');
-  const child = spawn(process.execPath, [requireFromTests.resolve('jest/bin/jest'), '--ci', '--json', '--outputFile', outputFile, '--config', configFile], {
-    cwd: workDir,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [requireFromTests.resolve('jest/bin/jest'), '--ci', '--json', '--outputFile', outputFile, '--config', configFile],
+    {
+      cwd: workDir,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const log = createWriteStream(join(workDir, 'jest.log'));
   child.stdout.pipe(log);
   child.stderr.pipe(log);
@@ -122,7 +128,11 @@ async function main(): Promise<number> {
     const starts = [
       { name: 'users', args: [join(testsDir, 'dist/subgraphs/users/index.js')], env: { USERS_PORT: String(usersPort) } },
       { name: 'inventory', args: [join(testsDir, 'dist/subgraphs/inventory/index.js')], env: { INVENTORY_PORT: String(inventoryPort) } },
-      { name: 'products', args: ['--conditions=development', '--import', 'tsx', join(import.meta.dirname, 'compatibility/products.ts')], env: { PORT: String(productsPort), PRODUCTS_SCHEMA: subgraphs.products.schemaFile } },
+      {
+        name: 'products',
+        args: ['--conditions=development', '--import', 'tsx', join(import.meta.dirname, 'compatibility/products.ts')],
+        env: { PORT: String(productsPort), PRODUCTS_SCHEMA: subgraphs.products.schemaFile },
+      },
     ] as const;
     for (const start of starts) {
       const started = await startProcess({
@@ -163,7 +173,11 @@ async function main(): Promise<number> {
 
     const routerCalls = join(workDir, 'router-calls.txt');
     await writeFile(routerCalls, '');
-    const results = await runJest(workDir, { PRODUCTS_URL: subgraphs.products.url, ROUTER_URL: router.url, ROUTER_CALLS_FILE: routerCalls });
+    const results = await runJest(workDir, {
+      PRODUCTS_URL: subgraphs.products.url,
+      ROUTER_URL: router.url,
+      ROUTER_CALLS_FILE: routerCalls,
+    });
     const throughRouter = new Set((await readFile(routerCalls, 'utf8')).split('\n').filter(Boolean));
 
     const assertions = results.testResults.flatMap((file) => file.assertionResults);
@@ -183,7 +197,12 @@ async function main(): Promise<number> {
     // The suite's own verdicts: each feature passes when none of its tests failed.
     const { TESTS } = requireFromTests(join(testsDir, 'dist/testRunner.js')) as { TESTS: { assertion: string; required: boolean }[] };
     const passed = (feature: string) => !assertions.some((a) => (a.ancestorTitles[0] ?? a.fullName) === feature && a.status === 'failed');
-    process.stdout.write(`\n${table(['feature (as the suite reports it)', 'required', 'result'], TESTS.map((t) => [t.assertion, t.required ? 'yes' : 'no', passed(t.assertion) ? 'pass' : 'FAIL']))}\n`);
+    process.stdout.write(
+      `\n${table(
+        ['feature (as the suite reports it)', 'required', 'result'],
+        TESTS.map((t) => [t.assertion, t.required ? 'yes' : 'no', passed(t.assertion) ? 'pass' : 'FAIL']),
+      )}\n`,
+    );
 
     const routerTests = assertions.filter((a) => throughRouter.has(a.fullName));
     const routerFailed = routerTests.filter((a) => a.status !== 'passed').length;

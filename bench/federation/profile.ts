@@ -45,7 +45,12 @@ function packageOf(url: string, functionName: string): string {
 function locationOf(frame: ProfileNode['callFrame']): string {
   if (!frame.url) return '';
   const modules = frame.url.lastIndexOf('/node_modules/');
-  const path = modules >= 0 ? frame.url.slice(modules + '/node_modules/'.length) : frame.url.startsWith('file://') ? relative(repoRoot, new URL(frame.url).pathname) : frame.url;
+  const path =
+    modules >= 0
+      ? frame.url.slice(modules + '/node_modules/'.length)
+      : frame.url.startsWith('file://')
+        ? relative(repoRoot, new URL(frame.url).pathname)
+        : frame.url;
   return `${path}:${frame.lineNumber + 1}`;
 }
 
@@ -80,5 +85,10 @@ export function summarizeCpuProfile(profile: CpuProfile, count = 25): ProfileSum
     packages.set(pkg, (packages.get(pkg) ?? 0) + us);
   }
   const busyMs = busyUs / 1000;
-  return { busyMs: Math.round(busyMs), idleMs: Math.round(idleUs / 1000), functions: top(functions, busyMs, count), packages: top(packages, busyMs, count) };
+  return {
+    busyMs: Math.round(busyMs),
+    idleMs: Math.round(idleUs / 1000),
+    functions: top(functions, busyMs, count),
+    packages: top(packages, busyMs, count),
+  };
 }

@@ -38,7 +38,9 @@ export async function startRouter(options: RouterOptions) {
     REDIS_KEY_PREFIX: options.redisKeyPrefix,
     SUPERGRAPH_SOURCE: 'file',
     SUPERGRAPH_PATH: options.supergraphPath,
-    SUBGRAPH_URLS: Object.entries(options.subgraphUrls).map(([name, url]) => `${name}=${url}`).join(','),
+    SUBGRAPH_URLS: Object.entries(options.subgraphUrls)
+      .map(([name, url]) => `${name}=${url}`)
+      .join(','),
     IDENTITY_JWKS_URL: options.jwksUrl,
     // No API key is ever sent; this only keeps the router away from a development stack's accounts.
     ACCOUNTS_INTERNAL_URL: new URL(options.jwksUrl).origin,
@@ -63,12 +65,21 @@ export async function startRouter(options: RouterOptions) {
       args: [...router.nodeArgs, ...command.filter((_, i) => i !== at && i !== at - 1)],
       cwd: repoRoot,
       env,
-      ready: () => fetch(`http://127.0.0.1:${options.port}/health/ready`).then((r) => r.ok, () => false),
+      ready: () =>
+        fetch(`http://127.0.0.1:${options.port}/health/ready`).then(
+          (r) => r.ok,
+          () => false,
+        ),
       logFile: options.logFile,
     });
     return { url: `http://127.0.0.1:${options.port}/graphql`, pid: bare.pid, stop: bare.stop };
   }
-  const started = await startService(router, env, { port: options.port, logFile: options.logFile, readyPath: '/health/ready', readyTimeoutMs: 90_000 });
+  const started = await startService(router, env, {
+    port: options.port,
+    logFile: options.logFile,
+    readyPath: '/health/ready',
+    readyTimeoutMs: 90_000,
+  });
   if (started.child.pid === undefined) throw new Error('the router has no pid');
   return { url: `http://127.0.0.1:${options.port}/graphql`, pid: started.child.pid, stop: started.stop };
 }

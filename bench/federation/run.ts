@@ -49,7 +49,10 @@ interface Options {
 
 function targetList(name: string, value: string | undefined, fallback: TargetName[]): TargetName[] {
   if (value === undefined) return fallback;
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(targetNames as readonly string[]).includes(n));
   if (unknown.length) throw new Error(`${name}: unknown target ${unknown.join(', ')}; expected some of ${targetNames.join(', ')}`);
   return names as TargetName[];
@@ -127,7 +130,14 @@ const requireFromBench = createRequire(join(import.meta.dirname, '..', 'package.
 const v8Flags: readonly string[] = services.find((service) => service.name === 'router')?.nodeArgs ?? [];
 
 /** Hive Gateway's CLI; run from the log folder so that no gateway config is picked up. */
-async function startHive(name: 'hive' | 'hive-rust', stack: Stack, port: number, env: NodeJS.ProcessEnv, logFile: string, ready: () => Promise<boolean>) {
+async function startHive(
+  name: 'hive' | 'hive-rust',
+  stack: Stack,
+  port: number,
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  ready: () => Promise<boolean>,
+) {
   const bin = join(requireFromBench.resolve('@graphql-hive/gateway/package.json'), '..', 'dist/bin.js');
   // The published scenarios: `hive-gateway supergraph supergraph.graphql --jit`, and for the Rust
   // planner `hive-gateway supergraph supergraph.graphql --hive-router-runtime`; one process each.
@@ -135,7 +145,19 @@ async function startHive(name: 'hive' | 'hive-rust', stack: Stack, port: number,
   const started = await startProcess({
     name,
     command: process.execPath,
-    args: [...v8Flags, bin, 'supergraph', stack.runtimeSupergraph, '--host', '127.0.0.1', '--port', String(port), '--fork', '1', ...modeFlags],
+    args: [
+      ...v8Flags,
+      bin,
+      'supergraph',
+      stack.runtimeSupergraph,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--fork',
+      '1',
+      ...modeFlags,
+    ],
     env: { ...env, NODE_ENV: 'production' },
     cwd: stack.logDir,
     ready,
@@ -154,7 +176,9 @@ async function startHive(name: 'hive' | 'hive-rust', stack: Stack, port: number,
 
 /** Starts one gateway on `port`; with `inspectorPort`, with its inspector open for profiling. */
 async function startGateway(name: TargetName, stack: Stack, port: number, inspectorPort?: number): Promise<Gateway> {
-  const inspect: Record<string, string> = inspectorPort ? { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --inspect=127.0.0.1:${inspectorPort}`.trim() } : {};
+  const inspect: Record<string, string> = inspectorPort
+    ? { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --inspect=127.0.0.1:${inspectorPort}`.trim() }
+    : {};
   const logFile = join(stack.logDir, `${name}${inspectorPort ? '-profiled' : ''}.log`);
   const url = `http://127.0.0.1:${port}/graphql`;
   const ready = () => answersGraphQL(url);
@@ -168,7 +192,10 @@ async function startGateway(name: TargetName, stack: Stack, port: number, inspec
       redisKeyPrefix: stack.redisKeyPrefix,
       signingSecret: stack.signingSecret,
       logFile,
-      env: { ...inspect, ...(name === 'mindweave-apollo' ? { QUERY_PLAN_EXECUTOR: 'apollo' } : name === 'mindweave-variant' ? stack.variantEnv : {}) },
+      env: {
+        ...inspect,
+        ...(name === 'mindweave-apollo' ? { QUERY_PLAN_EXECUTOR: 'apollo' } : name === 'mindweave-variant' ? stack.variantEnv : {}),
+      },
     });
     return { name, url, pid: started.pid, stop: started.stop };
   }
@@ -233,7 +260,12 @@ interface SubgraphAlone {
 }
 
 /** Each subgraph alone, with exactly the requests one TestQuery through plain @apollo/gateway makes to it. */
-async function measureSubgraphsAlone(requests: Record<SubgraphName, string[]>, stack: Stack, pids: Record<SubgraphName, number[]>, options: Options) {
+async function measureSubgraphsAlone(
+  requests: Record<SubgraphName, string[]>,
+  stack: Stack,
+  pids: Record<SubgraphName, number[]>,
+  options: Options,
+) {
   const results: SubgraphAlone[] = [];
   for (const subgraph of subgraphNames) {
     const bodies = requests[subgraph];
@@ -242,7 +274,11 @@ async function measureSubgraphsAlone(requests: Record<SubgraphName, string[]>, s
     const round = await runLoad(
       subgraph,
       { url: stack.subgraphUrls[subgraph], headers: { 'content-type': 'application/json' }, bodies },
-      { connections: options.connections, durationSeconds: options.subgraphSeconds, verify: (text) => text.startsWith('{"data":') && !text.includes('"errors"') },
+      {
+        connections: options.connections,
+        durationSeconds: options.subgraphSeconds,
+        verify: (text) => text.startsWith('{"data":') && !text.includes('"errors"'),
+      },
     );
     const rps = round1(round.requestsPerSecond);
     results.push({
@@ -259,10 +295,21 @@ async function measureSubgraphsAlone(requests: Record<SubgraphName, string[]>, s
   return results;
 }
 
-async function measure(gateway: Gateway, options: Options, seconds: number, token: string, expected: Response, groups: Record<string, number[]>): Promise<Measured> {
+async function measure(
+  gateway: Gateway,
+  options: Options,
+  seconds: number,
+  token: string,
+  expected: Response,
+  groups: Record<string, number[]>,
+): Promise<Measured> {
   const cpuSince = startCpuMeter({ ...groups, redis: findByCommand('redis-server') });
   const rssPeaks = startRssSampler([gateway.pid]);
-  const result = await runLoad(gateway.name, loadRequest(gateway, token), { connections: options.connections, durationSeconds: seconds, verify: sameAs(expected) });
+  const result = await runLoad(gateway.name, loadRequest(gateway, token), {
+    connections: options.connections,
+    durationSeconds: seconds,
+    verify: sameAs(expected),
+  });
   const cpu = cpuSince();
   const peak = rssPeaks().get(gateway.pid) ?? Number.NaN;
   // Its errors would otherwise read as the gateway's own failures.
@@ -276,7 +323,13 @@ async function measure(gateway: Gateway, options: Options, seconds: number, toke
  * drift hits all; after each round, this router's requests/s relative to each other gateway's in
  * that round.
  */
-async function compare(gateways: Gateway[], options: Options, token: string, expected: Map<string, Response>, groups: Record<string, number[]>) {
+async function compare(
+  gateways: Gateway[],
+  options: Options,
+  token: string,
+  expected: Map<string, Response>,
+  groups: Record<string, number[]>,
+) {
   for (const gateway of gateways) {
     process.stdout.write(`warming up ${gateway.name} for ${options.warmupSeconds} s\n`);
     await runLoad(gateway.name, loadRequest(gateway, token), { connections: options.connections, durationSeconds: options.warmupSeconds });
@@ -320,7 +373,8 @@ interface FirstSeen {
   highWaterMb: number;
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
 
 /**
  * The cost of operations a gateway has not seen: `count` distinct documents sent one after the
@@ -339,7 +393,8 @@ async function measureFirstSeen(gateways: Gateway[], count: number, token: strin
       const started = performance.now();
       const response = await postTestQuery(gateway.url, token, operation.body);
       timings.push(performance.now() - started);
-      if (response.status !== 200 || response.body.errors?.length) throw new Error(`${gateway.name} answered ${operation.name} with HTTP ${response.status}: ${response.text.slice(0, 300)}`);
+      if (response.status !== 200 || response.body.errors?.length)
+        throw new Error(`${gateway.name} answered ${operation.name} with HTTP ${response.status}: ${response.text.slice(0, 300)}`);
       texts.push(response);
     }
     answers.set(gateway.name, texts);
@@ -371,7 +426,8 @@ async function measureFirstSeen(gateways: Gateway[], count: number, token: strin
     texts.forEach((response, i) => {
       const reference = first?.[1][i];
       const difference = reference ? firstDifference(reference.body.data, response.body.data) : null;
-      if (difference) throw new Error(`${first?.[0]} and ${name} answer ${operations[i]?.name} with different data, first at ${difference}`);
+      if (difference)
+        throw new Error(`${first?.[0]} and ${name} answer ${operations[i]?.name} with different data, first at ${difference}`);
     });
   }
   for (const [name, texts] of answers) {
@@ -385,13 +441,24 @@ async function measureFirstSeen(gateways: Gateway[], count: number, token: strin
 }
 
 /** Starts a second instance of `name` with its inspector open, warms it up and profiles one round of it. */
-async function profileGateway(name: TargetName, stack: Stack, ports: [number, number], options: Options, token: string, expected: Response) {
+async function profileGateway(
+  name: TargetName,
+  stack: Stack,
+  ports: [number, number],
+  options: Options,
+  token: string,
+  expected: Response,
+) {
   const gateway = await startGateway(name, stack, ports[0], ports[1]);
   try {
     await runLoad(name, loadRequest(gateway, token), { connections: options.connections, durationSeconds: options.warmupSeconds });
     await waitForIdle([gateway.pid]);
     const profiler = await startCpuProfile(ports[1]);
-    const round = await runLoad(name, loadRequest(gateway, token), { connections: options.connections, durationSeconds: options.durationSeconds, verify: sameAs(expected) });
+    const round = await runLoad(name, loadRequest(gateway, token), {
+      connections: options.connections,
+      durationSeconds: options.durationSeconds,
+      verify: sameAs(expected),
+    });
     const profile = await profiler.stop();
     const file = join(tmpdir(), `mindweave-federation-${stack.runId}-${name}.cpuprofile`);
     await writeFile(file, JSON.stringify(profile));
@@ -403,8 +470,14 @@ async function profileGateway(name: TargetName, stack: Stack, ports: [number, nu
 
 function formatProfile(name: string, file: string, summary: ProfileSummary): string {
   const busy = `${name}: ${summary.busyMs} ms busy, ${summary.idleMs} ms idle during the profiled round (profile: ${file})`;
-  const packages = table(['self time by package', 'ms', '% of busy'], summary.packages.slice(0, 15).map((p) => [p.name, p.selfMs, p.pct]));
-  const functions = table(['self time by function', 'ms', '% of busy'], summary.functions.map((f) => [f.name, f.selfMs, f.pct]));
+  const packages = table(
+    ['self time by package', 'ms', '% of busy'],
+    summary.packages.slice(0, 15).map((p) => [p.name, p.selfMs, p.pct]),
+  );
+  const functions = table(
+    ['self time by function', 'ms', '% of busy'],
+    summary.functions.map((f) => [f.name, f.selfMs, f.pct]),
+  );
   return `\n${busy}\n\n${packages}\n\n${functions}\n`;
 }
 
@@ -419,19 +492,42 @@ function judge(summaries: Partial<Record<TargetName, TargetSummary>>, lifetimePe
   const { mindweave, apollo, 'hive-rust': hiveRust } = summaries;
   if (!mindweave) return [];
   const verdicts: Verdict[] = [];
-  if (apollo) verdicts.push({ name: 'requests/s >= 2x plain @apollo/gateway', ok: mindweave.rps >= 2 * apollo.rps, detail: `${round2(mindweave.rps / apollo.rps)}x` });
+  if (apollo)
+    verdicts.push({
+      name: 'requests/s >= 2x plain @apollo/gateway',
+      ok: mindweave.rps >= 2 * apollo.rps,
+      detail: `${round2(mindweave.rps / apollo.rps)}x`,
+    });
   if (hiveRust) {
-    verdicts.push({ name: 'requests/s >= 1.0x Hive Gateway with the Rust planner', ok: mindweave.rps >= hiveRust.rps, detail: `${round2(mindweave.rps / hiveRust.rps)}x (stretch 1.5x)` });
+    verdicts.push({
+      name: 'requests/s >= 1.0x Hive Gateway with the Rust planner',
+      ok: mindweave.rps >= hiveRust.rps,
+      detail: `${round2(mindweave.rps / hiveRust.rps)}x (stretch 1.5x)`,
+    });
   }
-  const others = (Object.entries(summaries) as [TargetName, TargetSummary][]).filter(([name]) => !name.startsWith('mindweave')).map(([, s]) => s);
+  const others = (Object.entries(summaries) as [TargetName, TargetSummary][])
+    .filter(([name]) => !name.startsWith('mindweave'))
+    .map(([, s]) => s);
   if (others.length) {
     const best = Math.min(...others.map((s) => s.p99Ms));
-    verdicts.push({ name: 'p99 no worse than any other gateway', ok: mindweave.p99Ms <= best, detail: `${mindweave.p99Ms} ms against ${best} ms` });
+    verdicts.push({
+      name: 'p99 no worse than any other gateway',
+      ok: mindweave.p99Ms <= best,
+      detail: `${mindweave.p99Ms} ms against ${best} ms`,
+    });
   }
   // The stricter of the sampled peak and the kernel's high-water mark, which no sampling can miss.
   const peak = Math.max(mindweave.rssMb, lifetimePeakRssMb || 0);
-  verdicts.push({ name: 'peak RSS < 500 MB', ok: peak < 500, detail: `${peak} MB (sampled ${mindweave.rssMb} MB, lifetime ${lifetimePeakRssMb} MB, first-seen operations included)` });
-  verdicts.push({ name: 'no failed requests, every response identical to the checked answer', ok: mindweave.errors === 0, detail: `${mindweave.errors}` });
+  verdicts.push({
+    name: 'peak RSS < 500 MB',
+    ok: peak < 500,
+    detail: `${peak} MB (sampled ${mindweave.rssMb} MB, lifetime ${lifetimePeakRssMb} MB, first-seen operations included)`,
+  });
+  verdicts.push({
+    name: 'no failed requests, every response identical to the checked answer',
+    ok: mindweave.errors === 0,
+    detail: `${mindweave.errors}`,
+  });
   return verdicts;
 }
 
@@ -502,7 +598,9 @@ async function main(): Promise<number> {
       process.stdout.write(`${name} ready at ${gateway.url} (pid ${gateway.pid}, RSS ${round1(rssMb(gateway.pid))} MB before any load)\n`);
     }
 
-    const sameBytes = Object.fromEntries(gateways.filter((g) => g.name.startsWith('mindweave') && options.targets.includes('apollo')).map((g) => [g.name, 'apollo']));
+    const sameBytes = Object.fromEntries(
+      gateways.filter((g) => g.name.startsWith('mindweave') && options.targets.includes('apollo')).map((g) => [g.name, 'apollo']),
+    );
     const responses = await checkSameResponses(gateways, identity.token, sameBytes);
     process.stdout.write(
       `every gateway answers TestQuery with the same data (${[...responses].map(([name, r]) => `${name} ${r.text.length} bytes`).join(', ')})${Object.keys(sameBytes).length ? `; ${Object.keys(sameBytes).join(', ')} byte-identical to apollo` : ''}\n`,
@@ -520,7 +618,14 @@ async function main(): Promise<number> {
         [...fanOuts].map(([name, requests]) => {
           const all = Object.values(requests).flat();
           const { total, distinct } = representationsIn(all);
-          return [name, ...subgraphNames.map((s) => requests[s].length), all.length, round1(all.reduce((sum, b) => sum + b.length, 0) / 1024), total, distinct];
+          return [
+            name,
+            ...subgraphNames.map((s) => requests[s].length),
+            all.length,
+            round1(all.reduce((sum, b) => sum + b.length, 0) / 1024),
+            total,
+            distinct,
+          ];
         }),
       )}\n(distinct: per request, summed; representations sent twice in one request are work a gateway could skip)\n`,
     );
@@ -546,15 +651,40 @@ async function main(): Promise<number> {
     const summaries: Partial<Record<TargetName, TargetSummary>> = {};
     for (const gateway of gateways) summaries[gateway.name] = summarize(measured.filter((r) => r.target === gateway.name));
     const { apollo, 'hive-rust': hiveRust } = summaries;
-    const ratioTo = (s: TargetSummary, base: TargetSummary | undefined) => (base ? { rps: round2(s.rps / base.rps), p99: round2(s.p99Ms / base.p99Ms) } : undefined);
+    const ratioTo = (s: TargetSummary, base: TargetSummary | undefined) =>
+      base ? { rps: round2(s.rps / base.rps), p99: round2(s.p99Ms / base.p99Ms) } : undefined;
     const entries = Object.entries(summaries) as [TargetName, TargetSummary][];
     // Throughput per core the gateway actually got: steadier than req/s when other work takes CPU.
     const perCore = (name: TargetName, s: TargetSummary) => Math.round(s.rps / ((s.cpu[name] ?? 100) / 100));
     const highWater = Object.fromEntries(gateways.map((g) => [g.name, round1(rssHighWaterMb(g.pid))]));
     process.stdout.write(
       `\n${table(
-        ['target', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'errors', 'req/s / apollo', 'p99 / apollo', 'req/s / hive-rust', 'p99 / hive-rust', 'req/s per core'],
-        entries.map(([name, s]) => [name, s.rps, s.p50Ms, s.p99Ms, s.rssMb, s.errors, ratioTo(s, apollo)?.rps ?? '-', ratioTo(s, apollo)?.p99 ?? '-', ratioTo(s, hiveRust)?.rps ?? '-', ratioTo(s, hiveRust)?.p99 ?? '-', perCore(name, s)]),
+        [
+          'target',
+          'req/s',
+          'p50 ms',
+          'p99 ms',
+          'peak RSS MB',
+          'errors',
+          'req/s / apollo',
+          'p99 / apollo',
+          'req/s / hive-rust',
+          'p99 / hive-rust',
+          'req/s per core',
+        ],
+        entries.map(([name, s]) => [
+          name,
+          s.rps,
+          s.p50Ms,
+          s.p99Ms,
+          s.rssMb,
+          s.errors,
+          ratioTo(s, apollo)?.rps ?? '-',
+          ratioTo(s, apollo)?.p99 ?? '-',
+          ratioTo(s, hiveRust)?.rps ?? '-',
+          ratioTo(s, hiveRust)?.p99 ?? '-',
+          perCore(name, s),
+        ]),
       )}\n`,
     );
     const perRound = rounds.map(roundRatios);
@@ -563,20 +693,32 @@ async function main(): Promise<number> {
       return `${other} ${Math.min(...values)}-${Math.max(...values)}x`;
     });
     process.stdout.write(
-      `(${options.connections} connections, ${options.rounds} rounds of ${options.durationSeconds} s each after ${options.warmupSeconds} s of warm-up; every response of every round byte for byte its gateway's checked answer; V8 flags for every Node gateway: ${v8Flags.join(' ') || 'none'}; peak RSS sampled every 200 ms during the rounds; lifetime peak (VmHWM): ${Object.entries(highWater).map(([n, mb]) => `${n} ${mb} MB`).join(', ')}; per core: req/s over the gateway's own CPU in cores)\n`,
+      `(${options.connections} connections, ${options.rounds} rounds of ${options.durationSeconds} s each after ${options.warmupSeconds} s of warm-up; every response of every round byte for byte its gateway's checked answer; V8 flags for every Node gateway: ${v8Flags.join(' ') || 'none'}; peak RSS sampled every 200 ms during the rounds; lifetime peak (VmHWM): ${Object.entries(
+        highWater,
+      )
+        .map(([n, mb]) => `${n} ${mb} MB`)
+        .join(', ')}; per core: req/s over the gateway's own CPU in cores)\n`,
     );
     if (ranges.length) process.stdout.write(`mindweave req/s over each, round by round: ${ranges.join(', ')}\n`);
     const cpuNames = Object.keys(entries[0]?.[1].cpu ?? {});
     process.stdout.write(
-      `\n${table(['CPU % of one core during', ...cpuNames], entries.map(([name, s]) => [name, ...cpuNames.map((n) => s.cpu[n] ?? 0)]))}\n(redis is the whole server, other is what no column accounts for: other engineers' work; machine is all ${cpus().length} cores)\n`,
+      `\n${table(
+        ['CPU % of one core during', ...cpuNames],
+        entries.map(([name, s]) => [name, ...cpuNames.map((n) => s.cpu[n] ?? 0)]),
+      )}\n(redis is the whole server, other is what no column accounts for: other engineers' work; machine is all ${cpus().length} cores)\n`,
     );
     const busiestOther = Math.max(...entries.map(([, s]) => s.cpu['other'] ?? 0));
-    if (busiestOther > 25) process.stdout.write(`warning: processes outside the benchmark used up to ${busiestOther}% of a core during the rounds; the machine was not quiet\n`);
+    if (busiestOther > 25)
+      process.stdout.write(
+        `warning: processes outside the benchmark used up to ${busiestOther}% of a core during the rounds; the machine was not quiet\n`,
+      );
     const bestRps = Math.max(...entries.map(([, s]) => s.rps));
     const tightest = alone.reduce<SubgraphAlone | undefined>((a, b) => (a && a.queriesPerSecond <= b.queriesPerSecond ? a : b), undefined);
     if (tightest) {
       const headroom = round1(tightest.queriesPerSecond / bestRps);
-      process.stdout.write(`subgraph headroom: ${tightest.subgraph}, the tightest, serves ${headroom}x the fastest gateway's TestQuery/s on its own${headroom < 3 ? ' (warning: it may limit the gateways)' : ''}\n`);
+      process.stdout.write(
+        `subgraph headroom: ${tightest.subgraph}, the tightest, serves ${headroom}x the fastest gateway's TestQuery/s on its own${headroom < 3 ? ' (warning: it may limit the gateways)' : ''}\n`,
+      );
     }
 
     let firstSeen: FirstSeen[] = [];
@@ -585,7 +727,17 @@ async function main(): Promise<number> {
       firstSeen = await measureFirstSeen(gateways, options.firstSeen, identity.token, runId);
       process.stdout.write(
         `\n${table(
-          ['first-seen operations', 'count', 'mean ms', 'p50 ms', 'second half p50 ms', 'p99 ms', 'known op p50 ms', 'RSS after MB', 'lifetime peak MB'],
+          [
+            'first-seen operations',
+            'count',
+            'mean ms',
+            'p50 ms',
+            'second half p50 ms',
+            'p99 ms',
+            'known op p50 ms',
+            'RSS after MB',
+            'lifetime peak MB',
+          ],
           firstSeen.map((f) => [f.name, f.operations, f.meanMs, f.p50Ms, f.laterP50Ms, f.p99Ms, f.repeatedP50Ms, f.rssMb, f.highWaterMb]),
         )}\n(each a distinct document asking for TestQuery's work under new aliases, sent one after the other; answers compared across gateways, this router's byte for byte with apollo's; a JavaScript planner is still warming up in the first half)\n`,
       );
@@ -594,13 +746,17 @@ async function main(): Promise<number> {
 
     const verdicts = judge(summaries, highWater['mindweave'] ?? 0);
     if (verdicts.length) {
-      process.stdout.write(`\nthe bar for this router (mindweave):\n${verdicts.map((v) => `  ${v.ok ? 'met    ' : 'not met'}  ${v.name}: ${v.detail}`).join('\n')}\n`);
+      process.stdout.write(
+        `\nthe bar for this router (mindweave):\n${verdicts.map((v) => `  ${v.ok ? 'met    ' : 'not met'}  ${v.name}: ${v.detail}`).join('\n')}\n`,
+      );
     }
     const mine = firstSeen.find((f) => f.name === 'mindweave');
     if (mine) {
       const describe = (f: FirstSeen) => `${f.name} ${f.p50Ms} ms, ${f.laterP50Ms} ms in the second half (known: ${f.repeatedP50Ms} ms)`;
       const others = firstSeen.filter((f) => f !== mine).map(describe);
-      process.stdout.write(`  first-seen operation p50 (measured, not a bar): ${describe(mine)}${others.length ? `; ${others.join('; ')}` : ''}\n`);
+      process.stdout.write(
+        `  first-seen operation p50 (measured, not a bar): ${describe(mine)}${others.length ? `; ${others.join('; ')}` : ''}\n`,
+      );
     }
 
     const profiles: Record<string, unknown> = {};
@@ -611,7 +767,14 @@ async function main(): Promise<number> {
         continue;
       }
       process.stdout.write(`\nprofiling a second ${name} instance for one ${options.durationSeconds} s round (not in the table above)\n`);
-      const profiled = await profileGateway(name, stack, [port(profilePorts + 2 * i), port(profilePorts + 1 + 2 * i)], options, identity.token, expected);
+      const profiled = await profileGateway(
+        name,
+        stack,
+        [port(profilePorts + 2 * i), port(profilePorts + 1 + 2 * i)],
+        options,
+        identity.token,
+        expected,
+      );
       process.stdout.write(`profiled round: ${round1(profiled.round.requestsPerSecond)} req/s, errors ${errorCount(profiled.round)}\n`);
       process.stdout.write(formatProfile(name, profiled.file, profiled.summary));
       profiles[name] = { file: profiled.file, topPackages: profiled.summary.packages.slice(0, 8) };
@@ -624,8 +787,14 @@ async function main(): Promise<number> {
     const wrongBodies = measured.reduce((sum, r) => sum + r.badBodies, 0);
     const errors = ownErrors + wrongBodies;
     const othersFailed = measured.filter((r) => !r.target.startsWith('mindweave')).reduce((sum, r) => sum + errorCount(r) - r.badBodies, 0);
-    if (othersFailed > 0) process.stdout.write(`\nnote: the other gateways failed ${othersFailed} requests (timeouts, non-2xx or connection errors), counted in their rows\n`);
-    if (errors > 0) process.stderr.write(`\nFAILED: ${ownErrors} failed requests of this router, ${wrongBodies} answers unlike the checked ones; the numbers above are not valid\n`);
+    if (othersFailed > 0)
+      process.stdout.write(
+        `\nnote: the other gateways failed ${othersFailed} requests (timeouts, non-2xx or connection errors), counted in their rows\n`,
+      );
+    if (errors > 0)
+      process.stderr.write(
+        `\nFAILED: ${ownErrors} failed requests of this router, ${wrongBodies} answers unlike the checked ones; the numbers above are not valid\n`,
+      );
     const summary = {
       scenario: 'graphql-gateways-benchmark federation',
       connections: options.connections,
@@ -635,12 +804,34 @@ async function main(): Promise<number> {
       hiveJit: options.hiveJit,
       node: process.version,
       cpus: cpus().length,
-      ...Object.fromEntries(entries.map(([name, s]) => [name, { rps: s.rps, p50Ms: s.p50Ms, p99Ms: s.p99Ms, peakRssMb: s.rssMb, lifetimePeakRssMb: highWater[name], rpsPerCore: perCore(name, s), cpuPct: s.cpu[name] ?? 0, errors: s.errors, otherCpuPct: s.cpu['other'] ?? 0 }])),
+      ...Object.fromEntries(
+        entries.map(([name, s]) => [
+          name,
+          {
+            rps: s.rps,
+            p50Ms: s.p50Ms,
+            p99Ms: s.p99Ms,
+            peakRssMb: s.rssMb,
+            lifetimePeakRssMb: highWater[name],
+            rpsPerCore: perCore(name, s),
+            cpuPct: s.cpu[name] ?? 0,
+            errors: s.errors,
+            otherCpuPct: s.cpu['other'] ?? 0,
+          },
+        ]),
+      ),
       ratioToApollo: Object.fromEntries(entries.map(([name, s]) => [name, ratioTo(s, apollo)])),
       ratioToHiveRust: Object.fromEntries(entries.map(([name, s]) => [name, ratioTo(s, hiveRust)])),
       mindweaveRatioRangeByRound: ranges,
-      firstSeen: Object.fromEntries(firstSeen.map((f) => [f.name, { meanMs: f.meanMs, p50Ms: f.p50Ms, laterP50Ms: f.laterP50Ms, p99Ms: f.p99Ms, knownP50Ms: f.repeatedP50Ms }])),
-      subgraphsAlone: Object.fromEntries(alone.map((a) => [a.subgraph, { rps: a.rps, requestsPerQuery: a.requestsPerQuery, queriesPerSecond: a.queriesPerSecond }])),
+      firstSeen: Object.fromEntries(
+        firstSeen.map((f) => [
+          f.name,
+          { meanMs: f.meanMs, p50Ms: f.p50Ms, laterP50Ms: f.laterP50Ms, p99Ms: f.p99Ms, knownP50Ms: f.repeatedP50Ms },
+        ]),
+      ),
+      subgraphsAlone: Object.fromEntries(
+        alone.map((a) => [a.subgraph, { rps: a.rps, requestsPerQuery: a.requestsPerQuery, queriesPerSecond: a.queriesPerSecond }]),
+      ),
       bar: Object.fromEntries(verdicts.map((v) => [v.name, v.ok])),
       ...(Object.keys(profiles).length ? { profiles } : {}),
     };

@@ -70,7 +70,12 @@ function createSubgraphServer(name: string) {
     if (typeof request.query !== 'string') return send(res, 400, '{"errors":[{"message":"No query"}]}');
     const document = documentOf(request.query);
     if (!('kind' in document)) return send(res, 400, JSON.stringify({ errors: document }));
-    const result: ExecutionResult = await execute({ schema, document, variableValues: request.variables, operationName: request.operationName });
+    const result: ExecutionResult = await execute({
+      schema,
+      document,
+      variableValues: request.variables,
+      operationName: request.operationName,
+    });
     send(res, 200, JSON.stringify(result));
   }
 

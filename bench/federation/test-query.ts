@@ -69,7 +69,9 @@ export const testRequestBody = JSON.stringify({ query: testQuery, operationName:
  */
 export function distinctOperations(count: number, seed: string): { body: string; name: string }[] {
   return Array.from({ length: count }, (_, i) => {
-    const query = testQuery.replace('    users {', `    users_${seed}_${i}: users {`).replace('    topProducts {', `    topProducts_${seed}_${i}: topProducts {`);
+    const query = testQuery
+      .replace('    users {', `    users_${seed}_${i}: users {`)
+      .replace('    topProducts {', `    topProducts_${seed}_${i}: topProducts {`);
     return { name: `TestQuery #${i}`, body: JSON.stringify({ query, operationName: 'TestQuery' }) };
   });
 }

@@ -17,7 +17,14 @@ import { testQuery } from './test-query.ts';
 const index = indexSupergraph(readFileSync(join(import.meta.dirname, 'supergraph.graphql'), 'utf8'));
 const limits = { maxDepth: 50, maxAliases: 30, maxDirectives: 50, maxRootFields: 20, maxTokens: 50_000, defaultListSize: 10 };
 const analyze = () => analyzeOperation(index, testQuery, undefined, limits) as AnalyzedOperation;
-const info: EdgeInfo = { operation: analyze(), operationHash: 'f'.repeat(64), estimatedCost: 0, includeCost: false, denied: [], empty: false };
+const info: EdgeInfo = {
+  operation: analyze(),
+  operationHash: 'f'.repeat(64),
+  estimatedCost: 0,
+  includeCost: false,
+  denied: [],
+  empty: false,
+};
 let published = 0;
 const reporter = createUsageReporter({
   bus: { publish: async () => void published++ },
@@ -38,7 +45,13 @@ const headers = new Map([
 const n = 1_000_000;
 for (let round = 1; round <= 3; round++) {
   const started = performance.now();
-  for (let i = 0; i < n; i++) reporter.record(info, clientOf((name) => headers.get(name)), 12.5, false);
+  for (let i = 0; i < n; i++)
+    reporter.record(
+      info,
+      clientOf((name) => headers.get(name)),
+      12.5,
+      false,
+    );
   process.stdout.write(`round ${round}: ${(((performance.now() - started) * 1000) / n).toFixed(3)} µs to count one operation\n`);
 }
 

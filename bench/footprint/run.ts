@@ -35,16 +35,24 @@ async function measure(from: From, round: number): Promise<Measure> {
   const basePort = await freePortRange(20, 40_000, 60_000);
   const started = performance.now();
   // Migrations run at the first start of a database: each round starts on a fresh one, alike.
-  const stack = await startStack({ basePort, databaseUrl, redisUrl, logDir, env: { NODE_ENV: 'test', REDIS_KEY_PREFIX: keyPrefix } }).catch((error: unknown) => {
-    throw new Error(`the stack did not start from ${from} (logs kept in ${logDir})`, { cause: error });
-  });
+  const stack = await startStack({ basePort, databaseUrl, redisUrl, logDir, env: { NODE_ENV: 'test', REDIS_KEY_PREFIX: keyPrefix } }).catch(
+    (error: unknown) => {
+      throw new Error(`the stack did not start from ${from} (logs kept in ${logDir})`, { cause: error });
+    },
+  );
   const readySeconds = (performance.now() - started) / 1000;
   try {
     await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
     const byService = Object.fromEntries(stack.processes.map(({ name, pid }) => [name, rssMb(pid)]));
     const totalRssMb = Object.values(byService).reduce((sum, mb) => sum + mb, 0);
     const totalPssMb = stack.processes.reduce((sum, { pid }) => sum + pssMb(pid), 0);
-    process.stdout.write(`round ${round} from ${from.padEnd(6)}  ready in ${readySeconds.toFixed(1)} s  total RSS ${totalRssMb.toFixed(0)} MB, PSS ${totalPssMb.toFixed(0)} MB  (${Object.entries(byService).map(([name, mb]) => `${name} ${mb.toFixed(0)}`).join(', ')})\n`);
+    process.stdout.write(
+      `round ${round} from ${from.padEnd(6)}  ready in ${readySeconds.toFixed(1)} s  total RSS ${totalRssMb.toFixed(0)} MB, PSS ${totalPssMb.toFixed(0)} MB  (${Object.entries(
+        byService,
+      )
+        .map(([name, mb]) => `${name} ${mb.toFixed(0)}`)
+        .join(', ')})\n`,
+    );
     return { readySeconds, totalRssMb, totalPssMb, byService };
   } finally {
     await stack.stop();
@@ -61,18 +69,29 @@ const median = (values: number[]) => {
 };
 
 const built = await build();
-process.stdout.write(`built ${built.files} files in ${built.seconds.toFixed(1)} s; ${rounds} rounds of each, ${idleSeconds} s idle before reading memory\n`);
+process.stdout.write(
+  `built ${built.files} files in ${built.seconds.toFixed(1)} s; ${rounds} rounds of each, ${idleSeconds} s idle before reading memory\n`,
+);
 const results: Record<From, Measure[]> = { source: [], build: [] };
 for (let round = 1; round <= rounds; round++) {
   // Alternating, the order swapped each round, so that neither always meets a cold or a warm machine.
-  for (const from of round % 2 ? (['source', 'build'] as const) : (['build', 'source'] as const)) results[from].push(await measure(from, round));
+  for (const from of round % 2 ? (['source', 'build'] as const) : (['build', 'source'] as const))
+    results[from].push(await measure(from, round));
 }
 
-const summary = (from: From) => ({ rss: median(results[from].map((m) => m.totalRssMb)), pss: median(results[from].map((m) => m.totalPssMb)), ready: median(results[from].map((m) => m.readySeconds)) });
+const summary = (from: From) => ({
+  rss: median(results[from].map((m) => m.totalRssMb)),
+  pss: median(results[from].map((m) => m.totalPssMb)),
+  ready: median(results[from].map((m) => m.readySeconds)),
+});
 const source = summary('source');
 const fromBuild = summary('build');
-process.stdout.write(`\nmedian of ${rounds}: total RSS at idle ${source.rss.toFixed(0)} MB from source, ${fromBuild.rss.toFixed(0)} MB from the build (${(fromBuild.rss / source.rss).toFixed(2)}x); PSS ${source.pss.toFixed(0)} against ${fromBuild.pss.toFixed(0)} MB (${(fromBuild.pss / source.pss).toFixed(2)}x); ready in ${source.ready.toFixed(1)} s from source, ${fromBuild.ready.toFixed(1)} s from the build (${(fromBuild.ready / source.ready).toFixed(2)}x)\n`);
+process.stdout.write(
+  `\nmedian of ${rounds}: total RSS at idle ${source.rss.toFixed(0)} MB from source, ${fromBuild.rss.toFixed(0)} MB from the build (${(fromBuild.rss / source.rss).toFixed(2)}x); PSS ${source.pss.toFixed(0)} against ${fromBuild.pss.toFixed(0)} MB (${(fromBuild.pss / source.pss).toFixed(2)}x); ready in ${source.ready.toFixed(1)} s from source, ${fromBuild.ready.toFixed(1)} s from the build (${(fromBuild.ready / source.ready).toFixed(2)}x)\n`,
+);
 process.stdout.write('per service, last round (MB, source / build):\n');
 for (const name of Object.keys(results.build.at(-1)!.byService)) {
-  process.stdout.write(`  ${name.padEnd(20)} ${results.source.at(-1)!.byService[name]!.toFixed(0).padStart(5)} / ${results.build.at(-1)!.byService[name]!.toFixed(0).padStart(5)}\n`);
+  process.stdout.write(
+    `  ${name.padEnd(20)} ${results.source.at(-1)!.byService[name]!.toFixed(0).padStart(5)} / ${results.build.at(-1)!.byService[name]!.toFixed(0).padStart(5)}\n`,
+  );
 }

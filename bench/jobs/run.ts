@@ -76,7 +76,8 @@ async function startWorkers(exportsDir: string) {
 async function main() {
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
-    for (const step of cleanups.reverse()) await step().catch((error: unknown) => process.stderr.write(`clean-up failed: ${String(error)}\n`));
+    for (const step of cleanups.reverse())
+      await step().catch((error: unknown) => process.stderr.write(`clean-up failed: ${String(error)}\n`));
   };
   process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
@@ -124,13 +125,22 @@ async function main() {
       [organizationId, receiverUrl],
     );
     const endpointId = rows[0]!.id;
-    const body = JSON.stringify({ id: 'evt', type: 'usage.recorded', organizationId, data: { model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 } });
+    const body = JSON.stringify({
+      id: 'evt',
+      type: 'usage.recorded',
+      organizationId,
+      data: { model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 },
+    });
     for (let i = 0; i < deliveries; i += 1_000) {
       await producers.addBulk(
         'webhooks',
         Array.from({ length: Math.min(1_000, deliveries - i) }, () => {
           const eventId = randomUUID();
-          return { name: 'deliver' as const, data: { endpointId, eventId, eventType: 'usage.recorded', body: body.replace('"evt"', `"${eventId}"`) }, options: { jobId: jobIdOf('webhook', endpointId, eventId) } };
+          return {
+            name: 'deliver' as const,
+            data: { endpointId, eventId, eventType: 'usage.recorded', body: body.replace('"evt"', `"${eventId}"`) },
+            options: { jobId: jobIdOf('webhook', endpointId, eventId) },
+          };
         }),
       );
     }
@@ -162,7 +172,10 @@ async function main() {
     );
     await db.query('ANALYZE analytics.usage_events');
     const exportId = randomUUID();
-    await db.query(`INSERT INTO exports.export_jobs (id, "organizationId", "requestedBy", type, format, "from", "to") VALUES ($1, $2, $3, 'USAGE', 'CSV', '2026-01-01', '2026-02-01')`, [exportId, exportOrg, randomUUID()]);
+    await db.query(
+      `INSERT INTO exports.export_jobs (id, "organizationId", "requestedBy", type, format, "from", "to") VALUES ($1, $2, $3, 'USAGE', 'CSV', '2026-01-01', '2026-02-01')`,
+      [exportId, exportOrg, randomUUID()],
+    );
     const exportWorkers = await startWorkers(exportsDir);
     const baseline = await memoryOf(exportWorkers.pid);
     await producers.add('reports', 'export', { exportId }, { jobId: jobIdOf('export', exportId) });
@@ -170,7 +183,8 @@ async function main() {
     // Exports run in the worker's sandboxed child process: its peak is read while it lives.
     let childPeakMb = 0;
     while (Date.now() < deadline + 600_000) {
-      for (const child of await nodeChildrenOf(exportWorkers.pid)) childPeakMb = Math.max(childPeakMb, (await memoryOf(child).catch(() => ({ peakMb: 0 }))).peakMb);
+      for (const child of await nodeChildrenOf(exportWorkers.pid))
+        childPeakMb = Math.max(childPeakMb, (await memoryOf(child).catch(() => ({ peakMb: 0 }))).peakMb);
       job = (
         await db.query<{ status: string; rowsWritten: number; bytes: string; seconds: number | null }>(
           `SELECT status, "rowsWritten", bytes, extract(epoch FROM "finishedAt" - "startedAt")::float8 AS seconds FROM exports.export_jobs WHERE id = $1`,

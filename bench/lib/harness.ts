@@ -30,7 +30,11 @@ export async function freePorts(count: number): Promise<number[]> {
 }
 
 /** True when a GET of `url` answers 2xx within a second. */
-export const httpOk = (url: string) => fetch(url, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+export const httpOk = (url: string) =>
+  fetch(url, { signal: AbortSignal.timeout(1_000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
 
 /** Polls `ready` until it is true; fails when the process behind it exits or time runs out. */
 export async function waitUntilReady(what: string, ready: () => Promise<boolean>, isAlive: () => boolean, timeoutMs: number) {
@@ -43,7 +47,8 @@ export async function waitUntilReady(what: string, ready: () => Promise<boolean>
   throw new Error(`${what} was not ready within ${timeoutMs} ms`);
 }
 
-export const waitForHttp = (url: string, isAlive: () => boolean, timeoutMs: number) => waitUntilReady(url, () => httpOk(url), isAlive, timeoutMs);
+export const waitForHttp = (url: string, isAlive: () => boolean, timeoutMs: number) =>
+  waitUntilReady(url, () => httpOk(url), isAlive, timeoutMs);
 
 /** Clean-up steps, run last-in first-out exactly once, each one even when another fails. */
 export function cleanupStack() {

@@ -104,12 +104,18 @@ export function startCpuMeter(groups: ProcessGroups | (() => ProcessGroups)): ()
   const groupsNow = typeof groups === 'function' ? groups : () => groups;
   const startedAt = performance.now();
   const machineBefore = machineTicks();
-  const before = new Map(Object.values(groupsNow()).flat().map((pid) => [pid, cpuSeconds(pid)] as const));
+  const before = new Map(
+    Object.values(groupsNow())
+      .flat()
+      .map((pid) => [pid, cpuSeconds(pid)] as const),
+  );
   return () => {
     const wallSeconds = (performance.now() - startedAt) / 1000;
     const machineAfter = machineTicks();
     const machine = ((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * cpus().length * 100;
-    const perGroup = Object.fromEntries(Object.entries(groupsNow()).map(([name, pids]) => [name, (groupDelta(before, pids) / wallSeconds) * 100]));
+    const perGroup = Object.fromEntries(
+      Object.entries(groupsNow()).map(([name, pids]) => [name, (groupDelta(before, pids) / wallSeconds) * 100]),
+    );
     const accounted = Object.values(perGroup).reduce((sum, v) => sum + v, 0);
     return { ...perGroup, other: Math.max(0, machine - accounted), machine };
   };
@@ -147,7 +153,10 @@ export function rssHighWaterMb(pid: number): number {
  * has passed: a load generator abandons its requests in flight when a round ends, and the target
  * would otherwise still be answering them while the next round measures something else.
  */
-export async function waitForIdle(pids: number[], options: { thresholdPct?: number; windowMs?: number; timeoutMs?: number } = {}): Promise<number> {
+export async function waitForIdle(
+  pids: number[],
+  options: { thresholdPct?: number; windowMs?: number; timeoutMs?: number } = {},
+): Promise<number> {
   const { thresholdPct = 10, windowMs = 250, timeoutMs = 15_000 } = options;
   const deadline = Date.now() + timeoutMs;
   let used = Number.POSITIVE_INFINITY;

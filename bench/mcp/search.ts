@@ -105,7 +105,12 @@ async function createMember(routerUrl: string, runId: string) {
     input: { email: `bench-${runId}@example.com`, password: 'a long benchmark password', name: 'Bench' },
   });
   const token = registered['register'].accessToken as string;
-  const org = await mustSucceed(routerUrl, 'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }', { input: { name: 'Bench', slug: `bench-${runId}` } }, token);
+  const org = await mustSucceed(
+    routerUrl,
+    'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }',
+    { input: { name: 'Bench', slug: `bench-${runId}` } },
+    token,
+  );
   return { token, organizationId: org['createOrganization'].id as string };
 }
 
@@ -152,7 +157,8 @@ async function drive(total: number, clients: number, run: (term: string) => Prom
   return samples;
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
 
 interface Row {
   name: string;
@@ -161,7 +167,14 @@ interface Row {
 
 function stats(samples: Sample[]) {
   const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
-  return { n: samples.length, errors: samples.filter((s) => !s.ok).length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN };
+  return {
+    n: samples.length,
+    errors: samples.filter((s) => !s.ok).length,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+  };
 }
 
 const ms = (value: number) => `${value.toFixed(1)} ms`.padStart(9);
@@ -172,14 +185,18 @@ function table(pairs: { router: Row; sql: Row }[]) {
   ];
   for (const { router, sql } of pairs) {
     const [r, s] = [stats(router.samples), stats(sql.samples)];
-    for (const [row, st] of [[router, r], [sql, s]] as const) {
+    for (const [row, st] of [
+      [router, r],
+      [sql, s],
+    ] as const) {
       const ratio = row === router ? `   ${(r.p50 / s.p50).toFixed(1)}x, ${(r.p95 / s.p95).toFixed(1)}x` : '';
-      lines.push(`${row.name.padEnd(34)}${String(st.n).padStart(5)}${String(st.errors).padStart(5)}${ms(st.p50)}${ms(st.p95)}${ms(st.p99)}${ms(st.max)}${ratio}`);
+      lines.push(
+        `${row.name.padEnd(34)}${String(st.n).padStart(5)}${String(st.errors).padStart(5)}${ms(st.p50)}${ms(st.p95)}${ms(st.p99)}${ms(st.max)}${ratio}`,
+      );
     }
   }
   return lines.join('\n');
 }
-
 
 async function main(): Promise<number> {
   const options = readOptions();
@@ -190,7 +207,8 @@ async function main(): Promise<number> {
   const logDir = await mkdtemp(join(tmpdir(), `mindweave-bench-mcp-${runId}-`));
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
-    for (const step of cleanups.splice(0).reverse()) await step().catch((error: unknown) => process.stderr.write(`clean-up failed: ${String(error)}\n`));
+    for (const step of cleanups.splice(0).reverse())
+      await step().catch((error: unknown) => process.stderr.write(`clean-up failed: ${String(error)}\n`));
   };
   const onSignal = () => void cleanup().finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
@@ -198,7 +216,10 @@ async function main(): Promise<number> {
   let failed = true;
   try {
     await ensureDatabase(databaseUrl);
-    cleanups.push(() => dropDatabase(databaseUrl), () => deleteRedisKeys(redisUrl, redisKeyPrefix));
+    cleanups.push(
+      () => dropDatabase(databaseUrl),
+      () => deleteRedisKeys(redisUrl, redisKeyPrefix),
+    );
     const basePort = await freeBasePort();
     process.stdout.write(`bench ${runId}: database ${databaseUrl}, ports ${basePort}-${basePort + portsNeeded - 1}, logs ${logDir}\n`);
     const stack = await startStack({
@@ -212,7 +233,9 @@ async function main(): Promise<number> {
 
     const member = await createMember(stack.routerUrl, runId);
     const seeded = await seedServers(databaseUrl, options.servers, member.organizationId);
-    process.stdout.write(`seeded ${seeded.servers} servers (${seeded.privateServers} private to the member's organization) and ${seeded.tools} tools in ${(seeded.ms / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `seeded ${seeded.servers} servers (${seeded.privateServers} private to the member's organization) and ${seeded.tools} tools in ${(seeded.ms / 1000).toFixed(1)} s\n`,
+    );
 
     // Every term once, to check the answers (and show the mix) before timing anything.
     process.stdout.write('\nmatches per term (anonymous / member):\n');
@@ -222,8 +245,11 @@ async function main(): Promise<number> {
         mustSucceed(stack.routerUrl, searchQuery, { search: term, first: pageSize }, member.token),
       ]);
       const [a, m] = [anonymous['mcpServers'], asMember['mcpServers']];
-      if (a.edges.length !== Math.min(a.totalCount, pageSize)) throw new Error(`"${term}": ${a.edges.length} edges for a totalCount of ${a.totalCount}`);
-      process.stdout.write(`  ${term.padEnd(28)} ${String(a.totalCount).padStart(5)} / ${String(m.totalCount).padStart(5)}   best: ${a.edges[0]?.node.name ?? '-'}\n`);
+      if (a.edges.length !== Math.min(a.totalCount, pageSize))
+        throw new Error(`"${term}": ${a.edges.length} edges for a totalCount of ${a.totalCount}`);
+      process.stdout.write(
+        `  ${term.padEnd(28)} ${String(a.totalCount).padStart(5)} / ${String(m.totalCount).padStart(5)}   best: ${a.edges[0]?.node.name ?? '-'}\n`,
+      );
     }
 
     const routerRun = (token?: string) => async (term: string) => {
@@ -245,17 +271,33 @@ async function main(): Promise<number> {
     const n = options.requests;
     const c = options.clients;
     const pairs = [
-      { router: { name: 'router, 1 client, anonymous', samples: await drive(n, 1, routerRun()) }, sql: { name: 'SQL, 1 client', samples: await drive(n, 1, sqlRun([])) } },
-      { router: { name: 'router, 1 client, member', samples: await drive(n, 1, routerRun(member.token)) }, sql: { name: 'SQL, 1 client, member', samples: await drive(n, 1, sqlRun([member.organizationId])) } },
-      { router: { name: `router, ${c} clients, anonymous`, samples: await drive(n, c, routerRun()) }, sql: { name: `SQL, ${c} clients`, samples: await drive(n, c, sqlRun([])) } },
-      { router: { name: `router, ${c} clients, member`, samples: await drive(n, c, routerRun(member.token)) }, sql: { name: `SQL, ${c} clients, member`, samples: await drive(n, c, sqlRun([member.organizationId])) } },
+      {
+        router: { name: 'router, 1 client, anonymous', samples: await drive(n, 1, routerRun()) },
+        sql: { name: 'SQL, 1 client', samples: await drive(n, 1, sqlRun([])) },
+      },
+      {
+        router: { name: 'router, 1 client, member', samples: await drive(n, 1, routerRun(member.token)) },
+        sql: { name: 'SQL, 1 client, member', samples: await drive(n, 1, sqlRun([member.organizationId])) },
+      },
+      {
+        router: { name: `router, ${c} clients, anonymous`, samples: await drive(n, c, routerRun()) },
+        sql: { name: `SQL, ${c} clients`, samples: await drive(n, c, sqlRun([])) },
+      },
+      {
+        router: { name: `router, ${c} clients, member`, samples: await drive(n, c, routerRun(member.token)) },
+        sql: { name: `SQL, ${c} clients, member`, samples: await drive(n, c, sqlRun([member.organizationId])) },
+      },
     ];
 
-    process.stdout.write(`\nmcpServers(search:, first: ${pageSize}) over ${options.servers} servers, ${terms.length} terms in turn; Node ${process.version}, ${cpus().length} CPUs\n`);
+    process.stdout.write(
+      `\nmcpServers(search:, first: ${pageSize}) over ${options.servers} servers, ${terms.length} terms in turn; Node ${process.version}, ${cpus().length} CPUs\n`,
+    );
     process.stdout.write(`SQL = the page-and-count and node queries the subgraph runs, straight on PostgreSQL\n\n${table(pairs)}\n\n`);
     const errors = pairs.reduce((sum, pair) => sum + stats(pair.router.samples).errors + stats(pair.sql.samples).errors, 0);
     const worstP95 = Math.max(...pairs.map((pair) => stats(pair.router.samples).p95));
-    process.stdout.write(`bar: p95 through the router < ${barP95Ms} ms: ${worstP95 < barP95Ms ? 'met' : 'MISSED'} (worst scenario p95 ${worstP95.toFixed(1)} ms)\n`);
+    process.stdout.write(
+      `bar: p95 through the router < ${barP95Ms} ms: ${worstP95 < barP95Ms ? 'met' : 'MISSED'} (worst scenario p95 ${worstP95.toFixed(1)} ms)\n`,
+    );
     if (errors) process.stderr.write(`FAILED: ${errors} requests failed; the numbers above are not valid\n`);
     failed = errors > 0;
   } catch (error) {

@@ -4,12 +4,85 @@ import pg from 'pg';
 // A registry of plausible MCP servers, the same on every run (a seeded PRNG): names, descriptions
 // and tool names drawn from a small vocabulary, so that common words match thousands of servers
 // and rare combinations a handful.
-const products = ['github', 'gitlab', 'jira', 'slack', 'postgres', 'mysql', 'redis', 'kubernetes', 'docker', 'aws', 'stripe', 'notion', 'linear', 'figma', 'sentry', 'datadog', 'grafana', 'elastic', 'mongodb', 'snowflake', 'bigquery', 'salesforce', 'hubspot', 'zendesk', 'shopify', 'twilio', 'gmail', 'calendar', 'dropbox', 'confluence', 'airtable', 'browser', 'filesystem', 'weather', 'maps', 'youtube', 'spotify', 'discord', 'terraform', 'vercel'];
-const subjects = ['issues', 'queries', 'notifications', 'deployments', 'metrics', 'logs', 'files', 'payments', 'tickets', 'documents', 'messages', 'events', 'alerts', 'reports', 'backups', 'analytics', 'pipelines', 'secrets', 'users', 'invoices'];
+const products = [
+  'github',
+  'gitlab',
+  'jira',
+  'slack',
+  'postgres',
+  'mysql',
+  'redis',
+  'kubernetes',
+  'docker',
+  'aws',
+  'stripe',
+  'notion',
+  'linear',
+  'figma',
+  'sentry',
+  'datadog',
+  'grafana',
+  'elastic',
+  'mongodb',
+  'snowflake',
+  'bigquery',
+  'salesforce',
+  'hubspot',
+  'zendesk',
+  'shopify',
+  'twilio',
+  'gmail',
+  'calendar',
+  'dropbox',
+  'confluence',
+  'airtable',
+  'browser',
+  'filesystem',
+  'weather',
+  'maps',
+  'youtube',
+  'spotify',
+  'discord',
+  'terraform',
+  'vercel',
+];
+const subjects = [
+  'issues',
+  'queries',
+  'notifications',
+  'deployments',
+  'metrics',
+  'logs',
+  'files',
+  'payments',
+  'tickets',
+  'documents',
+  'messages',
+  'events',
+  'alerts',
+  'reports',
+  'backups',
+  'analytics',
+  'pipelines',
+  'secrets',
+  'users',
+  'invoices',
+];
 const kinds = ['connector', 'bridge', 'toolkit', 'gateway', 'assistant', 'explorer', 'manager', 'server', 'adapter', 'inspector'];
 const verbs = ['list', 'get', 'create', 'update', 'delete', 'search', 'sync', 'export', 'query', 'watch'];
 const qualities = ['fast', 'secure', 'typed', 'read-only', 'streaming', 'self-hosted', 'lightweight', 'audited', 'multi-tenant', 'offline'];
-const extras = ['with error tracking', 'with audit logs', 'for support teams', 'for data engineers', 'with pull request reviews', 'with dashboards', 'for incident response', 'with rate limiting', 'for on-call rotations', 'with schema migrations'];
+const extras = [
+  'with error tracking',
+  'with audit logs',
+  'for support teams',
+  'for data engineers',
+  'with pull request reviews',
+  'with dashboards',
+  'for incident response',
+  'with rate limiting',
+  'for on-call rotations',
+  'with schema migrations',
+];
 
 function prng(seed: number) {
   let state = seed >>> 0;
@@ -45,9 +118,23 @@ export async function seedServers(databaseUrl: string, count: number, privateOrg
   const creatorId = randomUUID();
   const base = Date.UTC(2026, 0, 1);
 
-  const servers = { id: [] as string[], organizationId: [] as string[], name: [] as string[], slug: [] as string[], description: [] as string[], visibility: [] as string[], createdAt: [] as string[] };
+  const servers = {
+    id: [] as string[],
+    organizationId: [] as string[],
+    name: [] as string[],
+    slug: [] as string[],
+    description: [] as string[],
+    visibility: [] as string[],
+    createdAt: [] as string[],
+  };
   const versions = { id: [] as string[], serverId: [] as string[], createdAt: [] as string[] };
-  const tools = { id: [] as string[], versionId: [] as string[], position: [] as number[], name: [] as string[], description: [] as string[] };
+  const tools = {
+    id: [] as string[],
+    versionId: [] as string[],
+    position: [] as number[],
+    name: [] as string[],
+    description: [] as string[],
+  };
   let privateServers = 0;
   for (let i = 0; i < count; i++) {
     const [product, subject, kind] = [pick(products), pick(subjects), pick(kinds)];
@@ -58,7 +145,9 @@ export async function seedServers(databaseUrl: string, count: number, privateOrg
     servers.organizationId.push(isPrivate ? privateOrganizationId : pick(publisherIds));
     servers.name.push(`${capitalize(product)} ${capitalize(subject)} ${capitalize(kind)}`);
     servers.slug.push(`${product}-${subject}-${kind}-${i}`);
-    servers.description.push(`A ${pick(qualities)} ${kind} that lets agents ${pick(verbs)} and ${pick(verbs)} ${subject} in ${capitalize(product)} and ${capitalize(pick(products))}, ${pick(extras)}.`);
+    servers.description.push(
+      `A ${pick(qualities)} ${kind} that lets agents ${pick(verbs)} and ${pick(verbs)} ${subject} in ${capitalize(product)} and ${capitalize(pick(products))}, ${pick(extras)}.`,
+    );
     servers.visibility.push(isPrivate ? 'PRIVATE' : 'PUBLIC');
     const createdAt = new Date(base + i * 60_000).toISOString();
     servers.createdAt.push(createdAt);
@@ -89,7 +178,16 @@ export async function seedServers(databaseUrl: string, count: number, privateOrg
       `INSERT INTO mcp_registry.mcp_servers ("id", "organizationId", "name", "slug", "description", "visibility", "createdById", "createdAt")
        SELECT id, org, name, slug, description, visibility::mcp_registry."Visibility", $8, created
        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamp[]) AS t(id, org, name, slug, description, visibility, created)`,
-      [servers.id, servers.organizationId, servers.name, servers.slug, servers.description, servers.visibility, servers.createdAt, creatorId],
+      [
+        servers.id,
+        servers.organizationId,
+        servers.name,
+        servers.slug,
+        servers.description,
+        servers.visibility,
+        servers.createdAt,
+        creatorId,
+      ],
     );
     await client.query(
       `INSERT INTO mcp_registry.mcp_server_versions ("id", "serverId", "version", "transport", "publishedById", "createdAt")
@@ -102,7 +200,9 @@ export async function seedServers(databaseUrl: string, count: number, privateOrg
        FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[]) AS t(id, version, position, name, description)`,
       [tools.id, tools.versionId, tools.position, tools.name, tools.description],
     );
-    await client.query(`UPDATE mcp_registry.mcp_servers s SET "latestVersionId" = v.id FROM mcp_registry.mcp_server_versions v WHERE v."serverId" = s.id`);
+    await client.query(
+      `UPDATE mcp_registry.mcp_servers s SET "latestVersionId" = v.id FROM mcp_registry.mcp_server_versions v WHERE v."serverId" = s.id`,
+    );
     await client.query(
       `UPDATE mcp_registry.mcp_servers s
        SET "searchVector" = mcp_registry.mcp_server_search_vector(s.name, coalesce(t.names, ''), s.description)

@@ -21,15 +21,38 @@ if (!(seconds > 0)) throw new Error(`--seconds must be positive, not "${values.s
 // A realistic organization: a long allowlist with wildcards, a denylist, both limits, an audit-only policy, a disabled one.
 const allowed = Array.from({ length: 200 }, (_, i) => `model-${i}`);
 const policies: PolicyRecord[] = [
-  { id: 'p1', name: 'approved models', type: 'MODEL_ALLOWLIST', rules: { models: [...allowed, 'gpt-4o*', 'claude-*', 'llama-3*'] }, enabled: true, enforcing: true },
-  { id: 'p2', name: 'no previews', type: 'MODEL_DENYLIST', rules: { models: ['gpt-4o-preview', 'claude-experimental', 'o1*'] }, enabled: true, enforcing: true },
+  {
+    id: 'p1',
+    name: 'approved models',
+    type: 'MODEL_ALLOWLIST',
+    rules: { models: [...allowed, 'gpt-4o*', 'claude-*', 'llama-3*'] },
+    enabled: true,
+    enforcing: true,
+  },
+  {
+    id: 'p2',
+    name: 'no previews',
+    type: 'MODEL_DENYLIST',
+    rules: { models: ['gpt-4o-preview', 'claude-experimental', 'o1*'] },
+    enabled: true,
+    enforcing: true,
+  },
   { id: 'p3', name: 'monthly budget', type: 'SPEND_LIMIT', rules: { maxUsdPerMonth: 5_000 }, enabled: true, enforcing: true },
   { id: 'p4', name: 'token cap', type: 'TOKEN_LIMIT', rules: { maxTokensPerMonth: 500_000_000 }, enabled: true, enforcing: true },
   { id: 'p5', name: 'watch opus', type: 'MODEL_DENYLIST', rules: { models: ['claude-opus*'] }, enabled: true, enforcing: false },
   { id: 'p6', name: 'old rule', type: 'MODEL_DENYLIST', rules: { models: ['gpt-3.5-turbo'] }, enabled: false, enforcing: true },
 ];
 
-const models = ['gpt-4o-mini', 'claude-sonnet-4', 'model-150', 'gpt-4o-preview', 'claude-opus-4', 'mistral-large', 'llama-3.1-70b', 'o1-mini'];
+const models = [
+  'gpt-4o-mini',
+  'claude-sonnet-4',
+  'model-150',
+  'gpt-4o-preview',
+  'claude-opus-4',
+  'mistral-large',
+  'llama-3.1-70b',
+  'o1-mini',
+];
 const actions: UsageAction[] = Array.from({ length: 1_024 }, (_, i) => ({
   model: models[i % models.length]!,
   inputTokens: 200 + (i % 50) * 10,
@@ -61,14 +84,17 @@ measure(50_000, cachedDecide);
 measure(2_000, uncachedDecide);
 
 for (const action of actions) {
-  if (JSON.stringify(decide(compiled, action, monthToDate)) !== JSON.stringify(decide(compilePolicies(policies), action, monthToDate))) throw new Error('the two paths decided differently');
+  if (JSON.stringify(decide(compiled, action, monthToDate)) !== JSON.stringify(decide(compilePolicies(policies), action, monthToDate)))
+    throw new Error('the two paths decided differently');
 }
 
 const cached = measure(decisions, cachedDecide);
 const uncached = measure(decisions, uncachedDecide);
 
 const format = (n: number) => Math.round(n).toLocaleString('en-US');
-console.log(`policy decisions, ${policies.length} policies (${compiled.policies.length} enabled, one with ${allowed.length + 3} models), node ${process.version}`);
+console.log(
+  `policy decisions, ${policies.length} policies (${compiled.policies.length} enabled, one with ${allowed.length + 3} models), node ${process.version}`,
+);
 console.log(`  compiled once:          ${format(cached.perSecond).padStart(12)} decisions/s  (${format(cached.done)} decisions)`);
 console.log(`  re-compiled per call:   ${format(uncached.perSecond).padStart(12)} decisions/s  (${format(uncached.done)} decisions)`);
 console.log(`  the cache buys:         ${(cached.perSecond / uncached.perSecond).toFixed(1)}x`);

@@ -16,7 +16,12 @@ function requiredEnv(name: string): string {
 
 /** `identity=http://...,accounts=http://...` as a map. */
 function parseSubgraphUrls(value: string): Map<string, string> {
-  return new Map(value.split(',').filter(Boolean).map((pair) => pair.split('=', 2) as [string, string]));
+  return new Map(
+    value
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => pair.split('=', 2) as [string, string]),
+  );
 }
 
 type Fetcher = NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher'];

@@ -39,7 +39,10 @@ export function formatReport(report: Report): string {
 /** One line for the README: the settings, each target's numbers and the ratios. */
 export function summaryLine(report: Report): string {
   const targets = Object.fromEntries(
-    Object.entries(report.summaries).map(([name, s]) => [name, { rps: s.rps, p50Ms: s.p50Ms, p99Ms: s.p99Ms, errors: s.errors, rssMb: s.rssMb, otherCpuPct: s.cpu['other'] ?? 0 }]),
+    Object.entries(report.summaries).map(([name, s]) => [
+      name,
+      { rps: s.rps, p50Ms: s.p50Ms, p99Ms: s.p99Ms, errors: s.errors, rssMb: s.rssMb, otherCpuPct: s.cpu['other'] ?? 0 },
+    ]),
   );
   return JSON.stringify({ ...report.settings, ...targets, ratio: report.ratio });
 }

@@ -81,7 +81,12 @@ async function compare(targets: Target[], options: Options, token: string, proce
   const measured: Measured[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const target of targets) {
-      const result = await measure(target, { connections: options.connections, durationSeconds: options.durationSeconds, token }, processes, gatewayPids[target.name] ?? 0);
+      const result = await measure(
+        target,
+        { connections: options.connections, durationSeconds: options.durationSeconds, token },
+        processes,
+        gatewayPids[target.name] ?? 0,
+      );
       process.stdout.write(`${formatRound(round, result)}\n`);
       if (result.firstBadBody) process.stdout.write(`  first bad body: ${result.firstBadBody}\n`);
       measured.push(result);
@@ -135,11 +140,17 @@ async function main(): Promise<number> {
     await checkSameData(Object.fromEntries(targets.map((t) => [t.name, t.url])), seeded.accessToken);
     process.stdout.write('both targets answer the benchmark query with the same data\n');
 
-    const entries = { ...Object.fromEntries(services.map((service) => [service.name, service.entry])), plain: 'bench/router/plain-gateway.ts' };
+    const entries = {
+      ...Object.fromEntries(services.map((service) => [service.name, service.entry])),
+      plain: 'bench/router/plain-gateway.ts',
+    };
     const children = findChildren(entries);
     const missing = Object.keys(entries).filter((name) => !(name in children));
     if (missing.length) throw new Error(`cannot find the process of ${missing.join(', ')} among this process' children`);
-    const processes: ProcessGroups = { ...Object.fromEntries(Object.entries(children).map(([name, pid]) => [name, [pid]])), 'load generator': [process.pid] };
+    const processes: ProcessGroups = {
+      ...Object.fromEntries(Object.entries(children).map(([name, pid]) => [name, [pid]])),
+      'load generator': [process.pid],
+    };
     const gatewayPids = { mindweave: children['router'] ?? 0, plain: children['plain'] ?? 0 };
     const measured = await compare(targets, options, seeded.accessToken, processes, gatewayPids);
 
@@ -158,7 +169,9 @@ async function main(): Promise<number> {
     process.stdout.write(formatReport(report));
     const errors = measured.reduce((sum, r) => sum + errorCount(r), 0);
     if (errors > 0) {
-      process.stderr.write(`\nFAILED: ${errors} failed requests (non-2xx, connection errors, timeouts or GraphQL errors); the numbers above are not valid\n`);
+      process.stderr.write(
+        `\nFAILED: ${errors} failed requests (non-2xx, connection errors, timeouts or GraphQL errors); the numbers above are not valid\n`,
+      );
     }
     process.stdout.write(`${summaryLine(report)}\n`);
     failed = errors > 0;

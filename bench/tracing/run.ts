@@ -31,7 +31,10 @@ const targets = ['bare', 'off', 'on', 'sampled'] as const;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 type Target = (typeof targets)[number];
 
-const { values } = parseArgs({ options: { connections: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' } }, args: process.argv.slice(2).filter((arg) => arg !== '--') });
+const { values } = parseArgs({
+  options: { connections: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' } },
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+});
 const options = {
   connections: positiveInt('connections', values.connections ?? process.env['BENCH_CONNECTIONS'], 50),
   durationSeconds: positiveInt('duration', values.duration ?? process.env['BENCH_DURATION'], 5),
@@ -81,7 +84,11 @@ async function main() {
     const routers = new Map<Target, { url: string; pid: number; name: Target }>();
     for (const [i, target] of targets.entries()) {
       const tracing: Record<string, string> =
-        target === 'on' ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' } : target === 'sampled' ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' } : {};
+        target === 'on'
+          ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' }
+          : target === 'sampled'
+            ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }
+            : {};
       const started = await startRouter({
         port: port(5 + i),
         supergraphPath,
@@ -101,7 +108,11 @@ async function main() {
     const responses = await checkSameResponses([...routers.values()], identity.token, {});
     const expected = responses.get('bare')!.text;
     await postTestQuery(routers.get('on')!.url, identity.token);
-    const request = (target: Target) => ({ url: routers.get(target)!.url, headers: { 'content-type': 'application/json', authorization: `Bearer ${identity.token}` }, body: testRequestBody });
+    const request = (target: Target) => ({
+      url: routers.get(target)!.url,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${identity.token}` },
+      body: testRequestBody,
+    });
     for (const target of targets) {
       await runLoad(target, request(target), { connections: options.connections, durationSeconds: options.warmupSeconds });
       await waitForIdle([routers.get(target)!.pid]);
@@ -122,8 +133,13 @@ async function main() {
       for (const target of order) {
         const pid = routers.get(target)!.pid;
         const cpuBefore = cpuSeconds(pid) ?? Number.NaN;
-        const result = await runLoad(target, request(target), { connections: options.connections, durationSeconds: options.durationSeconds, verify: (text) => text === expected });
-        if (errorCount(result)) throw new Error(`${target}: ${errorCount(result)} failed requests in round ${round}: ${result.firstBadBody ?? ''}`);
+        const result = await runLoad(target, request(target), {
+          connections: options.connections,
+          durationSeconds: options.durationSeconds,
+          verify: (text) => text === expected,
+        });
+        if (errorCount(result))
+          throw new Error(`${target}: ${errorCount(result)} failed requests in round ${round}: ${result.firstBadBody ?? ''}`);
         rps[target] = result.requestsPerSecond;
         cpuUs[target] = (((cpuSeconds(pid) ?? Number.NaN) - cpuBefore) * 1e6) / result.requests;
         await waitForIdle([pid]);
@@ -134,18 +150,39 @@ async function main() {
       cpuOffOverBare.push(cpuUs.off / cpuUs.bare);
       cpuOnOverOff.push(cpuUs.on / cpuUs.off);
       cpuSampledOverOff.push(cpuUs.sampled / cpuUs.off);
-      rows.push([round, order.join(' > '), ...targets.map((t) => round1(rps[t])), ...targets.map((t) => Math.round(cpuUs[t])), (cpuUs.off / cpuUs.bare).toFixed(3), (cpuUs.on / cpuUs.off).toFixed(3), (cpuUs.sampled / cpuUs.off).toFixed(3)]);
-      process.stdout.write(`round ${round}: req/s ${targets.map((t) => `${t} ${round1(rps[t])}`).join(', ')}; CPU µs/request ${targets.map((t) => `${t} ${Math.round(cpuUs[t])}`).join(', ')}\n`);
+      rows.push([
+        round,
+        order.join(' > '),
+        ...targets.map((t) => round1(rps[t])),
+        ...targets.map((t) => Math.round(cpuUs[t])),
+        (cpuUs.off / cpuUs.bare).toFixed(3),
+        (cpuUs.on / cpuUs.off).toFixed(3),
+        (cpuUs.sampled / cpuUs.off).toFixed(3),
+      ]);
+      process.stdout.write(
+        `round ${round}: req/s ${targets.map((t) => `${t} ${round1(rps[t])}`).join(', ')}; CPU µs/request ${targets.map((t) => `${t} ${Math.round(cpuUs[t])}`).join(', ')}\n`,
+      );
     }
     const exported = sink.stats();
     const exports = exported.requests - exportedBefore.requests;
     if (exports === 0) throw new Error('the traced router exported nothing during the rounds');
-    process.stdout.write(`\n${table(['round', 'order', ...targets.map((t) => `${t} req/s`), ...targets.map((t) => `${t} CPU µs/req`), 'CPU off/bare', 'on/off', 'sampled/off'], rows)}\n`);
-    const spread = (values: number[]) => `median ${median(values).toFixed(3)}, mean ${mean(values).toFixed(3)} (min ${Math.min(...values).toFixed(3)}, max ${Math.max(...values).toFixed(3)})`;
-    process.stdout.write(`\nrequests/s     off/bare ${spread(offOverBare)}\n               on/off ${spread(onOverOff)}\n               sampled/off ${spread(sampledOverOff)}\n`);
-    process.stdout.write(`CPU / request  off/bare ${spread(cpuOffOverBare)}\n               on/off ${spread(cpuOnOverOff)}\n               sampled/off ${spread(cpuSampledOverOff)}\n`);
-    process.stdout.write(`tracing every request: ${((median(cpuOnOverOff) - 1) * 100).toFixed(1)}% more CPU per request; 10% sampled: ${((median(cpuSampledOverOff) - 1) * 100).toFixed(1)}%; the preload with tracing off: ${((median(cpuOffOverBare) - 1) * 100).toFixed(1)}% (medians)\n`);
-    process.stdout.write(`the traced router sent ${exports} OTLP exports (${round1((exported.bytes - exportedBefore.bytes) / 1024 / 1024)} MB of spans) during the rounds\n`);
+    process.stdout.write(
+      `\n${table(['round', 'order', ...targets.map((t) => `${t} req/s`), ...targets.map((t) => `${t} CPU µs/req`), 'CPU off/bare', 'on/off', 'sampled/off'], rows)}\n`,
+    );
+    const spread = (values: number[]) =>
+      `median ${median(values).toFixed(3)}, mean ${mean(values).toFixed(3)} (min ${Math.min(...values).toFixed(3)}, max ${Math.max(...values).toFixed(3)})`;
+    process.stdout.write(
+      `\nrequests/s     off/bare ${spread(offOverBare)}\n               on/off ${spread(onOverOff)}\n               sampled/off ${spread(sampledOverOff)}\n`,
+    );
+    process.stdout.write(
+      `CPU / request  off/bare ${spread(cpuOffOverBare)}\n               on/off ${spread(cpuOnOverOff)}\n               sampled/off ${spread(cpuSampledOverOff)}\n`,
+    );
+    process.stdout.write(
+      `tracing every request: ${((median(cpuOnOverOff) - 1) * 100).toFixed(1)}% more CPU per request; 10% sampled: ${((median(cpuSampledOverOff) - 1) * 100).toFixed(1)}%; the preload with tracing off: ${((median(cpuOffOverBare) - 1) * 100).toFixed(1)}% (medians)\n`,
+    );
+    process.stdout.write(
+      `the traced router sent ${exports} OTLP exports (${round1((exported.bytes - exportedBefore.bytes) / 1024 / 1024)} MB of spans) during the rounds\n`,
+    );
     return 0;
   } finally {
     await cleanup.runAll();

@@ -39,13 +39,32 @@ async function graphql<T>(url: string, query: string, variables: Record<string, 
 }
 
 async function seed(url: string) {
-  const { register } = await graphql<{ register: { accessToken: string } }>(url, 'mutation ($i: RegisterInput!) { register(input: $i) { accessToken } }', {
-    i: { email: `bench-${runId}@example.com`, password: 'bench password 123', name: 'Bench' },
-  });
+  const { register } = await graphql<{ register: { accessToken: string } }>(
+    url,
+    'mutation ($i: RegisterInput!) { register(input: $i) { accessToken } }',
+    {
+      i: { email: `bench-${runId}@example.com`, password: 'bench password 123', name: 'Bench' },
+    },
+  );
   const token = register.accessToken;
-  const { createOrganization: org } = await graphql<{ createOrganization: { id: string } }>(url, 'mutation ($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }', { i: { name: 'Bench', slug: `bench-${runId}` } }, token);
-  const { createProject: project } = await graphql<{ createProject: { id: string } }>(url, 'mutation ($i: CreateProjectInput!) { createProject(input: $i) { id } }', { i: { organizationId: org.id, name: 'Bench' } }, token);
-  const { createApiKey } = await graphql<{ createApiKey: { key: string } }>(url, 'mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { key } }', { i: { projectId: project.id, name: 'bench', scopes: ['usage:write', 'usage:read'] } }, token);
+  const { createOrganization: org } = await graphql<{ createOrganization: { id: string } }>(
+    url,
+    'mutation ($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }',
+    { i: { name: 'Bench', slug: `bench-${runId}` } },
+    token,
+  );
+  const { createProject: project } = await graphql<{ createProject: { id: string } }>(
+    url,
+    'mutation ($i: CreateProjectInput!) { createProject(input: $i) { id } }',
+    { i: { organizationId: org.id, name: 'Bench' } },
+    token,
+  );
+  const { createApiKey } = await graphql<{ createApiKey: { key: string } }>(
+    url,
+    'mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { key } }',
+    { i: { projectId: project.id, name: 'bench', scopes: ['usage:write', 'usage:read'] } },
+    token,
+  );
   return { organizationId: org.id, apiKey: createApiKey.key, token };
 }
 
@@ -53,10 +72,19 @@ async function seed(url: string) {
 async function members(url: string, organizationId: string, ownerToken: string, count: number) {
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const { register } = await graphql<{ register: { accessToken: string; user: { id: string } } }>(url, 'mutation ($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }', {
-        i: { email: `bench-${runId}-member-${i}@example.com`, password: 'bench password 123', name: `Member ${i}` },
-      });
-      await graphql(url, 'mutation ($i: AddMemberInput!) { addMember(input: $i) { role } }', { i: { organizationId, userId: register.user.id, role: 'MEMBER' } }, ownerToken);
+      const { register } = await graphql<{ register: { accessToken: string; user: { id: string } } }>(
+        url,
+        'mutation ($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }',
+        {
+          i: { email: `bench-${runId}-member-${i}@example.com`, password: 'bench password 123', name: `Member ${i}` },
+        },
+      );
+      await graphql(
+        url,
+        'mutation ($i: AddMemberInput!) { addMember(input: $i) { role } }',
+        { i: { organizationId, userId: register.user.id, role: 'MEMBER' } },
+        ownerToken,
+      );
       return register.accessToken;
     }),
   );
@@ -64,13 +92,21 @@ async function members(url: string, organizationId: string, ownerToken: string, 
 
 const batchMutation = 'mutation ($inputs: [UsageInput!]!) { recordUsageBatch(inputs: $inputs) { accepted } }';
 const batchOf = (n: number, occurredAt?: string) =>
-  Array.from({ length: n }, (_, i) => ({ model: i % 2 ? 'gpt-4o-mini' : 'claude-3-5-haiku', inputTokens: 100 + i, outputTokens: 50, latencyMs: 20, ...(occurredAt ? { occurredAt } : {}) }));
+  Array.from({ length: n }, (_, i) => ({
+    model: i % 2 ? 'gpt-4o-mini' : 'claude-3-5-haiku',
+    inputTokens: 100 + i,
+    outputTokens: 50,
+    latencyMs: 20,
+    ...(occurredAt ? { occurredAt } : {}),
+  }));
 
 async function countPersisted(organizationId: string) {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM analytics.usage_events WHERE "organizationId" = $1', [organizationId]);
+    const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM analytics.usage_events WHERE "organizationId" = $1', [
+      organizationId,
+    ]);
     return Number(rows[0]?.n ?? 0);
   } finally {
     await client.end();
@@ -85,7 +121,11 @@ async function ingest(url: string, apiKey: string) {
   await Promise.all(
     Array.from({ length: ingestClients }, async () => {
       while (performance.now() < deadline) {
-        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, body });
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+          body,
+        });
         const result = (await response.json()) as { data?: { recordUsageBatch: { accepted: number } }; errors?: unknown };
         if (!result.data) throw new Error(`ingest failed: ${JSON.stringify(result.errors)}`);
         accepted += result.data.recordUsageBatch.accepted;
@@ -99,7 +139,19 @@ async function ingest(url: string, apiKey: string) {
 async function rawLogRate(organizationId: string) {
   const redis = new Redis('redis://127.0.0.1:6379', { keyPrefix: `mwbench:${runId}:raw:` });
   const bus = createEventBus({ redis, clientId: 'bench', log: createLogger({ name: 'bench', level: 'warn' }) });
-  const data = { organizationId, projectId: organizationId, apiKeyId: organizationId, model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50, latencyMs: 20, costUsd: 0.0001, unpricedModel: false, occurredAt: new Date().toISOString(), metadata: null };
+  const data = {
+    organizationId,
+    projectId: organizationId,
+    apiKeyId: organizationId,
+    model: 'gpt-4o-mini',
+    inputTokens: 100,
+    outputTokens: 50,
+    latencyMs: 20,
+    costUsd: 0.0001,
+    unpricedModel: false,
+    occurredAt: new Date().toISOString(),
+    metadata: null,
+  };
   let published = 0;
   const deadline = performance.now() + seconds * 1000;
   const started = performance.now();
@@ -125,11 +177,22 @@ async function subscribeAll(url: string, credentials: string[], organizationId: 
   const wsUrl = url.replace(/^http/, 'ws');
   // A few WebSocket connections carry many subscriptions each, as dashboards' tabs do.
   const connections = Math.min(100, subscriberCount);
-  for (let c = 0; c < connections; c++) clients.push(createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: credentials[c % credentials.length]! }, retryAttempts: 0 }));
+  for (let c = 0; c < connections; c++)
+    clients.push(
+      createClient({
+        url: wsUrl,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: credentials[c % credentials.length]! },
+        retryAttempts: 0,
+      }),
+    );
   for (let s = 0; s < subscriberCount; s++) {
     received.set(s, 0);
     clients[s % connections]!.subscribe(
-      { query: 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id occurredAt organization { name } } }', variables: { org: organizationId } },
+      {
+        query: 'subscription ($org: ID!) { usageUpdated(organizationId: $org) { id occurredAt organization { name } } }',
+        variables: { org: organizationId },
+      },
       {
         next: (result) => {
           const event = (result.data as { usageUpdated: { occurredAt: string } }).usageUpdated;
@@ -192,7 +255,8 @@ try {
   console.log(`the same load appended straight to the event log, for the ratio...`);
   const rawPerSecond = await rawLogRate(organizationId);
 
-  const credentials = subscriberUsers > 0 ? (await members(stack.routerUrl, organizationId, token, subscriberUsers)).map((t) => `Bearer ${t}`) : [apiKey];
+  const credentials =
+    subscriberUsers > 0 ? (await members(stack.routerUrl, organizationId, token, subscriberUsers)).map((t) => `Bearer ${t}`) : [apiKey];
   const watchers = subscriberUsers > 0 ? `${subscriberUsers} members` : 'one API key';
   console.log(`subscribing ${subscriberCount} subscribers of ${watchers}, then ${eventsPerSecond} events/s for ${seconds} s...`);
   const subscribers = await subscribeAll(stack.routerUrl, credentials, organizationId);
@@ -212,7 +276,12 @@ try {
   let sent = 0;
   for (let tick = 0; tick < seconds * ticksPerSecond; tick++) {
     const tickStarted = performance.now();
-    const response = await graphql<{ recordUsageBatch: { accepted: number } }>(stack.routerUrl, batchMutation, { inputs: batchOf(perTick, new Date().toISOString()) }, apiKey);
+    const response = await graphql<{ recordUsageBatch: { accepted: number } }>(
+      stack.routerUrl,
+      batchMutation,
+      { inputs: batchOf(perTick, new Date().toISOString()) },
+      apiKey,
+    );
     sent += response.recordUsageBatch.accepted;
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 / ticksPerSecond - (performance.now() - tickStarted))));
   }

@@ -14,14 +14,29 @@ describe('isPassingFailure', () => {
     ['pg losing its connection', new Error('Connection terminated unexpectedly')],
     ['ioredis giving up', Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' })],
     ['an abort by timeout', Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' })],
-    ['a cause two levels down', new Error('delivery failed', { cause: new Error('fetch failed', { cause: withCode('UND_ERR_CONNECT_TIMEOUT') }) })],
+    [
+      'a cause two levels down',
+      new Error('delivery failed', { cause: new Error('fetch failed', { cause: withCode('UND_ERR_CONNECT_TIMEOUT') }) }),
+    ],
     ['one of an AggregateError', new AggregateError([withCode('ECONNREFUSED')], 'all attempts failed')],
     ['an ioredis command timeout', new Error('Command timed out')],
     ['PostgreSQL starting up', new Error('the database system is starting up')],
     ['what a resolver threw, inside a GraphQLError', new GraphQLError('boom', { originalError: withCode('ECONNRESET') })],
     // What Prisma 7 with @prisma/adapter-pg throws for a raw query while PostgreSQL refuses connections.
-    ['a raw query that cannot reach the database', Object.assign(new Error('Raw query failed. Code: `N/A`.'), { code: 'P2010', meta: { cause: { kind: 'DatabaseNotReachable', host: '127.0.0.1', port: 5432 } } })],
-    ['a query ended by a fast shutdown', Object.assign(new Error('Raw query failed.'), { code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'postgres', originalCode: '57P01' } } } })],
+    [
+      'a raw query that cannot reach the database',
+      Object.assign(new Error('Raw query failed. Code: `N/A`.'), {
+        code: 'P2010',
+        meta: { cause: { kind: 'DatabaseNotReachable', host: '127.0.0.1', port: 5432 } },
+      }),
+    ],
+    [
+      'a query ended by a fast shutdown',
+      Object.assign(new Error('Raw query failed.'), {
+        code: 'P2010',
+        meta: { driverAdapterError: { cause: { kind: 'postgres', originalCode: '57P01' } } },
+      }),
+    ],
     ['too many connections (Prisma)', withCode('P2037')],
   ])('passes: %s', (_what, error) => expect(isPassingFailure(error)).toBe(true));
 
@@ -29,7 +44,13 @@ describe('isPassingFailure', () => {
     ['a bug', new TypeError("Cannot read properties of undefined (reading 'id')")],
     ['a constraint the event breaks', withCode('23505', 'duplicate key value violates unique constraint')],
     ['invalid input', withCode('22P02', 'invalid input syntax for type uuid')],
-    ['a raw query that breaks a constraint', Object.assign(new Error('Raw query failed.'), { code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'UniqueConstraintViolation' } } } })],
+    [
+      'a raw query that breaks a constraint',
+      Object.assign(new Error('Raw query failed.'), {
+        code: 'P2010',
+        meta: { driverAdapterError: { cause: { kind: 'UniqueConstraintViolation' } } },
+      }),
+    ],
     ['a thrown string', 'nope'],
     ['nothing', undefined],
   ])('counts towards poison: %s', (_what, error) => expect(isPassingFailure(error)).toBe(false));

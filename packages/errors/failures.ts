@@ -30,23 +30,42 @@ const passingCodes = new Set([
   'P2037',
 ]);
 // Prisma's driver adapters describe the database's failure in `meta` (a raw query's P2010 says no more than "Raw query failed").
-const passingKinds = new Set(['DatabaseNotReachable', 'SocketTimeout', 'TooManyConnections', 'ConnectionClosed', 'TransactionWriteConflict']);
-const passingMessages = /connection (is closed|terminated)|timeout exceeded when trying to connect|timed out|socket hang up|ECONNREFUSED|the database system is (starting up|shutting down)|can't reach database server|terminating connection due to administrator command|too many clients already/i;
+const passingKinds = new Set([
+  'DatabaseNotReachable',
+  'SocketTimeout',
+  'TooManyConnections',
+  'ConnectionClosed',
+  'TransactionWriteConflict',
+]);
+const passingMessages =
+  /connection (is closed|terminated)|timeout exceeded when trying to connect|timed out|socket hang up|ECONNREFUSED|the database system is (starting up|shutting down)|can't reach database server|terminating connection due to administrator command|too many clients already/i;
 
 /** The error and what it wraps: causes, an AggregateError's errors, a GraphQLError's originalError, Prisma's meta. */
 function* causes(error: unknown, depth = 0): Generator<unknown> {
   if (typeof error !== 'object' || error === null || depth > 5) return;
   yield error;
   if (error instanceof AggregateError) for (const inner of error.errors) yield* causes(inner, depth + 1);
-  const { cause, originalError, meta, driverAdapterError } = error as { cause?: unknown; originalError?: unknown; meta?: unknown; driverAdapterError?: unknown };
+  const { cause, originalError, meta, driverAdapterError } = error as {
+    cause?: unknown;
+    originalError?: unknown;
+    meta?: unknown;
+    driverAdapterError?: unknown;
+  };
   for (const inner of [cause, originalError, meta, driverAdapterError]) if (inner !== error) yield* causes(inner, depth + 1);
 }
 
 /** True when the error, or one it wraps, says a dependency could not answer rather than that the input is bad. */
 export function isPassingFailure(error: unknown): boolean {
   for (const cause of causes(error)) {
-    const { code, originalCode, kind, name, message } = cause as { code?: unknown; originalCode?: unknown; kind?: unknown; name?: unknown; message?: unknown };
-    for (const candidate of [code, originalCode]) if (typeof candidate === 'string' && (passingCodes.has(candidate) || /^(08|53)/.test(candidate))) return true;
+    const { code, originalCode, kind, name, message } = cause as {
+      code?: unknown;
+      originalCode?: unknown;
+      kind?: unknown;
+      name?: unknown;
+      message?: unknown;
+    };
+    for (const candidate of [code, originalCode])
+      if (typeof candidate === 'string' && (passingCodes.has(candidate) || /^(08|53)/.test(candidate))) return true;
     if (typeof kind === 'string' && passingKinds.has(kind)) return true;
     if (name === 'MaxRetriesPerRequestError' || name === 'TimeoutError') return true;
     if (typeof message === 'string' && passingMessages.test(message)) return true;

@@ -61,20 +61,19 @@ export const defaultRetryAfterSeconds = 5;
  * A dependency could not answer, so nothing was decided and the same request may be sent again:
  * `extensions.retryAfter` says when. The router answers it with HTTP 503 and Retry-After.
  */
-export const unavailable = (message: string, retryAfterSeconds = defaultRetryAfterSeconds) => new MindweaveError(ErrorCode.UNAVAILABLE, message, { retryAfter: retryAfterSeconds });
+export const unavailable = (message: string, retryAfterSeconds = defaultRetryAfterSeconds) =>
+  new MindweaveError(ErrorCode.UNAVAILABLE, message, { retryAfter: retryAfterSeconds });
 
 /** What a client is told when a dependency of the request (a database, Redis, another service) could not answer. */
 export const dependencyUnavailable = () => unavailable('A service this request needs cannot answer right now; retry shortly');
 
-export const unauthenticated = (message = 'Authentication required') =>
-  new MindweaveError(ErrorCode.UNAUTHENTICATED, message);
+export const unauthenticated = (message = 'Authentication required') => new MindweaveError(ErrorCode.UNAUTHENTICATED, message);
 export const forbidden = (message = 'Not allowed') => new MindweaveError(ErrorCode.FORBIDDEN, message);
 /** `field` is the input path of the offending value, e.g. `input.email`. */
 export const badUserInput = (message: string, field?: string) =>
   new MindweaveError(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {});
 export const notFound = (what: string) => new MindweaveError(ErrorCode.NOT_FOUND, `${what} not found`);
-export const conflict = (message: string, field?: string) =>
-  new MindweaveError(ErrorCode.CONFLICT, message, field ? { field } : {});
+export const conflict = (message: string, field?: string) => new MindweaveError(ErrorCode.CONFLICT, message, field ? { field } : {});
 export const rateLimited = (retryAfterSeconds: number) =>
   new MindweaveError(ErrorCode.RATE_LIMITED, 'Too many requests', { retryAfter: retryAfterSeconds });
 export const internalError = (requestId?: string) =>

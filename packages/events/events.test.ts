@@ -28,7 +28,9 @@ describe('event envelopes', () => {
 
   it("reads the organization of events that name one, and of none that don't", () => {
     expect(organizationOf(createEvent('policy.changed', 'p1', { organizationId: 'o1', policyId: 'p1' }))).toBe('o1');
-    expect(organizationOf(createEvent('user.created', 'u1', { userId: 'u1', email: 'a@example.com', name: 'A', verificationUrl: 'https://x' }))).toBeUndefined();
+    expect(
+      organizationOf(createEvent('user.created', 'u1', { userId: 'u1', email: 'a@example.com', name: 'A', verificationUrl: 'https://x' })),
+    ).toBeUndefined();
     // What a transport hands over is checked against its type's payload.
     const read = parseEnvelope(JSON.parse(JSON.stringify(createEvent('policy.changed', 'p1', { organizationId: 'o2', policyId: 'p1' }))));
     expect(read.type === 'policy.changed' && read.data.organizationId).toBe('o2');

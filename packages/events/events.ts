@@ -146,7 +146,13 @@ export const deadLetterOf = (domain: string) => `mindweave.${domain}.dead-letter
 const created = new WeakSet<object>();
 
 /** An envelope with a validated payload; `id` for events whose id is derived (idempotency keys). */
-export function createEvent<T extends EventType>(type: T, aggregateId: string, data: EventData<T>, metadata: Partial<EventMetadata> = {}, id: string = randomUUID()): EventEnvelope<T> {
+export function createEvent<T extends EventType>(
+  type: T,
+  aggregateId: string,
+  data: EventData<T>,
+  metadata: Partial<EventMetadata> = {},
+  id: string = randomUUID(),
+): EventEnvelope<T> {
   const envelope = {
     id,
     type,
@@ -171,7 +177,13 @@ const envelopeSchema = z.object({
   aggregateId: z.string(),
   timestamp: z.string(),
   data: z.unknown(),
-  metadata: z.object({ correlationId: z.string(), causationId: z.string().optional(), userId: z.string().optional(), traceparent: z.string().optional(), tracestate: z.string().optional() }),
+  metadata: z.object({
+    correlationId: z.string(),
+    causationId: z.string().optional(),
+    userId: z.string().optional(),
+    traceparent: z.string().optional(),
+    tracestate: z.string().optional(),
+  }),
 });
 
 /** Validates an envelope read from a transport; throws on anything malformed (a poison message). */

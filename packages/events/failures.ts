@@ -8,4 +8,5 @@ import { isPassingFailure } from '@mindweave/errors';
 const passingFailureAllowance = 20;
 
 /** How many failures like `error` an event may have before it is dead-lettered. */
-export const deliveryLimit = (error: unknown, maxDeliveries: number) => (isPassingFailure(error) ? maxDeliveries * passingFailureAllowance : maxDeliveries);
+export const deliveryLimit = (error: unknown, maxDeliveries: number) =>
+  isPassingFailure(error) ? maxDeliveries * passingFailureAllowance : maxDeliveries;

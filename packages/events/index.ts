@@ -10,7 +10,20 @@ export { eventsOfEntry } from './redis-streams.ts';
 export { keepTailing } from './keep-tailing.ts';
 export { observeConsumerLag } from './metrics.ts';
 
-export { createEvent, deadLetterOf, domainOf, eventSchemas, organizationOf, parseEnvelope, topicOf, usersWhoseMembershipsChanged, type EventData, type EventEnvelope, type EventMetadata, type EventType } from './events.ts';
+export {
+  createEvent,
+  deadLetterOf,
+  domainOf,
+  eventSchemas,
+  organizationOf,
+  parseEnvelope,
+  topicOf,
+  usersWhoseMembershipsChanged,
+  type EventData,
+  type EventEnvelope,
+  type EventMetadata,
+  type EventType,
+} from './events.ts';
 export type { BatchHandler, ConsumeOptions, ConsumerLag, ConsumerSubscription, EventBus, Subscription, TailOptions } from './bus.ts';
 
 export interface EventBusOptions {
@@ -32,7 +45,9 @@ export interface EventBusOptions {
 
 export function createEventBus(options: EventBusOptions): EventBus {
   const { kafka, clientId, log, claimIdleMs } = options;
-  const bus = kafka ? createKafkaBus({ settings: kafka, clientId, log, claimIdleMs, topicPrefix: options.topicPrefix }) : createRedisStreamsBus(options);
+  const bus = kafka
+    ? createKafkaBus({ settings: kafka, clientId, log, claimIdleMs, topicPrefix: options.topicPrefix })
+    : createRedisStreamsBus(options);
   if (!tracingEnabled()) return bus;
   // A consumer's spans join the trace of the operation whose events it handles (tracing.ts).
   const transport = kafka ? 'kafka' : 'redis';

@@ -25,7 +25,14 @@ export function decode(message: KafkaMessage): Decoded {
 }
 
 /** Sends one message to its domain's dead-letter topic; resolves once the broker has it. */
-export type DeadLetter = (domain: string, topic: string, partition: number, message: KafkaMessage, reason: string, deliveries: number) => Promise<void>;
+export type DeadLetter = (
+  domain: string,
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+  reason: string,
+  deliveries: number,
+) => Promise<void>;
 
 export interface BatchProcessorOptions {
   handler: BatchHandler;
@@ -43,7 +50,10 @@ export interface BatchProcessorOptions {
 }
 
 /** What the processors use of kafkajs' eachBatch payload. */
-export type BatchPayload = Pick<EachBatchPayload, 'resolveOffset' | 'heartbeat' | 'pause' | 'commitOffsetsIfNecessary' | 'isRunning' | 'isStale'> & {
+export type BatchPayload = Pick<
+  EachBatchPayload,
+  'resolveOffset' | 'heartbeat' | 'pause' | 'commitOffsetsIfNecessary' | 'isRunning' | 'isStale'
+> & {
   batch: Pick<Batch, 'topic' | 'partition' | 'messages'>;
 };
 
@@ -123,7 +133,8 @@ export function createBatchProcessor(options: BatchProcessorOptions) {
               await withHeartbeats(heartbeat, () => handler([entry.event]));
             } catch (error) {
               const count = countFailure(key);
-              if (count < deliveryLimit(error, maxDeliveries)) return pauseAfterFailure(payload, offset, `handler failed (${count} time(s))`, error);
+              if (count < deliveryLimit(error, maxDeliveries))
+                return pauseAfterFailure(payload, offset, `handler failed (${count} time(s))`, error);
               await deadLetter(domain, topic, partition, entry.message, `handler failed ${count} times: ${reasonOf(error)}`, count);
             }
           }
@@ -215,7 +226,12 @@ export interface SupervisedConsumer {
  * consumer is created and launched after a pause (5 s, doubling to a minute while it keeps
  * crashing before it joins its group), until stop().
  */
-export function superviseConsumer<C extends SupervisedConsumer>(options: { create: () => C; launch: (consumer: C) => Promise<void>; log: Logger; firstPauseMs?: number }) {
+export function superviseConsumer<C extends SupervisedConsumer>(options: {
+  create: () => C;
+  launch: (consumer: C) => Promise<void>;
+  log: Logger;
+  firstPauseMs?: number;
+}) {
   const firstPauseMs = options.firstPauseMs ?? 5_000;
   let current: C | undefined;
   let stopped = false;
@@ -227,8 +243,14 @@ export function superviseConsumer<C extends SupervisedConsumer>(options: { creat
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || stopped) return;
       const delayMs = Math.min(60_000, firstPauseMs * 2 ** crashes++);
-      options.log.error({ err: payload.error, delayMs }, 'Kafka consumer stopped after a crash kafkajs does not restart; launching a new one');
-      relaunch = setTimeout(() => void start().catch((error: unknown) => options.log.error({ err: error }, 'Kafka consumer could not be launched again')), delayMs);
+      options.log.error(
+        { err: payload.error, delayMs },
+        'Kafka consumer stopped after a crash kafkajs does not restart; launching a new one',
+      );
+      relaunch = setTimeout(
+        () => void start().catch((error: unknown) => options.log.error({ err: error }, 'Kafka consumer could not be launched again')),
+        delayMs,
+      );
     });
     consumer.on(consumer.events.GROUP_JOIN, () => void (crashes = 0));
     await options.launch(consumer);

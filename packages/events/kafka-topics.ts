@@ -20,7 +20,12 @@ const isAuthorizationError = (error: unknown) => hasType(error, ...notAuthorized
  * than the broker's defaults (often 1 and 1). When the account may not list or create topics, it
  * says so once and carries on: the topics exist, or the broker creates them on first use.
  */
-export async function ensureTopics(admin: TopicAdmin, topics: string[], layout: { topicPartitions: number; replicationFactor: number }, log: Logger): Promise<void> {
+export async function ensureTopics(
+  admin: TopicAdmin,
+  topics: string[],
+  layout: { topicPartitions: number; replicationFactor: number },
+  log: Logger,
+): Promise<void> {
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((topic) => !existing.has(topic));
@@ -32,9 +37,15 @@ export async function ensureTopics(admin: TopicAdmin, topics: string[], layout: 
     log.info({ topics: missing, ...layout }, 'Kafka topics created');
   } catch (error) {
     if (hasType(error, 'INVALID_REPLICATION_FACTOR')) {
-      throw new Error(`Kafka refused ${layout.replicationFactor} copies per partition: set KAFKA_REPLICATION_FACTOR to at most the number of brokers (1 for a single-broker cluster)`, { cause: error });
+      throw new Error(
+        `Kafka refused ${layout.replicationFactor} copies per partition: set KAFKA_REPLICATION_FACTOR to at most the number of brokers (1 for a single-broker cluster)`,
+        { cause: error },
+      );
     }
     if (!isAuthorizationError(error)) throw error;
-    log.warn({ err: error, topics }, 'not allowed to list or create Kafka topics; they must exist (or be created by the broker on first use)');
+    log.warn(
+      { err: error, topics },
+      'not allowed to list or create Kafka topics; they must exist (or be created by the broker on first use)',
+    );
   }
 }

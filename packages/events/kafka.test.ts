@@ -5,7 +5,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@mindweave/service-kit';
 import { createEvent, topicOf, type EventEnvelope } from './events.ts';
 import { kafkaClientConfig } from './kafka.ts';
-import { createBatchProcessor, createTailPositions, createTailProcessor, superviseConsumer, type BatchPayload, type SupervisedConsumer } from './kafka-consumer.ts';
+import {
+  createBatchProcessor,
+  createTailPositions,
+  createTailProcessor,
+  superviseConsumer,
+  type BatchPayload,
+  type SupervisedConsumer,
+} from './kafka-consumer.ts';
 import { ensureTopics, type TopicAdmin } from './kafka-topics.ts';
 
 // No Kafka broker can run on this machine: these tests drive the consumer logic of kafka.ts (its
@@ -13,7 +20,9 @@ import { ensureTopics, type TopicAdmin } from './kafka-topics.ts';
 // way kafkajs treats one (fetch from the last resolved offset, nothing while paused). The contract
 // tests in bus.int.test.ts run the same transport against a real broker when KAFKA_BROKERS is set.
 beforeAll(() => {
-  console.log('kafka consumer logic: no Kafka broker here, so eachBatch is driven directly with kafkajs-shaped payloads (a simulated partition)');
+  console.log(
+    'kafka consumer logic: no Kafka broker here, so eachBatch is driven directly with kafkajs-shaped payloads (a simulated partition)',
+  );
 });
 
 const log = createLogger({ name: 'kafka-test', level: 'silent' });
@@ -22,11 +31,30 @@ const domainOfTopic = new Map([[topic, 'usage']]);
 
 let count = 0;
 const usage = (tokens = 1) =>
-  createEvent('usage.recorded', 'org-1', { organizationId: 'org-1', projectId: 'p', apiKeyId: 'k', model: 'm', inputTokens: tokens, outputTokens: 0, latencyMs: 1, costUsd: 0, unpricedModel: false, occurredAt: new Date().toISOString(), metadata: { n: ++count } });
+  createEvent('usage.recorded', 'org-1', {
+    organizationId: 'org-1',
+    projectId: 'p',
+    apiKeyId: 'k',
+    model: 'm',
+    inputTokens: tokens,
+    outputTokens: 0,
+    latencyMs: 1,
+    costUsd: 0,
+    unpricedModel: false,
+    occurredAt: new Date().toISOString(),
+    metadata: { n: ++count },
+  });
 
 /** One partition as kafkajs serves it to eachBatch: from the last resolved offset, nothing while paused. */
 function simulatedPartition(values: string[]) {
-  const messages: KafkaMessage[] = values.map((value, offset) => ({ offset: String(offset), value: Buffer.from(value), key: Buffer.from('org-1'), timestamp: '0', attributes: 0, headers: {} }));
+  const messages: KafkaMessage[] = values.map((value, offset) => ({
+    offset: String(offset),
+    value: Buffer.from(value),
+    key: Buffer.from('org-1'),
+    timestamp: '0',
+    attributes: 0,
+    headers: {},
+  }));
   const state = { next: 0, paused: false, pauses: 0, heartbeats: 0, commits: 0 };
   const payload = (): BatchPayload => ({
     batch: { topic, partition: 0, messages: messages.slice(state.next) },
@@ -59,12 +87,27 @@ function recorder() {
   const deadLetters: { offset: string; reason: string; deliveries: number }[] = [];
   return {
     deadLetters,
-    deadLetter: async (_domain: string, _topic: string, _partition: number, message: KafkaMessage, reason: string, deliveries: number) => void deadLetters.push({ offset: message.offset, reason, deliveries }),
+    deadLetter: async (_domain: string, _topic: string, _partition: number, message: KafkaMessage, reason: string, deliveries: number) =>
+      void deadLetters.push({ offset: message.offset, reason, deliveries }),
   };
 }
 
-const processorOf = (handler: (events: EventEnvelope[]) => Promise<void>, deadLetter: ReturnType<typeof recorder>['deadLetter'], heartbeatEveryMs = 1_000) =>
-  createBatchProcessor({ handler, deadLetter, domainOfTopic, batchSize: 100, maxDeliveries: 3, log, backoffMs: 5, maxBackoffMs: 20, heartbeatEveryMs });
+const processorOf = (
+  handler: (events: EventEnvelope[]) => Promise<void>,
+  deadLetter: ReturnType<typeof recorder>['deadLetter'],
+  heartbeatEveryMs = 1_000,
+) =>
+  createBatchProcessor({
+    handler,
+    deadLetter,
+    domainOfTopic,
+    batchSize: 100,
+    maxDeliveries: 3,
+    log,
+    backoffMs: 5,
+    maxBackoffMs: 20,
+    heartbeatEveryMs,
+  });
 
 describe('Kafka consumer: a failing handler never crashes the consumer', () => {
   it('dead-letters an event whose handler throws a TypeError (kafkajs would crash for good), and the rest get through in order', async () => {
@@ -79,7 +122,9 @@ describe('Kafka consumer: a failing handler never crashes the consumer', () => {
     const partition = simulatedPartition(events.map((event) => JSON.stringify(event)));
     await partition.drain(processor.eachBatch);
     expect(handled).toEqual([events[0]!.id, events[2]!.id]);
-    expect(deadLetters).toEqual([{ offset: '1', reason: expect.stringMatching(/handler failed 3 times: Cannot read properties/), deliveries: 3 }]);
+    expect(deadLetters).toEqual([
+      { offset: '1', reason: expect.stringMatching(/handler failed 3 times: Cannot read properties/), deliveries: 3 },
+    ]);
     expect(partition.state.pauses).toBe(2);
   });
 
@@ -164,7 +209,12 @@ describe('Kafka consumer supervision', () => {
 
   it('launches a new consumer after a crash kafkajs will not restart from, and none after stop()', async () => {
     const launched: FakeConsumer[] = [];
-    const supervisor = superviseConsumer({ create: () => new FakeConsumer(), launch: async (consumer) => void launched.push(consumer), log, firstPauseMs: 10 });
+    const supervisor = superviseConsumer({
+      create: () => new FakeConsumer(),
+      launch: async (consumer) => void launched.push(consumer),
+      log,
+      firstPauseMs: 10,
+    });
     await supervisor.start();
     launched[0]!.crash(true);
     await sleep(40);
@@ -186,8 +236,19 @@ describe('Kafka tail (live subscriptions)', () => {
     positions.startAt(topic, 0, '40');
     positions.startAt(topic, 1, '7');
     const seen: string[] = [];
-    const eachBatch = createTailProcessor({ handler: async (events) => void seen.push(...events.map((event) => event.id)), positions, log });
-    const messages = [usage(), usage()].map((event, i) => ({ offset: String(40 + i), value: Buffer.from(JSON.stringify(event)), key: null, timestamp: '0', attributes: 0, headers: {} }));
+    const eachBatch = createTailProcessor({
+      handler: async (events) => void seen.push(...events.map((event) => event.id)),
+      positions,
+      log,
+    });
+    const messages = [usage(), usage()].map((event, i) => ({
+      offset: String(40 + i),
+      value: Buffer.from(JSON.stringify(event)),
+      key: null,
+      timestamp: '0',
+      attributes: 0,
+      headers: {},
+    }));
     await eachBatch({ batch: { topic, partition: 0, messages }, heartbeat: async () => undefined, isStale: () => false });
     expect(seen).toHaveLength(2);
 
@@ -209,7 +270,14 @@ describe('Kafka tail (live subscriptions)', () => {
       positions,
       log,
     });
-    const messages = ['{bad', JSON.stringify(usage())].map((value, i) => ({ offset: String(i), value: Buffer.from(value), key: null, timestamp: '0', attributes: 0, headers: {} }));
+    const messages = ['{bad', JSON.stringify(usage())].map((value, i) => ({
+      offset: String(i),
+      value: Buffer.from(value),
+      key: null,
+      timestamp: '0',
+      attributes: 0,
+      headers: {},
+    }));
     await eachBatch({ batch: { topic, partition: 3, messages }, heartbeat: async () => undefined, isStale: () => false });
     const seeks: string[] = [];
     positions.seekAll({ seek: ({ offset }) => void seeks.push(offset) });
@@ -240,22 +308,46 @@ describe('Kafka topics', () => {
 
   it('does not fail publishing when the account may not create or list topics', async () => {
     const refused = Object.assign(new Error('Not authorized'), { type: 'TOPIC_AUTHORIZATION_FAILED' });
-    await expect(ensureTopics(admin([], { name: 'KafkaJSAggregateError', errors: [refused] }).fake, ['a'], layout, log)).resolves.toBeUndefined();
-    const cannotList: TopicAdmin = { listTopics: async () => Promise.reject(Object.assign(new Error('denied'), { type: 'CLUSTER_AUTHORIZATION_FAILED' })), createTopics: async () => true };
+    await expect(
+      ensureTopics(admin([], { name: 'KafkaJSAggregateError', errors: [refused] }).fake, ['a'], layout, log),
+    ).resolves.toBeUndefined();
+    const cannotList: TopicAdmin = {
+      listTopics: async () => Promise.reject(Object.assign(new Error('denied'), { type: 'CLUSTER_AUTHORIZATION_FAILED' })),
+      createTopics: async () => true,
+    };
     await expect(ensureTopics(cannotList, ['a'], layout, log)).resolves.toBeUndefined();
   });
 
   it('explains a replication factor the cluster cannot hold, and rethrows other failures', async () => {
-    const tooMany = Object.assign(new Error('Replication factor: 3 larger than available brokers: 1'), { type: 'INVALID_REPLICATION_FACTOR' });
+    const tooMany = Object.assign(new Error('Replication factor: 3 larger than available brokers: 1'), {
+      type: 'INVALID_REPLICATION_FACTOR',
+    });
     await expect(ensureTopics(admin([], tooMany).fake, ['a'], layout, log)).rejects.toThrow(/KAFKA_REPLICATION_FACTOR/);
-    await expect(ensureTopics(admin([], new Error('Broker not available')).fake, ['a'], layout, log)).rejects.toThrow('Broker not available');
+    await expect(ensureTopics(admin([], new Error('Broker not available')).fake, ['a'], layout, log)).rejects.toThrow(
+      'Broker not available',
+    );
   });
 });
 
 describe('Kafka client settings', () => {
   it('carry TLS with a CA and SASL to kafkajs', () => {
-    const config = kafkaClientConfig({ brokers: ['k:9093'], ssl: { ca: 'PEM' }, sasl: { mechanism: 'scram-sha-256', username: 'u', password: 'p' }, topicPartitions: 6, replicationFactor: 3 }, 'svc', log);
-    expect(config).toMatchObject({ clientId: 'svc', brokers: ['k:9093'], ssl: { ca: ['PEM'] }, sasl: { mechanism: 'scram-sha-256', username: 'u', password: 'p' } });
+    const config = kafkaClientConfig(
+      {
+        brokers: ['k:9093'],
+        ssl: { ca: 'PEM' },
+        sasl: { mechanism: 'scram-sha-256', username: 'u', password: 'p' },
+        topicPartitions: 6,
+        replicationFactor: 3,
+      },
+      'svc',
+      log,
+    );
+    expect(config).toMatchObject({
+      clientId: 'svc',
+      brokers: ['k:9093'],
+      ssl: { ca: ['PEM'] },
+      sasl: { mechanism: 'scram-sha-256', username: 'u', password: 'p' },
+    });
     const plain = kafkaClientConfig({ brokers: ['k:9092'], topicPartitions: 6, replicationFactor: 1 }, 'svc', log);
     expect(plain.ssl).toBeUndefined();
     expect(plain.sasl).toBeUndefined();

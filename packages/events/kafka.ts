@@ -37,7 +37,11 @@ function forwardLog(log: Logger, { namespace, level, log: { message, timestamp: 
 type Sasl = NonNullable<KafkaSettings['sasl']>;
 // kafkajs types SASL as a union per mechanism: narrowed one branch at a time.
 const saslOf = ({ mechanism, username, password }: Sasl): SASLOptions =>
-  mechanism === 'plain' ? { mechanism, username, password } : mechanism === 'scram-sha-256' ? { mechanism, username, password } : { mechanism, username, password };
+  mechanism === 'plain'
+    ? { mechanism, username, password }
+    : mechanism === 'scram-sha-256'
+      ? { mechanism, username, password }
+      : { mechanism, username, password };
 
 /** kafkajs' client settings: brokers, TLS and SASL (managed clusters need both). */
 export function kafkaClientConfig(settings: KafkaSettings, clientId: string, log: Logger): KafkaConfig {
@@ -96,7 +100,11 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
       checkEnvelope(event);
       const topic = topicOfDomain(domainOf(event.type));
       const messages = messagesByTopic.get(topic) ?? [];
-      messages.push({ key: partitionKeyOf(event), value: JSON.stringify(event), headers: { 'event-id': event.id, 'event-type': event.type } });
+      messages.push({
+        key: partitionKeyOf(event),
+        value: JSON.stringify(event),
+        headers: { 'event-id': event.id, 'event-type': event.type },
+      });
       messagesByTopic.set(topic, messages);
     }
     await ensure([...messagesByTopic.keys()]);
@@ -147,13 +155,17 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
       heartbeatEveryMs: heartbeatInterval,
     });
 
-    const consumer = superviseConsumer({ create: () => kafka.consumer({ groupId: group, sessionTimeout, heartbeatInterval }), log: consumerLog, launch: async (kafkaConsumer) => {
-      await kafkaConsumer.connect();
-      // A new group starts at the earliest retained offset, like the Redis transport's groups.
-      await kafkaConsumer.subscribe({ topics: [...domainOfTopic.keys()], fromBeginning: true });
-      // Offsets are resolved one by one (kafka-consumer.ts): resolving a whole batch would skip an event paused on.
-      await kafkaConsumer.run({ eachBatchAutoResolve: false, autoCommitInterval: 5_000, eachBatch: processor.eachBatch });
-    } });
+    const consumer = superviseConsumer({
+      create: () => kafka.consumer({ groupId: group, sessionTimeout, heartbeatInterval }),
+      log: consumerLog,
+      launch: async (kafkaConsumer) => {
+        await kafkaConsumer.connect();
+        // A new group starts at the earliest retained offset, like the Redis transport's groups.
+        await kafkaConsumer.subscribe({ topics: [...domainOfTopic.keys()], fromBeginning: true });
+        // Offsets are resolved one by one (kafka-consumer.ts): resolving a whole batch would skip an event paused on.
+        await kafkaConsumer.run({ eachBatchAutoResolve: false, autoCommitInterval: 5_000, eachBatch: processor.eachBatch });
+      },
+    });
     await consumer.start();
 
     async function lag(): Promise<ConsumerLag[]> {
@@ -163,9 +175,16 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
         return await Promise.all(
           domains.map(async (domain) => {
             const topic = topicOfDomain(domain);
-            const [ends, [committed], deadLetters] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: group, topics: [topic] }), admin.fetchTopicOffsets(deadLetterTopicOf(domain))]);
+            const [ends, [committed], deadLetters] = await Promise.all([
+              admin.fetchTopicOffsets(topic),
+              admin.fetchOffsets({ groupId: group, topics: [topic] }),
+              admin.fetchTopicOffsets(deadLetterTopicOf(domain)),
+            ]);
             const committedOf = new Map((committed?.partitions ?? []).map(({ partition, offset }) => [partition, Number(offset)]));
-            const behind = ends.reduce((sum, { partition, high, low }) => sum + Number(high) - Math.max(committedOf.get(partition) ?? -1, Number(low)), 0);
+            const behind = ends.reduce(
+              (sum, { partition, high, low }) => sum + Number(high) - Math.max(committedOf.get(partition) ?? -1, Number(low)),
+              0,
+            );
             const deadLettered = deadLetters.reduce((sum, { high, low }) => sum + Number(high) - Number(low), 0);
             return { domain, group, lag: behind, pending: null, deadLettered };
           }),
@@ -185,24 +204,34 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     // however long the group join below takes.
     const admin = kafka.admin();
     await admin.connect();
-    const ends = await Promise.all(topics.map(async (topic) => ({ topic, partitions: await admin.fetchTopicOffsets(topic) }))).finally(() => admin.disconnect());
+    const ends = await Promise.all(topics.map(async (topic) => ({ topic, partitions: await admin.fetchTopicOffsets(topic) }))).finally(() =>
+      admin.disconnect(),
+    );
     const positions = createTailPositions();
     for (const { topic, partitions } of ends) for (const { partition, high } of partitions) positions.startAt(topic, partition, high);
 
     // A group of its own, so every tailing instance sees every event; nothing is committed.
     const eachBatch = createTailProcessor({ handler: tailOptions.handler, positions, log: log.child({ tail: tailOptions.domains }) });
     const groupId = `${options.clientId}.tail.${randomUUID()}`;
-    const consumer = superviseConsumer({ create: () => kafka.consumer({ groupId, sessionTimeout }), log, launch: async (kafkaConsumer) => {
-      kafkaConsumer.on(kafkaConsumer.events.GROUP_JOIN, () => positions.seekAll(kafkaConsumer));
-      await kafkaConsumer.connect();
-      await kafkaConsumer.subscribe({ topics, fromBeginning: false });
-      await kafkaConsumer.run({ autoCommit: false, eachBatch });
-    } });
+    const consumer = superviseConsumer({
+      create: () => kafka.consumer({ groupId, sessionTimeout }),
+      log,
+      launch: async (kafkaConsumer) => {
+        kafkaConsumer.on(kafkaConsumer.events.GROUP_JOIN, () => positions.seekAll(kafkaConsumer));
+        await kafkaConsumer.connect();
+        await kafkaConsumer.subscribe({ topics, fromBeginning: false });
+        await kafkaConsumer.run({ autoCommit: false, eachBatch });
+      },
+    });
     await consumer.start();
     return track(consumer, {});
   }
 
-  function track<T extends object>(consumer: { stop(): Promise<void> }, extra: T, beforeStop: () => void = () => undefined): Subscription & T {
+  function track<T extends object>(
+    consumer: { stop(): Promise<void> },
+    extra: T,
+    beforeStop: () => void = () => undefined,
+  ): Subscription & T {
     const subscription: Subscription & T = {
       ...extra,
       async stop() {

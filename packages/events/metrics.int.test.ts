@@ -24,7 +24,25 @@ afterEach(async () => {
 });
 afterAll(() => redis.quit());
 
-const usage = (n: number) => createEvent('usage.recorded', `usage-${n}`, { organizationId: 'org-1', projectId: 'prj-1', apiKeyId: 'key-1', model: 'gpt-test', inputTokens: 10, outputTokens: 20, latencyMs: 5, costUsd: 0.001, unpricedModel: false, occurredAt: new Date().toISOString(), metadata: {} }, {});
+const usage = (n: number) =>
+  createEvent(
+    'usage.recorded',
+    `usage-${n}`,
+    {
+      organizationId: 'org-1',
+      projectId: 'prj-1',
+      apiKeyId: 'key-1',
+      model: 'gpt-test',
+      inputTokens: 10,
+      outputTokens: 20,
+      latencyMs: 5,
+      costUsd: 0.001,
+      unpricedModel: false,
+      occurredAt: new Date().toISOString(),
+      metadata: {},
+    },
+    {},
+  );
 
 /** The gauge's value for the group on the usage stream, as a scrape reads it (each a second apart, so that Redis is asked again). */
 async function scrape(metrics: ReturnType<typeof createServiceMetrics>, group: string) {
@@ -91,7 +109,12 @@ it('answers the scrape without the gauges while Redis is down, and with them onc
     await sleep(1_050);
     const started = performance.now();
     const text = await metrics.registry.metrics();
-    return { ms: performance.now() - started, up: /^mw_metrics_collector_up\{collector="consumer_lag"\} (\d)/m.exec(text)?.[1], lag: text.includes('mw_consumer_lag{group="down"'), node: text.includes('process_cpu_seconds_total ') };
+    return {
+      ms: performance.now() - started,
+      up: /^mw_metrics_collector_up\{collector="consumer_lag"\} (\d)/m.exec(text)?.[1],
+      lag: text.includes('mw_consumer_lag{group="down"'),
+      node: text.includes('process_cpu_seconds_total '),
+    };
   };
   expect(await up()).toMatchObject({ up: '1', lag: true, node: true });
 

@@ -25,7 +25,11 @@ export function observeConsumerLag(metrics: ServiceMetrics, subscription: { lag(
         }
       },
     });
-  gauge('mw_consumer_lag', 'Entries (Redis Streams: each of up to 100 events) or events (Kafka) not yet delivered to the consumer group', (lag) => lag.lag);
+  gauge(
+    'mw_consumer_lag',
+    'Entries (Redis Streams: each of up to 100 events) or events (Kafka) not yet delivered to the consumer group',
+    (lag) => lag.lag,
+  );
   gauge('mw_consumer_pending', 'Delivered to the group and not yet acknowledged (Redis Streams only)', (lag) => lag.pending);
   gauge('mw_consumer_dead_lettered', "Events in the stream's dead-letter stream or topic", (lag) => lag.deadLettered);
 }

@@ -148,7 +148,10 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
   // The shared client's commandTimeout would cut every blocking read short; keep a looser one so
   // that a read on a silently dead connection still fails eventually.
   const blockingConnection = (role: string) => {
-    const connection = redis.duplicate({ commandTimeout: blockMs + 10_000, connectionName: `${options.clientId}:${role}`.replace(/\s/g, '_') });
+    const connection = redis.duplicate({
+      commandTimeout: blockMs + 10_000,
+      connectionName: `${options.clientId}:${role}`.replace(/\s/g, '_'),
+    });
     // The failing commands are logged by their loops; this only keeps ioredis from printing each reconnect error.
     connection.on('error', (error: Error) => log.debug({ err: error, role }, 'event bus connection error'));
     return connection;
@@ -182,8 +185,13 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
   async function lagOf(group: string, domains: string[]): Promise<ConsumerLag[]> {
     return Promise.all(
       domains.map(async (domain) => {
-        const [groups, deadLettered] = await Promise.all([redis.xinfo('GROUPS', keyPrefix + topicOf(domain)) as Promise<unknown[][]>, redis.xlen(deadLetterOf(domain))]);
-        const fields = groups.map((entry) => new Map(Array.from({ length: entry.length / 2 }, (_, i) => [String(entry[2 * i]), entry[2 * i + 1]]))).find((entry) => entry.get('name') === group);
+        const [groups, deadLettered] = await Promise.all([
+          redis.xinfo('GROUPS', keyPrefix + topicOf(domain)) as Promise<unknown[][]>,
+          redis.xlen(deadLetterOf(domain)),
+        ]);
+        const fields = groups
+          .map((entry) => new Map(Array.from({ length: entry.length / 2 }, (_, i) => [String(entry[2 * i]), entry[2 * i + 1]])))
+          .find((entry) => entry.get('name') === group);
         const number = (value: unknown) => (typeof value === 'number' ? value : null);
         return { domain, group, lag: number(fields?.get('lag')), pending: number(fields?.get('pending')), deadLettered };
       }),
@@ -238,11 +246,36 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
       if (rejected.length === 0) return ack(done);
       const transaction = redis.multi();
       for (const { domain, id, raw, reason, deliveries } of rejected) {
-        transaction.xadd(deadLetterOf(domain), 'MAXLEN', '~', maxLength, '*', envelopeField, raw, 'reason', reason, 'stream', topicOf(domain), 'entryId', id, 'group', group, 'consumer', consumer, 'deliveries', String(deliveries), 'deadLetteredAt', new Date().toISOString());
+        transaction.xadd(
+          deadLetterOf(domain),
+          'MAXLEN',
+          '~',
+          maxLength,
+          '*',
+          envelopeField,
+          raw,
+          'reason',
+          reason,
+          'stream',
+          topicOf(domain),
+          'entryId',
+          id,
+          'group',
+          group,
+          'consumer',
+          consumer,
+          'deliveries',
+          String(deliveries),
+          'deadLetteredAt',
+          new Date().toISOString(),
+        );
       }
       for (const { domain, id } of done) transaction.xack(topicOf(domain), group, id);
       await execAll(transaction);
-      consumerLog.warn({ events: rejected.map(({ domain, id, reason, deliveries }) => ({ domain, id, reason, deliveries })) }, 'events moved to the dead-letter stream');
+      consumerLog.warn(
+        { events: rejected.map(({ domain, id, reason, deliveries }) => ({ domain, id, reason, deliveries })) },
+        'events moved to the dead-letter stream',
+      );
     };
 
     async function handleFresh(reply: NonNullable<StreamsReply>) {
@@ -275,10 +308,16 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
         try {
           await handler(eventsOf(chunk));
         } catch (error) {
-          consumerLog.warn({ err: error, events: eventsOf(chunk).length }, `handler failed; the batch stays pending and is redelivered after ${claimIdleMs} ms`);
+          consumerLog.warn(
+            { err: error, events: eventsOf(chunk).length },
+            `handler failed; the batch stays pending and is redelivered after ${claimIdleMs} ms`,
+          );
           continue;
         }
-        await deadLetter(chunk.flatMap((delivery) => delivery.poison), chunk);
+        await deadLetter(
+          chunk.flatMap((delivery) => delivery.poison),
+          chunk,
+        );
       }
     }
 
@@ -318,7 +357,14 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
         if (deliveries > maxDeliveries) {
           // Its consumers kept dying before they could ack or fail it: it may be what kills them.
           rejected.push(...poison);
-          for (const event of decoded.events) rejected.push({ domain, id, raw: JSON.stringify(event), reason: `not acknowledged after ${deliveries - 1} deliveries`, deliveries: deliveries - 1 });
+          for (const event of decoded.events)
+            rejected.push({
+              domain,
+              id,
+              raw: JSON.stringify(event),
+              reason: `not acknowledged after ${deliveries - 1} deliveries`,
+              deliveries: deliveries - 1,
+            });
           done.push({ domain, id });
         } else if (decoded.events.length) accepted.push({ domain, id, events: decoded.events, poison, deliveries });
         else {
@@ -332,10 +378,16 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
       if (eventsOf(accepted).length > 1) {
         try {
           await handler(eventsOf(accepted));
-          await deadLetter(accepted.flatMap((delivery) => delivery.poison), accepted);
+          await deadLetter(
+            accepted.flatMap((delivery) => delivery.poison),
+            accepted,
+          );
           return;
         } catch (error) {
-          consumerLog.warn({ err: error, events: eventsOf(accepted).length }, 'handler failed on redelivered events; retrying them one at a time');
+          consumerLog.warn(
+            { err: error, events: eventsOf(accepted).length },
+            'handler failed on redelivered events; retrying them one at a time',
+          );
         }
       }
       // One at a time, so that a single failing event is dead-lettered and the others get through.
@@ -353,18 +405,36 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
               // same failure, so they are left for the next try too; one count per delivery.
               const count = (passingFailures.get(delivery.id) ?? 0) + 1;
               if (count >= deliveryLimit(error, maxDeliveries)) {
-                failed.push({ domain, id: delivery.id, raw: JSON.stringify(event), reason: `handler failed ${count} times, each for a passing reason: ${reasonOf(error)}`, deliveries: delivery.deliveries });
+                failed.push({
+                  domain,
+                  id: delivery.id,
+                  raw: JSON.stringify(event),
+                  reason: `handler failed ${count} times, each for a passing reason: ${reasonOf(error)}`,
+                  deliveries: delivery.deliveries,
+                });
                 continue;
               }
-              consumerLog.warn({ err: error, id: delivery.id, event: event.id, failures: count }, 'handler failed for a passing reason (a dependency down?); the entry stays pending');
+              consumerLog.warn(
+                { err: error, id: delivery.id, event: event.id, failures: count },
+                'handler failed for a passing reason (a dependency down?); the entry stays pending',
+              );
               rememberPassing(delivery.id, count);
               keepPending = passing = true;
               break;
             }
             if (delivery.deliveries >= maxDeliveries) {
-              failed.push({ domain, id: delivery.id, raw: JSON.stringify(event), reason: `handler failed ${delivery.deliveries} times: ${reasonOf(error)}`, deliveries: delivery.deliveries });
+              failed.push({
+                domain,
+                id: delivery.id,
+                raw: JSON.stringify(event),
+                reason: `handler failed ${delivery.deliveries} times: ${reasonOf(error)}`,
+                deliveries: delivery.deliveries,
+              });
             } else {
-              consumerLog.warn({ err: error, id: delivery.id, event: event.id, deliveries: delivery.deliveries }, 'handler failed on a redelivered event; it stays pending');
+              consumerLog.warn(
+                { err: error, id: delivery.id, event: event.id, deliveries: delivery.deliveries },
+                'handler failed on a redelivered event; it stays pending',
+              );
               keepPending = true;
             }
           }
@@ -391,9 +461,21 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
         const stream = topicOf(domain);
         let cursor = '0-0';
         do {
-          const [next, entries, deletedIds = []] = (await redis.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', entriesPerRead)) as AutoClaimReply;
+          const [next, entries, deletedIds = []] = (await redis.xautoclaim(
+            stream,
+            group,
+            consumer,
+            claimIdleMs,
+            cursor,
+            'COUNT',
+            entriesPerRead,
+          )) as AutoClaimReply;
           cursor = next;
-          if (deletedIds.length) consumerLog.warn({ domain, ids: deletedIds }, 'pending events were trimmed from the stream (maxLength) before they were processed');
+          if (deletedIds.length)
+            consumerLog.warn(
+              { domain, ids: deletedIds },
+              'pending events were trimmed from the stream (maxLength) before they were processed',
+            );
           if (entries.length) await handleReclaimed(domain, entries);
         } while (cursor !== '0-0' && !stopping);
       }
@@ -410,7 +492,18 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
             nextClaimAt = Date.now() + claimEveryMs;
           }
           if (stopping) break;
-          const reply = (await reader.xreadgroup('GROUP', group, consumer, 'COUNT', entriesPerRead, 'BLOCK', blockMs, 'STREAMS', ...streams, ...streams.map(() => '>'))) as StreamsReply;
+          const reply = (await reader.xreadgroup(
+            'GROUP',
+            group,
+            consumer,
+            'COUNT',
+            entriesPerRead,
+            'BLOCK',
+            blockMs,
+            'STREAMS',
+            ...streams,
+            ...streams.map(() => '>'),
+          )) as StreamsReply;
           // Entries read here are already pending on this consumer: handle them even when stopping.
           if (reply) await handleFresh(reply);
           failures = 0;

@@ -15,7 +15,8 @@ export function tracedHandler(options: ConsumeOptions, transport: 'redis' | 'kaf
   const { handler, group } = options;
   return async (events: EventEnvelope[]) => {
     const parents = new Map<string, EventEnvelope['metadata']>();
-    for (const event of events) if (event.metadata.traceparent && !parents.has(event.metadata.traceparent)) parents.set(event.metadata.traceparent, event.metadata);
+    for (const event of events)
+      if (event.metadata.traceparent && !parents.has(event.metadata.traceparent)) parents.set(event.metadata.traceparent, event.metadata);
     const types = [...new Set(events.map((event) => event.type))];
     const name = `process ${types.join(' ')}`;
     const attributes = {
@@ -28,7 +29,9 @@ export function tracedHandler(options: ConsumeOptions, transport: 'redis' | 'kaf
     const [first, ...others] = parents.values();
     const main = tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes }, contextFromCarrier(first));
     const links: Link[] = [{ context: main.spanContext() }];
-    const joined = others.slice(0, 127).map((carrier) => tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes, links }, contextFromCarrier(carrier)));
+    const joined = others
+      .slice(0, 127)
+      .map((carrier) => tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes, links }, contextFromCarrier(carrier)));
     try {
       return await context.with(trace.setSpan(context.active(), main), () => handler(events));
     } catch (error) {

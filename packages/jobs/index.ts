@@ -1,4 +1,16 @@
-export { createJobsConnection, createProducers, createSandboxedWorker, createWorker, isFinalAttempt, parseJob, type AddOptions, type Processors, type ProducerOptions, type Producers, type WorkerOptions } from './producers.ts';
+export {
+  createJobsConnection,
+  createProducers,
+  createSandboxedWorker,
+  createWorker,
+  isFinalAttempt,
+  parseJob,
+  type AddOptions,
+  type Processors,
+  type ProducerOptions,
+  type Producers,
+  type WorkerOptions,
+} from './producers.ts';
 export { jobsTelemetry, withJobSpan } from './telemetry.ts';
 export {
   defaultJobOptions,
@@ -19,5 +31,11 @@ export {
 export { observeQueues, queueStates } from './metrics.ts';
 export { registerSchedules, schedules } from './schedules.ts';
 export { checkWebhookDestination, DestinationRefusedError, isPrivateAddress } from './webhook-address.ts';
-export { signWebhook, verifyWebhookSignature, webhookHeaders, webhookToleranceSeconds, type WebhookVerification } from './webhook-signature.ts';
+export {
+  signWebhook,
+  verifyWebhookSignature,
+  webhookHeaders,
+  webhookToleranceSeconds,
+  type WebhookVerification,
+} from './webhook-signature.ts';
 export { webhookEventTypes, type WebhookEventType } from './webhook-events.ts';

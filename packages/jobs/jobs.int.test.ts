@@ -4,7 +4,15 @@ import { fileURLToPath } from 'node:url';
 import type { Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createJobsConnection, createProducers, createWorker, registerSchedules, schedules, type Processors, type Producers } from './index.ts';
+import {
+  createJobsConnection,
+  createProducers,
+  createWorker,
+  registerSchedules,
+  schedules,
+  type Processors,
+  type Producers,
+} from './index.ts';
 
 const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const unused = async () => {
@@ -38,7 +46,11 @@ function harness() {
       producerSets.push(producers);
       return producers;
     },
-    worker<Q extends Parameters<typeof createWorker>[0]>(queue: Q, processors: Processors<Q>, options: { lockDuration?: number; stalledInterval?: number } = {}) {
+    worker<Q extends Parameters<typeof createWorker>[0]>(
+      queue: Q,
+      processors: Processors<Q>,
+      options: { lockDuration?: number; stalledInterval?: number } = {},
+    ) {
       const worker = createWorker(queue, processors, { connection: connection('worker'), prefix, ...options });
       workers.push(worker);
       return worker;
@@ -57,10 +69,14 @@ function harness() {
 
 /** A worker process of its own from fixtures/, with what it prints. */
 function workerProcess(fixture: string, prefix: string) {
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url))], {
-    env: { ...process.env, REDIS_URL: redisUrl, JOBS_TEST_PREFIX: prefix },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=development', '--import', 'tsx', fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url))],
+    {
+      env: { ...process.env, REDIS_URL: redisUrl, JOBS_TEST_PREFIX: prefix },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   return { child, output: () => output };

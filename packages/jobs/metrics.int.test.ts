@@ -30,11 +30,17 @@ const connection = (role: 'worker' | 'producer') => {
 /** A histogram's series named `series` (its _count, _sum) with these labels, summed. */
 const histogram = async (metrics: ReturnType<typeof createServiceMetrics>, series: string, labels: Record<string, string>) =>
   ((await metrics.registry.getSingleMetric('mw_job_duration_seconds')?.get())?.values ?? [])
-    .filter((v) => (v as { metricName?: string }).metricName === series && Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))
+    .filter(
+      (v) =>
+        (v as { metricName?: string }).metricName === series &&
+        Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l),
+    )
     .reduce((sum, v) => sum + v.value, 0);
 const value = async (metrics: ReturnType<typeof createServiceMetrics>, name: string, labels: Record<string, string>) => {
   const metric = (await metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
-  return metric.filter((v) => Object.entries(labels).every(([k, l]) => String((v.labels as Record<string, unknown>)[k]) === l)).reduce((sum, v) => sum + v.value, 0);
+  return metric
+    .filter((v) => Object.entries(labels).every(([k, l]) => String((v.labels as Record<string, unknown>)[k]) === l))
+    .reduce((sum, v) => sum + v.value, 0);
 };
 
 it('reports queue depths per state from Redis, and each run of a job: its duration, a retried failure, a final one', async () => {
@@ -64,7 +70,8 @@ it('reports queue depths per state from Redis, and each run of a job: its durati
   observeQueues(metrics, producers.queues, [worker]);
 
   await metrics.registry.metrics();
-  for (const state of queueStates) expect(await value(metrics, 'mw_queue_jobs', { queue: 'analytics', state }), state).toBe(state === 'delayed' ? 2 : 0);
+  for (const state of queueStates)
+    expect(await value(metrics, 'mw_queue_jobs', { queue: 'analytics', state }), state).toBe(state === 'delayed' ? 2 : 0);
   expect(await value(metrics, 'mw_queue_paused', { queue: 'analytics' })).toBe(0);
   expect(await value(metrics, 'mw_metrics_collector_up', { collector: 'queues' })).toBe(1);
 
@@ -72,13 +79,22 @@ it('reports queue depths per state from Redis, and each run of a job: its durati
   await producers.add('analytics', 'daily-aggregation', {});
   // A payload that does not validate fails for good at once (UnrecoverableError).
   await producers.queues.analytics.add('audit-cleanup', { retentionDays: 'many' });
-  await vi.waitFor(async () => {
-    expect(await histogram(metrics, 'mw_job_duration_seconds_count', { queue: 'analytics', name: 'daily-aggregation', status: 'completed' })).toBe(1);
-    expect(await histogram(metrics, 'mw_job_duration_seconds_count', { queue: 'analytics', name: 'daily-aggregation', status: 'failed' })).toBe(1);
-    expect(await value(metrics, 'mw_job_failures_total', { queue: 'analytics', name: 'daily-aggregation', final: 'false' })).toBe(1);
-    expect(await value(metrics, 'mw_job_failures_total', { queue: 'analytics', name: 'audit-cleanup', final: 'true' })).toBe(1);
-  }, { timeout: 10_000, interval: 100 });
-  expect(await histogram(metrics, 'mw_job_duration_seconds_sum', { name: 'daily-aggregation', status: 'completed' })).toBeGreaterThanOrEqual(0.025);
+  await vi.waitFor(
+    async () => {
+      expect(
+        await histogram(metrics, 'mw_job_duration_seconds_count', { queue: 'analytics', name: 'daily-aggregation', status: 'completed' }),
+      ).toBe(1);
+      expect(
+        await histogram(metrics, 'mw_job_duration_seconds_count', { queue: 'analytics', name: 'daily-aggregation', status: 'failed' }),
+      ).toBe(1);
+      expect(await value(metrics, 'mw_job_failures_total', { queue: 'analytics', name: 'daily-aggregation', final: 'false' })).toBe(1);
+      expect(await value(metrics, 'mw_job_failures_total', { queue: 'analytics', name: 'audit-cleanup', final: 'true' })).toBe(1);
+    },
+    { timeout: 10_000, interval: 100 },
+  );
+  expect(
+    await histogram(metrics, 'mw_job_duration_seconds_sum', { name: 'daily-aggregation', status: 'completed' }),
+  ).toBeGreaterThanOrEqual(0.025);
 
   // The next scrape (a second later) reads the queue again: the failed job is kept.
   await new Promise((resolve) => setTimeout(resolve, 1_100));

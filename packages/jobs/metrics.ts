@@ -13,16 +13,28 @@ export const queueStates = ['waiting', 'prioritized', 'active', 'delayed', 'wait
  * this process' workers run, from the workers' events (sandboxed workers emit them too).
  */
 export function observeQueues(metrics: ServiceMetrics, queues: Record<QueueName, Queue>, workers: Worker[], timeoutMs = 2_000) {
-  const read = metrics.atScrape('queues', () => Promise.all(Object.entries(queues).map(async ([name, queue]) => ({ name, counts: await queue.getJobCounts(...queueStates), paused: await queue.isPaused() }))), timeoutMs);
+  const read = metrics.atScrape(
+    'queues',
+    () =>
+      Promise.all(
+        Object.entries(queues).map(async ([name, queue]) => ({
+          name,
+          counts: await queue.getJobCounts(...queueStates),
+          paused: await queue.isPaused(),
+        })),
+      ),
+    timeoutMs,
+  );
   new Gauge({
     name: 'mw_queue_jobs',
-    help: "Jobs in each BullMQ queue by state (every worker process reports the same queues: aggregate with max)",
+    help: 'Jobs in each BullMQ queue by state (every worker process reports the same queues: aggregate with max)',
     labelNames: ['queue', 'state'],
     registers: [metrics.registry],
     async collect() {
       const counts = await read();
       this.reset();
-      for (const { name, counts: byState } of counts ?? []) for (const state of queueStates) this.set({ queue: name, state }, byState[state] ?? 0);
+      for (const { name, counts: byState } of counts ?? [])
+        for (const state of queueStates) this.set({ queue: name, state }, byState[state] ?? 0);
     },
   });
   new Gauge({
@@ -46,7 +58,7 @@ export function observeQueues(metrics: ServiceMetrics, queues: Record<QueueName,
   });
   const failures = new Counter({
     name: 'mw_job_failures_total',
-    help: "Failed runs of jobs by this process' workers; final=\"true\" when the job failed for good (no attempts left, or unrecoverable)",
+    help: 'Failed runs of jobs by this process\' workers; final="true" when the job failed for good (no attempts left, or unrecoverable)',
     labelNames: ['queue', 'name', 'final'],
     registers: [metrics.registry],
   });
@@ -55,7 +67,9 @@ export function observeQueues(metrics: ServiceMetrics, queues: Record<QueueName,
   const jobLabel = (queue: string, job: Job) => (job.name in ((jobSchemas as Record<string, object>)[queue] ?? {}) ? job.name : 'other');
   const seconds = (job: Job) => ((job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now())) / 1000;
   for (const worker of workers) {
-    worker.on('completed', (job) => duration.observe({ queue: worker.name, name: jobLabel(worker.name, job), status: 'completed' }, seconds(job)));
+    worker.on('completed', (job) =>
+      duration.observe({ queue: worker.name, name: jobLabel(worker.name, job), status: 'completed' }, seconds(job)),
+    );
     worker.on('failed', (job) => {
       // A stalled job failed by the stalled-jobs check comes without its Job.
       if (!job) return failures.inc({ queue: worker.name, name: 'other', final: 'true' });

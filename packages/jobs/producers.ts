@@ -4,7 +4,18 @@ import { Redis } from 'ioredis';
 import { siblingModule } from '@mindweave/service-kit';
 import { serviceNameOf } from '@mindweave/telemetry';
 import { jobsTelemetry } from './telemetry.ts';
-import { defaultJobOptions, jobSchemas, priorities, queueNames, queueSettings, schemaOf, type JobData, type JobName, type Priority, type QueueName } from './queues.ts';
+import {
+  defaultJobOptions,
+  jobSchemas,
+  priorities,
+  queueNames,
+  queueSettings,
+  schemaOf,
+  type JobData,
+  type JobName,
+  type Priority,
+  type QueueName,
+} from './queues.ts';
 
 /**
  * A Redis connection of BullMQ's own: no key prefix (BullMQ has its `prefix` option) and, for
@@ -42,7 +53,10 @@ export interface ProducerOptions {
 async function within<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the job queue timed out after ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the job queue timed out after ${ms} ms`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -59,7 +73,15 @@ function optionsOf(options: AddOptions = {}) {
 /** Typed, validated producers for every queue; one Redis connection for all of them. */
 export function createProducers(connection: Redis, options: ProducerOptions) {
   const queues = Object.fromEntries(
-    queueNames.map((name) => [name, new Queue(name, { connection, prefix: options.prefix, defaultJobOptions: defaultJobOptions(name, options.backoffMs), telemetry: jobsTelemetry() })]),
+    queueNames.map((name) => [
+      name,
+      new Queue(name, {
+        connection,
+        prefix: options.prefix,
+        defaultJobOptions: defaultJobOptions(name, options.backoffMs),
+        telemetry: jobsTelemetry(),
+      }),
+    ]),
   ) as Record<QueueName, Queue>;
   for (const queue of Object.values(queues)) queue.on('error', () => undefined);
   const addTimeoutMs = options.addTimeoutMs ?? 10_000;
@@ -77,9 +99,17 @@ export function createProducers(connection: Redis, options: ProducerOptions) {
       return within(addTimeoutMs, queues[queue].add(name, validate(queue, name, data), optionsOf(addOptions)));
     },
     /** Adds every job or none (one MULTI); each is validated first. */
-    async addBulk<Q extends QueueName, N extends JobName<Q>>(queue: Q, jobs: { name: N; data: JobData<Q, N>; options?: AddOptions }[]): Promise<Job[]> {
+    async addBulk<Q extends QueueName, N extends JobName<Q>>(
+      queue: Q,
+      jobs: { name: N; data: JobData<Q, N>; options?: AddOptions }[],
+    ): Promise<Job[]> {
       if (jobs.length === 0) return [];
-      return within(addTimeoutMs, queues[queue].addBulk(jobs.map((job) => ({ name: job.name, data: validate(queue, job.name, job.data), opts: optionsOf(job.options) }))));
+      return within(
+        addTimeoutMs,
+        queues[queue].addBulk(
+          jobs.map((job) => ({ name: job.name, data: validate(queue, job.name, job.data), opts: optionsOf(job.options) })),
+        ),
+      );
     },
     async close() {
       await Promise.all(Object.values(queues).map((queue) => queue.close()));
@@ -115,7 +145,9 @@ export function createWorker<Q extends QueueName>(queue: Q, processors: Processo
     queue,
     async (job: Job) => {
       const handler = handlers[job.name];
-      const schema = (jobSchemas[queue] as Record<string, { safeParse(value: unknown): { success: boolean; data?: unknown; error?: Error } }>)[job.name];
+      const schema = (
+        jobSchemas[queue] as Record<string, { safeParse(value: unknown): { success: boolean; data?: unknown; error?: Error } }>
+      )[job.name];
       if (!handler || !schema) throw new UnrecoverableError(`no handler for ${queue}/${job.name}`);
       const parsed = schema.safeParse(job.data);
       if (!parsed.success) throw new UnrecoverableError(`invalid ${queue}/${job.name} payload: ${parsed.error?.message}`);
@@ -156,14 +188,21 @@ export function createSandboxedWorker(queue: QueueName, processorFile: string, o
     ...(options.stalledInterval ? { stalledInterval: options.stalledInterval } : {}),
     ...(options.name ? { name: options.name } : {}),
     // With tracing, the children (which run the same preload) report as `<service>-<queue>` (workers-reports).
-    workerForkOptions: { execArgv: [...process.execArgv, '--import', exitWithParent, ...(options.execArgv ?? [])], ...(jobsTelemetry() ? { env: { ...process.env, OTEL_SERVICE_NAME: `${serviceNameOf(process.argv[1])}-${queue}` } } : {}) },
+    workerForkOptions: {
+      execArgv: [...process.execArgv, '--import', exitWithParent, ...(options.execArgv ?? [])],
+      ...(jobsTelemetry() ? { env: { ...process.env, OTEL_SERVICE_NAME: `${serviceNameOf(process.argv[1])}-${queue}` } } : {}),
+    },
     autorun: options.autorun ?? true,
     telemetry: jobsTelemetry(),
   });
 }
 
 /** A sandboxed job's payload, validated (UnrecoverableError when it does not fit its schema). */
-export function parseJob<Q extends QueueName, N extends JobName<Q>>(queue: Q, name: N, job: { name: string; data: unknown }): JobData<Q, N> {
+export function parseJob<Q extends QueueName, N extends JobName<Q>>(
+  queue: Q,
+  name: N,
+  job: { name: string; data: unknown },
+): JobData<Q, N> {
   const schema = schemaOf(queue, job.name);
   if (job.name !== name || !schema) throw new UnrecoverableError(`no handler for ${queue}/${job.name}`);
   const parsed = schema.safeParse(job.data);
@@ -172,4 +211,5 @@ export function parseJob<Q extends QueueName, N extends JobName<Q>>(queue: Q, na
 }
 
 /** The last attempt of a job: failing now fails it for good. */
-export const isFinalAttempt = (job: { attemptsMade: number; opts: { attempts?: number } }) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+export const isFinalAttempt = (job: { attemptsMade: number; opts: { attempts?: number } }) =>
+  job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

@@ -12,7 +12,13 @@ describe('queue configuration', () => {
     });
     expect(keepCompleted).toEqual({ age: 86_400, count: 1_000 });
     expect(keepFailed).toEqual({ age: 7 * 86_400 });
-    expect(defaultJobOptions('webhooks')).toEqual({ attempts: 5, backoff: { type: 'exponential', delay: 10_000 }, priority: priorities.high, removeOnComplete: keepCompleted, removeOnFail: keepFailed });
+    expect(defaultJobOptions('webhooks')).toEqual({
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 10_000 },
+      priority: priorities.high,
+      removeOnComplete: keepCompleted,
+      removeOnFail: keepFailed,
+    });
     expect(defaultJobOptions('email', 200).backoff).toEqual({ type: 'exponential', delay: 200 });
     expect(priorities.top).toBeLessThan(priorities.high);
     expect(priorities.high).toBeLessThan(priorities.medium);
@@ -32,10 +38,18 @@ describe('queue configuration', () => {
   });
 
   it('validates payloads per job name', () => {
-    expect(jobSchemas.email.welcome.safeParse({ to: 'a@example.com', name: 'A', verificationUrl: 'https://app/verify?t=1' }).success).toBe(true);
+    expect(jobSchemas.email.welcome.safeParse({ to: 'a@example.com', name: 'A', verificationUrl: 'https://app/verify?t=1' }).success).toBe(
+      true,
+    );
     expect(jobSchemas.email.welcome.safeParse({ to: 'not an email', name: 'A', verificationUrl: 'https://app' }).success).toBe(false);
-    expect(jobSchemas.email['quota-alert'].safeParse({ organizationId: 'o', month: '2026-13', threshold: 80, tokens: 1, quota: 2, plan: 'FREE' }).success).toBe(false);
-    expect(jobSchemas.email['quota-alert'].safeParse({ organizationId: 'o', month: '2026-02', threshold: 90, tokens: 1, quota: 2, plan: 'FREE' }).success).toBe(false);
+    expect(
+      jobSchemas.email['quota-alert'].safeParse({ organizationId: 'o', month: '2026-13', threshold: 80, tokens: 1, quota: 2, plan: 'FREE' })
+        .success,
+    ).toBe(false);
+    expect(
+      jobSchemas.email['quota-alert'].safeParse({ organizationId: 'o', month: '2026-02', threshold: 90, tokens: 1, quota: 2, plan: 'FREE' })
+        .success,
+    ).toBe(false);
     expect(jobSchemas.reports.export.safeParse({ exportId: 'x' }).success).toBe(false);
     expect(jobSchemas.analytics['monthly-billing'].safeParse({}).success).toBe(true);
   });

@@ -56,11 +56,25 @@ export const jobSchemas = {
     }),
     /** To whoever requested the export. */
     'export-ready': z.object({ organizationId: id, exportId: id, requestedBy: id, status: z.string() }),
-    'policy-violation': z.object({ organizationId: id, policyId: id, policyName: z.string(), model: z.string().optional(), reason: z.string() }),
+    'policy-violation': z.object({
+      organizationId: id,
+      policyId: id,
+      policyName: z.string(),
+      model: z.string().optional(),
+      reason: z.string(),
+    }),
     /** To the organization's owners. */
     'webhook-disabled': z.object({ organizationId: id, endpointId: id, url: z.string(), failures: z.number().int().min(1) }),
     /** To the invited address: a link with the invitation's single-use token. */
-    invitation: z.object({ to: recipient, organizationId: id, organizationName: z.string(), role: z.string(), invitedBy: id, token: z.string().min(1).max(200), expiresAt: z.iso.datetime() }),
+    invitation: z.object({
+      to: recipient,
+      organizationId: id,
+      organizationName: z.string(),
+      role: z.string(),
+      invitedBy: id,
+      token: z.string().min(1).max(200),
+      expiresAt: z.iso.datetime(),
+    }),
   },
   reports: {
     export: z.object({ exportId: z.uuid() }),

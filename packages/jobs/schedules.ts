@@ -18,7 +18,10 @@ export const schedules = [
  * Creates or updates each job scheduler (upsert: registering twice leaves one), and removes
  * schedulers of the analytics queue that are no longer configured.
  */
-export async function registerSchedules(producers: Producers, configured: readonly Schedule<JobName<'analytics'>>[] = schedules): Promise<string[]> {
+export async function registerSchedules(
+  producers: Producers,
+  configured: readonly Schedule<JobName<'analytics'>>[] = schedules,
+): Promise<string[]> {
   const queue = producers.queues.analytics;
   for (const schedule of configured) {
     await queue.upsertJobScheduler(schedule.id, { pattern: schedule.pattern, tz: 'UTC' }, { name: schedule.name, data: schedule.data });

@@ -18,7 +18,8 @@ export function jobsTelemetry(): BullMQOtel | undefined {
   telemetry = new BullMQOtel({ tracerName: '@mindweave/jobs' });
   const tracer = telemetry.tracer;
   const startSpan = tracer.startSpan.bind(tracer);
-  tracer.startSpan = (name, options, context) => (housekeeping.test(name) ? new BullMQOTelSpan(trace.wrapSpanContext(INVALID_SPAN_CONTEXT)) : startSpan(name, options, context));
+  tracer.startSpan = (name, options, context) =>
+    housekeeping.test(name) ? new BullMQOTelSpan(trace.wrapSpanContext(INVALID_SPAN_CONTEXT)) : startSpan(name, options, context);
   return telemetry;
 }
 
@@ -26,12 +27,22 @@ export function jobsTelemetry(): BullMQOtel | undefined {
  * Runs a sandboxed job (in BullMQ's child process, which has no worker span of its own) under a span
  * of the trace its producer recorded in the job's options.
  */
-export async function withJobSpan<T>(job: { name: string; queueName: string; id?: string; opts: { telemetry?: { metadata?: string } } }, run: () => Promise<T>): Promise<T> {
+export async function withJobSpan<T>(
+  job: { name: string; queueName: string; id?: string; opts: { telemetry?: { metadata?: string } } },
+  run: () => Promise<T>,
+): Promise<T> {
   const metadata = job.opts.telemetry?.metadata;
   const otel = jobsTelemetry();
   if (!otel) return run();
   const parent = metadata ? otel.contextManager.fromMetadata(ROOT_CONTEXT, metadata) : ROOT_CONTEXT;
-  const span = trace.getTracer('@mindweave/jobs').startSpan(`run ${job.queueName}.${job.name}`, { kind: SpanKind.CONSUMER, attributes: { 'bullmq.queue.name': job.queueName, 'bullmq.job.name': job.name, ...(job.id ? { 'bullmq.job.id': job.id } : {}) } }, parent);
+  const span = trace.getTracer('@mindweave/jobs').startSpan(
+    `run ${job.queueName}.${job.name}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: { 'bullmq.queue.name': job.queueName, 'bullmq.job.name': job.name, ...(job.id ? { 'bullmq.job.id': job.id } : {}) },
+    },
+    parent,
+  );
   try {
     return await context.with(trace.setSpan(parent, span), run);
   } catch (error) {

@@ -1,14 +1,49 @@
 import { describe, expect, it } from 'vitest';
 import { checkWebhookDestination, DestinationRefusedError, isPrivateAddress } from './webhook-address.ts';
 
-const resolvesTo = (...addresses: string[]) => async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+const resolvesTo =
+  (...addresses: string[]) =>
+  async () =>
+    addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
 
 describe('webhook destinations', () => {
   it('knows private, loopback and link-local addresses, IPv4 and IPv6', () => {
-    for (const address of ['127.0.0.1', '127.255.0.9', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '0.0.0.0', '100.64.0.1', '::1', '::', 'fc00::1', 'fd12:3456::1', 'fe80::1', 'fe80::1%eth0', '[::1]', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '224.0.0.1']) {
+    for (const address of [
+      '127.0.0.1',
+      '127.255.0.9',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '0.0.0.0',
+      '100.64.0.1',
+      '::1',
+      '::',
+      'fc00::1',
+      'fd12:3456::1',
+      'fe80::1',
+      'fe80::1%eth0',
+      '[::1]',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:10.0.0.1',
+      '224.0.0.1',
+    ]) {
       expect(isPrivateAddress(address), address).toBe(true);
     }
-    for (const address of ['8.8.8.8', '172.32.0.1', '172.15.255.255', '192.169.0.1', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '198.20.0.1', '100.128.0.1', '223.255.255.254']) {
+    for (const address of [
+      '8.8.8.8',
+      '172.32.0.1',
+      '172.15.255.255',
+      '192.169.0.1',
+      '1.1.1.1',
+      '2606:4700:4700::1111',
+      '::ffff:8.8.8.8',
+      '198.20.0.1',
+      '100.128.0.1',
+      '223.255.255.254',
+    ]) {
       expect(isPrivateAddress(address), address).toBe(false);
     }
   });
@@ -69,6 +104,8 @@ describe('webhook destinations', () => {
   it('allows private destinations when configured to (development, tests), but never other schemes', async () => {
     await expect(checkWebhookDestination('http://127.0.0.1:8080/hook', { allowPrivate: true })).resolves.toBeUndefined();
     await expect(checkWebhookDestination('ftp://example.com/x', { allowPrivate: true })).rejects.toBeInstanceOf(DestinationRefusedError);
-    await expect(checkWebhookDestination('http://user:pw@example.com/x', { allowPrivate: true })).rejects.toBeInstanceOf(DestinationRefusedError);
+    await expect(checkWebhookDestination('http://user:pw@example.com/x', { allowPrivate: true })).rejects.toBeInstanceOf(
+      DestinationRefusedError,
+    );
   });
 });

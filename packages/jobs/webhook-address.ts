@@ -39,12 +39,18 @@ type Lookup = (hostname: string, options: { all: true; verbatim: true }) => Prom
  */
 export async function checkWebhookDestination(url: string | URL, options: { allowPrivate: boolean; lookup?: Lookup }): Promise<void> {
   const parsed = typeof url === 'string' ? new URL(url) : url;
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new DestinationRefusedError(`${parsed.protocol} URLs are not allowed`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new DestinationRefusedError(`${parsed.protocol} URLs are not allowed`);
   if (parsed.username || parsed.password) throw new DestinationRefusedError('URLs with credentials are not allowed');
   if (options.allowPrivate) return;
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  const addresses = isIP(host) ? [host] : (await (options.lookup ?? (dnsLookup as Lookup))(host, { all: true, verbatim: true })).map((entry) => entry.address);
+  const addresses = isIP(host)
+    ? [host]
+    : (await (options.lookup ?? (dnsLookup as Lookup))(host, { all: true, verbatim: true })).map((entry) => entry.address);
   if (addresses.length === 0) throw new DestinationRefusedError(`${host} does not resolve`);
   const refused = addresses.filter(isPrivateAddress);
-  if (refused.length) throw new DestinationRefusedError(`${host} resolves to a private, loopback, link-local or otherwise non-public address (${refused.join(', ')})`);
+  if (refused.length)
+    throw new DestinationRefusedError(
+      `${host} resolves to a private, loopback, link-local or otherwise non-public address (${refused.join(', ')})`,
+    );
 }

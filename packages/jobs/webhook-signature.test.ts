@@ -22,13 +22,22 @@ describe('webhook signatures', () => {
     expect(verifyWebhookSignature({ secret, header: flipped, body }).ok).toBe(false);
     // Moving the timestamp breaks the signature too: it is signed with the body.
     const [, v1] = header.split(',');
-    expect(verifyWebhookSignature({ secret, header: `t=${Math.floor(Date.now() / 1000) - 1},${v1}`, body })).toEqual({ ok: false, reason: 'mismatch' });
+    expect(verifyWebhookSignature({ secret, header: `t=${Math.floor(Date.now() / 1000) - 1},${v1}`, body })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
   });
 
   it('rejects timestamps more than five minutes away (replays), and malformed headers', () => {
     const now = 1_700_000_000;
-    expect(verifyWebhookSignature({ secret, header: signWebhook(secret, body, now - 301), body, now })).toEqual({ ok: false, reason: 'expired' });
-    expect(verifyWebhookSignature({ secret, header: signWebhook(secret, body, now + 301), body, now })).toEqual({ ok: false, reason: 'expired' });
+    expect(verifyWebhookSignature({ secret, header: signWebhook(secret, body, now - 301), body, now })).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
+    expect(verifyWebhookSignature({ secret, header: signWebhook(secret, body, now + 301), body, now })).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
     expect(verifyWebhookSignature({ secret, header: signWebhook(secret, body, now - 299), body, now }).ok).toBe(true);
     for (const header of [undefined, '', 'v1=abc', 't=1700000000', 't=soon,v1=00', 'garbage']) {
       expect(verifyWebhookSignature({ secret, header, body, now }).ok).toBe(false);

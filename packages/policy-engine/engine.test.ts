@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicies, decide, parseRules, PolicyRulesError, type MonthToDate, type PolicyRecord, type PolicyType, type UsageAction } from './index.ts';
+import {
+  compilePolicies,
+  decide,
+  parseRules,
+  PolicyRulesError,
+  type MonthToDate,
+  type PolicyRecord,
+  type PolicyType,
+  type UsageAction,
+} from './index.ts';
 
 let count = 0;
 const policy = (type: PolicyType, rules: unknown, overrides: Partial<PolicyRecord> = {}): PolicyRecord => ({
@@ -11,7 +20,13 @@ const policy = (type: PolicyType, rules: unknown, overrides: Partial<PolicyRecor
   enforcing: true,
   ...overrides,
 });
-const action = (overrides: Partial<UsageAction> = {}): UsageAction => ({ model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50, costUsd: 0.01, ...overrides });
+const action = (overrides: Partial<UsageAction> = {}): UsageAction => ({
+  model: 'gpt-4o-mini',
+  inputTokens: 100,
+  outputTokens: 50,
+  costUsd: 0.01,
+  ...overrides,
+});
 const empty: MonthToDate = { tokens: 0, costUsd: 0 };
 
 type Case = {
@@ -38,22 +53,72 @@ const disabledDeny = policy('MODEL_DENYLIST', { models: ['gpt-4o-mini'] }, { nam
 
 const cases: Case[] = [
   { name: 'no policies: allowed', policies: [], allowed: true },
-  { name: 'denylist hit', policies: [deny], action: { model: 'gpt-4' }, allowed: false, violations: [['deny', true]], reason: /model "gpt-4" is denied/ },
+  {
+    name: 'denylist hit',
+    policies: [deny],
+    action: { model: 'gpt-4' },
+    allowed: false,
+    violations: [['deny', true]],
+    reason: /model "gpt-4" is denied/,
+  },
   { name: 'denylist miss', policies: [deny], action: { model: 'gpt-4o-mini' }, allowed: true },
   { name: 'denylist is exact: a longer name is not denied', policies: [deny], action: { model: 'gpt-4-turbo' }, allowed: true },
   { name: 'denylist is case-sensitive', policies: [deny], action: { model: 'GPT-4' }, allowed: true },
   { name: 'allowlist hit', policies: [allow], action: { model: 'claude-haiku' }, allowed: true },
-  { name: 'allowlist miss', policies: [allow], action: { model: 'gpt-4' }, allowed: false, violations: [['allow', true]], reason: /model "gpt-4" is not allowed/ },
-  { name: 'wildcard denies the prefix itself', policies: [wildcardDeny], action: { model: 'gpt-4o' }, allowed: false, violations: [['no 4o', true]] },
-  { name: 'wildcard denies longer names', policies: [wildcardDeny], action: { model: 'gpt-4o-mini' }, allowed: false, violations: [['no 4o', true]] },
+  {
+    name: 'allowlist miss',
+    policies: [allow],
+    action: { model: 'gpt-4' },
+    allowed: false,
+    violations: [['allow', true]],
+    reason: /model "gpt-4" is not allowed/,
+  },
+  {
+    name: 'wildcard denies the prefix itself',
+    policies: [wildcardDeny],
+    action: { model: 'gpt-4o' },
+    allowed: false,
+    violations: [['no 4o', true]],
+  },
+  {
+    name: 'wildcard denies longer names',
+    policies: [wildcardDeny],
+    action: { model: 'gpt-4o-mini' },
+    allowed: false,
+    violations: [['no 4o', true]],
+  },
   { name: 'wildcard misses other names', policies: [wildcardDeny], action: { model: 'gpt-4' }, allowed: true },
   { name: 'wildcard in an allowlist', policies: [wildcardAllow], action: { model: 'claude-sonnet-4' }, allowed: true },
   { name: 'exact name beside a wildcard in an allowlist', policies: [wildcardAllow], action: { model: 'llama-3' }, allowed: true },
-  { name: 'allowlist with wildcard misses', policies: [wildcardAllow], action: { model: 'llama-3.1' }, allowed: false, violations: [['claude only', true]] },
-  { name: "'*' alone matches every model", policies: [everything], action: { model: 'anything' }, allowed: false, violations: [['kill switch', true]] },
+  {
+    name: 'allowlist with wildcard misses',
+    policies: [wildcardAllow],
+    action: { model: 'llama-3.1' },
+    allowed: false,
+    violations: [['claude only', true]],
+  },
+  {
+    name: "'*' alone matches every model",
+    policies: [everything],
+    action: { model: 'anything' },
+    allowed: false,
+    violations: [['kill switch', true]],
+  },
   { name: 'spend below the limit', policies: [spend], action: { costUsd: 1 }, monthToDate: { tokens: 0, costUsd: 8.5 }, allowed: true },
-  { name: 'spend reaching the limit exactly is allowed', policies: [spend], action: { costUsd: 1.5 }, monthToDate: { tokens: 0, costUsd: 8.5 }, allowed: true },
-  { name: 'spend exactly at the limit despite float sums (0.1 + 0.2 = 0.3)', policies: [spendCents], action: { costUsd: 0.2 }, monthToDate: { tokens: 0, costUsd: 0.1 }, allowed: true },
+  {
+    name: 'spend reaching the limit exactly is allowed',
+    policies: [spend],
+    action: { costUsd: 1.5 },
+    monthToDate: { tokens: 0, costUsd: 8.5 },
+    allowed: true,
+  },
+  {
+    name: 'spend exactly at the limit despite float sums (0.1 + 0.2 = 0.3)',
+    policies: [spendCents],
+    action: { costUsd: 0.2 },
+    monthToDate: { tokens: 0, costUsd: 0.1 },
+    allowed: true,
+  },
   {
     name: 'spend crossing the limit',
     policies: [spend],
@@ -63,8 +128,21 @@ const cases: Case[] = [
     violations: [['spend', true]],
     reason: /spend this month would reach \$10\.000001, above the limit of \$10/,
   },
-  { name: 'spend already over: even a free action is refused', policies: [spend], action: { costUsd: 0 }, monthToDate: { tokens: 0, costUsd: 10.5 }, allowed: false, violations: [['spend', true]] },
-  { name: 'tokens reaching the limit exactly (input + output)', policies: [tokens], action: { inputTokens: 600, outputTokens: 300 }, monthToDate: { tokens: 100, costUsd: 0 }, allowed: true },
+  {
+    name: 'spend already over: even a free action is refused',
+    policies: [spend],
+    action: { costUsd: 0 },
+    monthToDate: { tokens: 0, costUsd: 10.5 },
+    allowed: false,
+    violations: [['spend', true]],
+  },
+  {
+    name: 'tokens reaching the limit exactly (input + output)',
+    policies: [tokens],
+    action: { inputTokens: 600, outputTokens: 300 },
+    monthToDate: { tokens: 100, costUsd: 0 },
+    allowed: true,
+  },
   {
     name: 'tokens crossing the limit by one',
     policies: [tokens],
@@ -75,14 +153,27 @@ const cases: Case[] = [
     reason: /tokens this month would reach 1001, above the limit of 1000/,
   },
   { name: 'audit-only violation is listed but allowed', policies: [auditDeny], allowed: true, violations: [['audit deny', false]] },
-  { name: 'enforcing beside audit-only: refused, both listed', policies: [auditDeny, wildcardDeny], allowed: false, violations: [['audit deny', false], ['no 4o', true]] },
+  {
+    name: 'enforcing beside audit-only: refused, both listed',
+    policies: [auditDeny, wildcardDeny],
+    allowed: false,
+    violations: [
+      ['audit deny', false],
+      ['no 4o', true],
+    ],
+  },
   { name: 'disabled policy is ignored', policies: [disabledDeny], allowed: true },
   {
     name: 'several violations at once, in policy order',
     policies: [deny, spend, allow, tokens, auditDeny],
     action: { model: 'gpt-4', inputTokens: 2_000, costUsd: 20 },
     allowed: false,
-    violations: [['deny', true], ['spend', true], ['allow', true], ['tokens', true]],
+    violations: [
+      ['deny', true],
+      ['spend', true],
+      ['allow', true],
+      ['tokens', true],
+    ],
   },
 ];
 
@@ -96,7 +187,9 @@ describe('decide', () => {
 
   it('names the policy, its id and type in each violation', () => {
     const { violations } = decide(compilePolicies([deny]), action({ model: 'claude-opus' }), empty);
-    expect(violations).toEqual([{ policyId: deny.id, policyName: 'deny', type: 'MODEL_DENYLIST', enforcing: true, reason: 'model "claude-opus" is denied' }]);
+    expect(violations).toEqual([
+      { policyId: deny.id, policyName: 'deny', type: 'MODEL_DENYLIST', enforcing: true, reason: 'model "claude-opus" is denied' },
+    ]);
   });
 
   it('decides the same with compiled policies reused', () => {
@@ -112,7 +205,9 @@ describe('compilePolicies', () => {
     const brokenDisabled = policy('TOKEN_LIMIT', 'nonsense', { enabled: false });
     const compiled = compilePolicies([deny, broken, disabledDeny, brokenDisabled, tokens]);
     expect(compiled.policies.map((p) => p.policyName)).toEqual(['deny', 'tokens']);
-    expect(compiled.invalid).toEqual([{ policyId: broken.id, policyName: 'broken', field: 'rules.maxUsdPerMonth', message: 'must be greater than 0' }]);
+    expect(compiled.invalid).toEqual([
+      { policyId: broken.id, policyName: 'broken', field: 'rules.maxUsdPerMonth', message: 'must be greater than 0' },
+    ]);
     // The invalid limit is not enforced.
     expect(decide(compiled, action({ costUsd: 100 }), empty).allowed).toBe(true);
   });

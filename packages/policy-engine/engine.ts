@@ -47,7 +47,12 @@ interface PolicyMeta {
 }
 
 export type CompiledPolicy =
-  | (PolicyMeta & { readonly kind: 'models'; readonly allow: boolean; readonly exact: ReadonlySet<string>; readonly prefixes: readonly string[] })
+  | (PolicyMeta & {
+      readonly kind: 'models';
+      readonly allow: boolean;
+      readonly exact: ReadonlySet<string>;
+      readonly prefixes: readonly string[];
+    })
   | (PolicyMeta & { readonly kind: 'spend'; readonly maxUsd: number })
   | (PolicyMeta & { readonly kind: 'tokens'; readonly maxTokens: number });
 
@@ -124,7 +129,9 @@ function violationOf(policy: CompiledPolicy, action: UsageAction, monthToDate: M
     }
     case 'spend': {
       const total = monthToDate.costUsd + action.costUsd;
-      return total - policy.maxUsd > usdTolerance ? `spend this month would reach ${usd(total)}, above the limit of ${usd(policy.maxUsd)}` : null;
+      return total - policy.maxUsd > usdTolerance
+        ? `spend this month would reach ${usd(total)}, above the limit of ${usd(policy.maxUsd)}`
+        : null;
     }
     case 'tokens': {
       const total = monthToDate.tokens + action.inputTokens + action.outputTokens;
@@ -140,7 +147,13 @@ export function decide(compiled: CompiledPolicies, action: UsageAction, monthToD
   for (const policy of compiled.policies) {
     const reason = violationOf(policy, action, monthToDate);
     if (reason === null) continue;
-    (violations ??= []).push({ policyId: policy.policyId, policyName: policy.policyName, type: policy.type, enforcing: policy.enforcing, reason });
+    (violations ??= []).push({
+      policyId: policy.policyId,
+      policyName: policy.policyName,
+      type: policy.type,
+      enforcing: policy.enforcing,
+      reason,
+    });
     if (policy.enforcing) allowed = false;
   }
   return { allowed, violations: violations ?? [] };

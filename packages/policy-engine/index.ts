@@ -1,4 +1,14 @@
-export { parseRules, PolicyRulesError, policyTypes, type ModelListRules, type ParsedRules, type PolicyType, type RulesOf, type SpendLimitRules, type TokenLimitRules } from './rules.ts';
+export {
+  parseRules,
+  PolicyRulesError,
+  policyTypes,
+  type ModelListRules,
+  type ParsedRules,
+  type PolicyType,
+  type RulesOf,
+  type SpendLimitRules,
+  type TokenLimitRules,
+} from './rules.ts';
 export {
   compilePolicies,
   decide,

@@ -18,7 +18,11 @@ export type SpendLimitRules = {
 export type TokenLimitRules = {
   maxTokensPerMonth: number;
 };
-export type RulesOf<T extends PolicyType> = T extends 'MODEL_ALLOWLIST' | 'MODEL_DENYLIST' ? ModelListRules : T extends 'SPEND_LIMIT' ? SpendLimitRules : TokenLimitRules;
+export type RulesOf<T extends PolicyType> = T extends 'MODEL_ALLOWLIST' | 'MODEL_DENYLIST'
+  ? ModelListRules
+  : T extends 'SPEND_LIMIT'
+    ? SpendLimitRules
+    : TokenLimitRules;
 export type ParsedRules = ModelListRules | SpendLimitRules | TokenLimitRules;
 
 /** Rules that do not fit their policy type; `field` is the path of the offending value, e.g. `rules.models.0`. */
@@ -68,7 +72,12 @@ const schemas: { [T in PolicyType]: z.ZodType<RulesOf<T>> } = {
     { error: objectError('SPEND_LIMIT', '"maxUsdPerMonth": number') },
   ),
   TOKEN_LIMIT: z.strictObject(
-    { maxTokensPerMonth: z.number({ error: required('a number of tokens') }).int('must be a whole number').positive('must be greater than 0') },
+    {
+      maxTokensPerMonth: z
+        .number({ error: required('a number of tokens') })
+        .int('must be a whole number')
+        .positive('must be greater than 0'),
+    },
     { error: objectError('TOKEN_LIMIT', '"maxTokensPerMonth": integer') },
   ),
 };

@@ -42,14 +42,26 @@ const recorded = (...uses: { name: string; client: string; coordinates: string[]
   source: 'registry',
   days: 7,
   description: 'the test traffic',
-  operations: uses.map((u) => ({ hash: sha256(u.name), name: u.name, type: 'query', coordinates: u.coordinates, clientName: u.client, clientVersions: ['1.0'], requests: u.requests ?? 10, errors: 0, lastSeen: new Date() })),
+  operations: uses.map((u) => ({
+    hash: sha256(u.name),
+    name: u.name,
+    type: 'query',
+    coordinates: u.coordinates,
+    clientName: u.client,
+    clientVersions: ['1.0'],
+    requests: u.requests ?? 10,
+    errors: 0,
+    lastSeen: new Date(),
+  })),
 });
 
 describe('schema check', () => {
   it('passes when a field is added, reporting it as safe', async () => {
     const report = await check(await supergraph(products('name: String! price: Int! sku: String')));
     expect(report.ok).toBe(true);
-    expect(report.changes).toEqual([expect.objectContaining({ type: 'FIELD_ADDED', path: 'Product.sku', criticality: 'NON_BREAKING', operations: [] })]);
+    expect(report.changes).toEqual([
+      expect.objectContaining({ type: 'FIELD_ADDED', path: 'Product.sku', criticality: 'NON_BREAKING', operations: [] }),
+    ]);
     expect(formatCheckReport(report)).toContain('Schema check passed.');
   });
 
@@ -57,7 +69,13 @@ describe('schema check', () => {
     const report = await check(await supergraph(products('name: String!')));
     expect(report.ok).toBe(false);
     const [removed] = report.changes;
-    expect(removed).toMatchObject({ type: 'FIELD_REMOVED', path: 'Product.price', criticality: 'BREAKING', operations: ['ProductPage'], blocked: 'not approved' });
+    expect(removed).toMatchObject({
+      type: 'FIELD_REMOVED',
+      path: 'Product.price',
+      criticality: 'BREAKING',
+      operations: ['ProductPage'],
+      blocked: 'not approved',
+    });
     const text = formatCheckReport(report);
     expect(text).toContain("✖ BREAKING  Field 'price' was removed from object type 'Product'  [Product.price]");
     expect(text).toContain('breaks SDK operations: ProductPage');
@@ -66,7 +84,9 @@ describe('schema check', () => {
   });
 
   it('still fails on a breaking change no SDK operation uses, without naming operations', async () => {
-    const report = await check(await supergraph(original, reviews.replace('stars: Int!', 'stars: Int! title: String').replace('id: ID! stars', 'stars')));
+    const report = await check(
+      await supergraph(original, reviews.replace('stars: Int!', 'stars: Int! title: String').replace('id: ID! stars', 'stars')),
+    );
     const removed = report.changes.find((c) => c.type === 'FIELD_REMOVED');
     expect(removed).toMatchObject({ path: 'Review.id', operations: [], blocked: 'not approved' });
     expect(report.ok).toBe(false);
@@ -81,12 +101,19 @@ describe('schema check', () => {
     expect(report.changes[0]!.message).toBe("Field 'Product.name' changed type from 'String!' to 'String'");
     expect(report.ok).toBe(false);
 
-    const stricter = await check(await supergraph(products('name: String! price: Int!').replace('ProductFilter { name: String }', 'ProductFilter { name: String! }')));
+    const stricter = await check(
+      await supergraph(products('name: String! price: Int!').replace('ProductFilter { name: String }', 'ProductFilter { name: String! }')),
+    );
     expect(stricter.changes).toEqual([expect.objectContaining({ path: 'ProductFilter.name', criticality: 'BREAKING', operations: [] })]);
   });
 
   it('fails on a composition error, with subgraph and location', async () => {
-    const report = await check(await supergraph(original, reviews.replace('type Product @key(fields: "id") { id: ID!', 'type Product @key(fields: "id") { id: ID! price: String')));
+    const report = await check(
+      await supergraph(
+        original,
+        reviews.replace('type Product @key(fields: "id") { id: ID!', 'type Product @key(fields: "id") { id: ID! price: String'),
+      ),
+    );
     expect(report.ok).toBe(false);
     expect(report.compositionErrors.join('\n')).toMatch(/Product\.price.*\(at (products|reviews):\d+:\d+/s);
     expect(formatCheckReport(report)).toContain('Composition failed:');
@@ -108,7 +135,9 @@ describe('schema check', () => {
     expect(unlisted.ok).toBe(false);
     expect(unlisted.changes[0]!.blocked).toBe('the approval must list the SDK operations it breaks: ProductPage');
 
-    const approved = await check(next, { [id]: { reason: 'price moved to offers', author: 'ana@example.com', operations: ['ProductPage'] } });
+    const approved = await check(next, {
+      [id]: { reason: 'price moved to offers', author: 'ana@example.com', operations: ['ProductPage'] },
+    });
     expect(approved.ok).toBe(true);
     expect(approved.changes[0]).toMatchObject({ operations: ['ProductPage'], blocked: undefined });
     const text = formatCheckReport(approved);
@@ -121,7 +150,11 @@ describe('schema check', () => {
 
   it('has a JSON form', async () => {
     const report = JSON.parse(JSON.stringify(await check(await supergraph(products('name: String!')))));
-    expect(report).toMatchObject({ ok: false, baseline: { source: 'git' }, changes: [{ path: 'Product.price', operations: ['ProductPage'] }] });
+    expect(report).toMatchObject({
+      ok: false,
+      baseline: { source: 'git' },
+      changes: [{ path: 'Product.price', operations: ['ProductPage'] }],
+    });
   });
 });
 
@@ -130,10 +163,18 @@ describe('schema check with traffic', () => {
   const starsReader = { name: 'Stars', client: 'web', coordinates: ['Query.product', 'Product.reviews', 'Review.stars'], requests: 42 };
 
   it('fails on removing a field a recorded operation uses, naming the operation, the client and its requests', async () => {
-    const report = await check(await supergraph(original, reviewsWithoutStars), {}, [], recorded(starsReader, { name: 'Names', client: 'cli', coordinates: ['Query.products', 'Product.name'] }));
+    const report = await check(
+      await supergraph(original, reviewsWithoutStars),
+      {},
+      [],
+      recorded(starsReader, { name: 'Names', client: 'cli', coordinates: ['Query.products', 'Product.name'] }),
+    );
     expect(report.ok).toBe(false);
     const removed = report.changes.find((c) => c.path === 'Review.stars')!;
-    expect(removed).toMatchObject({ unused: false, traffic: [{ operation: 'Stars', client: 'web', clientVersions: ['1.0'], requests: 42 }] });
+    expect(removed).toMatchObject({
+      unused: false,
+      traffic: [{ operation: 'Stars', client: 'web', clientVersions: ['1.0'], requests: 42 }],
+    });
     expect(removed.blocked).toBe('not approved, and in use by 1 operation(s) of web (42 request(s))');
     const text = formatCheckReport(report);
     expect(text).toContain('Traffic: the test traffic; a breaking change nothing uses passes');
@@ -143,26 +184,54 @@ describe('schema check with traffic', () => {
 
   it('passes a breaking change that neither traffic nor the SDK uses', async () => {
     const reviewsWithoutId = reviews.replace('id: ID! stars: Int!', 'stars: Int!');
-    const report = await check(await supergraph(original, reviewsWithoutId), {}, [], recorded({ name: 'Names', client: 'cli', coordinates: ['Query.products', 'Product.name'] }));
+    const report = await check(
+      await supergraph(original, reviewsWithoutId),
+      {},
+      [],
+      recorded({ name: 'Names', client: 'cli', coordinates: ['Query.products', 'Product.name'] }),
+    );
     expect(report.ok).toBe(true);
-    expect(report.changes.find((c) => c.path === 'Review.id')).toMatchObject({ criticality: 'BREAKING', unused: true, blocked: undefined, traffic: [] });
+    expect(report.changes.find((c) => c.path === 'Review.id')).toMatchObject({
+      criticality: 'BREAKING',
+      unused: true,
+      blocked: undefined,
+      traffic: [],
+    });
     expect(formatCheckReport(report)).toContain('unused: no SDK operation, and no operation recorded in the last 7 day(s), uses it');
   });
 
   it('keeps the SDK manifest as a source, and every breaking change blocked without traffic', async () => {
     const withTraffic = await check(await supergraph(products('name: String!')), {}, [], recorded());
-    expect(withTraffic.changes[0]).toMatchObject({ path: 'Product.price', operations: ['ProductPage'], unused: false, blocked: 'not approved' });
+    expect(withTraffic.changes[0]).toMatchObject({
+      path: 'Product.price',
+      operations: ['ProductPage'],
+      unused: false,
+      blocked: 'not approved',
+    });
     const without = await check(await supergraph(original, reviews.replace('id: ID! stars: Int!', 'stars: Int!')));
     expect(without.changes.find((c) => c.path === 'Review.id')).toMatchObject({ unused: false, blocked: 'not approved' });
-    expect(formatCheckReport(without)).toContain('Checked without traffic: no traffic was asked for; every breaking change needs an approval');
+    expect(formatCheckReport(without)).toContain(
+      'Checked without traffic: no traffic was asked for; every breaking change needs an approval',
+    );
   });
 
   it('warns when a deprecated field is still used, naming who uses it', async () => {
     const deprecated = products('name: String! price: Int! @deprecated(reason: "use offers")');
-    const report = await check(await supergraph(deprecated), {}, [], recorded({ name: 'Prices', client: 'shop', coordinates: ['Product.price'], requests: 5 }), deprecated);
+    const report = await check(
+      await supergraph(deprecated),
+      {},
+      [],
+      recorded({ name: 'Prices', client: 'shop', coordinates: ['Product.price'], requests: 5 }),
+      deprecated,
+    );
     expect(report.ok).toBe(true);
     expect(report.deprecatedInUse).toEqual([
-      { coordinate: 'Product.price', reason: 'use offers', operations: ['ProductPage'], traffic: [expect.objectContaining({ operation: 'Prices', client: 'shop', requests: 5 })] },
+      {
+        coordinate: 'Product.price',
+        reason: 'use offers',
+        operations: ['ProductPage'],
+        traffic: [expect.objectContaining({ operation: 'Prices', client: 'shop', requests: 5 })],
+      },
     ]);
     const text = formatCheckReport(report);
     expect(text).toContain('⚠ DEPRECATED Product.price is still used (use offers)');
@@ -175,13 +244,33 @@ describe('manifest usage', () => {
   it('collects selected fields, arguments and the input types sent, over the old schema', async () => {
     const composition = await supergraph(original);
     if (!composition.ok) throw new Error(composition.errors.join('\n'));
-    const [usage] = manifestUsage(manifestOf('query Search($f: ProductFilter) { products(filter: $f) { ... on Product { name } } }'), apiSchemaOf(composition.supergraphSdl));
+    const [usage] = manifestUsage(
+      manifestOf('query Search($f: ProductFilter) { products(filter: $f) { ... on Product { name } } }'),
+      apiSchemaOf(composition.supergraphSdl),
+    );
     expect(usage!.name).toBe('Search');
-    expect([...usage!.coordinates].sort()).toEqual(['Product', 'Product.name', 'ProductFilter', 'ProductFilter.name', 'Query', 'Query.products', 'Query.products.filter', 'String'].sort());
+    expect([...usage!.coordinates].sort()).toEqual(
+      [
+        'Product',
+        'Product.name',
+        'ProductFilter',
+        'ProductFilter.name',
+        'Query',
+        'Query.products',
+        'Query.products.filter',
+        'String',
+      ].sort(),
+    );
   });
 
   it('names the SDK operations a dangerous change may affect', async () => {
-    const report = await check(await supergraph(original.replace('input ProductFilter { name: String }', 'input ProductFilter { name: String }\nenum Sort { NAME }').replace('products(filter: ProductFilter)', 'products(filter: ProductFilter, sort: Sort)')));
+    const report = await check(
+      await supergraph(
+        original
+          .replace('input ProductFilter { name: String }', 'input ProductFilter { name: String }\nenum Sort { NAME }')
+          .replace('products(filter: ProductFilter)', 'products(filter: ProductFilter, sort: Sort)'),
+      ),
+    );
     const added = report.changes.find((c) => c.type === 'FIELD_ARGUMENT_ADDED');
     expect(added).toMatchObject({ path: 'Query.products.sort', criticality: 'DANGEROUS', operations: ['ProductNames'] });
     expect(report.ok).toBe(true);
@@ -189,14 +278,20 @@ describe('manifest usage', () => {
   });
 
   it('flags a required argument added to a field an operation uses', async () => {
-    const report = await check(await supergraph(original.replace('products(filter: ProductFilter)', 'products(filter: ProductFilter, first: Int!)')));
-    expect(report.changes).toEqual([expect.objectContaining({ path: 'Query.products.first', criticality: 'BREAKING', operations: ['ProductNames'] })]);
+    const report = await check(
+      await supergraph(original.replace('products(filter: ProductFilter)', 'products(filter: ProductFilter, first: Int!)')),
+    );
+    expect(report.changes).toEqual([
+      expect.objectContaining({ path: 'Query.products.first', criticality: 'BREAKING', operations: ['ProductNames'] }),
+    ]);
   });
 });
 
 describe('approvals file', () => {
   it('is validated entry by entry', () => {
     expect(parseApprovals('{}')).toEqual({});
-    expect(() => parseApprovals(JSON.stringify({ nope: { reason: '' } }))).toThrow(/nope: the key must be a change id[\s\S]*"reason" is required[\s\S]*"author" is required/);
+    expect(() => parseApprovals(JSON.stringify({ nope: { reason: '' } }))).toThrow(
+      /nope: the key must be a change id[\s\S]*"reason" is required[\s\S]*"author" is required/,
+    );
   });
 });

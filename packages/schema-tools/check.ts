@@ -2,12 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CriticalityLevel, diff, type Change } from '@graphql-inspector/core';
-import {
-  isEnumType,
-  parse,
-  type GraphQLSchema,
-  type OperationDefinitionNode,
-} from 'graphql';
+import { isEnumType, parse, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { apiSchemaOf, type Composition } from './compose.ts';
 import { operationCoordinates } from './coordinates.ts';
 import { latestPublishedVersion } from './registry.ts';
@@ -86,7 +81,8 @@ export interface CheckReport {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-export const changeId = (change: { type: string; path?: string | undefined; message: string }) => sha256([change.type, change.path ?? '', change.message].join('\n'));
+export const changeId = (change: { type: string; path?: string | undefined; message: string }) =>
+  sha256([change.type, change.path ?? '', change.message].join('\n'));
 
 const criticalityOf: Record<CriticalityLevel, Criticality> = {
   [CriticalityLevel.Breaking]: 'BREAKING',
@@ -197,7 +193,13 @@ export async function checkSchema(input: CheckInput): Promise<CheckReport> {
   const schemaChanges = toSchemaChanges(await diff(oldSchema, newSchema));
   const usage = manifestUsage(manifest, oldSchema);
   const recorded = traffic.source === 'registry' ? traffic.operations.map((op) => ({ ...op, used: new Set(op.coordinates) })) : [];
-  const trafficUse = (op: ClientUsage): TrafficUse => ({ operation: op.name || `anonymous ${op.hash.slice(0, 12)}`, hash: op.hash, client: clientLabel(op.clientName), clientVersions: op.clientVersions, requests: op.requests });
+  const trafficUse = (op: ClientUsage): TrafficUse => ({
+    operation: op.name || `anonymous ${op.hash.slice(0, 12)}`,
+    hash: op.hash,
+    client: clientLabel(op.clientName),
+    clientVersions: op.clientVersions,
+    requests: op.requests,
+  });
 
   const changes = schemaChanges.map((change): CheckedChange => {
     const relevant = change.criticality !== 'NON_BREAKING';
@@ -240,11 +242,13 @@ function deprecatedCoordinates(schema: GraphQLSchema): { coordinate: string; rea
   for (const type of Object.values(schema.getTypeMap())) {
     if (type.name.startsWith('__')) continue;
     if (isEnumType(type)) {
-      for (const value of type.getValues()) if (value.deprecationReason) found.push({ coordinate: `${type.name}.${value.name}`, reason: value.deprecationReason });
+      for (const value of type.getValues())
+        if (value.deprecationReason) found.push({ coordinate: `${type.name}.${value.name}`, reason: value.deprecationReason });
     } else if ('getFields' in type) {
       for (const field of Object.values(type.getFields())) {
         if (field.deprecationReason) found.push({ coordinate: `${type.name}.${field.name}`, reason: field.deprecationReason });
-        for (const arg of 'args' in field ? field.args : []) if (arg.deprecationReason) found.push({ coordinate: `${type.name}.${field.name}.${arg.name}`, reason: arg.deprecationReason });
+        for (const arg of 'args' in field ? field.args : [])
+          if (arg.deprecationReason) found.push({ coordinate: `${type.name}.${field.name}.${arg.name}`, reason: arg.deprecationReason });
       }
     }
   }
@@ -254,13 +258,15 @@ function deprecatedCoordinates(schema: GraphQLSchema): { coordinate: string; rea
 /** Validates schema/approvals.json's content; throws naming each bad entry. */
 export function parseApprovals(json: string): Approvals {
   const value = JSON.parse(json) as unknown;
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('schema/approvals.json must be an object keyed by change id');
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new Error('schema/approvals.json must be an object keyed by change id');
   const errors: string[] = [];
   for (const [id, entry] of Object.entries(value as Record<string, Partial<Approval>>)) {
     if (!/^[0-9a-f]{64}$/.test(id)) errors.push(`${id}: the key must be a change id (64 hex characters)`);
     if (typeof entry?.reason !== 'string' || !entry.reason.trim()) errors.push(`${id}: "reason" is required`);
     if (typeof entry?.author !== 'string' || !entry.author.trim()) errors.push(`${id}: "author" is required`);
-    if (entry?.operations !== undefined && !(Array.isArray(entry.operations) && entry.operations.every((o) => typeof o === 'string'))) errors.push(`${id}: "operations" must be a list of operation names`);
+    if (entry?.operations !== undefined && !(Array.isArray(entry.operations) && entry.operations.every((o) => typeof o === 'string')))
+      errors.push(`${id}: "operations" must be a list of operation names`);
   }
   if (errors.length) throw new Error(`schema/approvals.json is invalid:\n${errors.map((e) => `  - ${e}`).join('\n')}`);
   return value as Approvals;
@@ -284,14 +290,18 @@ export function formatCheckReport(report: CheckReport): string {
     lines.push('', 'Composition failed:');
     for (const error of report.compositionErrors) lines.push(`  - ${error}`);
   }
-  if (report.staleFiles.length) lines.push('', `Stale committed files (run \`pnpm schema compose\` and commit): ${report.staleFiles.join(', ')}`);
+  if (report.staleFiles.length)
+    lines.push('', `Stale committed files (run \`pnpm schema compose\` and commit): ${report.staleFiles.join(', ')}`);
 
   const by = (criticality: Criticality) => report.changes.filter((c) => c.criticality === criticality);
   const breaking = by('BREAKING');
   const dangerous = by('DANGEROUS');
   const safe = by('NON_BREAKING');
   if (report.changes.length) {
-    lines.push('', `Changes: ${breaking.length} breaking (${breaking.filter((c) => !c.blocked && !c.unused).length} approved, ${breaking.filter((c) => c.unused).length} unused), ${dangerous.length} dangerous, ${safe.length} safe`);
+    lines.push(
+      '',
+      `Changes: ${breaking.length} breaking (${breaking.filter((c) => !c.blocked && !c.unused).length} approved, ${breaking.filter((c) => c.unused).length} unused), ${dangerous.length} dangerous, ${safe.length} safe`,
+    );
   } else if (report.baseline.source !== 'none' && !report.compositionErrors.length) {
     lines.push('', 'No changes.');
   }
@@ -302,12 +312,18 @@ export function formatCheckReport(report: CheckReport): string {
       lines.push(`    in use by ${describeUse(change.traffic)} in the last ${report.traffic.days} day(s):`);
       for (const use of change.traffic) lines.push(`      ${formatUse(use)}`);
     }
-    if (change.unused) lines.push(`    unused: no SDK operation, and no operation recorded in the last ${report.traffic.days} day(s), uses it`);
+    if (change.unused)
+      lines.push(`    unused: no SDK operation, and no operation recorded in the last ${report.traffic.days} day(s), uses it`);
     if (change.reason) lines.push(`    why: ${change.reason}`);
     if (change.approval) lines.push(`    approved by ${change.approval.author}: ${change.approval.reason}`);
     if (change.blocked) {
       lines.push(`    FAILS: ${change.blocked}. To approve it, add to schema/approvals.json:`);
-      const entry: Approval = { change: change.message, reason: '<why this is acceptable>', author: '<you>', ...(change.operations.length ? { operations: change.operations } : {}) };
+      const entry: Approval = {
+        change: change.message,
+        reason: '<why this is acceptable>',
+        author: '<you>',
+        ...(change.operations.length ? { operations: change.operations } : {}),
+      };
       lines.push(...`"${change.id}": ${JSON.stringify(entry, null, 2)}`.split('\n').map((l) => `      ${l}`));
     }
   }
@@ -326,7 +342,8 @@ export function formatCheckReport(report: CheckReport): string {
   }
   if (safe.length) lines.push('');
   for (const change of safe) lines.push(`${marks.NON_BREAKING} safe      ${change.message}`);
-  if (report.unusedApprovals.length) lines.push('', `Approvals that match no change (remove them once published): ${report.unusedApprovals.join(', ')}`);
+  if (report.unusedApprovals.length)
+    lines.push('', `Approvals that match no change (remove them once published): ${report.unusedApprovals.join(', ')}`);
   lines.push('', report.ok ? 'Schema check passed.' : `Schema check failed: ${report.problems.join('; ')}.`);
   return `${lines.join('\n')}\n`;
 }
@@ -335,14 +352,25 @@ export function formatCheckReport(report: CheckReport): string {
  * The last published supergraph: the registry's latest version when `databaseUrl` reaches a
  * registry with one, otherwise the committed schema/supergraph.graphql at `gitRef` (CI's case).
  */
-export async function resolveBaseline(options: { databaseUrl: string | undefined; gitRef: string; gitRefGiven?: boolean; root: string }): Promise<Baseline> {
+export async function resolveBaseline(options: {
+  databaseUrl: string | undefined;
+  gitRef: string;
+  gitRefGiven?: boolean;
+  root: string;
+}): Promise<Baseline> {
   const notes: string[] = [];
   if (options.gitRefGiven) {
     notes.push(`--base ${options.gitRef} was given, so the registry's versions were not consulted`);
   } else if (options.databaseUrl) {
     try {
       const latest = await latestPublishedVersion(options.databaseUrl);
-      if (latest) return { source: 'registry', description: `registry version ${latest.id} (${latest.hash.slice(0, 12)})`, supergraphSdl: latest.supergraph, notes };
+      if (latest)
+        return {
+          source: 'registry',
+          description: `registry version ${latest.id} (${latest.hash.slice(0, 12)})`,
+          supergraphSdl: latest.supergraph,
+          notes,
+        };
       notes.push('the registry at DATABASE_URL has no published version yet');
     } catch (error) {
       notes.push(`the registry at DATABASE_URL could not be read (${(error as Error).message})`);
@@ -351,10 +379,15 @@ export async function resolveBaseline(options: { databaseUrl: string | undefined
     notes.push('DATABASE_URL is not set, so the registry was not consulted');
   }
   try {
-    const { stdout } = await promisify(execFile)('git', ['show', `${options.gitRef}:./schema/supergraph.graphql`], { cwd: options.root, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await promisify(execFile)('git', ['show', `${options.gitRef}:./schema/supergraph.graphql`], {
+      cwd: options.root,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return { source: 'git', description: `schema/supergraph.graphql at git ${options.gitRef}`, supergraphSdl: stdout, notes };
   } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message).trim().split('\n')[0];
+    const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message)
+      .trim()
+      .split('\n')[0];
     notes.push(`no committed supergraph at git ${options.gitRef} (${stderr})`);
     return { source: 'none', description: 'no baseline, so breaking changes were not checked', notes };
   }

@@ -45,7 +45,10 @@ async function readJson<T>(path: string, fallback: T, parseContent: (json: strin
 }
 
 function filesOf(composition: Composition & { ok: true }) {
-  return [...composition.subgraphs.map(({ config, sdl }) => ({ path: config.schemaFile, content: sdl })), { path: supergraphFile, content: composition.supergraphSdl }];
+  return [
+    ...composition.subgraphs.map(({ config, sdl }) => ({ path: config.schemaFile, content: sdl })),
+    { path: supergraphFile, content: composition.supergraphSdl },
+  ];
 }
 
 async function staleFiles(composition: Composition & { ok: true }): Promise<string[]> {
@@ -60,7 +63,11 @@ async function staleFiles(composition: Composition & { ok: true }): Promise<stri
 function author(option: string | undefined): string {
   if (option) return option;
   try {
-    const email = execFileSync('git', ['config', 'user.email'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const email = execFileSync('git', ['config', 'user.email'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     if (email) return email;
   } catch {
     // no git identity: fall through
@@ -93,11 +100,16 @@ async function main(argv: string[]): Promise<number> {
     if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`--${name} must be a positive whole number, not ${value}`);
     return parsed;
   };
-  const trafficFilter = { excludeClients: values['exclude-client'].map((name) => (name === clientLabel('') ? '' : name)), minRequests: count('min-requests', values['min-requests']) };
+  const trafficFilter = {
+    excludeClients: values['exclude-client'].map((name) => (name === clientLabel('') ? '' : name)),
+    minRequests: count('min-requests', values['min-requests']),
+  };
   const configs = await readSupergraphConfig();
   const given = command === 'check' || command === 'unused' ? values.supergraph : undefined;
   // A given supergraph is checked as it is: there are no committed files to compare it with.
-  const composition: Composition = given ? { ok: true, supergraphSdl: await readFile(given, 'utf8'), subgraphs: [] } : await compose(configs, (config) => printSubgraph(config.name));
+  const composition: Composition = given
+    ? { ok: true, supergraphSdl: await readFile(given, 'utf8'), subgraphs: [] }
+    : await compose(configs, (config) => printSubgraph(config.name));
 
   if (command === 'unused') {
     if (!composition.ok) {
@@ -112,7 +124,10 @@ async function main(argv: string[]): Promise<number> {
     }
     const unused = unusedFields(apiSchemaOf(composition.supergraphSdl), traffic.operations);
     if (values.json) process.stdout.write(`${JSON.stringify({ days, traffic: traffic.description, unused }, null, 2)}\n`);
-    else process.stdout.write(`Fields no operation used in the last ${days} day(s) (${traffic.description}): ${unused.length}\n${unused.map((c) => `  ${c}`).join('\n')}\n`);
+    else
+      process.stdout.write(
+        `Fields no operation used in the last ${days} day(s) (${traffic.description}): ${unused.length}\n${unused.map((c) => `  ${c}`).join('\n')}\n`,
+      );
     return 0;
   }
 
@@ -120,7 +135,12 @@ async function main(argv: string[]): Promise<number> {
     const report = await checkSchema({
       composition,
       staleFiles: composition.ok && !given ? await staleFiles(composition) : [],
-      baseline: await resolveBaseline({ databaseUrl: process.env['DATABASE_URL'], gitRef: values.base ?? 'HEAD', gitRefGiven: values.base !== undefined, root: repoRoot }),
+      baseline: await resolveBaseline({
+        databaseUrl: process.env['DATABASE_URL'],
+        gitRef: values.base ?? 'HEAD',
+        gitRefGiven: values.base !== undefined,
+        root: repoRoot,
+      }),
       manifest: await readJson<Record<string, string>>(manifestFile, {}),
       approvals: await readJson(approvalsFile, {}, parseApprovals),
       traffic: await readTraffic(process.env['DATABASE_URL'], { days: count('usage-days', values['usage-days']), ...trafficFilter }),
@@ -168,9 +188,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Already published as version ${result.id} (${result.hash.slice(0, 12)})${latest}: nothing to do.\n`);
   } else {
     const count = (level: string) => result.changes.filter((c) => c.criticality === level).length;
-    const against = result.previousId === null ? 'the first version' : `${result.changes.length} change(s) from version ${result.previousId}: ${count('BREAKING')} breaking, ${count('DANGEROUS')} dangerous, ${count('NON_BREAKING')} safe`;
+    const against =
+      result.previousId === null
+        ? 'the first version'
+        : `${result.changes.length} change(s) from version ${result.previousId}: ${count('BREAKING')} breaking, ${count('DANGEROUS')} dangerous, ${count('NON_BREAKING')} safe`;
     process.stdout.write(`Published version ${result.id} (${result.hash.slice(0, 12)}): ${against}.\n`);
-    for (const change of result.changes.filter((c) => c.criticality !== 'NON_BREAKING')) process.stdout.write(`  ${change.criticality} ${change.message}\n`);
+    for (const change of result.changes.filter((c) => c.criticality !== 'NON_BREAKING'))
+      process.stdout.write(`  ${change.criticality} ${change.message}\n`);
   }
   return 0;
 }

@@ -33,13 +33,17 @@ describe('the committed schema', () => {
 describe('supergraph.yaml', () => {
   it("names as federation_version the @apollo/composition that composes, which reads every subgraph's federation link", async () => {
     const config = parseYaml(await readFile(join(repoRoot, 'supergraph.yaml'), 'utf8')) as { federation_version: string };
-    const composition = createRequire(join(repoRoot, 'packages/schema-tools/package.json'))('@apollo/composition/package.json') as { version: string };
+    const composition = createRequire(join(repoRoot, 'packages/schema-tools/package.json'))('@apollo/composition/package.json') as {
+      version: string;
+    };
     expect(config.federation_version).toBe(`=${composition.version}`);
     const [major, minor] = composition.version.split('.').map(Number) as [number, number];
     for (const { schemaFile, name } of await readSupergraphConfig()) {
       const linked = /specs\.apollo\.dev\/federation\/v(\d+)\.(\d+)/.exec(await readFile(schemaFile, 'utf8'));
       expect(linked, name).not.toBeNull();
-      expect(Number(linked![1]) * 1_000 + Number(linked![2]), `${name} links federation v${linked![1]}.${linked![2]}`).toBeLessThanOrEqual(major * 1_000 + minor);
+      expect(Number(linked![1]) * 1_000 + Number(linked![2]), `${name} links federation v${linked![1]}.${linked![2]}`).toBeLessThanOrEqual(
+        major * 1_000 + minor,
+      );
     }
   });
 });

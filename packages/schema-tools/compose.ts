@@ -40,7 +40,9 @@ export type Composition =
 /** Composes the subgraphs; failures come back as readable messages naming subgraph and location. */
 export async function compose(configs: SubgraphConfig[], sdlOf: (config: SubgraphConfig) => Promise<string>): Promise<Composition> {
   const subgraphs = await Promise.all(configs.map(async (config) => ({ config, sdl: await sdlOf(config) })));
-  const result = composeServices(subgraphs.map(({ config, sdl }) => ({ name: config.name, url: config.routingUrl, typeDefs: parse(new Source(sdl, config.name)) })));
+  const result = composeServices(
+    subgraphs.map(({ config, sdl }) => ({ name: config.name, url: config.routingUrl, typeDefs: parse(new Source(sdl, config.name)) })),
+  );
   if (result.errors) {
     return {
       ok: false,

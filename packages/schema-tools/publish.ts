@@ -35,8 +35,14 @@ export async function publishSupergraph(input: PublishInput): Promise<PublishRes
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${registrySchema}:publish`]);
     const versions = `${registrySchema}.versions`;
-    const latest = (await client.query<{ id: number; hash: string; supergraph: string }>(`SELECT id, hash, supergraph FROM ${versions} ORDER BY id DESC LIMIT 1`)).rows[0];
-    const existing = (await client.query<{ id: number; created_at: Date }>(`SELECT id, created_at FROM ${versions} WHERE hash = $1`, [hash])).rows[0];
+    const latest = (
+      await client.query<{ id: number; hash: string; supergraph: string }>(
+        `SELECT id, hash, supergraph FROM ${versions} ORDER BY id DESC LIMIT 1`,
+      )
+    ).rows[0];
+    const existing = (
+      await client.query<{ id: number; created_at: Date }>(`SELECT id, created_at FROM ${versions} WHERE hash = $1`, [hash])
+    ).rows[0];
     if (existing) {
       await client.query('COMMIT');
       return { published: false, id: existing.id, hash, createdAt: existing.created_at, latestId: latest!.id };

@@ -16,7 +16,10 @@ afterAll(() => dropDatabase(databaseUrl));
 const link = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])';
 async function supergraphOf(fields: string) {
   const subgraphs = { catalog: `${link}\ntype Query { product(id: ID!): Product }\ntype Product @key(fields: "id") { id: ID! ${fields} }` };
-  const composition = await compose([{ name: 'catalog', routingUrl: 'http://catalog/graphql', schemaFile: 'catalog.graphql' }], async () => subgraphs.catalog);
+  const composition = await compose(
+    [{ name: 'catalog', routingUrl: 'http://catalog/graphql', schemaFile: 'catalog.graphql' }],
+    async () => subgraphs.catalog,
+  );
   if (!composition.ok) throw new Error(composition.errors.join('\n'));
   return { supergraphSdl: composition.supergraphSdl, subgraphs };
 }
@@ -45,18 +48,32 @@ describe('the schema registry', () => {
       ['FIELD_REMOVED', 'Product.price', 'BREAKING'],
       ['FIELD_ADDED', 'Product.sku', 'NON_BREAKING'],
     ]);
-    expect(await latestPublishedVersion(databaseUrl)).toEqual({ id: v2.id, hash: sha256(second.supergraphSdl), supergraph: second.supergraphSdl });
+    expect(await latestPublishedVersion(databaseUrl)).toEqual({
+      id: v2.id,
+      hash: sha256(second.supergraphSdl),
+      supergraph: second.supergraphSdl,
+    });
 
     // Republishing an older supergraph does not make it the latest again.
-    expect(await publishSupergraph({ databaseUrl, ...first, author: 'ana@example.com' })).toMatchObject({ published: false, id: v1.id, latestId: v2.id });
+    expect(await publishSupergraph({ databaseUrl, ...first, author: 'ana@example.com' })).toMatchObject({
+      published: false,
+      id: v1.id,
+      latestId: v2.id,
+    });
 
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
-    const rows = (await client.query('SELECT id, hash, supergraph, subgraphs, author, created_at, changes FROM schema_registry.versions ORDER BY id')).rows;
+    const rows = (
+      await client.query('SELECT id, hash, supergraph, subgraphs, author, created_at, changes FROM schema_registry.versions ORDER BY id')
+    ).rows;
     await client.end();
     expect(rows).toHaveLength(2);
     expect(rows[1]).toMatchObject({ id: v2.id, subgraphs: second.subgraphs, author: 'bo@example.com', created_at: expect.any(Date) });
-    expect(rows[1].changes[0]).toMatchObject({ id: expect.stringMatching(/^[0-9a-f]{64}$/), type: 'FIELD_REMOVED', message: "Field 'price' was removed from object type 'Product'" });
+    expect(rows[1].changes[0]).toMatchObject({
+      id: expect.stringMatching(/^[0-9a-f]{64}$/),
+      type: 'FIELD_REMOVED',
+      message: "Field 'price' was removed from object type 'Product'",
+    });
   });
 
   it('serialises concurrent publishers, so that each version diffs against its predecessor', async () => {
@@ -71,7 +88,11 @@ describe('the schema registry', () => {
   it("is the schema check's baseline when DATABASE_URL reaches it, the committed supergraph otherwise", async () => {
     const latest = (await latestPublishedVersion(databaseUrl))!;
     const fromRegistry = await resolveBaseline({ databaseUrl, gitRef: 'HEAD', root: repoRoot });
-    expect(fromRegistry).toMatchObject({ source: 'registry', description: `registry version ${latest.id} (${latest.hash.slice(0, 12)})`, supergraphSdl: latest.supergraph });
+    expect(fromRegistry).toMatchObject({
+      source: 'registry',
+      description: `registry version ${latest.id} (${latest.hash.slice(0, 12)})`,
+      supergraphSdl: latest.supergraph,
+    });
 
     const unreachable = await resolveBaseline({ databaseUrl: 'postgresql://postgres@127.0.0.1:1/none', gitRef: 'HEAD', root: repoRoot });
     expect(unreachable.source).toBe('git');

@@ -20,7 +20,9 @@ export async function latestPublishedVersion(databaseUrl: string): Promise<Publi
   try {
     const table = await client.query<{ exists: boolean }>(`SELECT to_regclass('${registrySchema}.versions') IS NOT NULL AS exists`);
     if (!table.rows[0]?.exists) return null;
-    const latest = await client.query<PublishedVersion>(`SELECT id, hash, supergraph FROM ${registrySchema}.versions ORDER BY id DESC LIMIT 1`);
+    const latest = await client.query<PublishedVersion>(
+      `SELECT id, hash, supergraph FROM ${registrySchema}.versions ORDER BY id DESC LIMIT 1`,
+    );
     return latest.rows[0] ?? null;
   } finally {
     await client.end();
@@ -32,9 +34,11 @@ export async function latestPublishedVersion(databaseUrl: string): Promise<Publi
  * it); null while the registry has no table or no version yet. Any other failure throws.
  */
 export async function latestSupergraph(db: Pick<pg.Pool, 'query'>): Promise<string | null> {
-  const result = await db.query<{ supergraph: string }>(`SELECT supergraph FROM ${registrySchema}.versions ORDER BY id DESC LIMIT 1`).catch((error: unknown) => {
-    if ((error as { code?: string }).code === '42P01') return null;
-    throw error;
-  });
+  const result = await db
+    .query<{ supergraph: string }>(`SELECT supergraph FROM ${registrySchema}.versions ORDER BY id DESC LIMIT 1`)
+    .catch((error: unknown) => {
+      if ((error as { code?: string }).code === '42P01') return null;
+      throw error;
+    });
   return result?.rows[0]?.supergraph ?? null;
 }

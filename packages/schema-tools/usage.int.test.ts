@@ -24,7 +24,10 @@ afterAll(async () => {
 const log = createLogger({ name: 'usage-test', level: 'silent' });
 const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
 
-function report(from: string, operations: { hash: string; name: string; client: string; version?: string; coordinates: string[]; requests: number; errors?: number }[]) {
+function report(
+  from: string,
+  operations: { hash: string; name: string; client: string; version?: string; coordinates: string[]; requests: number; errors?: number }[],
+) {
   return createEvent('schema.usage_reported', 'router-1', {
     router: 'router-1',
     from,
@@ -52,7 +55,16 @@ describe('operation usage in the registry', () => {
       { hash: 'a1', name: 'Dashboard', client: 'web', coordinates: ['Query.organization', 'Organization.slug'], requests: 5, errors: 1 },
       { hash: 'b2', name: 'Me', client: 'cli', coordinates: ['Query.me', 'User.email'], requests: 2 },
     ]);
-    const second = report(ago(1), [{ hash: 'a1', name: 'Dashboard', client: 'web', version: '1.1', coordinates: ['Query.organization', 'Organization.slug'], requests: 4 }]);
+    const second = report(ago(1), [
+      {
+        hash: 'a1',
+        name: 'Dashboard',
+        client: 'web',
+        version: '1.1',
+        coordinates: ['Query.organization', 'Organization.slug'],
+        requests: 4,
+      },
+    ]);
     await store.handle([first, second]);
     await store.handle([first]); // redelivered
 
@@ -71,20 +83,34 @@ describe('operation usage in the registry', () => {
 
     const traffic = await readTraffic(databaseUrl, { days: 1, excludeClients: ['cli'] });
     expect(traffic).toMatchObject({ source: 'registry', description: expect.stringContaining('excluding cli') });
-    const schema = buildSchema('type Query { organization: Organization me: User } type Organization { slug: String name: String } type User { email: String }');
-    expect(unusedFields(schema, traffic.source === 'registry' ? traffic.operations : [])).toEqual(['Organization.name', 'Query.me', 'User.email']);
+    const schema = buildSchema(
+      'type Query { organization: Organization me: User } type Organization { slug: String name: String } type User { email: String }',
+    );
+    expect(unusedFields(schema, traffic.source === 'registry' ? traffic.operations : [])).toEqual([
+      'Organization.name',
+      'Query.me',
+      'User.email',
+    ]);
   });
 
   it('deletes what is older than the retention', async () => {
     // Written by a consumer keeping a month, purged by one keeping a day (each purges as it first writes).
-    await createUsageStore({ db, retentionDays: 30, log }).handle([report(ago(2 * 24 * 60), [{ hash: 'old', name: 'Old', client: 'web', coordinates: ['Query.me'], requests: 1 }])]);
+    await createUsageStore({ db, retentionDays: 30, log }).handle([
+      report(ago(2 * 24 * 60), [{ hash: 'old', name: 'Old', client: 'web', coordinates: ['Query.me'], requests: 1 }]),
+    ]);
     expect((await readUsage(db, { from: new Date(ago(3 * 24 * 60)) })).some((u) => u.name === 'Old')).toBe(true);
     expect(await createUsageStore({ db, retentionDays: 1, log }).purge()).toBe(1);
     expect((await readUsage(db, { from: new Date(ago(3 * 24 * 60)) })).some((u) => u.name === 'Old')).toBe(false);
   });
 
   it('says why there is no traffic', async () => {
-    expect(await readTraffic(undefined, { days: 7 })).toMatchObject({ source: 'none', description: expect.stringContaining('DATABASE_URL is not set') });
-    expect(await readTraffic('postgresql://postgres@127.0.0.1:1/none', { days: 7 })).toMatchObject({ source: 'none', description: expect.stringContaining('could not be read') });
+    expect(await readTraffic(undefined, { days: 7 })).toMatchObject({
+      source: 'none',
+      description: expect.stringContaining('DATABASE_URL is not set'),
+    });
+    expect(await readTraffic('postgresql://postgres@127.0.0.1:1/none', { days: 7 })).toMatchObject({
+      source: 'none',
+      description: expect.stringContaining('could not be read'),
+    });
   });
 });

@@ -16,7 +16,12 @@ type Queryable = Pick<pg.Pool | pg.Client, 'query'>;
 
 /** The registry's migrations (versions and usage), under an advisory lock. */
 export function migrateRegistry(databaseUrl: string, log?: Logger) {
-  return migrate({ databaseUrl, schema: registrySchema, directory: join(packageRoot(import.meta.url), 'migrations'), ...(log ? { log } : {}) });
+  return migrate({
+    databaseUrl,
+    schema: registrySchema,
+    directory: join(packageRoot(import.meta.url), 'migrations'),
+    ...(log ? { log } : {}),
+  });
 }
 
 const purgeEveryMs = 3_600_000;
@@ -40,7 +45,8 @@ export function createUsageStore(options: { db: pg.Pool; retentionDays: number; 
       for (const op of report.operations) {
         const key = `${op.hash}\n${op.name}`;
         const known = operations.get(key);
-        if (!known || known.last_seen < report.to) operations.set(key, { hash: op.hash, name: op.name, type: op.type, coordinates: op.coordinates, last_seen: report.to });
+        if (!known || known.last_seen < report.to)
+          operations.set(key, { hash: op.hash, name: op.name, type: op.type, coordinates: op.coordinates, last_seen: report.to });
         rows.push({
           report_id: event.id,
           minute,
@@ -131,7 +137,17 @@ export interface UsageFilter {
 export async function readUsage(db: Queryable, filter: UsageFilter): Promise<ClientUsage[]> {
   const values: unknown[] = [filter.from, filter.to ?? new Date(Date.now() + 60_000), filter.excludeClients ?? [], filter.minRequests ?? 1];
   const byCoordinate = filter.coordinate ? `AND o.coordinates @> ARRAY[$${values.push(filter.coordinate)}]::text[]` : '';
-  const result = await db.query<{ hash: string; name: string; type: string; coordinates: string[]; client_name: string; versions: string[]; requests: number; errors: number; last_seen: Date }>(
+  const result = await db.query<{
+    hash: string;
+    name: string;
+    type: string;
+    coordinates: string[];
+    client_name: string;
+    versions: string[];
+    requests: number;
+    errors: number;
+    last_seen: Date;
+  }>(
     `SELECT u.operation_hash AS hash, u.operation_name AS name, o.type, o.coordinates, u.client_name,
             array_agg(DISTINCT u.client_version ORDER BY u.client_version) AS versions,
             sum(u.requests)::float8 AS requests, sum(u.errors)::float8 AS errors, max(u.minute) AS last_seen
@@ -169,10 +185,21 @@ export interface UsagePoint {
 }
 
 /** Requests and errors per bucket, operation and client version: operations by client over time. */
-export async function usageOverTime(db: Queryable, options: { from: Date; to: Date; bucket: Bucket; clientName?: string | undefined; limit: number }): Promise<UsagePoint[]> {
+export async function usageOverTime(
+  db: Queryable,
+  options: { from: Date; to: Date; bucket: Bucket; clientName?: string | undefined; limit: number },
+): Promise<UsagePoint[]> {
   const values: unknown[] = [options.bucket, options.from, options.to, options.limit];
   const byClient = options.clientName !== undefined ? `AND client_name = $${values.push(options.clientName)}` : '';
-  const result = await db.query<{ bucket: Date; hash: string; name: string; client_name: string; client_version: string; requests: number; errors: number }>(
+  const result = await db.query<{
+    bucket: Date;
+    hash: string;
+    name: string;
+    client_name: string;
+    client_version: string;
+    requests: number;
+    errors: number;
+  }>(
     `SELECT date_trunc($1, minute) AS bucket, operation_hash AS hash, operation_name AS name, client_name, client_version,
             sum(requests)::float8 AS requests, sum(errors)::float8 AS errors
      FROM ${registrySchema}.operation_usage
@@ -182,7 +209,15 @@ export async function usageOverTime(db: Queryable, options: { from: Date; to: Da
      LIMIT $4`,
     values,
   );
-  return result.rows.map((row) => ({ bucket: row.bucket, hash: row.hash, name: row.name, clientName: row.client_name, clientVersion: row.client_version, requests: row.requests, errors: row.errors }));
+  return result.rows.map((row) => ({
+    bucket: row.bucket,
+    hash: row.hash,
+    name: row.name,
+    clientName: row.client_name,
+    clientVersion: row.client_version,
+    requests: row.requests,
+    errors: row.errors,
+  }));
 }
 
 /**
@@ -213,18 +248,27 @@ export type Traffic =
  * traffic (and why) when the registry cannot be read, keeps no usage, or recorded none in the
  * period: a check then knows nothing of clients, which is not the same as no client.
  */
-export async function readTraffic(databaseUrl: string | undefined, options: { days: number; excludeClients?: string[]; minRequests?: number }): Promise<Traffic> {
+export async function readTraffic(
+  databaseUrl: string | undefined,
+  options: { days: number; excludeClients?: string[]; minRequests?: number },
+): Promise<Traffic> {
   const { days } = options;
   if (!databaseUrl) return { source: 'none', days, description: 'DATABASE_URL is not set, so no registry was asked for traffic' };
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
   try {
     await client.connect();
     const table = await client.query<{ exists: boolean }>(`SELECT to_regclass('${registrySchema}.operation_usage') IS NOT NULL AS exists`);
-    if (!table.rows[0]?.exists) return { source: 'none', days, description: 'the registry at DATABASE_URL keeps no operation usage (no router has reported to it)' };
+    if (!table.rows[0]?.exists)
+      return { source: 'none', days, description: 'the registry at DATABASE_URL keeps no operation usage (no router has reported to it)' };
     const from = new Date(Date.now() - days * 86_400_000);
     const any = await client.query(`SELECT 1 FROM ${registrySchema}.operation_usage WHERE minute >= $1 LIMIT 1`, [from]);
-    if (!any.rowCount) return { source: 'none', days, description: `the registry at DATABASE_URL recorded no operation in the last ${days} day(s)` };
-    const operations = await readUsage(client, { from, ...(options.excludeClients ? { excludeClients: options.excludeClients } : {}), ...(options.minRequests ? { minRequests: options.minRequests } : {}) });
+    if (!any.rowCount)
+      return { source: 'none', days, description: `the registry at DATABASE_URL recorded no operation in the last ${days} day(s)` };
+    const operations = await readUsage(client, {
+      from,
+      ...(options.excludeClients ? { excludeClients: options.excludeClients } : {}),
+      ...(options.minRequests ? { minRequests: options.minRequests } : {}),
+    });
     const clients = new Set(operations.map((o) => o.clientName)).size;
     const filters = [
       options.excludeClients?.length ? `excluding ${options.excludeClients.map(clientLabel).join(', ')}` : '',

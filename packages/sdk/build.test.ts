@@ -9,9 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const here = import.meta.dirname;
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-const run = (args: string[]) => promisify(execFile)(process.execPath, [tsc, ...args], { cwd: here }).catch((error: { stdout?: string }) => {
-  throw new Error(`tsc ${args.join(' ')} failed:\n${error.stdout ?? String(error)}`);
-});
+const run = (args: string[]) =>
+  promisify(execFile)(process.execPath, [tsc, ...args], { cwd: here }).catch((error: { stdout?: string }) => {
+    throw new Error(`tsc ${args.join(' ')} failed:\n${error.stdout ?? String(error)}`);
+  });
 // Inside the package, so that the build resolves its dependencies as an installed package would.
 const outDir = join(here, 'node_modules/.cache', `build-test-${randomBytes(4).toString('hex')}`);
 afterAll(() => rm(outDir, { recursive: true, force: true }));
@@ -44,6 +45,20 @@ export async function use(): Promise<string | undefined> {
 }
 `,
     );
-    await run(['--noEmit', '--strict', '--skipLibCheck', 'false', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', consumer]);
+    await run([
+      '--noEmit',
+      '--strict',
+      '--skipLibCheck',
+      'false',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      consumer,
+    ]);
   }, 120_000);
 });

@@ -8,7 +8,11 @@ import { baseEnv, ConfigError, flag, kafkaEnv, kafkaSettingsOf, parseEnv, port }
 describe('parseEnv', () => {
   it('applies the developer defaults', () => {
     const env = parseEnv({ ...baseEnv, PORT: port(4000) }, {});
-    expect(env).toMatchObject({ DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/mindweave', REDIS_URL: 'redis://127.0.0.1:6379', PORT: 4000 });
+    expect(env).toMatchObject({
+      DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/mindweave',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      PORT: 4000,
+    });
   });
 
   it('names every bad or missing variable at once', () => {
@@ -42,20 +46,41 @@ describe('parseEnv', () => {
 describe('Kafka settings', () => {
   it('are undefined without brokers (Redis Streams), and default to 6 partitions, 3 copies, no TLS', () => {
     expect(kafkaSettingsOf(parseEnv(kafkaEnv, {}))).toBeUndefined();
-    expect(kafkaSettingsOf(parseEnv(kafkaEnv, { KAFKA_BROKERS: 'a:9092, b:9092' }))).toEqual({ brokers: ['a:9092', 'b:9092'], ssl: undefined, sasl: undefined, topicPartitions: 6, replicationFactor: 3 });
+    expect(kafkaSettingsOf(parseEnv(kafkaEnv, { KAFKA_BROKERS: 'a:9092, b:9092' }))).toEqual({
+      brokers: ['a:9092', 'b:9092'],
+      ssl: undefined,
+      sasl: undefined,
+      topicPartitions: 6,
+      replicationFactor: 3,
+    });
   });
 
   it('carry TLS and SASL for managed clusters', () => {
     const caFile = join(mkdtempSync(join(tmpdir(), 'kafka-ca-')), 'ca.pem');
     writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\n...');
-    const env = parseEnv(kafkaEnv, { KAFKA_BROKERS: 'k:9093', KAFKA_SSL_CA_FILE: caFile, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: 'pw', KAFKA_REPLICATION_FACTOR: '1' });
-    expect(kafkaSettingsOf(env)).toMatchObject({ ssl: { ca: '-----BEGIN CERTIFICATE-----\n...' }, sasl: { mechanism: 'scram-sha-512', username: 'svc', password: 'pw' }, replicationFactor: 1 });
+    const env = parseEnv(kafkaEnv, {
+      KAFKA_BROKERS: 'k:9093',
+      KAFKA_SSL_CA_FILE: caFile,
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'svc',
+      KAFKA_SASL_PASSWORD: 'pw',
+      KAFKA_REPLICATION_FACTOR: '1',
+    });
+    expect(kafkaSettingsOf(env)).toMatchObject({
+      ssl: { ca: '-----BEGIN CERTIFICATE-----\n...' },
+      sasl: { mechanism: 'scram-sha-512', username: 'svc', password: 'pw' },
+      replicationFactor: 1,
+    });
     expect(kafkaSettingsOf(parseEnv(kafkaEnv, { KAFKA_BROKERS: 'k:9093', KAFKA_SSL: 'true' }))?.ssl).toBe(true);
   });
 
   it('refuse SASL without credentials, and an unreadable CA file, naming the variables', () => {
-    expect(() => parseEnv(kafkaEnv, { KAFKA_BROKERS: 'k:9093', KAFKA_SASL_MECHANISM: 'plain' })).toThrow(/KAFKA_SASL_USERNAME: missing[\s\S]*KAFKA_SASL_PASSWORD: missing/);
-    expect(() => parseEnv(kafkaEnv, { KAFKA_BROKERS: 'k:9093', KAFKA_SSL_CA_FILE: '/nowhere/ca.pem' })).toThrow(/KAFKA_SSL_CA_FILE: cannot be read/);
+    expect(() => parseEnv(kafkaEnv, { KAFKA_BROKERS: 'k:9093', KAFKA_SASL_MECHANISM: 'plain' })).toThrow(
+      /KAFKA_SASL_USERNAME: missing[\s\S]*KAFKA_SASL_PASSWORD: missing/,
+    );
+    expect(() => parseEnv(kafkaEnv, { KAFKA_BROKERS: 'k:9093', KAFKA_SSL_CA_FILE: '/nowhere/ca.pem' })).toThrow(
+      /KAFKA_SSL_CA_FILE: cannot be read/,
+    );
     expect(() => parseEnv(kafkaEnv, { KAFKA_BROKERS: 'k:9093', KAFKA_SASL_MECHANISM: 'kerberos' })).toThrow(/KAFKA_SASL_MECHANISM/);
   });
 });

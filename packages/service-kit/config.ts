@@ -80,7 +80,12 @@ export function loadEnvOrExit<S extends z.ZodRawShape>(shape: S): z.infer<z.ZodO
 export const kafkaBrokers = z
   .string()
   .default('')
-  .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean));
+  .transform((value) =>
+    value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 
 /** How to reach a Kafka cluster, and how the topics the services create are laid out. */
 export interface KafkaSettings {
@@ -131,7 +136,13 @@ export function kafkaSettingsOf(env: KafkaEnv): KafkaSettings | undefined {
     sasl = { mechanism: env.KAFKA_SASL_MECHANISM, username: env.KAFKA_SASL_USERNAME ?? '', password: env.KAFKA_SASL_PASSWORD ?? '' };
   }
   if (problems.length) throw new ConfigError(problems);
-  return { brokers: env.KAFKA_BROKERS, ssl, sasl, topicPartitions: env.KAFKA_TOPIC_PARTITIONS, replicationFactor: env.KAFKA_REPLICATION_FACTOR };
+  return {
+    brokers: env.KAFKA_BROKERS,
+    ssl,
+    sasl,
+    topicPartitions: env.KAFKA_TOPIC_PARTITIONS,
+    replicationFactor: env.KAFKA_REPLICATION_FACTOR,
+  };
 }
 
 /** A port number from the environment. */

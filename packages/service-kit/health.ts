@@ -31,7 +31,13 @@ async function runCheck(check: HealthCheck, timeoutMs: number, required: boolean
     return { status: 'up', latencyMs: round(performance.now() - started), required, ...(isRecord(answer) ? { details: answer } : {}) };
   } catch (error) {
     const details = error instanceof HealthCheckError ? error.details : undefined;
-    return { status: 'down', latencyMs: round(performance.now() - started), required, error: (error as Error).message, ...(details === undefined ? {} : { details }) };
+    return {
+      status: 'down',
+      latencyMs: round(performance.now() - started),
+      required,
+      error: (error as Error).message,
+      ...(details === undefined ? {} : { details }),
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -59,18 +65,32 @@ export interface HealthOptions {
 export function createHealthRoutes(service: string, required: Record<string, HealthCheck>, options: HealthOptions = {}) {
   const timeoutMs = options.timeoutMs ?? 2_000;
   async function runAll(withOptional: boolean) {
-    const checks = [...Object.entries(required).map(([name, check]) => [name, check, true] as const), ...(withOptional ? Object.entries(typeof options.optional === 'function' ? options.optional() : (options.optional ?? {})) : []).map(([name, check]) => [name, check, false] as const)];
-    const entries = await Promise.all(checks.map(async ([name, check, isRequired]) => [name, await runCheck(check, timeoutMs, isRequired)] as const));
+    const checks = [
+      ...Object.entries(required).map(([name, check]) => [name, check, true] as const),
+      ...(withOptional ? Object.entries(typeof options.optional === 'function' ? options.optional() : (options.optional ?? {})) : []).map(
+        ([name, check]) => [name, check, false] as const,
+      ),
+    ];
+    const entries = await Promise.all(
+      checks.map(async ([name, check, isRequired]) => [name, await runCheck(check, timeoutMs, isRequired)] as const),
+    );
     const ready = entries.every(([, result]) => result.status === 'up' || !result.required);
     const complete = entries.every(([, result]) => result.status === 'up');
     return { ready, status: !ready ? 'down' : complete ? 'ok' : 'degraded', dependencies: Object.fromEntries(entries) };
   }
 
   const reuseMs = options.reuseMs ?? 1_000;
-  let lastReport: { at: number; report: Promise<{ ready: boolean; status: string; dependencies: Record<string, CheckResult>; details: Record<string, unknown> }> } | undefined;
+  let lastReport:
+    | {
+        at: number;
+        report: Promise<{ ready: boolean; status: string; dependencies: Record<string, CheckResult>; details: Record<string, unknown> }>;
+      }
+    | undefined;
   function report() {
     if (!lastReport || Date.now() - lastReport.at > reuseMs) {
-      const details = options.details ? options.details().catch((error: unknown) => ({ detailsError: (error as Error).message })) : Promise.resolve({});
+      const details = options.details
+        ? options.details().catch((error: unknown) => ({ detailsError: (error as Error).message }))
+        : Promise.resolve({});
       lastReport = { at: Date.now(), report: Promise.all([runAll(true), details]).then(([all, more]) => ({ ...all, details: more })) };
     }
     return lastReport.report;
@@ -85,13 +105,19 @@ export function createHealthRoutes(service: string, required: Record<string, Hea
     }
     if (path === '/health/ready') {
       const { ready, dependencies } = await runAll(false);
-      sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', service, dependencies: Object.fromEntries(Object.entries(dependencies).map(([k, v]) => [k, v.status])) });
+      sendJson(res, ready ? 200 : 503, {
+        status: ready ? 'ready' : 'not ready',
+        service,
+        dependencies: Object.fromEntries(Object.entries(dependencies).map(([k, v]) => [k, v.status])),
+      });
       return true;
     }
     if (path === '/health') {
       const { ready, status, dependencies, details } = await report();
       const full = options.showDetails?.(req) ?? true;
-      const shown = full ? { dependencies, ...details } : { dependencies: Object.fromEntries(Object.entries(dependencies).map(([name, { status: state }]) => [name, { status: state }])) };
+      const shown = full
+        ? { dependencies, ...details }
+        : { dependencies: Object.fromEntries(Object.entries(dependencies).map(([name, { status: state }]) => [name, { status: state }])) };
       sendJson(res, ready ? 200 : 503, { status, service, uptimeSeconds: Math.round(process.uptime()), ...shown });
       return true;
     }

@@ -8,9 +8,15 @@ const body = '{"query":"{ me { id } }"}';
 
 describe('signed identity headers', () => {
   it('round-trips the identity and request id', () => {
-    expect(verifyIdentity(secret, headersOf(signIdentity(secret, user, 'req-1', body)), body)).toEqual({ identity: user, requestId: 'req-1' });
+    expect(verifyIdentity(secret, headersOf(signIdentity(secret, user, 'req-1', body)), body)).toEqual({
+      identity: user,
+      requestId: 'req-1',
+    });
     // The same bytes as a Buffer, as a server reads them.
-    expect(verifyIdentity(secret, headersOf(signIdentity(secret, user, 'req-1', body)), Buffer.from(body))).toEqual({ identity: user, requestId: 'req-1' });
+    expect(verifyIdentity(secret, headersOf(signIdentity(secret, user, 'req-1', body)), Buffer.from(body))).toEqual({
+      identity: user,
+      requestId: 'req-1',
+    });
   });
 
   it('refuses a wrong secret, an altered identity or request id, and a stale or future signature', () => {
@@ -31,6 +37,9 @@ describe('signed identity headers', () => {
     expect(verifyIdentity(secret, headersOf(signed), `${body} `)).toBeNull();
     expect(verifyIdentity(secret, headersOf(signed), '')).toBeNull();
     // An empty body (a GET) signs and verifies like any other.
-    expect(verifyIdentity(secret, headersOf(signIdentity(secret, user, 'r', '')), new Uint8Array())).toEqual({ identity: user, requestId: 'r' });
+    expect(verifyIdentity(secret, headersOf(signIdentity(secret, user, 'r', '')), new Uint8Array())).toEqual({
+      identity: user,
+      requestId: 'r',
+    });
   });
 });

@@ -36,7 +36,14 @@ export const encodeIdentity = (identity: Identity) => Buffer.from(JSON.stringify
  * Headers that vouch for `identity` on one request whose body is `body`, byte for byte.
  * `encoded` is encodeIdentity(identity), when the caller has it already.
  */
-export function signIdentity(secret: string, identity: Identity, requestId: string, body: SignedBody, now = Date.now(), encoded = encodeIdentity(identity)): Record<string, string> {
+export function signIdentity(
+  secret: string,
+  identity: Identity,
+  requestId: string,
+  body: SignedBody,
+  now = Date.now(),
+  encoded = encodeIdentity(identity),
+): Record<string, string> {
   const signedAt = String(now);
   return {
     [identityHeaders.identity]: encoded,
@@ -49,7 +56,12 @@ export function signIdentity(secret: string, identity: Identity, requestId: stri
 type HeaderSource = { get(name: string): string | null };
 
 /** The identity the router signed for this body, or null when the headers are missing, stale or forged, or the body is another. */
-export function verifyIdentity(secret: string, headers: HeaderSource, body: SignedBody, now = Date.now()): { identity: Identity; requestId: string } | null {
+export function verifyIdentity(
+  secret: string,
+  headers: HeaderSource,
+  body: SignedBody,
+  now = Date.now(),
+): { identity: Identity; requestId: string } | null {
   const encoded = headers.get(identityHeaders.identity);
   const requestId = headers.get(identityHeaders.requestId) ?? '';
   const signedAt = headers.get(identityHeaders.signedAt);
@@ -71,11 +83,17 @@ export function verifyIdentity(secret: string, headers: HeaderSource, body: Sign
  * A POST of `body` as JSON to another service's internal route (`/internal/...`), signed as
  * `service` over the exact bytes sent.
  */
-export function postAsService(url: URL | string, options: { signingSecret: string; service: string; requestId: string; body: unknown; timeoutMs: number }): Promise<Response> {
+export function postAsService(
+  url: URL | string,
+  options: { signingSecret: string; service: string; requestId: string; body: unknown; timeoutMs: number },
+): Promise<Response> {
   const body = JSON.stringify(options.body);
   return fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...signIdentity(options.signingSecret, { kind: 'service', service: options.service }, options.requestId, body) },
+    headers: {
+      'content-type': 'application/json',
+      ...signIdentity(options.signingSecret, { kind: 'service', service: options.service }, options.requestId, body),
+    },
     body,
     signal: AbortSignal.timeout(options.timeoutMs),
   });

@@ -1,6 +1,14 @@
 export { baseEnv, ConfigError, flag, kafkaEnv, kafkaSettingsOf, loadEnvOrExit, parseEnv, port, type KafkaSettings } from './config.ts';
 export { createLogger, type Logger } from './logger.ts';
-export { encodeIdentity, identityHeaders, postAsService, signIdentity, verifyIdentity, type Identity, type SignedBody } from './identity.ts';
+export {
+  encodeIdentity,
+  identityHeaders,
+  postAsService,
+  signIdentity,
+  verifyIdentity,
+  type Identity,
+  type SignedBody,
+} from './identity.ts';
 export {
   callInternalRoute,
   internalRoute,

@@ -13,7 +13,11 @@ export interface InternalRoute<Request extends z.ZodType = z.ZodType, Response e
   response: Response;
 }
 
-export const internalRoute = <Request extends z.ZodType, Response extends z.ZodType>(path: string, request: Request, response: Response): InternalRoute<Request, Response> => ({
+export const internalRoute = <Request extends z.ZodType, Response extends z.ZodType>(
+  path: string,
+  request: Request,
+  response: Response,
+): InternalRoute<Request, Response> => ({
   path,
   request,
   response,
@@ -52,7 +56,11 @@ export interface InternalCallOptions {
  * response schema. Throws InternalRouteError on any status but 200 or a body outside the contract,
  * and fetch's own error when the service cannot be reached.
  */
-export async function callInternalRoute<R extends InternalRoute>(route: R, options: InternalCallOptions, body: RequestOf<R>): Promise<ResponseOf<R>> {
+export async function callInternalRoute<R extends InternalRoute>(
+  route: R,
+  options: InternalCallOptions,
+  body: RequestOf<R>,
+): Promise<ResponseOf<R>> {
   const { baseUrl, signingSecret, service, requestId, timeoutMs } = options;
   const response = await postAsService(new URL(route.path, baseUrl), { signingSecret, service, requestId, body, timeoutMs });
   if (response.status !== 200) {
@@ -60,7 +68,12 @@ export async function callInternalRoute<R extends InternalRoute>(route: R, optio
     throw new InternalRouteError(route.path, response.status);
   }
   const parsed = route.response.safeParse(await response.json());
-  if (!parsed.success) throw new InternalRouteError(route.path, response.status, `${route.path} answered a body outside its contract: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new InternalRouteError(
+      route.path,
+      response.status,
+      `${route.path} answered a body outside its contract: ${z.prettifyError(parsed.error)}`,
+    );
   return parsed.data as ResponseOf<R>;
 }
 

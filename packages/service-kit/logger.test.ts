@@ -24,18 +24,26 @@ it('redacts passwords, tokens, keys, secrets and authorization headers at the us
   });
   expect(output()).toContain('a@b.c');
   expect(output()).toContain('[redacted]');
-  for (const secret of ['p1-secret', 'jwt-secret', 'key-secret', 'p2-secret', '123456', 'rt-secret', 'at-secret']) expect(output()).not.toContain(secret);
+  for (const secret of ['p1-secret', 'jwt-secret', 'key-secret', 'p2-secret', '123456', 'rt-secret', 'at-secret'])
+    expect(output()).not.toContain(secret);
 });
 
 it('logs an error as its message, code and stack, not the objects it holds', () => {
   const { destination, output } = captured();
   // What pg attaches to a failed query: its client, with the pool, the socket and the config.
-  const client = { connectionParameters: { password: 'db-secret' }, queryQueue: Array.from({ length: 200 }, (_, i) => ({ text: `SELECT ${i}` })) };
+  const client = {
+    connectionParameters: { password: 'db-secret' },
+    queryQueue: Array.from({ length: 200 }, (_, i) => ({ text: `SELECT ${i}` })),
+  };
   const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED', port: 5432 });
   const error = Object.assign(new Error('Connection terminated unexpectedly', { cause }), { client, code: '57P01' });
   createLogger({ name: 'test', level: 'info', destination }).error({ err: error }, 'query failed');
   const line = JSON.parse(output()) as { err: { message: string; code: string; stack: string; cause: { code: string; port: number } } };
-  expect(line.err).toMatchObject({ message: 'Connection terminated unexpectedly', code: '57P01', cause: { code: 'ECONNREFUSED', port: 5432 } });
+  expect(line.err).toMatchObject({
+    message: 'Connection terminated unexpectedly',
+    code: '57P01',
+    cause: { code: 'ECONNREFUSED', port: 5432 },
+  });
   expect(line.err.stack).toContain('Connection terminated');
   expect(output()).not.toContain('db-secret');
   expect(output()).not.toContain('queryQueue');

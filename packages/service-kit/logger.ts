@@ -30,7 +30,22 @@ const redactPaths = sensitiveKeys.flatMap((key) => {
 });
 
 /** What an error's log entry keeps besides type, message and stack: short facts, never objects. */
-const errorFacts = ['code', 'errno', 'syscall', 'address', 'port', 'detail', 'hint', 'severity', 'routine', 'table', 'column', 'constraint', 'statusCode', 'name'];
+const errorFacts = [
+  'code',
+  'errno',
+  'syscall',
+  'address',
+  'port',
+  'detail',
+  'hint',
+  'severity',
+  'routine',
+  'table',
+  'column',
+  'constraint',
+  'statusCode',
+  'name',
+];
 
 /**
  * Errors as small log entries: type, message, stack, the short facts above, and their causes. The

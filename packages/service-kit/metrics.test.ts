@@ -32,7 +32,13 @@ it("serves Node's default metrics under their standard names", async () => {
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   const text = await response.text();
-  for (const family of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_gc_duration_seconds']) {
+  for (const family of [
+    'process_cpu_seconds_total',
+    'process_resident_memory_bytes',
+    'nodejs_eventloop_lag_seconds',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_gc_duration_seconds',
+  ]) {
     expect(text).toMatch(new RegExp(`^# TYPE ${family} `, 'm'));
   }
   expect(sample(text, 'process_cpu_seconds_total')).toBeGreaterThan(0);
@@ -45,8 +51,22 @@ it('reads a collector once per scrape for all its gauges, and again at the next 
   const metrics = createServiceMetrics();
   let calls = 0;
   const read = metrics.atScrape('lag', async () => ({ lag: ++calls * 10, pending: calls }));
-  new Gauge({ name: 'test_lag', help: 'lag', registers: [metrics.registry], async collect() { this.set((await read())?.lag ?? -1); } });
-  new Gauge({ name: 'test_pending', help: 'pending', registers: [metrics.registry], async collect() { this.set((await read())?.pending ?? -1); } });
+  new Gauge({
+    name: 'test_lag',
+    help: 'lag',
+    registers: [metrics.registry],
+    async collect() {
+      this.set((await read())?.lag ?? -1);
+    },
+  });
+  new Gauge({
+    name: 'test_pending',
+    help: 'pending',
+    registers: [metrics.registry],
+    async collect() {
+      this.set((await read())?.pending ?? -1);
+    },
+  });
   const scrape = await serve(metrics);
 
   const first = await (await scrape()).text();
@@ -66,12 +86,22 @@ it('answers the scrape within the timeout while a collector hangs, and joins the
   let calls = 0;
   let answer: (value: number) => void = () => undefined;
   // What ioredis does with a command while Redis is down: holds it until Redis is back.
-  const read = metrics.atScrape('queues', () => (++calls === 1 ? new Promise<number>((resolve) => (answer = resolve)) : Promise.resolve(9)), 200);
-  const depth = new Gauge({ name: 'test_depth', help: 'depth', labelNames: ['queue'], registers: [metrics.registry], async collect() {
-    const value = await read();
-    this.reset();
-    if (value !== undefined) this.set({ queue: 'email' }, value);
-  } });
+  const read = metrics.atScrape(
+    'queues',
+    () => (++calls === 1 ? new Promise<number>((resolve) => (answer = resolve)) : Promise.resolve(9)),
+    200,
+  );
+  const depth = new Gauge({
+    name: 'test_depth',
+    help: 'depth',
+    labelNames: ['queue'],
+    registers: [metrics.registry],
+    async collect() {
+      const value = await read();
+      this.reset();
+      if (value !== undefined) this.set({ queue: 'email' }, value);
+    },
+  });
   expect(depth).toBeDefined();
   const scrape = await serve(metrics);
 
@@ -96,5 +126,13 @@ it('answers the scrape within the timeout while a collector hangs, and joins the
 
 it('bounds a label to its first distinct values', () => {
   const label = boundedLabel(2, 10);
-  expect([label('A'), label('B'), label('C'), label('A'), label(undefined), label(''), label('x'.repeat(11))]).toEqual(['A', 'B', 'other', 'A', 'anonymous', 'anonymous', 'other']);
+  expect([label('A'), label('B'), label('C'), label('A'), label(undefined), label(''), label('x'.repeat(11))]).toEqual([
+    'A',
+    'B',
+    'other',
+    'A',
+    'anonymous',
+    'anonymous',
+    'other',
+  ]);
 });

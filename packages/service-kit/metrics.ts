@@ -46,7 +46,12 @@ export function createServiceMetrics() {
         // Gauges of one scrape ask within milliseconds of each other; the next scrape comes seconds later.
         if (sample && (sample.settledAt === undefined || performance.now() - sample.settledAt < 1_000)) return sample.result;
         call ??= read().finally(() => (call = undefined));
-        const current: NonNullable<typeof sample> = { result: within(timeoutMs, call).then((value) => ({ ok: true, value }), () => ({ ok: false })) };
+        const current: NonNullable<typeof sample> = {
+          result: within(timeoutMs, call).then(
+            (value) => ({ ok: true, value }),
+            () => ({ ok: false }),
+          ),
+        };
         void current.result.then(() => (current.settledAt = performance.now()));
         sample = current;
         return current.result;
@@ -62,7 +67,10 @@ export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
 async function within<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -18,4 +18,5 @@ export function packageRoot(moduleUrl: string): string {
 }
 
 /** The path of the module `name` next to the calling one (`./reports` is reports.ts from source, reports.js from the build). */
-export const siblingModule = (moduleUrl: string, name: string) => fileURLToPath(new URL(`${name}${extname(fileURLToPath(moduleUrl))}`, moduleUrl));
+export const siblingModule = (moduleUrl: string, name: string) =>
+  fileURLToPath(new URL(`${name}${extname(fileURLToPath(moduleUrl))}`, moduleUrl));

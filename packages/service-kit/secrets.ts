@@ -98,6 +98,10 @@ export async function resealSecrets<Row extends { id: string; stored: string }>(
     afterId = rows.at(-1)?.id;
   }
   if (result.resealed) options.log.info({ purpose, resealed: result.resealed }, 'secrets resealed with the current SECRETS_KEY');
-  if (result.unreadable.length) options.log.error({ purpose, rows: result.unreadable }, 'secrets sealed with a key SECRETS_KEY no longer holds: add it back after the first key');
+  if (result.unreadable.length)
+    options.log.error(
+      { purpose, rows: result.unreadable },
+      'secrets sealed with a key SECRETS_KEY no longer holds: add it back after the first key',
+    );
   return result;
 }

@@ -46,7 +46,8 @@ function tracingOptions() {
   const wrap = traced ? createOpenTelemetryWrapper(trace.getTracer('@mindweave/subgraph-kit')) : undefined;
   return {
     default: <Types extends SchemaTypes>(config: PothosOutputFieldConfig<Types>) => traced && isRootField(config),
-    wrap: (resolver: GraphQLFieldResolver<unknown, SubgraphContext, Record<string, unknown>>, options: unknown) => (wrap ? wrap(resolver, options) : resolver),
+    wrap: (resolver: GraphQLFieldResolver<unknown, SubgraphContext, Record<string, unknown>>, options: unknown) =>
+      wrap ? wrap(resolver, options) : resolver,
   };
 }
 

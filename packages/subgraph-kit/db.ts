@@ -7,7 +7,10 @@ import type { Logger } from '@mindweave/service-kit';
  * search path is set too, so that raw SQL ($queryRaw) finds the service's tables unqualified.
  */
 export function createPgAdapter(databaseUrl: string, schema: string, maxConnections: number) {
-  return new PrismaPg({ connectionString: databaseUrl, max: maxConnections, idleTimeoutMillis: 30_000, options: `-c search_path=${schema}` }, { schema });
+  return new PrismaPg(
+    { connectionString: databaseUrl, max: maxConnections, idleTimeoutMillis: 30_000, options: `-c search_path=${schema}` },
+    { schema },
+  );
 }
 
 /** What plain SQL modules need of a connection pool (the workers' pool, a subgraph's): its `query`. */

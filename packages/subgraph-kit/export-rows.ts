@@ -52,7 +52,11 @@ function expressions(column: Column) {
  * its period, ordered by time then id, read through a cursor a batch at a time in one read-only
  * REPEATABLE READ transaction (one snapshot for the whole file). Null while the table does not exist.
  */
-export async function streamOrganizationRows(db: pg.Pool, source: { schema: string; table: string; timeColumn: string }, query: ExportQuery): Promise<RowStream | null> {
+export async function streamOrganizationRows(
+  db: pg.Pool,
+  source: { schema: string; table: string; timeColumn: string },
+  query: ExportQuery,
+): Promise<RowStream | null> {
   const { rows: columns } = await db.query<Column>(
     `SELECT column_name AS name, data_type AS type FROM information_schema.columns
      WHERE table_schema = $1 AND table_name = $2 AND column_name <> 'organizationId' ORDER BY ordinal_position`,
@@ -60,7 +64,10 @@ export async function streamOrganizationRows(db: pg.Pool, source: { schema: stri
   );
   if (!columns.length) return null;
   const exprs = columns.map(expressions);
-  const select = query.format === 'JSON' ? `json_build_object(${exprs.map((e) => e.json).join(', ')})::text` : exprs.map((e) => e.csv).join(` || ',' || `);
+  const select =
+    query.format === 'JSON'
+      ? `json_build_object(${exprs.map((e) => e.json).join(', ')})::text`
+      : exprs.map((e) => e.csv).join(` || ',' || `);
   const table = `${pg.escapeIdentifier(source.schema)}.${pg.escapeIdentifier(source.table)}`;
   const time = pg.escapeIdentifier(source.timeColumn);
 

@@ -12,7 +12,14 @@ type OutboxRow = { id: string; type: string; aggregateId: string; payload: unkno
  * instances can relay; an event keeps its row's id, so a relay that dies after publishing and
  * before marking the row publishes a duplicate that consumers drop.
  */
-export function startOutboxRelay(options: { databaseUrl: string; schema: string; bus: EventBus; log: Logger; intervalMs?: number; batchSize?: number }) {
+export function startOutboxRelay(options: {
+  databaseUrl: string;
+  schema: string;
+  bus: EventBus;
+  log: Logger;
+  intervalMs?: number;
+  batchSize?: number;
+}) {
   const { bus, log } = options;
   const pool = createPgPool(options.databaseUrl, options.schema, log);
   const table = `${pg.escapeIdentifier(options.schema)}.outbox_events`;
@@ -33,11 +40,21 @@ export function startOutboxRelay(options: { databaseUrl: string; schema: string;
         for (const row of rows) {
           try {
             events.push(
-              parseEnvelope({ id: row.id, type: row.type, aggregateId: row.aggregateId, timestamp: row.createdAt.toISOString(), data: row.payload, metadata: { correlationId: row.id } }),
+              parseEnvelope({
+                id: row.id,
+                type: row.type,
+                aggregateId: row.aggregateId,
+                timestamp: row.createdAt.toISOString(),
+                data: row.payload,
+                metadata: { correlationId: row.id },
+              }),
             );
           } catch (error) {
             invalid.push(row.id);
-            log.error({ err: error, id: row.id, type: row.type }, 'outbox row is not a valid event; marking it so it does not block the relay');
+            log.error(
+              { err: error, id: row.id, type: row.type },
+              'outbox row is not a valid event; marking it so it does not block the relay',
+            );
           }
         }
         if (events.length) await bus.publish(events);

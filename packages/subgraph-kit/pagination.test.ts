@@ -9,8 +9,16 @@ describe('cursor pagination', () => {
     // The format audit-log cursors always had: their cursors still work.
     expect(newestFirst.cursor(row(3))).toBe(Buffer.from(JSON.stringify([row(3).createdAt.toISOString(), row(3).id])).toString('base64url'));
     const otherList = encodeCursor([0.5, row(3).createdAt, row(3).id]);
-    for (const bad of ['', 'not-a-cursor', Buffer.from('["2026-01-01T00:00:00.000Z","x"]').toString('base64url'), otherList, Buffer.from('2026-01-01T00:00:00.000Z|x').toString('base64url')]) {
-      expect(() => decodeCursor(bad, newestFirst.keys)).toThrow(expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', field: 'after' } }));
+    for (const bad of [
+      '',
+      'not-a-cursor',
+      Buffer.from('["2026-01-01T00:00:00.000Z","x"]').toString('base64url'),
+      otherList,
+      Buffer.from('2026-01-01T00:00:00.000Z|x').toString('base64url'),
+    ]) {
+      expect(() => decodeCursor(bad, newestFirst.keys)).toThrow(
+        expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', field: 'after' } }),
+      );
     }
   });
 
@@ -18,8 +26,16 @@ describe('cursor pagination', () => {
     const rows = [row(5), row(4), row(3)];
     const read = (limit: number) => Promise.resolve(rows.slice(0, limit));
     expect(await keysetConnection({ first: 2 }, newestFirst, ({ limit }) => read(limit))).toEqual({
-      edges: [{ cursor: newestFirst.cursor(row(5)), node: row(5) }, { cursor: newestFirst.cursor(row(4)), node: row(4) }],
-      pageInfo: { hasNextPage: true, hasPreviousPage: false, startCursor: newestFirst.cursor(row(5)), endCursor: newestFirst.cursor(row(4)) },
+      edges: [
+        { cursor: newestFirst.cursor(row(5)), node: row(5) },
+        { cursor: newestFirst.cursor(row(4)), node: row(4) },
+      ],
+      pageInfo: {
+        hasNextPage: true,
+        hasPreviousPage: false,
+        startCursor: newestFirst.cursor(row(5)),
+        endCursor: newestFirst.cursor(row(4)),
+      },
     });
     const last = await keysetConnection({ first: 3 }, newestFirst, ({ limit }) => read(limit));
     expect(last.pageInfo).toMatchObject({ hasNextPage: false, endCursor: newestFirst.cursor(row(3)) });
@@ -38,6 +54,8 @@ describe('cursor pagination', () => {
 
   it('continues after a cursor, ties on time broken by id', () => {
     const after = row(4);
-    expect(newestFirst.after(after)).toEqual({ OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] });
+    expect(newestFirst.after(after)).toEqual({
+      OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
+    });
   });
 });

@@ -60,11 +60,19 @@ export async function keysetConnection<Row extends Sorted, Sorted, Position>(
 ): Promise<Page<Row>> {
   const after = args.after ? decodeCursor(args.after, list.keys) : null;
   const page = await resolveCursorConnection<Promise<readonly unknown[]>>(
-    { args: { first: args.first ?? defaultPageSize, after: args.after ?? null }, toCursor: (row) => list.cursor(row as Sorted), defaultSize: defaultPageSize, maxSize: 100 },
+    {
+      args: { first: args.first ?? defaultPageSize, after: args.after ?? null },
+      toCursor: (row) => list.cursor(row as Sorted),
+      defaultSize: defaultPageSize,
+      maxSize: 100,
+    },
     ({ limit }): Promise<readonly unknown[]> => load({ after, limit }),
   );
   const edges = page.edges.map((edge) => ({ cursor: edge.cursor, node: edge.node as Row }));
   const { hasNextPage, hasPreviousPage } = page.pageInfo;
   // An empty page has no cursors (resolveCursorConnection would repeat `after`).
-  return { edges, pageInfo: { hasNextPage, hasPreviousPage, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null } };
+  return {
+    edges,
+    pageInfo: { hasNextPage, hasPreviousPage, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+  };
 }

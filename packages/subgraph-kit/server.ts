@@ -4,7 +4,18 @@ import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { Counter, Histogram } from 'prom-client';
 import { z } from 'zod';
-import { badUserInput, dependencyUnavailable, ErrorCode, errorBody, httpStatusOf, internalError, isErrorCode, isPassingFailure, MindweaveError, unauthenticated } from '@mindweave/errors';
+import {
+  badUserInput,
+  dependencyUnavailable,
+  ErrorCode,
+  errorBody,
+  httpStatusOf,
+  internalError,
+  isErrorCode,
+  isPassingFailure,
+  MindweaveError,
+  unauthenticated,
+} from '@mindweave/errors';
 import {
   boundedLabel,
   closeServer,
@@ -56,7 +67,12 @@ function parseJson(body: Buffer): unknown {
  * refused with BAD_USER_INPUT (400); `answer` gets the parsed body and answers the contract's
  * response (200) or a contract error, sent with its code's status.
  */
-export function serviceRoute<R extends InternalRoute>(route: R, signingSecret: string, answer: (body: ParsedRequestOf<R>) => Promise<AnswerOf<R> | MindweaveError>, limit = 16_384): ExtraRoute {
+export function serviceRoute<R extends InternalRoute>(
+  route: R,
+  signingSecret: string,
+  answer: (body: ParsedRequestOf<R>) => Promise<AnswerOf<R> | MindweaveError>,
+  limit = 16_384,
+): ExtraRoute {
   return async (req, res, url) => {
     if (req.method !== 'POST' || url.pathname !== route.path) return false;
     const raw = await readBody(req, limit).catch(() => null);
@@ -115,7 +131,10 @@ function maskError(log: Logger, production: boolean) {
     if (isPassingFailure(original)) {
       log.warn({ err: original, path }, 'a dependency could not answer; answered UNAVAILABLE');
       const refusal = dependencyUnavailable();
-      return new GraphQLError(production ? refusal.message : `${refusal.message}: ${(original as Error)?.message}`, { path, extensions: refusal.extensions });
+      return new GraphQLError(production ? refusal.message : `${refusal.message}: ${(original as Error)?.message}`, {
+        path,
+        extensions: refusal.extensions,
+      });
     }
     log.error({ err: original, path }, 'resolver failed');
     const masked = internalError();
@@ -141,7 +160,8 @@ function operationLog(): Plugin<SubgraphContext> {
             },
             'operation',
           );
-          if (args.contextValue.log.isLevelEnabled('debug')) args.contextValue.log.debug({ variables: args.variableValues }, 'operation variables');
+          if (args.contextValue.log.isLevelEnabled('debug'))
+            args.contextValue.log.debug({ variables: args.variableValues }, 'operation variables');
         },
       };
     },
@@ -153,15 +173,29 @@ function operationLog(): Plugin<SubgraphContext> {
  * router's names for its fetches (`Dashboard__accounts__1`), bounded to 200 distinct ones.
  */
 export function operationMetrics(metrics: ServiceMetrics): Plugin<SubgraphContext> {
-  const duration = new Histogram({ name: 'mw_subgraph_operation_duration_seconds', help: 'Operations executed by the subgraph, by operation name and type', labelNames: ['operation', 'type'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [metrics.registry] });
-  const errors = new Counter({ name: 'mw_subgraph_operation_errors_total', help: "Operations answered with errors, once per operation and error code (codes outside the contract's are 'other')", labelNames: ['operation', 'type', 'code'], registers: [metrics.registry] });
+  const duration = new Histogram({
+    name: 'mw_subgraph_operation_duration_seconds',
+    help: 'Operations executed by the subgraph, by operation name and type',
+    labelNames: ['operation', 'type'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [metrics.registry],
+  });
+  const errors = new Counter({
+    name: 'mw_subgraph_operation_errors_total',
+    help: "Operations answered with errors, once per operation and error code (codes outside the contract's are 'other')",
+    labelNames: ['operation', 'type', 'code'],
+    registers: [metrics.registry],
+  });
   const operationLabel = boundedLabel(200);
   return {
     onExecute({ args }) {
       const started = performance.now();
       return {
         onExecuteDone({ result }) {
-          const labels = { operation: operationLabel(args.operationName), type: getOperationAST(args.document, args.operationName)?.operation ?? 'unknown' };
+          const labels = {
+            operation: operationLabel(args.operationName),
+            type: getOperationAST(args.document, args.operationName)?.operation ?? 'unknown',
+          };
           duration.observe(labels, (performance.now() - started) / 1000);
           const codes = new Set(('errors' in result ? (result.errors ?? []) : []).map((error) => error.extensions?.['code']));
           for (const code of codes) errors.inc({ ...labels, code: isErrorCode(code) ? code : 'other' });
@@ -190,7 +224,12 @@ export async function startSubgraphServer(options: SubgraphServerOptions) {
   });
   const handleHealth = createHealthRoutes(options.name, options.healthChecks, { optional: options.optionalHealthChecks });
   // Requests answered before any operation ran, which the operation metrics cannot see.
-  const refused = new Counter({ name: 'mw_subgraph_requests_refused_total', help: 'Requests answered with an error before any operation ran: signature (missing, wrong or stale), too_large, unavailable (a dependency), internal', labelNames: ['reason'], registers: [metrics.registry] });
+  const refused = new Counter({
+    name: 'mw_subgraph_requests_refused_total',
+    help: 'Requests answered with an error before any operation ran: signature (missing, wrong or stale), too_large, unavailable (a dependency), internal',
+    labelNames: ['reason'],
+    registers: [metrics.registry],
+  });
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://subgraph');

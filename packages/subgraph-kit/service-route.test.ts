@@ -15,7 +15,9 @@ const brokenRoute = internalRoute('/internal/broken', z.object({}), z.object({ g
 let answers: 'right' | 'wrong' = 'right';
 const routes = [
   serviceRoute(greetingRoute, secret, async ({ name }) => (name === 'nobody' ? notFound('Person') : { greeting: `hello ${name}` })),
-  serviceRoute(brokenRoute, secret, async () => (answers === 'right' ? { greeting: 'hi' } : ({ greeting: 42 } as unknown as { greeting: string }))),
+  serviceRoute(brokenRoute, secret, async () =>
+    answers === 'right' ? { greeting: 'hi' } : ({ greeting: 42 } as unknown as { greeting: string }),
+  ),
 ];
 let server: Server;
 let baseUrl = '';
@@ -49,7 +51,9 @@ describe('an internal route and its callers share one contract', () => {
   it('refuses unsigned callers and callers signed with another secret', async () => {
     const unsigned = await fetch(new URL(greetingRoute.path, baseUrl), { method: 'POST', body: JSON.stringify({ name: 'Ada' }) });
     expect(unsigned.status).toBe(401);
-    await expect(callInternalRoute(greetingRoute, { ...options(), signingSecret: 'x'.repeat(40) }, { name: 'Ada' })).rejects.toMatchObject({ status: 401 });
+    await expect(callInternalRoute(greetingRoute, { ...options(), signingSecret: 'x'.repeat(40) }, { name: 'Ada' })).rejects.toMatchObject({
+      status: 401,
+    });
   });
 
   it('makes the caller refuse an answer outside the contract', async () => {

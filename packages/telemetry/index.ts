@@ -47,7 +47,8 @@ export function activeTraceCarrier(active: Context = context.active()): TraceCar
 }
 
 /** The context a carrier names, under which a consumer's spans join the producer's trace. */
-export const contextFromCarrier = (carrier: TraceCarrier | undefined): Context => (carrier?.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT);
+export const contextFromCarrier = (carrier: TraceCarrier | undefined): Context =>
+  carrier?.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
 
 const ownRequestsKey = Symbol.for('mindweave.telemetry.own-requests');
 type OwnRequests = (path: string) => boolean;

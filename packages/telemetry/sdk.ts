@@ -36,10 +36,19 @@ export async function startTracing(settings: TracingSettings) {
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
 
-  const resource = resourceFromAttributes({ 'service.name': settings.serviceName, 'service.namespace': 'mindweave' }).merge(detectResources({ detectors: [envDetector] }));
-  const exporter = settings.exporter === 'console' ? new ConsoleSpanExporter() : settings.protocol === 'http/json' ? new OtlpJsonExporter() : new OtlpProtobufExporter();
+  const resource = resourceFromAttributes({ 'service.name': settings.serviceName, 'service.namespace': 'mindweave' }).merge(
+    detectResources({ detectors: [envDetector] }),
+  );
+  const exporter =
+    settings.exporter === 'console'
+      ? new ConsoleSpanExporter()
+      : settings.protocol === 'http/json'
+        ? new OtlpJsonExporter()
+        : new OtlpProtobufExporter();
   const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
-  provider.register({ propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }) });
+  provider.register({
+    propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  });
 
   registerInstrumentations({
     tracerProvider: provider,
@@ -49,7 +58,10 @@ export async function startTracing(settings: TracingSettings) {
         // Outgoing node:http requests are few (webhook deliveries, SMTP goes over its own socket).
         requireParentforOutgoingSpans: true,
       }),
-      new UndiciInstrumentation({ requireParentforSpans: true, ignoreRequestHook: (request) => carriesTraceparent(request.headers) || isProbe(request.path) }),
+      new UndiciInstrumentation({
+        requireParentforSpans: true,
+        ignoreRequestHook: (request) => carriesTraceparent(request.headers) || isProbe(request.path),
+      }),
       new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       // The SQL itself is pg's span; Prisma's own add the model operation around it.

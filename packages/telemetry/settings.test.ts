@@ -15,8 +15,14 @@ describe('tracesWanted', () => {
 
 describe('tracingSettings', () => {
   it('names the service after its entry unless OTEL_SERVICE_NAME does, and takes the protocol', () => {
-    expect(tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, '/app/subgraphs/analytics/dist/consumer.js')).toEqual({ serviceName: 'analytics-consumer', exporter: 'otlp', protocol: 'http/protobuf' });
-    expect(tracingSettings({ OTEL_SERVICE_NAME: 'edge', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, '/app/router/dist/main.js')).toMatchObject({ serviceName: 'edge', protocol: 'http/json' });
+    expect(tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, '/app/subgraphs/analytics/dist/consumer.js')).toEqual({
+      serviceName: 'analytics-consumer',
+      exporter: 'otlp',
+      protocol: 'http/protobuf',
+    });
+    expect(
+      tracingSettings({ OTEL_SERVICE_NAME: 'edge', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, '/app/router/dist/main.js'),
+    ).toMatchObject({ serviceName: 'edge', protocol: 'http/json' });
   });
 
   it('refuses what it cannot honour, naming the variable', () => {

@@ -17,7 +17,9 @@ export const telemetryEnv = {
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.enum(['http/protobuf', 'http/json', '']).optional(),
   OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
   OTEL_EXPORTER_OTLP_TRACES_HEADERS: z.string().optional(),
-  OTEL_TRACES_SAMPLER: z.enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio', '']).optional(),
+  OTEL_TRACES_SAMPLER: z
+    .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio', ''])
+    .optional(),
   OTEL_TRACES_SAMPLER_ARG: z.string().optional(),
   OTEL_BSP_SCHEDULE_DELAY: z.string().optional(),
 };
@@ -46,12 +48,17 @@ export interface TracingSettings {
 /** The settings of a process that traces, validated; throws naming every bad variable. */
 export function tracingSettings(env: Source, script: string | undefined): TracingSettings {
   const result = z.object(telemetryEnv).safeParse(env);
-  if (!result.success) throw new Error(`Invalid OpenTelemetry configuration:\n${result.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  if (!result.success)
+    throw new Error(
+      `Invalid OpenTelemetry configuration:\n${result.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n')}`,
+    );
   const parsed = result.data;
   return {
     serviceName: set(parsed.OTEL_SERVICE_NAME) ?? serviceNameOf(script),
     exporter: set(parsed.OTEL_TRACES_EXPORTER) === 'console' ? 'console' : 'otlp',
-    protocol: (set(parsed.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ?? set(parsed.OTEL_EXPORTER_OTLP_PROTOCOL) ?? 'http/protobuf') as TracingSettings['protocol'],
+    protocol: (set(parsed.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ??
+      set(parsed.OTEL_EXPORTER_OTLP_PROTOCOL) ??
+      'http/protobuf') as TracingSettings['protocol'],
   };
 }
 

@@ -121,7 +121,12 @@ export async function countInFlight(redis: Redis, organizationId: string, usage:
   const client = scripted(redis);
   await Promise.all(
     [...byMonth(usage)].map(([month, events]) =>
-      client.countUsageInFlight(totalsKey(organizationId, month), inFlightKey(organizationId, month), keptSeconds, ...events.flatMap((e) => [e.id, e.inputTokens + e.outputTokens, microUsdOf(e.costUsd)])),
+      client.countUsageInFlight(
+        totalsKey(organizationId, month),
+        inFlightKey(organizationId, month),
+        keptSeconds,
+        ...events.flatMap((e) => [e.id, e.inputTokens + e.outputTokens, microUsdOf(e.costUsd)]),
+      ),
     ),
   );
 }
@@ -130,7 +135,9 @@ export async function countInFlight(redis: Redis, organizationId: string, usage:
 export async function releaseInFlight(redis: Redis, organizationId: string, usage: CountedUsage[]): Promise<void> {
   const client = scripted(redis);
   await Promise.all(
-    [...byMonth(usage)].map(([month, events]) => client.releaseUsage(totalsKey(organizationId, month), inFlightKey(organizationId, month), ...events.map((e) => e.id))),
+    [...byMonth(usage)].map(([month, events]) =>
+      client.releaseUsage(totalsKey(organizationId, month), inFlightKey(organizationId, month), ...events.map((e) => e.id)),
+    ),
   );
 }
 

@@ -15,7 +15,13 @@ afterAll(async () => {
 });
 
 const march = '2026-03-10T10:00:00.000Z';
-const event = (tokens: number, costUsd = 0.5, occurredAt = march) => ({ id: randomUUID(), occurredAt, inputTokens: tokens, outputTokens: 0, costUsd });
+const event = (tokens: number, costUsd = 0.5, occurredAt = march) => ({
+  id: randomUUID(),
+  occurredAt,
+  inputTokens: tokens,
+  outputTokens: 0,
+  costUsd,
+});
 
 describe('month-to-date totals', () => {
   it('count an event once however often it is counted in flight (a retry appending it again)', async () => {
@@ -60,6 +66,13 @@ describe('month-to-date totals', () => {
     const [org, other] = [randomUUID(), randomUUID()];
     await countInFlight(redis, org, [event(10), event(5_000, 0, '2026-02-27T10:00:00.000Z')]);
     await countInFlight(redis, other, [event(7)]);
-    expect(await tokensToDate(redis, [{ organizationId: org, month: '2026-03' }, { organizationId: org, month: '2026-02' }, { organizationId: other, month: '2026-03' }, { organizationId: randomUUID(), month: '2026-03' }])).toEqual([10, 5_000, 7, 0]);
+    expect(
+      await tokensToDate(redis, [
+        { organizationId: org, month: '2026-03' },
+        { organizationId: org, month: '2026-02' },
+        { organizationId: other, month: '2026-03' },
+        { organizationId: randomUUID(), month: '2026-03' },
+      ]),
+    ).toEqual([10, 5_000, 7, 0]);
   });
 });

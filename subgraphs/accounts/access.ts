@@ -70,13 +70,19 @@ export async function requireMember(ctx: SubgraphContext, organizationId: string
  * Throws unless the signed-in user may manage `organizationId`: NOT_FOUND for non-members, FORBIDDEN
  * for members below ADMIN (or below `roles`).
  */
-export async function requireManager(ctx: SubgraphContext, organizationId: string, db: Db = prisma, roles: MemberRole[] = managers): Promise<Membership> {
+export async function requireManager(
+  ctx: SubgraphContext,
+  organizationId: string,
+  db: Db = prisma,
+  roles: MemberRole[] = managers,
+): Promise<Membership> {
   return assertRole(await requireMember(ctx, organizationId, db), roles);
 }
 
 /** The membership, if its role is one of `roles` (OWNER and ADMIN unless said); FORBIDDEN otherwise. */
 export function assertRole(membership: Membership, roles: MemberRole[] = managers): Membership {
-  if (!roles.includes(membership.role)) throw forbidden(roles.length === 1 ? `Only ${roles[0]!.toLowerCase()}s can do this` : 'Only owners and admins can do this');
+  if (!roles.includes(membership.role))
+    throw forbidden(roles.length === 1 ? `Only ${roles[0]!.toLowerCase()}s can do this` : 'Only owners and admins can do this');
   return membership;
 }
 
@@ -86,12 +92,20 @@ export function assertRole(membership: Membership, roles: MemberRole[] = manager
  * NOT_FOUND for an unknown or deleted organization.
  */
 export async function lockOrganization(tx: Prisma.TransactionClient, organizationId: string) {
-  const rows = isUuid(organizationId) ? await tx.$queryRaw<{ id: string }[]>`SELECT id FROM organizations WHERE id = ${organizationId}::uuid AND "deletedAt" IS NULL FOR UPDATE` : [];
+  const rows = isUuid(organizationId)
+    ? await tx.$queryRaw<
+        { id: string }[]
+      >`SELECT id FROM organizations WHERE id = ${organizationId}::uuid AND "deletedAt" IS NULL FOR UPDATE`
+    : [];
   if (rows.length === 0) throw notFound('Organization');
 }
 
 /** Runs `change` in a transaction holding the organization's lock, with the caller's membership as of then. */
-export function withOrganizationLock<T>(ctx: SubgraphContext, organizationId: string, change: (tx: Prisma.TransactionClient, caller: Membership) => Promise<T>): Promise<T> {
+export function withOrganizationLock<T>(
+  ctx: SubgraphContext,
+  organizationId: string,
+  change: (tx: Prisma.TransactionClient, caller: Membership) => Promise<T>,
+): Promise<T> {
   requireUserId(ctx);
   return prisma.$transaction(async (tx) => {
     await lockOrganization(tx, organizationId);

@@ -6,7 +6,15 @@ import { prisma } from './db.ts';
 export const apiKeyPrefix = 'mw_sk_';
 
 /** The scopes an API key may carry. */
-export const apiKeyScopes = ['usage:write', 'usage:read', 'projects:read', 'policies:read', 'mcp:read', 'mcp:write', 'exports:write'] as const;
+export const apiKeyScopes = [
+  'usage:write',
+  'usage:read',
+  'projects:read',
+  'policies:read',
+  'mcp:read',
+  'mcp:write',
+  'exports:write',
+] as const;
 
 export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
@@ -40,9 +48,17 @@ export async function verifyApiKey(key: string, log: Logger) {
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > lastUsedResolutionMs) {
     // Coarse on purpose: one write a minute per key, whatever its traffic. Bookkeeping: the key's
     // answer waits for it neither to succeed nor to fail.
-    void prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch((error: unknown) => log.warn({ err: error, apiKeyId: row.id }, 'lastUsedAt not updated'));
+    void prisma.apiKey
+      .update({ where: { id: row.id }, data: { lastUsedAt: new Date() } })
+      .catch((error: unknown) => log.warn({ err: error, apiKeyId: row.id }, 'lastUsedAt not updated'));
   }
-  return { apiKeyId: row.id, projectId: row.projectId, organizationId: row.project.organizationId, scopes: row.scopes, expiresAt: expiresAt?.toISOString() ?? null };
+  return {
+    apiKeyId: row.id,
+    projectId: row.projectId,
+    organizationId: row.project.organizationId,
+    scopes: row.scopes,
+    expiresAt: expiresAt?.toISOString() ?? null,
+  };
 }
 
 /** The hashes a key row answers to: its secret and, while in its grace period, the previous one. */
@@ -56,5 +72,7 @@ export const hashesOf = (key: { id: string; keyHash: string; previousKeyHash: st
  */
 export async function evictApiKeys(redis: Redis, keyHashes: string[], log: Logger) {
   if (keyHashes.length === 0) return;
-  await redis.del(...keyHashes.map(apiKeyCacheKey)).catch((error: unknown) => log.warn({ err: error }, 'could not evict API keys from the cache'));
+  await redis
+    .del(...keyHashes.map(apiKeyCacheKey))
+    .catch((error: unknown) => log.warn({ err: error }, 'could not evict API keys from the cache'));
 }

@@ -38,7 +38,11 @@ export async function recordChange(tx: Prisma.TransactionClient, ctx: SubgraphCo
   if (change.events?.length) {
     await tx.outboxEvent.createMany({
       // Checked here, so that a malformed event fails the change instead of being dropped by the relay.
-      data: change.events.map((event) => ({ type: event.type, aggregateId: change.organizationId, payload: eventSchemas[event.type].parse(event.data) as Prisma.InputJsonObject })),
+      data: change.events.map((event) => ({
+        type: event.type,
+        aggregateId: change.organizationId,
+        payload: eventSchemas[event.type].parse(event.data) as Prisma.InputJsonObject,
+      })),
     });
   }
 }

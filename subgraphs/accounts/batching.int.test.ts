@@ -52,7 +52,8 @@ it('resolves memberships, organizations and projects for a user in 50 organizati
 
   const manyRun = await resolveMemberships(many);
   expect(manyRun.result.errors).toBeUndefined();
-  const memberships = (manyRun.result.data as { _entities: { memberships: { organization: { projects: unknown[] } }[] }[] })._entities[0]!.memberships;
+  const memberships = (manyRun.result.data as { _entities: { memberships: { organization: { projects: unknown[] } }[] }[] })._entities[0]!
+    .memberships;
   expect(memberships).toHaveLength(50);
   expect(memberships.every((m) => m.organization.projects.length === 2)).toBe(true);
 
@@ -66,7 +67,9 @@ it('resolves the memberships of 20 user entities (the members of an organization
   const caller = await userInOrganizations(1);
   const organization = await prisma.organization.findFirstOrThrow({ where: { memberships: { some: { userId: caller } } } });
   const members = Array.from({ length: 19 }, () => randomUUID());
-  await prisma.membership.createMany({ data: members.map((userId) => ({ organizationId: organization.id, userId, role: 'VIEWER' as const })) });
+  await prisma.membership.createMany({
+    data: members.map((userId) => ({ organizationId: organization.id, userId, role: 'VIEWER' as const })),
+  });
 
   const manyRun = await resolveMemberships(caller, members);
   expect(manyRun.result.errors).toBeUndefined();

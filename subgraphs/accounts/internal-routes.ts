@@ -14,11 +14,21 @@ export type Membership = z.infer<typeof membership>;
 export const verifyApiKeyRoute = internalRoute(
   '/internal/api-keys/verify',
   z.object({ key: z.string() }),
-  z.object({ apiKeyId: z.string(), projectId: z.string(), organizationId: z.string(), scopes: z.array(z.string()), expiresAt: z.string().nullable() }),
+  z.object({
+    apiKeyId: z.string(),
+    projectId: z.string(),
+    organizationId: z.string(),
+    scopes: z.array(z.string()),
+    expiresAt: z.string().nullable(),
+  }),
 );
 
 /** A user's memberships, deleted organizations left out (none for an id that is not a UUID). */
-export const membershipsRoute = internalRoute('/internal/memberships', z.object({ userId: z.string() }), z.object({ memberships: z.array(membership) }));
+export const membershipsRoute = internalRoute(
+  '/internal/memberships',
+  z.object({ userId: z.string() }),
+  z.object({ memberships: z.array(membership) }),
+);
 
 /** Many users' memberships at once (the router re-checking every subscriber): every asked UUID is a key of `byUser`. */
 export const membershipsByUserRoute = internalRoute(

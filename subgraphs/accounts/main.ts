@@ -23,14 +23,21 @@ const log = createLogger({ name: 'accounts', level: env.LOG_LEVEL });
 await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join(packageRoot(import.meta.url), 'migrations'), log });
 
 /** The router resolves API keys here. */
-const verifyApiKey = serviceRoute(verifyApiKeyRoute, env.INTERNAL_SIGNING_SECRET, async ({ key }) => (await verifyApiKeyOf(key, log)) ?? notFound('API key'));
+const verifyApiKey = serviceRoute(
+  verifyApiKeyRoute,
+  env.INTERNAL_SIGNING_SECRET,
+  async ({ key }) => (await verifyApiKeyOf(key, log)) ?? notFound('API key'),
+);
 
 const uuids = (ids: string[], max: number) => ids.filter(isUuid).slice(0, max);
 
 /** Which organizations users belong to, deleted ones left out (other subgraphs: packages/subgraph-kit; the router). */
 async function membershipRows(userIds: string[]) {
   return userIds.length
-    ? await prisma.membership.findMany({ where: { userId: { in: userIds }, organization: { deletedAt: null } }, select: { userId: true, organizationId: true, role: true } })
+    ? await prisma.membership.findMany({
+        where: { userId: { in: userIds }, organization: { deletedAt: null } },
+        select: { userId: true, organizationId: true, role: true },
+      })
     : [];
 }
 const memberships = serviceRoute(membershipsRoute, env.INTERNAL_SIGNING_SECRET, async ({ userId }) => ({
@@ -66,12 +73,22 @@ const organizations = serviceRoute(organizationRoute, env.INTERNAL_SIGNING_SECRE
  * before `before` and still hold usage data, and tells which ones it has purged.
  */
 const deletedOrganizations = serviceRoute(deletedOrganizationsRoute, env.INTERNAL_SIGNING_SECRET, async ({ before }) => {
-  const rows = await prisma.organization.findMany({ where: { deletedAt: { lt: new Date(before) }, usagePurgedAt: null }, select: { id: true }, orderBy: { deletedAt: 'asc' }, take: 500 });
+  const rows = await prisma.organization.findMany({
+    where: { deletedAt: { lt: new Date(before) }, usagePurgedAt: null },
+    select: { id: true },
+    orderBy: { deletedAt: 'asc' },
+    take: 500,
+  });
   return { organizationIds: rows.map((row) => row.id) };
 });
 const purgedOrganizations = serviceRoute(purgedOrganizationsRoute, env.INTERNAL_SIGNING_SECRET, async (body) => {
   const ids = uuids(body.organizationIds, 500);
-  const { count } = ids.length ? await prisma.organization.updateMany({ where: { id: { in: ids }, deletedAt: { not: null }, usagePurgedAt: null }, data: { usagePurgedAt: new Date() } }) : { count: 0 };
+  const { count } = ids.length
+    ? await prisma.organization.updateMany({
+        where: { id: { in: ids }, deletedAt: { not: null }, usagePurgedAt: null },
+        data: { usagePurgedAt: new Date() },
+      })
+    : { count: 0 };
   return { marked: count };
 });
 

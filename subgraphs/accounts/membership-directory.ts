@@ -23,7 +23,11 @@ export function createMembershipDirectory(options: { accountsUrl: string; signin
   const cache = new Map<string, { at: number; memberships: Promise<Membership[]> }>();
 
   async function fetchMemberships(userId: string, requestId: string): Promise<Membership[]> {
-    const answer = await callInternalRoute(membershipsRoute, { baseUrl: options.accountsUrl, signingSecret: options.signingSecret, service: options.service, requestId, timeoutMs: 3_000 }, { userId });
+    const answer = await callInternalRoute(
+      membershipsRoute,
+      { baseUrl: options.accountsUrl, signingSecret: options.signingSecret, service: options.service, requestId, timeoutMs: 3_000 },
+      { userId },
+    );
     return answer.memberships;
   }
 
@@ -38,10 +42,13 @@ export function createMembershipDirectory(options: { accountsUrl: string; signin
   }
 
   // One lookup per request, however many resolvers ask.
-  const perRequest = createContextCache((ctx: SubgraphContext) => (ctx.identity.kind === 'user' ? membershipsOf(ctx.identity.userId, ctx.requestId) : Promise.resolve([])));
+  const perRequest = createContextCache((ctx: SubgraphContext) =>
+    ctx.identity.kind === 'user' ? membershipsOf(ctx.identity.userId, ctx.requestId) : Promise.resolve([]),
+  );
 
   async function accessTo(ctx: SubgraphContext, organizationId: string): Promise<OrganizationAccess | null> {
-    if (ctx.identity.kind === 'apiKey') return ctx.identity.organizationId === organizationId ? { kind: 'apiKey', scopes: ctx.identity.scopes } : null;
+    if (ctx.identity.kind === 'apiKey')
+      return ctx.identity.organizationId === organizationId ? { kind: 'apiKey', scopes: ctx.identity.scopes } : null;
     if (ctx.identity.kind !== 'user') return null;
     const membership = (await perRequest(ctx)).find((m) => m.organizationId === organizationId);
     return membership ? { kind: 'member', role: membership.role } : null;

@@ -2,7 +2,17 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { createEventBus, observeConsumerLag } from '@mindweave/events';
 import { createServer } from 'node:http';
-import { closeServer, createHealthRoutes, createLogger, createServiceMetrics, kafkaSettingsOf, listen, onShutdown, packageRoot, sendJson } from '@mindweave/service-kit';
+import {
+  closeServer,
+  createHealthRoutes,
+  createLogger,
+  createServiceMetrics,
+  kafkaSettingsOf,
+  listen,
+  onShutdown,
+  packageRoot,
+  sendJson,
+} from '@mindweave/service-kit';
 import { createPgPool, migrate } from '@mindweave/subgraph-kit';
 import { monthOf, settlePersisted } from '@mindweave/usage-totals';
 import { dbSchema, prisma } from './db.ts';
@@ -39,9 +49,15 @@ const thisMonth = new Date();
 const lastMonth = new Date(Date.UTC(thisMonth.getUTCFullYear(), thisMonth.getUTCMonth() - 1, 1));
 await monthTotals(persistPool, [monthOf(thisMonth), monthOf(lastMonth)])
   .then((months) => settlePersisted(redis, months))
-  .catch((error: unknown) => log.warn({ err: error }, 'month-to-date totals not copied to Redis at start; each settles with its next batch'));
+  .catch((error: unknown) =>
+    log.warn({ err: error }, 'month-to-date totals not copied to Redis at start; each settles with its next batch'),
+  );
 
-const handleHealth = createHealthRoutes('analytics-consumer', { postgres: () => persistPool.query('SELECT 1'), redis: () => redis.ping() }, { details: async () => ({ consumers: await subscription.lag() }) });
+const handleHealth = createHealthRoutes(
+  'analytics-consumer',
+  { postgres: () => persistPool.query('SELECT 1'), redis: () => redis.ping() },
+  { details: async () => ({ consumers: await subscription.lag() }) },
+);
 const metrics = createServiceMetrics();
 observeConsumerLag(metrics, subscription);
 const health = createServer(async (req, res) => {

@@ -72,7 +72,10 @@ export async function persistUsage(pool: pg.Pool, events: EventEnvelope[]): Prom
     months.set(key, entry);
   }
   const list = [...months.values()];
-  const totals = await pool.query<{ organizationId: string; month: string; tokens: string; microUsd: string }>(monthTotalsStatement, [list.map((m) => m.organizationId), list.map((m) => m.month)]);
+  const totals = await pool.query<{ organizationId: string; month: string; tokens: string; microUsd: string }>(monthTotalsStatement, [
+    list.map((m) => m.organizationId),
+    list.map((m) => m.month),
+  ]);
   for (const row of totals.rows) {
     const entry = months.get(`${row.organizationId}|${row.month}`);
     if (entry) Object.assign(entry, { tokens: Number(row.tokens), microUsd: Number(row.microUsd) });
@@ -82,6 +85,15 @@ export async function persistUsage(pool: pg.Pool, events: EventEnvelope[]): Prom
 
 /** Every organization's totals of the given months, for copying them to Redis at start-up. */
 export async function monthTotals(pool: pg.Pool, months: string[]): Promise<PersistedMonth[]> {
-  const result = await pool.query<{ organizationId: string; month: string; tokens: string; microUsd: string }>('SELECT "organizationId", month, tokens, "microUsd" FROM usage_months WHERE month = ANY($1::text[])', [months]);
-  return result.rows.map((row) => ({ organizationId: row.organizationId, month: row.month, tokens: Number(row.tokens), microUsd: Number(row.microUsd), eventIds: [] }));
+  const result = await pool.query<{ organizationId: string; month: string; tokens: string; microUsd: string }>(
+    'SELECT "organizationId", month, tokens, "microUsd" FROM usage_months WHERE month = ANY($1::text[])',
+    [months],
+  );
+  return result.rows.map((row) => ({
+    organizationId: row.organizationId,
+    month: row.month,
+    tokens: Number(row.tokens),
+    microUsd: Number(row.microUsd),
+    eventIds: [],
+  }));
 }

@@ -12,7 +12,10 @@ const yesterday = (now = new Date()) => new Date(now.getTime() - 86_400_000).toI
 const previousHour = (now = new Date()) => new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000 - 3_600_000);
 
 /** The daily roll-up of usage into per-day totals, the hourly summary for operators, and monthly billing (each month's usage cost becomes its invoice). */
-export function usageProcessors(deps: { db: Sql; log: Logger }): Pick<Processors<'analytics'>, 'daily-aggregation' | 'hourly-summary' | 'monthly-billing'> {
+export function usageProcessors(deps: {
+  db: Sql;
+  log: Logger;
+}): Pick<Processors<'analytics'>, 'daily-aggregation' | 'hourly-summary' | 'monthly-billing'> {
   return {
     'daily-aggregation': async (data) => {
       const result = await rollUpDay(deps.db, data.day ?? yesterday());
@@ -45,7 +48,12 @@ export interface DeletedOrganizations {
  * owns organizations) says which, analytics (which owns usage) deletes it, then accounts marks them
  * purged. An organization that fails is left for the next run; the others go on.
  */
-export function organizationPurgeProcessors(deps: { db: Sql; accounts: DeletedOrganizations; retentionDays: number; log: Logger }): Pick<Processors<'analytics'>, 'organization-purge'> {
+export function organizationPurgeProcessors(deps: {
+  db: Sql;
+  accounts: DeletedOrganizations;
+  retentionDays: number;
+  log: Logger;
+}): Pick<Processors<'analytics'>, 'organization-purge'> {
   return {
     'organization-purge': async (data) => {
       const retentionDays = data.retentionDays ?? deps.retentionDays;
@@ -58,7 +66,10 @@ export function organizationPurgeProcessors(deps: { db: Sql; accounts: DeletedOr
           deps.log.info({ organizationId, ...deleted }, "a deleted organization's usage data was removed");
           purged.push(organizationId);
         } catch (error) {
-          deps.log.error({ err: error, organizationId }, "a deleted organization's usage data could not be removed; the next run tries again");
+          deps.log.error(
+            { err: error, organizationId },
+            "a deleted organization's usage data could not be removed; the next run tries again",
+          );
           failed.push(organizationId);
         }
       }

@@ -20,7 +20,14 @@ export async function rollUpDay(db: Sql, day: string): Promise<{ day: string; or
   return { day, organizations: result.rowCount ?? 0 };
 }
 
-export type HourSummary = { hour: string; organizations: number; requests: number; inputTokens: number; outputTokens: number; costUsd: number };
+export type HourSummary = {
+  hour: string;
+  organizations: number;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+};
 
 /** Totals of one UTC hour across organizations, for the operators' hourly summary. */
 export async function summarizeHour(db: Sql, hourStart: Date): Promise<HourSummary> {

@@ -40,7 +40,9 @@ function createLoaders(from: Date, to: Date) {
       const byOrganization = new Map(rows.map((row) => [row.organizationId, row]));
       return ids.map((id) => {
         const row = byOrganization.get(id.toLowerCase());
-        return row ? { requests: row.requests, inputTokens: row.inputTokens, outputTokens: row.outputTokens, costUsd: row.costUsd } : { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+        return row
+          ? { requests: row.requests, inputTokens: row.inputTokens, outputTokens: row.outputTokens, costUsd: row.costUsd }
+          : { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
       });
     }),
     /** The `limit` costliest models of each organization (then the most requested). */

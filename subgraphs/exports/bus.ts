@@ -4,4 +4,9 @@ import { createLogger, kafkaSettingsOf } from '@mindweave/service-kit';
 import { env } from './env.ts';
 import { redis } from './redis.ts';
 
-export const bus = createEventBus({ redis, kafka: kafkaSettingsOf(env), clientId: `exports-${hostname()}-${process.pid}`, log: createLogger({ name: 'exports-events', level: env.LOG_LEVEL }) });
+export const bus = createEventBus({
+  redis,
+  kafka: kafkaSettingsOf(env),
+  clientId: `exports-${hostname()}-${process.pid}`,
+  log: createLogger({ name: 'exports-events', level: env.LOG_LEVEL }),
+});

@@ -12,7 +12,10 @@ const signatureOf = (secret: string, exportId: string, expires: number) =>
   createHmac('sha256', secret).update(`mindweave-export-download.v1.${exportId}.${expires}`).digest('hex');
 
 /** `<base>/exports/<id>/download?expires=<unix seconds>&signature=<hex HMAC-SHA256 over id and expiry>` */
-export function signDownloadUrl(options: { baseUrl: string; secret: string; exportId: string; ttlSeconds: number; now?: number }): { url: string; expiresAt: Date } {
+export function signDownloadUrl(options: { baseUrl: string; secret: string; exportId: string; ttlSeconds: number; now?: number }): {
+  url: string;
+  expiresAt: Date;
+} {
   const expires = Math.floor((options.now ?? Date.now()) / 1000) + options.ttlSeconds;
   const url = new URL(`/exports/${options.exportId}/download`, options.baseUrl);
   url.searchParams.set('expires', String(expires));
@@ -37,7 +40,11 @@ const contentTypes = { CSV: 'text/csv; charset=utf-8', JSON: 'application/json; 
  * GET /exports/<id>/download: the signature is the authorization (anyone holding the URL may
  * download until it expires); a bad or expired one gets 403 FORBIDDEN. The file is streamed.
  */
-export function createDownloadRoute(options: { secret: string; storage: Storage; find: (exportId: string) => Promise<Downloadable | null> }): ExtraRoute {
+export function createDownloadRoute(options: {
+  secret: string;
+  storage: Storage;
+  find: (exportId: string) => Promise<Downloadable | null>;
+}): ExtraRoute {
   return async (req, res, url) => {
     const match = downloadPath.exec(url.pathname);
     const exportId = match?.[1];

@@ -13,7 +13,12 @@ export const exportsEnv = {
   /** Key of the download URLs' signatures; INTERNAL_SIGNING_SECRET when unset. */
   EXPORTS_URL_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** How long a download URL works. */
-  EXPORTS_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 86_400).default(900),
+  EXPORTS_URL_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 86_400)
+    .default(900),
   /** The router, which serves downloads at /exports/<id>/download. */
   EXPORTS_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:4000'),
 };

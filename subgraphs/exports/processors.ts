@@ -51,7 +51,12 @@ export async function cleanUpExports(
   }
 }
 
-export function exportsCleanupProcessors(deps: { db: Sql; storage: Storage; retentionDays: number; log: Logger }): Pick<Processors<'analytics'>, 'exports-cleanup'> {
+export function exportsCleanupProcessors(deps: {
+  db: Sql;
+  storage: Storage;
+  retentionDays: number;
+  log: Logger;
+}): Pick<Processors<'analytics'>, 'exports-cleanup'> {
   return {
     'exports-cleanup': async (data) => {
       const retentionDays = data.retentionDays ?? deps.retentionDays;

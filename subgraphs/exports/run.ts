@@ -34,7 +34,11 @@ const progressEveryMs = 250;
 
 export type RunResult = { status: 'SUCCEEDED' | 'FAILED' | 'SKIPPED'; rows: number; bytes: number };
 
-async function finish(db: pg.Pool, job: JobRow, outcome: { status: 'SUCCEEDED' | 'FAILED'; rows: number; bytes: number; fileKey: string | null; error: string | null }) {
+async function finish(
+  db: pg.Pool,
+  job: JobRow,
+  outcome: { status: 'SUCCEEDED' | 'FAILED'; rows: number; bytes: number; fileKey: string | null; error: string | null },
+) {
   const client = await db.connect();
   try {
     await client.query('BEGIN');
@@ -43,10 +47,13 @@ async function finish(db: pg.Pool, job: JobRow, outcome: { status: 'SUCCEEDED' |
       [job.id, outcome.status, outcome.rows, outcome.bytes, outcome.fileKey, outcome.error],
     );
     // export.completed leaves with the status, through the outbox (relayed by the exports subgraph).
-    await client.query(`INSERT INTO exports.outbox_events (id, type, "aggregateId", payload) VALUES (gen_random_uuid(), 'export.completed', $1, $2::jsonb)`, [
-      job.id,
-      JSON.stringify({ organizationId: job.organizationId, exportId: job.id, requestedBy: job.requestedBy, status: outcome.status }),
-    ]);
+    await client.query(
+      `INSERT INTO exports.outbox_events (id, type, "aggregateId", payload) VALUES (gen_random_uuid(), 'export.completed', $1, $2::jsonb)`,
+      [
+        job.id,
+        JSON.stringify({ organizationId: job.organizationId, exportId: job.id, requestedBy: job.requestedBy, status: outcome.status }),
+      ],
+    );
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -79,7 +86,13 @@ export async function runExport(options: RunExportOptions): Promise<RunResult> {
   let nextProgressAt = 0;
   try {
     const json = job.format === 'JSON';
-    const stream = await options.sources[job.type](db, { organizationId: job.organizationId, from: job.from, to: job.to, format: job.format, batchSize });
+    const stream = await options.sources[job.type](db, {
+      organizationId: job.organizationId,
+      from: job.from,
+      to: job.to,
+      format: job.format,
+      batchSize,
+    });
     if (json) await file.write('[');
     else if (stream) await file.write(csvLine(stream.columns));
     if (stream) {
@@ -101,7 +114,13 @@ export async function runExport(options: RunExportOptions): Promise<RunResult> {
     await file.abort();
     if (options.finalAttempt) {
       // The cause goes to the workers' log; clients get no SQL or paths.
-      await finish(db, job, { status: 'FAILED', rows, bytes: 0, fileKey: null, error: 'The export could not be written; request it again' });
+      await finish(db, job, {
+        status: 'FAILED',
+        rows,
+        bytes: 0,
+        fileKey: null,
+        error: 'The export could not be written; request it again',
+      });
     } else {
       await db.query(`UPDATE exports.export_jobs SET status = 'QUEUED' WHERE id = $1 AND status = 'RUNNING'`, [job.id]);
     }

@@ -6,7 +6,8 @@ import { once } from 'node:events';
 /** `<organization id>/<export id>.<csv|json>`: made by the workers from ids, never from a client's input. */
 const keyPattern = /^[0-9a-f-]{36}\/[0-9a-f-]{36}\.(csv|json)$/;
 
-export const fileKeyOf = (organizationId: string, exportId: string, format: 'CSV' | 'JSON') => `${organizationId}/${exportId}.${format.toLowerCase()}`;
+export const fileKeyOf = (organizationId: string, exportId: string, format: 'CSV' | 'JSON') =>
+  `${organizationId}/${exportId}.${format.toLowerCase()}`;
 
 export interface StoredFileWriter {
   stream: WriteStream;

@@ -6,7 +6,11 @@ import { env } from './env.ts';
 import type { Policy } from './generated/prisma/client.ts';
 
 /** Memberships and roles are the accounts subgraph's: asked over its internal route. */
-export const memberships = createMembershipDirectory({ accountsUrl: env.ACCOUNTS_INTERNAL_URL, signingSecret: env.INTERNAL_SIGNING_SECRET, service: 'governance' });
+export const memberships = createMembershipDirectory({
+  accountsUrl: env.ACCOUNTS_INTERNAL_URL,
+  signingSecret: env.INTERNAL_SIGNING_SECRET,
+  service: 'governance',
+});
 
 const managers: MemberRole[] = ['OWNER', 'ADMIN'];
 export const readScope = 'policies:read';
@@ -17,7 +21,8 @@ export const readScope = 'policies:read';
  */
 export async function requireReader(ctx: SubgraphContext, organizationId: string): Promise<void> {
   const access = await memberships.requireAccess(ctx, organizationId);
-  if (access.kind === 'apiKey' && !access.scopes.includes(readScope)) throw forbidden(`Reading policies needs an API key with the ${readScope} scope`);
+  if (access.kind === 'apiKey' && !access.scopes.includes(readScope))
+    throw forbidden(`Reading policies needs an API key with the ${readScope} scope`);
 }
 
 /** Only the organization's OWNER and ADMIN members change its policies. */
@@ -32,7 +37,8 @@ export async function requirePolicy(ctx: SubgraphContext, id: string, need: 'rea
   const access = policy ? await memberships.accessTo(ctx, policy.organizationId) : null;
   if (!policy || !access) throw notFound('Policy');
   if (need === 'read') {
-    if (access.kind === 'apiKey' && !access.scopes.includes(readScope)) throw forbidden(`Reading policies needs an API key with the ${readScope} scope`);
+    if (access.kind === 'apiKey' && !access.scopes.includes(readScope))
+      throw forbidden(`Reading policies needs an API key with the ${readScope} scope`);
   } else if (access.kind !== 'member' || !managers.includes(access.role)) {
     throw forbidden('Only OWNER and ADMIN members can change policies');
   }

@@ -17,7 +17,12 @@ describe('recordViolations', () => {
   it('records each policy.violated event once, by event id, and ignores other policy events', async () => {
     const organizationId = randomUUID();
     const policyId = randomUUID();
-    const violated = createEvent('policy.violated', organizationId, { organizationId, policyId, policyName: 'no gpt-4', model: 'gpt-4', reason: '1 event(s) refused' }, { correlationId: 'req-1' });
+    const violated = createEvent(
+      'policy.violated',
+      organizationId,
+      { organizationId, policyId, policyName: 'no gpt-4', model: 'gpt-4', reason: '1 event(s) refused' },
+      { correlationId: 'req-1' },
+    );
     const changed = createEvent('policy.changed', policyId, { organizationId, policyId });
     expect(await recordViolations([violated, changed])).toBe(1);
     // Redelivered, alone or in a batch with a new one.
@@ -51,7 +56,9 @@ describe('cleanUpAuditLog', () => {
 
   it('deletes entries recorded more than the retention ago, and keeps the others', async () => {
     const organizationId = randomUUID();
-    await prisma.auditEntry.createMany({ data: [entry(organizationId, 120), entry(organizationId, 91), entry(organizationId, 89), entry(organizationId, 0)] });
+    await prisma.auditEntry.createMany({
+      data: [entry(organizationId, 120), entry(organizationId, 91), entry(organizationId, 89), entry(organizationId, 0)],
+    });
     expect((await cleanUpAuditLog(workersPool, 90)).deleted).toBeGreaterThanOrEqual(2);
     const left = await prisma.auditEntry.findMany({ where: { organizationId }, orderBy: { createdAt: 'asc' } });
     expect(left.map((row) => Math.round((Date.now() - row.createdAt.getTime()) / day))).toEqual([89, 0]);

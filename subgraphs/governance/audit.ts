@@ -6,7 +6,14 @@ import type { AuditKind, Policy, Prisma } from './generated/prisma/client.ts';
 
 /** What the audit log keeps of a policy before and after a change. */
 export function policySnapshot(policy: Policy) {
-  return { id: policy.id, name: policy.name, type: policy.type, rules: policy.rules as Prisma.InputJsonValue, enabled: policy.enabled, enforcing: policy.enforcing };
+  return {
+    id: policy.id,
+    name: policy.name,
+    type: policy.type,
+    rules: policy.rules as Prisma.InputJsonValue,
+    enabled: policy.enabled,
+    enforcing: policy.enforcing,
+  };
 }
 
 /**
@@ -15,7 +22,13 @@ export function policySnapshot(policy: Policy) {
  */
 export async function recordPolicyChange(
   tx: Prisma.TransactionClient,
-  change: { kind: Exclude<AuditKind, 'POLICY_VIOLATED'>; before: Policy | null; after: Policy | null; actorUserId: string; requestId: string },
+  change: {
+    kind: Exclude<AuditKind, 'POLICY_VIOLATED'>;
+    before: Policy | null;
+    after: Policy | null;
+    actorUserId: string;
+    requestId: string;
+  },
 ) {
   const policy = (change.after ?? change.before)!;
   await tx.auditEntry.create({
@@ -46,7 +59,10 @@ export async function recordViolations(events: EventEnvelope[], log?: Logger): P
     if (event.type !== 'policy.violated') continue;
     const data = event.data;
     if (!isUuid(data.organizationId)) {
-      log?.warn({ eventId: event.id, organizationId: data.organizationId }, 'policy.violated event for an organization id that is not a UUID; skipped');
+      log?.warn(
+        { eventId: event.id, organizationId: data.organizationId },
+        'policy.violated event for an organization id that is not a UUID; skipped',
+      );
       continue;
     }
     const occurredAt = new Date(event.timestamp);

@@ -22,7 +22,11 @@ const subscription = await bus.consume({
   },
 });
 
-const handleHealth = createHealthRoutes('governance-consumer', { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }, { details: async () => ({ consumers: await subscription.lag() }) });
+const handleHealth = createHealthRoutes(
+  'governance-consumer',
+  { postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() },
+  { details: async () => ({ consumers: await subscription.lag() }) },
+);
 const metrics = createServiceMetrics();
 observeConsumerLag(metrics, subscription);
 const health = createServer(async (req, res) => {

@@ -10,6 +10,15 @@ export const policiesRoute = internalRoute(
   '/internal/policies',
   z.object({ organizationId: z.string() }),
   z.object({
-    policies: z.array(z.object({ id: z.string(), name: z.string(), type: z.enum(policyTypes), rules: z.unknown(), enabled: z.boolean(), enforcing: z.boolean() })),
+    policies: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        type: z.enum(policyTypes),
+        rules: z.unknown(),
+        enabled: z.boolean(),
+        enforcing: z.boolean(),
+      }),
+    ),
   }),
 );

@@ -14,11 +14,12 @@ const log = createLogger({ name: 'identity', level: env.LOG_LEVEL });
 
 await migrate({ databaseUrl: env.DATABASE_URL, schema: dbSchema, directory: join(packageRoot(import.meta.url), 'migrations'), log });
 
-
 /** The workers ask here where to send a user's emails (quota alerts, export notices). */
 const users = serviceRoute(usersRoute, env.INTERNAL_SIGNING_SECRET, async (body) => {
   const ids = body.ids.filter(isUuid).slice(0, 500);
-  return { users: ids.length ? await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, email: true, name: true } }) : [] };
+  return {
+    users: ids.length ? await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, email: true, name: true } }) : [],
+  };
 });
 
 // Create the signing key before serving, so the first JWKS a router fetches already holds it.
@@ -50,7 +51,9 @@ const relay = startOutboxRelay({ databaseUrl: env.DATABASE_URL, schema: dbSchema
 
 // Secrets stored in clear by an older version, or sealed with a key since rotated out of first
 // place: resealed while serving, since both kinds open as they are.
-void Promise.all([resealSigningKeys(log), resealTotpSecrets(log)]).catch((error: unknown) => log.warn({ err: error }, 'secrets not resealed; the next start tries again'));
+void Promise.all([resealSigningKeys(log), resealTotpSecrets(log)]).catch((error: unknown) =>
+  log.warn({ err: error }, 'secrets not resealed; the next start tries again'),
+);
 
 onShutdown(log, async () => {
   await close();

@@ -32,5 +32,6 @@ export const resealTotpSecrets = (log: Logger) =>
       });
       return users.map((user) => ({ id: user.id, stored: user.mfaSecret ?? '' }));
     },
-    save: async (row, sealed) => void (await prisma.user.updateMany({ where: { id: row.id, mfaSecret: row.stored }, data: { mfaSecret: sealed } })),
+    save: async (row, sealed) =>
+      void (await prisma.user.updateMany({ where: { id: row.id, mfaSecret: row.stored }, data: { mfaSecret: sealed } })),
   });

@@ -15,7 +15,15 @@ afterAll(() => prisma.signingKey.deleteMany({ where: { kid: legacyKid } }));
 
 it('reseals TOTP seeds stored in clear, which keep verifying codes', async () => {
   const seed = authenticator.generateSecret(20);
-  const user = await prisma.user.create({ data: { email: `legacy-${randomBytes(4).toString('hex')}@example.com`, name: 'Legacy', passwordHash: 'x', mfaSecret: seed, mfaEnabledAt: new Date() } });
+  const user = await prisma.user.create({
+    data: {
+      email: `legacy-${randomBytes(4).toString('hex')}@example.com`,
+      name: 'Legacy',
+      passwordHash: 'x',
+      mfaSecret: seed,
+      mfaEnabledAt: new Date(),
+    },
+  });
   expect(verifyTotp(seed, authenticator.generate(seed))).toBe(true);
 
   expect((await resealTotpSecrets(log)).resealed).toBeGreaterThanOrEqual(1);
@@ -31,7 +39,9 @@ it('reseals TOTP seeds stored in clear, which keep verifying codes', async () =>
 it('reseals private signing keys stored in clear', async () => {
   const privateJwk = { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'the private part' };
   // Long ago, so that no instance takes it for its current key.
-  await prisma.signingKey.create({ data: { kid: legacyKid, privateJwk, publicJwk: { kid: legacyKid }, createdAt: new Date('2000-01-01') } });
+  await prisma.signingKey.create({
+    data: { kid: legacyKid, privateJwk, publicJwk: { kid: legacyKid }, createdAt: new Date('2000-01-01') },
+  });
   expect((await resealSigningKeys(log)).resealed).toBeGreaterThanOrEqual(1);
   const row = await prisma.signingKey.findUniqueOrThrow({ where: { kid: legacyKid } });
   const sealed = (row.privateJwk as { sealed: string }).sealed;

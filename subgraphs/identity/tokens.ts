@@ -117,7 +117,10 @@ export async function rotateRefreshToken(token: string) {
     await endSessions(row.userId, [row.familyId], 'refresh_token_reused');
     throw unauthenticated('Refresh token was already used; every session of that sign-in has been signed out');
   }
-  const [accessToken, refreshToken] = await Promise.all([issueAccessToken(row.userId, row.familyId), issueRefreshToken(row.userId, row.familyId)]);
+  const [accessToken, refreshToken] = await Promise.all([
+    issueAccessToken(row.userId, row.familyId),
+    issueRefreshToken(row.userId, row.familyId),
+  ]);
   return { userId: row.userId, accessToken, refreshToken };
 }
 
@@ -130,13 +133,24 @@ type SessionEnd = 'logout' | 'password_reset' | 'refresh_token_reused';
  * for routers that start before the event reaches them, without waiting for it: if Redis is down
  * the event still carries it once the outbox relay can publish again.
  */
-export async function endSessions(userId: string, sessionIds: string[], reason: SessionEnd, change?: (tx: Prisma.TransactionClient) => Promise<unknown>) {
+export async function endSessions(
+  userId: string,
+  sessionIds: string[],
+  reason: SessionEnd,
+  change?: (tx: Prisma.TransactionClient) => Promise<unknown>,
+) {
   const until = Date.now() + env.ACCESS_TOKEN_TTL_SECONDS * 1000;
   await prisma.$transaction(async (tx) => {
     await change?.(tx);
     await tx.refreshToken.updateMany({ where: { userId, familyId: { in: sessionIds }, revokedAt: null }, data: { revokedAt: new Date() } });
     if (sessionIds.length) {
-      await tx.outboxEvent.create({ data: { type: 'user.session_ended', aggregateId: userId, payload: { userId, sessionIds, reason, until: new Date(until).toISOString() } } });
+      await tx.outboxEvent.create({
+        data: {
+          type: 'user.session_ended',
+          aggregateId: userId,
+          payload: { userId, sessionIds, reason, until: new Date(until).toISOString() },
+        },
+      });
     }
   });
   void recordEndedSessions(redis, sessionIds, until).catch(() => undefined);
@@ -149,7 +163,11 @@ export async function endSessions(userId: string, sessionIds: string[], reason: 
  */
 export async function liveSessionsOf(userId: string, db: Pick<Prisma.TransactionClient, 'refreshToken'> = prisma): Promise<string[]> {
   const since = new Date(Date.now() - env.ACCESS_TOKEN_TTL_SECONDS * 1000 - 60_000);
-  const rows = await db.refreshToken.findMany({ where: { userId, createdAt: { gte: since } }, distinct: ['familyId'], select: { familyId: true } });
+  const rows = await db.refreshToken.findMany({
+    where: { userId, createdAt: { gte: since } },
+    distinct: ['familyId'],
+    select: { familyId: true },
+  });
   return rows.map((row) => row.familyId);
 }
 

@@ -28,7 +28,9 @@ export async function visibleServers(ctx: SubgraphContext): Promise<Prisma.McpSe
 
 /** `visibleServers` for a caller that sees the private servers of `organizationIds`. */
 export function visibleAmong(organizationIds: string[]): Prisma.McpServerWhereInput {
-  return organizationIds.length ? { OR: [{ visibility: 'PUBLIC' }, { organizationId: { in: organizationIds } }] } : { visibility: 'PUBLIC' };
+  return organizationIds.length
+    ? { OR: [{ visibility: 'PUBLIC' }, { organizationId: { in: organizationIds } }] }
+    : { visibility: 'PUBLIC' };
 }
 
 /** Batches lookups of visible servers by id within one request (entity references). */
@@ -46,7 +48,9 @@ export const serverLoader = createContextCache(
  * caller cannot see it, FORBIDDEN for other members and API keys.
  */
 export async function requireManagedServer(ctx: SubgraphContext, serverId: string): Promise<McpServer> {
-  const server = isUuid(serverId) ? await prisma.mcpServer.findFirst({ where: { AND: [{ id: serverId }, await visibleServers(ctx)] } }) : null;
+  const server = isUuid(serverId)
+    ? await prisma.mcpServer.findFirst({ where: { AND: [{ id: serverId }, await visibleServers(ctx)] } })
+    : null;
   if (!server) throw notFound('MCP server');
   // A public server's organization is no secret: outsiders are told they may not, not that it is missing.
   if (!(await directory.accessTo(ctx, server.organizationId))) throw forbidden(managersOnly);

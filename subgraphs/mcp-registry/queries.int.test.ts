@@ -16,11 +16,22 @@ prisma.$on('query', () => {
 });
 afterAll(() => prisma.$disconnect());
 
-const apiKeyOf = (organizationId: string, scopes = ['mcp:read']): Identity => ({ kind: 'apiKey', apiKeyId: randomUUID(), projectId: randomUUID(), organizationId, scopes });
+const apiKeyOf = (organizationId: string, scopes = ['mcp:read']): Identity => ({
+  kind: 'apiKey',
+  apiKeyId: randomUUID(),
+  projectId: randomUUID(),
+  organizationId,
+  scopes,
+});
 
 async function run(document: string, identity: Identity, variableValues: Record<string, unknown> = {}) {
   statements = 0;
-  const result = await execute({ schema, document: parse(document), variableValues, contextValue: { identity, requestId: 'queries-test', log } });
+  const result = await execute({
+    schema,
+    document: parse(document),
+    variableValues,
+    contextValue: { identity, requestId: 'queries-test', log },
+  });
   return { result, statements };
 }
 
@@ -37,7 +48,16 @@ async function organizationWithServers(count: number, term: string, visibility: 
         description: 'test',
         visibility,
         createdById: randomUUID(),
-        versions: { create: { version: '1.0.0', transport: 'STDIO', publishedById: randomUUID(), tools: { create: [0, 1, 2].map((position) => ({ position, name: `t${position}`, description: '', inputSchema: { type: 'object' } })) } } },
+        versions: {
+          create: {
+            version: '1.0.0',
+            transport: 'STDIO',
+            publishedById: randomUUID(),
+            tools: {
+              create: [0, 1, 2].map((position) => ({ position, name: `t${position}`, description: '', inputSchema: { type: 'object' } })),
+            },
+          },
+        },
       },
       include: { versions: true },
     });
@@ -76,7 +96,12 @@ it('resolves references to servers the caller may see only', async () => {
   const representations = [...ids, ...open.ids].map((id) => ({ __typename: 'McpServer', id }));
 
   const asOwner = await run(entities, apiKeyOf(organizationId), { representations });
-  expect(asOwner.result.data).toEqual({ _entities: [{ id: ids[0], latestVersion: { version: '1.0.0' } }, { id: open.ids[0], latestVersion: { version: '1.0.0' } }] });
+  expect(asOwner.result.data).toEqual({
+    _entities: [
+      { id: ids[0], latestVersion: { version: '1.0.0' } },
+      { id: open.ids[0], latestVersion: { version: '1.0.0' } },
+    ],
+  });
   // An API key of the organization without mcp:read sees what anyone sees.
   for (const outsider of [apiKeyOf(randomUUID()), apiKeyOf(organizationId, ['usage:write']), { kind: 'anonymous' } as const]) {
     const seen = await run(entities, outsider, { representations });

@@ -23,7 +23,9 @@ export async function refreshSearchVector(db: Db, serverId: string) {
 /** Search results, best ranked first, then newest: a cursor holds the row's (rank, createdAt, id). */
 export type Ranked = { rank: number; createdAt: Date; id: string };
 export const bestMatchFirst = {
-  keys: z.tuple([z.number().finite(), z.iso.datetime().transform((text) => new Date(text)), uuidSchema]).transform(([rank, createdAt, id]): Ranked => ({ rank, createdAt, id })),
+  keys: z
+    .tuple([z.number().finite(), z.iso.datetime().transform((text) => new Date(text)), uuidSchema])
+    .transform(([rank, createdAt, id]): Ranked => ({ rank, createdAt, id })),
   cursor: (row: Ranked) => encodeCursor([row.rank, row.createdAt, row.id]),
 };
 
@@ -46,7 +48,9 @@ export type Hit = Ranked;
  */
 export async function searchServers(options: SearchOptions): Promise<{ hits: Hit[]; totalCount: number }> {
   const { search, limit, after, visibleOrganizationIds } = options;
-  const startAfter = after ? Prisma.sql`WHERE (m.rank, m."createdAt", m.id) < (${after.rank}::float8, ${after.createdAt.toISOString()}::timestamp, ${after.id}::uuid)` : Prisma.empty;
+  const startAfter = after
+    ? Prisma.sql`WHERE (m.rank, m."createdAt", m.id) < (${after.rank}::float8, ${after.createdAt.toISOString()}::timestamp, ${after.id}::uuid)`
+    : Prisma.empty;
   const rows = await prisma.$queryRaw<(Hit & { total: number })[]>`
     WITH matches AS MATERIALIZED (
       SELECT s.id, s."createdAt", ts_rank(s."searchVector", q)::float8 AS rank

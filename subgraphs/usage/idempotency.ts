@@ -15,7 +15,8 @@ const pending = 'pending';
 const recorded = 'recorded';
 
 /** One Redis key per API key and idempotency key (hashed: idempotency keys are the client's text). */
-export const claimKeyOf = (apiKeyId: string, idempotencyKey: string) => `idem:${apiKeyId}:${createHash('sha256').update(idempotencyKey).digest('base64url')}`;
+export const claimKeyOf = (apiKeyId: string, idempotencyKey: string) =>
+  `idem:${apiKeyId}:${createHash('sha256').update(idempotencyKey).digest('base64url')}`;
 
 /** The same key always yields the same event id, so that appending it again is deduplicated downstream. */
 export function eventIdOf(apiKeyId: string, idempotencyKey: string) {

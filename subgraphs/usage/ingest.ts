@@ -16,7 +16,13 @@ export const maxBatchEvents = 1_000;
 const maxFutureMs = 5 * 60_000;
 const maxAgeMs = 30 * 86_400_000;
 /** What one event may hold; the schema's descriptions of UsageInput state them too. */
-export const usageLimits = { idempotencyKeyLength: 200, modelLength: 100, tokens: 10_000_000, latencyMs: 3_600_000, metadataBytes: 4_096 } as const;
+export const usageLimits = {
+  idempotencyKeyLength: 200,
+  modelLength: 100,
+  tokens: 10_000_000,
+  latencyMs: 3_600_000,
+  metadataBytes: 4_096,
+} as const;
 
 export interface UsageInputValue {
   idempotencyKey?: string | null;
@@ -28,11 +34,19 @@ export interface UsageInputValue {
   metadata?: unknown;
 }
 
-const tokens = z.number().int().min(0, 'must not be negative').max(usageLimits.tokens, `must be at most ${usageLimits.tokens.toLocaleString('en')}`);
+const tokens = z
+  .number()
+  .int()
+  .min(0, 'must not be negative')
+  .max(usageLimits.tokens, `must be at most ${usageLimits.tokens.toLocaleString('en')}`);
 const usageInputs = z.array(
   z.object({
     idempotencyKey: z.string().min(1).max(usageLimits.idempotencyKeyLength).nullish(),
-    model: z.string().min(1, 'must not be empty').max(usageLimits.modelLength).regex(/^[\w.:/@-]+$/, 'must be a model name'),
+    model: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(usageLimits.modelLength)
+      .regex(/^[\w.:/@-]+$/, 'must be a model name'),
     inputTokens: tokens,
     outputTokens: tokens,
     latencyMs: z.number().int().min(0, 'must not be negative').max(usageLimits.latencyMs, 'must be at most an hour'),
@@ -43,7 +57,10 @@ const usageInputs = z.array(
       .nullish(),
     metadata: z
       .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
-      .refine((value) => JSON.stringify(value).length <= usageLimits.metadataBytes, `must be at most ${usageLimits.metadataBytes / 1024} KB of JSON`)
+      .refine(
+        (value) => JSON.stringify(value).length <= usageLimits.metadataBytes,
+        `must be at most ${usageLimits.metadataBytes / 1024} KB of JSON`,
+      )
       .nullish(),
   }),
 );
@@ -68,7 +85,8 @@ function validateInputs(inputs: UsageInputValue[], field: string) {
 export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputValue[], field = 'inputs') {
   const single = field === 'input';
   const identity = ctx.identity;
-  if (identity.kind !== 'apiKey' || !identity.scopes.includes('usage:write')) throw forbidden('Recording usage needs an API key with the usage:write scope');
+  if (identity.kind !== 'apiKey' || !identity.scopes.includes('usage:write'))
+    throw forbidden('Recording usage needs an API key with the usage:write scope');
   if (inputs.length > maxBatchEvents) throw badUserInput(`${field}: at most ${maxBatchEvents} events per batch`, field);
   validateInputs(inputs, field);
   const now = Date.now();
@@ -118,26 +136,41 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
   });
 
   // Governance: events an enforcing policy denies are refused and not counted.
-  const [compiled, totals] = await Promise.all([policiesOf(identity.organizationId, ctx.log), monthToDate(redis, identity.organizationId, monthOf(new Date(now)))]);
+  const [compiled, totals] = await Promise.all([
+    policiesOf(identity.organizationId, ctx.log),
+    monthToDate(redis, identity.organizationId, monthOf(new Date(now))),
+  ]);
   // An event appended again for a retry was counted by its first attempt: decided without itself.
-  const decisions = decideBatch(compiled, candidates.map(({ event }) => event.data), totals, (i) => claimOf.get(candidates[i]!.index)?.state === 'pending');
+  const decisions = decideBatch(
+    compiled,
+    candidates.map(({ event }) => event.data),
+    totals,
+    (i) => claimOf.get(candidates[i]!.index)?.state === 'pending',
+  );
   const allowed = candidates.filter((_, i) => decisions[i]!.allowed);
   const violations = candidates.flatMap(({ index }, i) => decisions[i]!.violations.map((violation) => ({ index, ...violation })));
   const deniedClaims = candidates.filter((_, i) => !decisions[i]!.allowed).flatMap(({ index }) => claimOf.get(index)?.claimKey ?? []);
-  await forget(redis, deniedClaims).catch((error: unknown) => ctx.log.warn({ err: error, keys: deniedClaims.length }, 'claims of refused events not forgotten; a retry decides them again'));
+  await forget(redis, deniedClaims).catch((error: unknown) =>
+    ctx.log.warn({ err: error, keys: deniedClaims.length }, 'claims of refused events not forgotten; a retry decides them again'),
+  );
   const violationEvents = violationEventsOf(identity.organizationId, violations, ctx.requestId);
 
   if (single && violations.some((v) => v.enforcing)) {
     await bus.publish(violationEvents);
     const violation = violations.find((v) => v.enforcing)!;
-    throw new MindweaveError(ErrorCode.POLICY_VIOLATION, `Refused by policy "${violation.policyName}": ${violation.reason}`, { policyId: violation.policyId, policyName: violation.policyName });
+    throw new MindweaveError(ErrorCode.POLICY_VIOLATION, `Refused by policy "${violation.policyName}": ${violation.reason}`, {
+      policyId: violation.policyId,
+      policyName: violation.policyName,
+    });
   }
 
   // Counted in flight before the log has them, so that the quota alerts, reading the totals after
   // seeing these events in the log, find them counted; taken back if the append fails.
   const events = allowed.map(({ event }) => event);
   const usage = events.map((event) => ({ id: event.id, ...event.data }));
-  await countInFlight(redis, identity.organizationId, usage).catch(asUnavailable(ctx, 'Usage cannot be counted right now; send the same batch again shortly'));
+  await countInFlight(redis, identity.organizationId, usage).catch(
+    asUnavailable(ctx, 'Usage cannot be counted right now; send the same batch again shortly'),
+  );
   try {
     await bus.publish([...events, ...violationEvents]);
   } catch (error) {
@@ -149,7 +182,9 @@ export async function recordUsageBatch(ctx: SubgraphContext, inputs: UsageInputV
   }
   const appendedClaims = allowed.flatMap(({ index }) => claimOf.get(index)?.claimKey ?? []);
   // A key left pending is appended again by a retry (deduplicated downstream): nothing is lost.
-  await markRecorded(redis, appendedClaims).catch((error: unknown) => ctx.log.warn({ err: error, keys: appendedClaims.length }, 'idempotency keys not marked recorded; a retry appends their events again'));
+  await markRecorded(redis, appendedClaims).catch((error: unknown) =>
+    ctx.log.warn({ err: error, keys: appendedClaims.length }, 'idempotency keys not marked recorded; a retry appends their events again'),
+  );
   return { accepted: events.length, duplicates, rejected: candidates.length - events.length, violations: violations.slice(0, 100) };
 }
 
@@ -172,7 +207,13 @@ function violationEventsOf(organizationId: string, violations: (Violation & { in
     return createEvent(
       'policy.violated',
       organizationId,
-      { organizationId, policyId: first.policyId, policyName: first.policyName, enforcing: first.enforcing, reason: `${list.length} event(s) ${what}: ${first.reason}` },
+      {
+        organizationId,
+        policyId: first.policyId,
+        policyName: first.policyName,
+        enforcing: first.enforcing,
+        reason: `${list.length} event(s) ${what}: ${first.reason}`,
+      },
       { correlationId: requestId },
     );
   });

@@ -1,6 +1,13 @@
 import type { Subscription } from '@mindweave/events';
 import { policiesRoute } from '@mindweave/governance/internal-routes';
-import { compilePolicies, decide, type CompiledPolicies, type Decision, type PolicyRecord, type UsageAction } from '@mindweave/policy-engine';
+import {
+  compilePolicies,
+  decide,
+  type CompiledPolicies,
+  type Decision,
+  type PolicyRecord,
+  type UsageAction,
+} from '@mindweave/policy-engine';
 import { callInternalRoute, type Logger } from '@mindweave/service-kit';
 import { bus } from './bus.ts';
 import { env } from './env.ts';
@@ -11,7 +18,13 @@ const maxAgeMs = 60_000;
 const cache = new Map<string, { at: number; compiled: Promise<CompiledPolicies> }>();
 
 async function fetchPolicies(organizationId: string): Promise<PolicyRecord[]> {
-  const options = { baseUrl: env.GOVERNANCE_INTERNAL_URL, signingSecret: env.INTERNAL_SIGNING_SECRET, service: 'usage', requestId: `policies-${organizationId}`, timeoutMs: 2_000 };
+  const options = {
+    baseUrl: env.GOVERNANCE_INTERNAL_URL,
+    signingSecret: env.INTERNAL_SIGNING_SECRET,
+    service: 'usage',
+    requestId: `policies-${organizationId}`,
+    timeoutMs: 2_000,
+  };
   return (await callInternalRoute(policiesRoute, options, { organizationId })).policies;
 }
 
@@ -74,11 +87,20 @@ export async function followPolicyChanges(log: Logger) {
  * against the totals without itself and adds nothing, so that a retry is not refused for its own
  * first attempt.
  */
-export function decideBatch(compiled: CompiledPolicies, actions: UsageAction[], start: { tokens: number; costUsd: number }, alreadyCounted: (index: number) => boolean = () => false): Decision[] {
+export function decideBatch(
+  compiled: CompiledPolicies,
+  actions: UsageAction[],
+  start: { tokens: number; costUsd: number },
+  alreadyCounted: (index: number) => boolean = () => false,
+): Decision[] {
   const totals = { ...start };
   return actions.map((action, index) => {
     const tokens = action.inputTokens + action.outputTokens;
-    if (alreadyCounted(index)) return decide(compiled, action, { tokens: Math.max(0, totals.tokens - tokens), costUsd: Math.max(0, totals.costUsd - action.costUsd) });
+    if (alreadyCounted(index))
+      return decide(compiled, action, {
+        tokens: Math.max(0, totals.tokens - tokens),
+        costUsd: Math.max(0, totals.costUsd - action.costUsd),
+      });
     const decision = decide(compiled, action, totals);
     if (decision.allowed) {
       totals.tokens += tokens;

@@ -30,10 +30,25 @@ async function endpointsOf(organizationId: string, endpoints: number) {
   const start = Date.UTC(2026, 0, 1);
   for (let i = 0; i < endpoints; i++) {
     const endpoint = await prisma.webhookEndpoint.create({
-      data: { organizationId, url: 'https://example.com/hook', eventTypes: ['usage.recorded'], secret: 'unused', createdById: randomUUID() },
+      data: {
+        organizationId,
+        url: 'https://example.com/hook',
+        eventTypes: ['usage.recorded'],
+        secret: 'unused',
+        createdById: randomUUID(),
+      },
     });
     await prisma.webhookDelivery.createMany({
-      data: [0, 1, 2, 3, 4].map((d) => ({ endpointId: endpoint.id, eventId: `e${i}-d${d}`, eventType: 'usage.recorded', attempt: 1, status: 'SUCCEEDED' as const, httpStatus: 200, latencyMs: 5, createdAt: new Date(start + d * 1000) })),
+      data: [0, 1, 2, 3, 4].map((d) => ({
+        endpointId: endpoint.id,
+        eventId: `e${i}-d${d}`,
+        eventType: 'usage.recorded',
+        attempt: 1,
+        status: 'SUCCEEDED' as const,
+        httpStatus: 200,
+        latencyMs: 5,
+        createdAt: new Date(start + d * 1000),
+      })),
     });
   }
 }

@@ -29,7 +29,10 @@ export async function disableOrganizationEndpoints(db: Sql, organizationId: stri
 
 /** The endpoint, with its signing secret opened. */
 export async function deliveryTarget(db: Sql, secretBox: SecretBox, endpointId: string): Promise<DeliveryTarget | null> {
-  const { rows } = await db.query<DeliveryTarget>(`SELECT id, "organizationId", url, secret, enabled FROM webhooks.webhook_endpoints WHERE id = $1::uuid`, [endpointId]);
+  const { rows } = await db.query<DeliveryTarget>(
+    `SELECT id, "organizationId", url, secret, enabled FROM webhooks.webhook_endpoints WHERE id = $1::uuid`,
+    [endpointId],
+  );
   const row = rows[0];
   return row ? { ...row, secret: secretBox.open(row.secret, signingSecretPurpose) } : null;
 }
@@ -55,7 +58,17 @@ export type Outcome = { consecutiveFailures: number; disabled: boolean };
  * disabled it, so that one notice is sent.
  */
 export async function recordAttempt(db: Sql, attempt: Attempt, settles: boolean, disableAfter: number): Promise<Outcome> {
-  const values = [attempt.endpointId, attempt.eventId, attempt.eventType, attempt.attempt, attempt.ok ? 'SUCCEEDED' : 'FAILED', attempt.httpStatus, attempt.latencyMs, attempt.responseExcerpt, attempt.error];
+  const values = [
+    attempt.endpointId,
+    attempt.eventId,
+    attempt.eventType,
+    attempt.attempt,
+    attempt.ok ? 'SUCCEEDED' : 'FAILED',
+    attempt.httpStatus,
+    attempt.latencyMs,
+    attempt.responseExcerpt,
+    attempt.error,
+  ];
   const insert = `INSERT INTO webhooks.webhook_deliveries ("endpointId", "eventId", "eventType", attempt, status, "httpStatus", "latencyMs", "responseExcerpt", error)
                   VALUES ($1::uuid, $2, $3, $4, $5::webhooks."DeliveryStatus", $6, $7, $8, $9)`;
   if (!settles) {

@@ -56,7 +56,8 @@ async function endpoint(target: string, stored = secretBox.seal('whsec_test', si
 
 const job = (attemptsMade: number) => ({ attemptsMade, opts: { attempts: 5 } }) as unknown as Job;
 const delivery = (endpointId: string) => ({ endpointId, eventId: randomUUID(), eventType: 'usage.recorded', body: '{"hello":"world"}' });
-const state = async (id: string) => (await db.query('SELECT enabled, "consecutiveFailures", "disabledReason" FROM webhooks.webhook_endpoints WHERE id = $1', [id])).rows[0];
+const state = async (id: string) =>
+  (await db.query('SELECT enabled, "consecutiveFailures", "disabledReason" FROM webhooks.webhook_endpoints WHERE id = $1', [id])).rows[0];
 
 describe('webhook deliveries', () => {
   it('signs with the secret opened from its sealed form, and with one stored in clear by an older version', async () => {
@@ -65,7 +66,9 @@ describe('webhook deliveries', () => {
     for (const target of [await endpoint(url), await endpoint(url, 'whsec_test')]) {
       lastRequest = undefined;
       await expect(webhooks.processors.deliver(delivery(target.id), job(0))).resolves.toMatchObject({ httpStatus: 200 });
-      expect(verifyWebhookSignature({ secret: 'whsec_test', header: lastRequest!.signature, body: lastRequest!.body })).toMatchObject({ ok: true });
+      expect(verifyWebhookSignature({ secret: 'whsec_test', header: lastRequest!.signature, body: lastRequest!.body })).toMatchObject({
+        ok: true,
+      });
     }
     await webhooks.close();
   });
@@ -90,7 +93,9 @@ describe('webhook deliveries', () => {
     expect(await state(target.id)).toEqual({ enabled: false, consecutiveFailures: 3, disabledReason: '3 deliveries in a row failed' });
     // Disabled: later deliveries are skipped, not attempted.
     await expect(webhooks.processors.deliver(delivery(target.id), job(0))).resolves.toEqual({ skipped: 'endpoint disabled' });
-    const notices = (await producers.queues.email.getJobs(['prioritized', 'waiting', 'delayed'])).filter((j) => j.name === 'webhook-disabled' && j.data.endpointId === target.id);
+    const notices = (await producers.queues.email.getJobs(['prioritized', 'waiting', 'delayed'])).filter(
+      (j) => j.name === 'webhook-disabled' && j.data.endpointId === target.id,
+    );
     expect(notices.map((j) => j.data)).toEqual([{ organizationId: target.organizationId, endpointId: target.id, url, failures: 3 }]);
     const attempts = await db.query('SELECT attempt, status FROM webhooks.webhook_deliveries WHERE "endpointId" = $1', [target.id]);
     expect(attempts.rowCount).toBe(7);
@@ -102,8 +107,12 @@ describe('webhook deliveries', () => {
     const target = await endpoint(url);
     const attempt = webhooks.processors.deliver(delivery(target.id), job(0));
     await expect(attempt).rejects.toBeInstanceOf(UnrecoverableError);
-    const { rows } = await db.query('SELECT status, "httpStatus", error FROM webhooks.webhook_deliveries WHERE "endpointId" = $1', [target.id]);
-    expect(rows).toEqual([{ status: 'FAILED', httpStatus: null, error: expect.stringMatching(/private, loopback, link-local or otherwise non-public/) }]);
+    const { rows } = await db.query('SELECT status, "httpStatus", error FROM webhooks.webhook_deliveries WHERE "endpointId" = $1', [
+      target.id,
+    ]);
+    expect(rows).toEqual([
+      { status: 'FAILED', httpStatus: null, error: expect.stringMatching(/private, loopback, link-local or otherwise non-public/) },
+    ]);
     await webhooks.close();
   });
 

@@ -2,7 +2,18 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { Agent, request } from 'undici';
 import { organizationOf, type EventEnvelope } from '@mindweave/events';
-import { checkWebhookDestination, DestinationRefusedError, isFinalAttempt, isPrivateAddress, jobIdOf, signWebhook, webhookEventTypes, webhookHeaders, type JobData, type Producers } from '@mindweave/jobs';
+import {
+  checkWebhookDestination,
+  DestinationRefusedError,
+  isFinalAttempt,
+  isPrivateAddress,
+  jobIdOf,
+  signWebhook,
+  webhookEventTypes,
+  webhookHeaders,
+  type JobData,
+  type Producers,
+} from '@mindweave/jobs';
 import type { Logger, SecretBox } from '@mindweave/service-kit';
 import type { Sql } from '@mindweave/subgraph-kit';
 import { deliveryTarget, disableOrganizationEndpoints, recordAttempt, subscribedEndpoints, type DeliveryTarget } from './deliveries.ts';
@@ -20,7 +31,8 @@ function guardedLookup(hostname: string, options: object, callback: LookupCallba
   dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
     if (error) return callback(error, []);
     const refused = addresses.filter((entry) => isPrivateAddress(entry.address));
-    if (refused.length) return callback(Object.assign(new DestinationRefusedError(`${hostname} resolves to a private address`), { code: 'EREFUSED' }), []);
+    if (refused.length)
+      return callback(Object.assign(new DestinationRefusedError(`${hostname} resolves to a private address`), { code: 'EREFUSED' }), []);
     if ((options as { all?: boolean }).all) return callback(null, addresses);
     const first = addresses[0]!;
     callback(null, first.address, first.family);
@@ -85,7 +97,8 @@ export function createWebhooks(options: WebhookOptions) {
 
   const subscribersOf = (organizationId: string, type: string) =>
     cached(subscriptions, `${organizationId}|${type}`, () => ({ ids: subscribedEndpoints(db, organizationId, type) })).ids;
-  const targetOf = (endpointId: string) => cached(targets, endpointId, () => ({ target: deliveryTarget(db, secretBox, endpointId) })).target;
+  const targetOf = (endpointId: string) =>
+    cached(targets, endpointId, () => ({ target: deliveryTarget(db, secretBox, endpointId) })).target;
 
   /** One delivery job per endpoint subscribed to each event (the job id makes a redelivered event add none). */
   async function fanOut(events: EventEnvelope[]): Promise<number> {
@@ -97,7 +110,11 @@ export function createWebhooks(options: WebhookOptions) {
       if (endpoints.length === 0) continue;
       const body = JSON.stringify({ id: event.id, type: event.type, createdAt: event.timestamp, organizationId, data: event.data });
       for (const endpoint of endpoints) {
-        jobs.push({ name: 'deliver', data: { endpointId: endpoint.id, eventId: event.id, eventType: event.type, body }, options: { jobId: jobIdOf('webhook', endpoint.id, event.id) } });
+        jobs.push({
+          name: 'deliver',
+          data: { endpointId: endpoint.id, eventId: event.id, eventType: event.type, body },
+          options: { jobId: jobIdOf('webhook', endpoint.id, event.id) },
+        });
       }
     }
     for (let i = 0; i < jobs.length; i += 500) await producers.addBulk('webhooks', jobs.slice(i, i + 500));
@@ -139,11 +156,34 @@ export function createWebhooks(options: WebhookOptions) {
     const latencyMs = Math.round(performance.now() - started);
     const ok = error === null;
     const settles = ok || refused || isFinalAttempt(job);
-    const outcome = await recordAttempt(db, { endpointId: target.id, eventId: data.eventId, eventType: data.eventType, attempt, ok, httpStatus, latencyMs, responseExcerpt, error }, settles, options.disableAfter);
+    const outcome = await recordAttempt(
+      db,
+      {
+        endpointId: target.id,
+        eventId: data.eventId,
+        eventType: data.eventType,
+        attempt,
+        ok,
+        httpStatus,
+        latencyMs,
+        responseExcerpt,
+        error,
+      },
+      settles,
+      options.disableAfter,
+    );
     if (outcome.disabled) {
       targets.delete(target.id);
-      log.warn({ endpointId: target.id, failures: outcome.consecutiveFailures }, 'webhook endpoint disabled after failing deliveries in a row');
-      await producers.add('email', 'webhook-disabled', { organizationId: target.organizationId, endpointId: target.id, url: target.url, failures: outcome.consecutiveFailures }, { jobId: jobIdOf('webhook-disabled', target.id, String(Date.now())) });
+      log.warn(
+        { endpointId: target.id, failures: outcome.consecutiveFailures },
+        'webhook endpoint disabled after failing deliveries in a row',
+      );
+      await producers.add(
+        'email',
+        'webhook-disabled',
+        { organizationId: target.organizationId, endpointId: target.id, url: target.url, failures: outcome.consecutiveFailures },
+        { jobId: jobIdOf('webhook-disabled', target.id, String(Date.now())) },
+      );
     }
     // A refused destination stays refused: no retries.
     if (refused) throw new UnrecoverableError(error ?? 'destination refused');
@@ -156,7 +196,8 @@ export function createWebhooks(options: WebhookOptions) {
     const disabled = await disableOrganizationEndpoints(db, organizationId, 'the organization was deleted');
     for (const id of disabled) targets.delete(id);
     for (const key of subscriptions.keys()) if (key.startsWith(`${organizationId}|`)) subscriptions.delete(key);
-    if (disabled.length) log.info({ organizationId, endpoints: disabled.length }, "a deleted organization's webhook endpoints were disabled");
+    if (disabled.length)
+      log.info({ organizationId, endpoints: disabled.length }, "a deleted organization's webhook endpoints were disabled");
   }
 
   return {

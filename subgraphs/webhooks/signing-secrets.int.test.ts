@@ -11,7 +11,13 @@ const log = createLogger({ name: 'secrets-test', level: 'silent' });
 it('reseals signing secrets stored in clear, and leaves them alone once sealed', async () => {
   const box = createSecretBox(secretsKey.parse(process.env['SECRETS_KEY']));
   const endpoint = await prisma.webhookEndpoint.create({
-    data: { organizationId: randomUUID(), url: 'https://example.com/hook', eventTypes: ['usage.recorded'], secret: 'whsec_in_clear', createdById: randomUUID() },
+    data: {
+      organizationId: randomUUID(),
+      url: 'https://example.com/hook',
+      eventTypes: ['usage.recorded'],
+      secret: 'whsec_in_clear',
+      createdById: randomUUID(),
+    },
   });
   expect((await resealSigningSecrets(log)).resealed).toBeGreaterThanOrEqual(1);
   const { secret } = await prisma.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } });

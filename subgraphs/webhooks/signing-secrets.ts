@@ -28,5 +28,6 @@ export const resealSigningSecrets = (log: Logger) =>
       });
       return endpoints.map((endpoint) => ({ id: endpoint.id, stored: endpoint.secret }));
     },
-    save: async (row, sealed) => void (await prisma.webhookEndpoint.updateMany({ where: { id: row.id, secret: row.stored }, data: { secret: sealed } })),
+    save: async (row, sealed) =>
+      void (await prisma.webhookEndpoint.updateMany({ where: { id: row.id, secret: row.stored }, data: { secret: sealed } })),
   });

@@ -31,9 +31,13 @@ export const connection = createConnectionState();
 const anonymous = createMindWeaveClient({ url: graphqlUrl, retry });
 
 const signedOutListeners = new Set<Listener>();
-export const session = createSession({ client: anonymous, store: window.sessionStorage, onSignedOut: () => {
+export const session = createSession({
+  client: anonymous,
+  store: window.sessionStorage,
+  onSignedOut: () => {
     for (const listener of signedOutListeners) listener();
-  } });
+  },
+});
 export const onSignedOut = (listener: Listener) => {
   signedOutListeners.add(listener);
   return () => void signedOutListeners.delete(listener);
@@ -50,7 +54,8 @@ export const client = createMindWeaveClient({
   retry,
   on: {
     connecting: () => connection.set({ status: 'connecting' }),
-    connected: (_socket, _payload, wasRetry) => connection.set({ status: 'live', ...(wasRetry ? { reconnects: connection.get().reconnects + 1 } : {}) }),
+    connected: (_socket, _payload, wasRetry) =>
+      connection.set({ status: 'live', ...(wasRetry ? { reconnects: connection.get().reconnects + 1 } : {}) }),
     closed: () => connection.set({ status: 'down' }),
   },
 });

@@ -82,10 +82,16 @@ export function App() {
     [],
   );
   if (user === 'resuming') return <Loading what="your session" />;
-  if (!user) return <SignIn notice={notice} onSignedIn={(signedIn) => {
-    setNotice(undefined);
-    setUser(signedIn);
-  }} />;
+  if (!user)
+    return (
+      <SignIn
+        notice={notice}
+        onSignedIn={(signedIn) => {
+          setNotice(undefined);
+          setUser(signedIn);
+        }}
+      />
+    );
   return (
     <Workspace
       user={user}
@@ -128,7 +134,12 @@ function SignIn({ notice, onSignedIn }: { notice: string | undefined; onSignedIn
       // A wrong password answers UNAUTHENTICATED, which elsewhere means "signed out".
       setProblem(
         (error as { code?: string }).code === 'UNAUTHENTICATED'
-          ? { ...described, title: mfaToken ? 'That code is not right, or it has expired. Try the current one.' : 'That email and password do not match an account.' }
+          ? {
+              ...described,
+              title: mfaToken
+                ? 'That code is not right, or it has expired. Try the current one.'
+                : 'That email and password do not match an account.',
+            }
           : described,
       );
     } finally {
@@ -140,7 +151,9 @@ function SignIn({ notice, onSignedIn }: { notice: string | undefined; onSignedIn
     <main className="sign-in" id="main">
       <form onSubmit={submit} aria-labelledby="sign-in-title">
         <h1 id="sign-in-title">MindWeave</h1>
-        <p className="muted">{mfaToken ? 'Enter the 6-digit code from your authenticator app.' : 'Sign in to see your organization’s usage.'}</p>
+        <p className="muted">
+          {mfaToken ? 'Enter the 6-digit code from your authenticator app.' : 'Sign in to see your organization’s usage.'}
+        </p>
         {notice && !problem ? (
           <p className="notice" role="status">
             {notice}
@@ -168,10 +181,14 @@ function SignIn({ notice, onSignedIn }: { notice: string | undefined; onSignedIn
           {pending ? 'Signing in…' : mfaToken ? 'Verify' : 'Sign in'}
         </button>
         {mfaToken ? (
-          <button type="button" className="link" onClick={() => {
-            setMfaToken(undefined);
-            setProblem(undefined);
-          }}>
+          <button
+            type="button"
+            className="link"
+            onClick={() => {
+              setMfaToken(undefined);
+              setProblem(undefined);
+            }}
+          >
             Use another account
           </button>
         ) : null}
@@ -225,7 +242,12 @@ function Workspace({ user, onSignOut }: { user: SessionUser; onSignOut: () => vo
               ))}
             </select>
             <label htmlFor="project">Project</label>
-            <select id="project" value={scope.project?.id ?? ''} onChange={(e) => setProjectId(e.target.value)} disabled={!scope.projects.length}>
+            <select
+              id="project"
+              value={scope.project?.id ?? ''}
+              onChange={(e) => setProjectId(e.target.value)}
+              disabled={!scope.projects.length}
+            >
               {scope.projects.length ? null : <option value="">No projects</option>}
               {scope.projects.map((p) => (
                 <option key={p.id} value={p.id}>
@@ -276,7 +298,9 @@ function Workspace({ user, onSignOut }: { user: SessionUser; onSignOut: () => vo
           </h1>
           <ProblemMessage problem={me.problem} onRetry={me.reload} />
           {me.loading && !me.data ? <Loading what="your organizations" /> : null}
-          {me.data && !scope ? <p>You are not a member of any organization yet. Ask an owner to add you, or create one through the API.</p> : null}
+          {me.data && !scope ? (
+            <p>You are not a member of any organization yet. Ask an owner to add you, or create one through the API.</p>
+          ) : null}
           {scope ? <current.Page key={scope.organization.id} scope={scope} /> : null}
         </main>
       </div>

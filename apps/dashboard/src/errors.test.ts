@@ -23,26 +23,41 @@ describe('describeError', () => {
     const problem = describeError(sdkError('FORBIDDEN'), { action: 'create API keys', roles: ['OWNER', 'ADMIN'], role: 'VIEWER' });
     expect(problem.title).toBe('Only owners or admins of this organization can create API keys. You are a viewer.');
     expect(problem.retryable).toBe(false);
-    expect(describeError(sdkError('FORBIDDEN'), { action: 'see usage', roles: ['ADMIN'], role: 'OWNER' }).title).toBe('Only admins of this organization can see usage. You are an owner.');
+    expect(describeError(sdkError('FORBIDDEN'), { action: 'see usage', roles: ['ADMIN'], role: 'OWNER' }).title).toBe(
+      'Only admins of this organization can see usage. You are an owner.',
+    );
     expect(describeError(sdkError('FORBIDDEN'), { action: 'watch usage' }).title).toBe('You may not watch usage.');
   });
 
   it('tells an outage from a failure: UNAVAILABLE, a 503, or an internal error with retryAfter', () => {
-    for (const error of [sdkError('UNAVAILABLE', { retryAfter: 5 }, 503), sdkError('INTERNAL_SERVER_ERROR', { retryAfter: 5 }), { ...sdkError('INTERNAL_SERVER_ERROR'), status: 503 }]) {
-      expect(describeError(error)).toMatchObject({ title: 'A MindWeave service is not answering right now. Try again in 5 seconds.', retryable: true });
+    for (const error of [
+      sdkError('UNAVAILABLE', { retryAfter: 5 }, 503),
+      sdkError('INTERNAL_SERVER_ERROR', { retryAfter: 5 }),
+      { ...sdkError('INTERNAL_SERVER_ERROR'), status: 503 },
+    ]) {
+      expect(describeError(error)).toMatchObject({
+        title: 'A MindWeave service is not answering right now. Try again in 5 seconds.',
+        retryable: true,
+      });
     }
-    expect(describeError(sdkError('INTERNAL_SERVER_ERROR')).title).toBe('Something went wrong on the server. If it keeps happening, quote the request id.');
+    expect(describeError(sdkError('INTERNAL_SERVER_ERROR')).title).toBe(
+      'Something went wrong on the server. If it keeps happening, quote the request id.',
+    );
   });
 
   it('passes the server’s own words for bad input, and explains sessions, missing things and safelists', () => {
     expect(describeError(sdkError('BAD_USER_INPUT')).title).toBe('refused: BAD_USER_INPUT');
     expect(describeError(sdkError('UNAUTHENTICATED')).title).toBe('Your session has ended. Sign in again.');
-    expect(describeError(sdkError('NOT_FOUND'), { action: 'see this export' }).title).toBe('Could not see this export: it does not exist, or you cannot see it.');
+    expect(describeError(sdkError('NOT_FOUND'), { action: 'see this export' }).title).toBe(
+      'Could not see this export: it does not exist, or you cannot see it.',
+    );
     expect(describeError(sdkError('PERSISTED_QUERY_NOT_ALLOWED')).title).toContain('trusted documents manifest');
   });
 
   it('reads a failed fetch as the router being out of reach', () => {
-    expect(describeError(new TypeError('Failed to fetch')).title).toBe('The MindWeave router cannot be reached. Check your connection, or that the router is running.');
+    expect(describeError(new TypeError('Failed to fetch')).title).toBe(
+      'The MindWeave router cannot be reached. Check your connection, or that the router is running.',
+    );
     expect(describeError('plain text').title).toBe('plain text');
   });
 });

@@ -59,34 +59,66 @@ export function describeError(error: unknown, attempt?: Attempt): Problem {
   const rawCode = typeof e.extensions?.['code'] === 'string' ? (e.extensions['code'] as string) : e.code;
   const retryAfter = retryAfterOf(e);
   const requestId = e.requestId ?? (typeof e.extensions?.['requestId'] === 'string' ? (e.extensions['requestId'] as string) : undefined);
-  const withId = (problem: Omit<Problem, 'retryable'>, retryable = true): Problem => ({ ...problem, retryable, ...(requestId ? { requestId } : {}) });
+  const withId = (problem: Omit<Problem, 'retryable'>, retryable = true): Problem => ({
+    ...problem,
+    retryable,
+    ...(requestId ? { requestId } : {}),
+  });
 
   if (rawCode === 'UNAVAILABLE' || e.status === 503 || (rawCode === 'INTERNAL_SERVER_ERROR' && retryAfter !== undefined)) {
     const wait = retryAfter ?? 5;
-    return withId({ title: `A MindWeave service is not answering right now. Try again in ${inSeconds(wait)}.`, detail: e.message, retryAfterSeconds: wait });
+    return withId({
+      title: `A MindWeave service is not answering right now. Try again in ${inSeconds(wait)}.`,
+      detail: e.message,
+      retryAfterSeconds: wait,
+    });
   }
   switch (rawCode) {
     case 'RATE_LIMITED': {
       const wait = retryAfter ?? 60;
       const at = new Date(Date.now() + wait * 1000).toLocaleTimeString();
-      return withId({ title: `Too many requests. Try again in ${inSeconds(wait)} (at ${at}).`, detail: e.message, retryAfterSeconds: wait });
+      return withId({
+        title: `Too many requests. Try again in ${inSeconds(wait)} (at ${at}).`,
+        detail: e.message,
+        retryAfterSeconds: wait,
+      });
     }
     case 'FORBIDDEN': {
       if (attempt?.roles?.length) {
         const you = attempt.role ? ` You are ${/^[aeiou]/i.test(attempt.role) ? 'an' : 'a'} ${lower(attempt.role)}.` : '';
-        return withId({ title: `Only ${listOf(attempt.roles.map((r) => `${lower(r)}s`))} of this organization can ${attempt.action}.${you}`, detail: e.message }, false);
+        return withId(
+          {
+            title: `Only ${listOf(attempt.roles.map((r) => `${lower(r)}s`))} of this organization can ${attempt.action}.${you}`,
+            detail: e.message,
+          },
+          false,
+        );
       }
       return withId({ title: attempt ? `You may not ${attempt.action}.` : 'You may not do this.', detail: e.message }, false);
     }
     case 'UNAUTHENTICATED':
       return withId({ title: 'Your session has ended. Sign in again.', detail: e.message }, false);
     case 'NOT_FOUND':
-      return withId({ title: attempt ? `Could not ${attempt.action}: it does not exist, or you cannot see it.` : 'Not found: it does not exist, or you cannot see it.', detail: e.message }, false);
+      return withId(
+        {
+          title: attempt
+            ? `Could not ${attempt.action}: it does not exist, or you cannot see it.`
+            : 'Not found: it does not exist, or you cannot see it.',
+          detail: e.message,
+        },
+        false,
+      );
     case 'COST_LIMIT_EXCEEDED':
       return withId({ title: 'This asks for too much at once. Choose a shorter period or fewer rows.', detail: e.message }, false);
     case 'PERSISTED_QUERY_NOT_ALLOWED':
     case 'PERSISTED_QUERY_NOT_FOUND':
-      return withId({ title: 'This router does not know the dashboard’s operations: its trusted documents manifest is older than the dashboard.', detail: e.message }, false);
+      return withId(
+        {
+          title: 'This router does not know the dashboard’s operations: its trusted documents manifest is older than the dashboard.',
+          detail: e.message,
+        },
+        false,
+      );
     case 'BAD_USER_INPUT':
     case 'POLICY_VIOLATION':
     case 'CONFLICT':
@@ -98,7 +130,10 @@ export function describeError(error: unknown, attempt?: Attempt): Problem {
   }
   // fetch's TypeError ("Failed to fetch"), a WebSocket that could not open...
   if (e.name === 'TypeError' || /fetch|network|WebSocket/i.test(e.message ?? '')) {
-    return withId({ title: 'The MindWeave router cannot be reached. Check your connection, or that the router is running.', detail: e.message });
+    return withId({
+      title: 'The MindWeave router cannot be reached. Check your connection, or that the router is running.',
+      detail: e.message,
+    });
   }
   return withId({ title: e.message || 'Something went wrong.' });
 }

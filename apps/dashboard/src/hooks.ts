@@ -15,7 +15,11 @@ export interface Loaded<T> {
 
 /** Runs `load` whenever `deps` change (and on reload), keeping only the answer to the latest run. */
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[], attempt?: Attempt): Loaded<T> {
-  const [state, setState] = useState<{ data: T | undefined; problem: Problem | undefined; loading: boolean }>({ data: undefined, problem: undefined, loading: true });
+  const [state, setState] = useState<{ data: T | undefined; problem: Problem | undefined; loading: boolean }>({
+    data: undefined,
+    problem: undefined,
+    loading: true,
+  });
   const [generation, setGeneration] = useState(0);
   const run = useRef(0);
   // biome-ignore lint/correctness/useExhaustiveDependencies: the caller names what `load` depends on (`deps`), and `generation` is a reload.
@@ -111,7 +115,11 @@ export function usePages<T>(loadPage: (after: string | null) => Promise<Page<T>>
   const next = useAction(async () => {
     const cursor = more ? more.cursor : (first.data?.pageInfo.endCursor ?? null);
     const page = await loadPage(cursor);
-    setMore((m) => ({ items: [...(m?.items ?? []), ...page.items], cursor: page.pageInfo.endCursor ?? null, hasMore: page.pageInfo.hasNextPage }));
+    setMore((m) => ({
+      items: [...(m?.items ?? []), ...page.items],
+      cursor: page.pageInfo.endCursor ?? null,
+      hasMore: page.pageInfo.hasNextPage,
+    }));
   }, attempt);
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new first page drops the pages loaded after the old one.
   useEffect(() => setMore(undefined), [first.data]);

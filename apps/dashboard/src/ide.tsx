@@ -27,11 +27,17 @@ const isSubscription = (query: string, operationName?: string | null) => {
 
 /** graphql-ws yields errors as JSON; GraphiQL's types want GraphQLError instances. */
 async function* results(client: Client, params: Parameters<Fetcher>[0]): AsyncGenerator<ExecutionResult> {
-  const payload = { query: params.query, variables: params.variables ?? {}, ...(params.operationName ? { operationName: params.operationName } : {}) };
+  const payload = {
+    query: params.query,
+    variables: params.variables ?? {},
+    ...(params.operationName ? { operationName: params.operationName } : {}),
+  };
   for await (const result of client.iterate(payload)) {
     yield {
       ...(result.data !== undefined ? { data: result.data } : {}),
-      ...(result.errors ? { errors: result.errors.map((e) => new GraphQLError(e.message, { path: e.path, extensions: e.extensions })) } : {}),
+      ...(result.errors
+        ? { errors: result.errors.map((e) => new GraphQLError(e.message, { path: e.path, extensions: e.extensions })) }
+        : {}),
     };
   }
 }
@@ -50,7 +56,10 @@ function createFetcher(): Fetcher {
     const authorization = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
     if (!ws || ws.authorization !== authorization) {
       void ws?.client.dispose();
-      ws = { client: createClient({ url: wsEndpoint, connectionParams: authorization ? { authorization } : {}, retryAttempts: 0 }), authorization };
+      ws = {
+        client: createClient({ url: wsEndpoint, connectionParams: authorization ? { authorization } : {}, retryAttempts: 0 }),
+        authorization,
+      };
     }
     return results(ws.client, params);
   };
@@ -94,7 +103,15 @@ subscription LiveUsage($organizationId: ID!) {
 `;
 
 const demoVariables = (demo: NonNullable<IdeConfig['demo']>) =>
-  JSON.stringify({ organizationId: demo.organizationId, from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() }, null, 2);
+  JSON.stringify(
+    {
+      organizationId: demo.organizationId,
+      from: new Date(Date.now() - 86_400_000).toISOString(),
+      to: new Date(Date.now() + 3_600_000).toISOString(),
+    },
+    null,
+    2,
+  );
 
 // The key goes in the headers tab only: GraphiQL keeps headers out of localStorage unless asked to.
 const headers = config.demo ? JSON.stringify({ Authorization: `Bearer ${config.demo.apiKey}` }, null, 2) : '';

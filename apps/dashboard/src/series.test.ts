@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { addToSeries, addToSummary, bucketOf, periodOf, metricValue, type LiveEvent, type Point, type Summary } from './series.ts';
 
 const hour = 3_600_000;
-const point = (time: number, tokens = 0): Point => ({ bucket: new Date(time).toISOString(), requests: tokens ? 1 : 0, inputTokens: tokens, outputTokens: 0, costUsd: 0 });
+const point = (time: number, tokens = 0): Point => ({
+  bucket: new Date(time).toISOString(),
+  requests: tokens ? 1 : 0,
+  inputTokens: tokens,
+  outputTokens: 0,
+  costUsd: 0,
+});
 const event = (occurredAt: number, model = 'gpt-4o-mini', projectId = 'p1'): LiveEvent => ({
   id: `e-${occurredAt}`,
   model,

@@ -26,7 +26,8 @@ export function periodOf(range: RangeKey, now = Date.now()): { from: string; to:
   return { from: new Date(from).toISOString(), to: new Date(now).toISOString(), granularity };
 }
 
-export const metricValue = (point: Point, metric: Metric) => (metric === 'tokens' ? point.inputTokens + point.outputTokens : metric === 'requests' ? point.requests : point.costUsd);
+export const metricValue = (point: Point, metric: Metric) =>
+  metric === 'tokens' ? point.inputTokens + point.outputTokens : metric === 'requests' ? point.requests : point.costUsd;
 
 /**
  * Adds a live event to the series: to its bucket, or to a new last bucket once the clock has moved
@@ -67,14 +68,20 @@ const none: Totals = { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 
 
 /** Adds a live event to the period's totals, its model's row and its project's row. */
 export function addToSummary(summary: Summary, event: LiveEvent): Summary {
-  const models = summary.topModels.some((m) => m.model === event.model) ? summary.topModels : [...summary.topModels, { model: event.model, totals: none }];
+  const models = summary.topModels.some((m) => m.model === event.model)
+    ? summary.topModels
+    : [...summary.topModels, { model: event.model, totals: none }];
   const projects = summary.costByProject.some((p) => p.project.id === event.project.id)
     ? summary.costByProject
     : [...summary.costByProject, { project: { id: event.project.id, name: event.project.name }, totals: none }];
   return {
     ...summary,
     totals: plus(summary.totals, event),
-    topModels: models.map((m) => (m.model === event.model ? { ...m, totals: plus(m.totals, event) } : m)).sort((a, b) => b.totals.costUsd - a.totals.costUsd || b.totals.requests - a.totals.requests),
-    costByProject: projects.map((p) => (p.project.id === event.project.id ? { ...p, totals: plus(p.totals, event) } : p)).sort((a, b) => b.totals.costUsd - a.totals.costUsd),
+    topModels: models
+      .map((m) => (m.model === event.model ? { ...m, totals: plus(m.totals, event) } : m))
+      .sort((a, b) => b.totals.costUsd - a.totals.costUsd || b.totals.requests - a.totals.requests),
+    costByProject: projects
+      .map((p) => (p.project.id === event.project.id ? { ...p, totals: plus(p.totals, event) } : p))
+      .sort((a, b) => b.totals.costUsd - a.totals.costUsd),
   };
 }

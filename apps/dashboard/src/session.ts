@@ -1,4 +1,12 @@
-import { LoginDocument, LogoutDocument, MindWeaveError, RefreshTokenDocument, VerifyMfaLoginDocument, type MindWeaveClient, type SessionFragment } from '@mindweave/sdk';
+import {
+  LoginDocument,
+  LogoutDocument,
+  MindWeaveError,
+  RefreshTokenDocument,
+  VerifyMfaLoginDocument,
+  type MindWeaveClient,
+  type SessionFragment,
+} from '@mindweave/sdk';
 
 /** The part of the Web Storage API the session uses (sessionStorage in the browser). */
 export interface KeyValueStore {
@@ -36,7 +44,13 @@ export function expiryOf(accessToken: string): number {
  * at a time: identity rotates refresh tokens and treats a reused one as stolen, revoking the
  * whole sign-in, so two refreshes with the same token must never race.
  */
-export function createSession(options: { client: MindWeaveClient; store: KeyValueStore; refreshMarginMs?: number; now?: () => number; onSignedOut?: () => void }) {
+export function createSession(options: {
+  client: MindWeaveClient;
+  store: KeyValueStore;
+  refreshMarginMs?: number;
+  now?: () => number;
+  onSignedOut?: () => void;
+}) {
   const { client, store } = options;
   const margin = options.refreshMarginMs ?? 60_000;
   const now = options.now ?? Date.now;

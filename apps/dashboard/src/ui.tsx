@@ -54,7 +54,17 @@ export function Empty({ children }: { children: ReactNode }) {
 }
 
 /** A titled box of the page; its title names the region for screen readers. */
-export function Panel({ title, actions, className, children }: { title: ReactNode; actions?: ReactNode; className?: string; children: ReactNode }) {
+export function Panel({
+  title,
+  actions,
+  className,
+  children,
+}: {
+  title: ReactNode;
+  actions?: ReactNode;
+  className?: string;
+  children: ReactNode;
+}) {
   const titleId = useId();
   return (
     <section className={className ? `panel ${className}` : 'panel'} aria-labelledby={titleId}>
@@ -94,7 +104,19 @@ export function SubmitButton({ pending, children, pendingText }: { pending: bool
 }
 
 /** Asks before something that cannot be undone. */
-export function ConfirmDialog({ title, confirm, onConfirm, onClose, children }: { title: string; confirm: string; onConfirm: () => void; onClose: () => void; children: ReactNode }) {
+export function ConfirmDialog({
+  title,
+  confirm,
+  onConfirm,
+  onClose,
+  children,
+}: {
+  title: string;
+  confirm: string;
+  onConfirm: () => void;
+  onClose: () => void;
+  children: ReactNode;
+}) {
   return (
     <Dialog title={title} onClose={onClose}>
       {children}
@@ -118,7 +140,17 @@ export function ConfirmDialog({ title, confirm, onConfirm, onClose, children }: 
 }
 
 /** A secret the server shows once (an API key, a signing secret), with a way to copy it. */
-export function SecretDialog({ title, secret, onClose, children }: { title: string; secret: string; onClose: () => void; children: ReactNode }) {
+export function SecretDialog({
+  title,
+  secret,
+  onClose,
+  children,
+}: {
+  title: string;
+  secret: string;
+  onClose: () => void;
+  children: ReactNode;
+}) {
   const [copied, setCopied] = useState(false);
   return (
     <Dialog title={title} onClose={onClose}>

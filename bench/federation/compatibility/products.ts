@@ -30,9 +30,13 @@ const research = [
   { study: { caseNumber: '1234', description: 'Federation Study' }, outcome: null },
   { study: { caseNumber: '1235', description: 'Studio Study' }, outcome: null },
 ];
-const researchOf: Record<string, (typeof research)[number][]> = { 'apollo-federation': research.slice(0, 1), 'apollo-studio': research.slice(1, 2) };
+const researchOf: Record<string, (typeof research)[number][]> = {
+  'apollo-federation': research.slice(0, 1),
+  'apollo-studio': research.slice(1, 2),
+};
 const creator = { email: 'support@apollographql.com', name: 'Jane Smith', totalProductsCreated: 1337 };
-const isDeprecated = (ref: { sku?: string; package?: string }) => ref.sku === deprecatedProduct.sku && ref.package === deprecatedProduct.package;
+const isDeprecated = (ref: { sku?: string; package?: string }) =>
+  ref.sku === deprecatedProduct.sku && ref.package === deprecatedProduct.package;
 
 function findProduct(ref: { id?: string; sku?: string; package?: string; variation?: { id?: string } }) {
   if (ref.id) return products.find((p) => p.id === ref.id) ?? null;
@@ -63,14 +67,23 @@ const schema = buildSubgraphSchema({
       createdBy: () => creator,
     },
     ProductResearch: {
-      __resolveReference: (ref: { study: { caseNumber: string } }) => research.find((r) => r.study.caseNumber === ref.study.caseNumber) ?? null,
+      __resolveReference: (ref: { study: { caseNumber: string } }) =>
+        research.find((r) => r.study.caseNumber === ref.study.caseNumber) ?? null,
     },
     User: {
       __resolveReference: (ref: UserReference) =>
-        ref.email ? { email: ref.email, name: creator.name, totalProductsCreated: ref.totalProductsCreated ?? creator.totalProductsCreated, yearsOfEmployment: ref.yearsOfEmployment } : null,
+        ref.email
+          ? {
+              email: ref.email,
+              name: creator.name,
+              totalProductsCreated: ref.totalProductsCreated ?? creator.totalProductsCreated,
+              yearsOfEmployment: ref.yearsOfEmployment,
+            }
+          : null,
       averageProductsCreatedPerYear: (user: UserReference) => {
         if (user.email !== creator.email) throw new GraphQLError(`user.email was not '${creator.email}'`);
-        if (!user.totalProductsCreated || !user.yearsOfEmployment) throw new GraphQLError('totalProductsCreated and yearsOfEmployment are required');
+        if (!user.totalProductsCreated || !user.yearsOfEmployment)
+          throw new GraphQLError('totalProductsCreated and yearsOfEmployment are required');
         return Math.round(user.totalProductsCreated / user.yearsOfEmployment);
       },
     },

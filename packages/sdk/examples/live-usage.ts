@@ -27,7 +27,9 @@ const unsubscribe = client.subscribe(
   { organizationId },
   ({ usageUpdated: event }) => {
     const tokens = `${event.inputTokens} in / ${event.outputTokens} out`;
-    console.log(`${event.occurredAt}  ${event.organization.name} / ${event.project.name}  ${event.model}  ${tokens}  $${event.costUsd.toFixed(6)}`);
+    console.log(
+      `${event.occurredAt}  ${event.organization.name} / ${event.project.name}  ${event.model}  ${tokens}  $${event.costUsd.toFixed(6)}`,
+    );
   },
   (error, ended) => {
     const reason = `${error instanceof MindWeaveError ? `${error.code}: ` : ''}${error.message}`;

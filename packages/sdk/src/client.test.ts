@@ -25,7 +25,11 @@ const json = (body: unknown, status = 200, headers: Record<string, string> = {})
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 const networkError = () => new TypeError('fetch failed');
 const rateLimited = (retryAfter?: string) =>
-  json({ errors: [{ message: 'Too many requests', extensions: { code: 'RATE_LIMITED', retryAfter: Number(retryAfter ?? 1) } }] }, 429, retryAfter ? { 'retry-after': retryAfter } : {});
+  json(
+    { errors: [{ message: 'Too many requests', extensions: { code: 'RATE_LIMITED', retryAfter: Number(retryAfter ?? 1) } }] },
+    429,
+    retryAfter ? { 'retry-after': retryAfter } : {},
+  );
 const me = { me: { id: 'u1' } };
 const url = 'http://router.test/graphql';
 const fast = { attempts: 4, baseDelayMs: 1, maxDelayMs: 5_000 };
@@ -41,9 +45,17 @@ describe('requests', () => {
     const input = { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 2, latencyMs: 3 };
     expect(await client.request(RecordUsageDocument, { input })).toEqual({ recordUsage: { accepted: 1, duplicates: 0 } });
     const [call] = calls;
-    expect(call).toMatchObject({ url, method: 'POST', headers: { authorization: 'Bearer mw_sk_test', 'content-type': 'application/json' } });
+    expect(call).toMatchObject({
+      url,
+      method: 'POST',
+      headers: { authorization: 'Bearer mw_sk_test', 'content-type': 'application/json' },
+    });
     const hash = call!.body!['extensions'].persistedQuery.sha256Hash as string;
-    expect(call!.body).toEqual({ operationName: 'RecordUsage', variables: { input }, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } });
+    expect(call!.body).toEqual({
+      operationName: 'RecordUsage',
+      variables: { input },
+      extensions: { persistedQuery: { version: 1, sha256Hash: hash } },
+    });
     expect((manifest as Record<string, string>)[hash]).toMatch(/ mutation RecordUsage\(/);
   });
 
@@ -65,7 +77,10 @@ describe('requests', () => {
   });
 
   it('can send queries as GET, never mutations', async () => {
-    const { fetch, calls } = fakeFetch(json({ data: { mcpServers: { totalCount: 0 } } }), json({ data: { recordUsage: { accepted: 1, duplicates: 0 } } }));
+    const { fetch, calls } = fakeFetch(
+      json({ data: { mcpServers: { totalCount: 0 } } }),
+      json({ data: { recordUsage: { accepted: 1, duplicates: 0 } } }),
+    );
     const client = createMindWeaveClient({ url, fetch, getForQueries: true });
     await client.request(McpServersDocument, { search: 'db', first: 5 });
     await client.request(RecordUsageDocument, { input: { model: 'm', inputTokens: 1, outputTokens: 1, latencyMs: 1 } });
@@ -79,7 +94,10 @@ describe('requests', () => {
   });
 
   it('register the document once when the router does not know its hash (APQ)', async () => {
-    const { fetch, calls } = fakeFetch(json({ errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] }), json({ data: me }));
+    const { fetch, calls } = fakeFetch(
+      json({ errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] }),
+      json({ data: me }),
+    );
     expect(await createMindWeaveClient({ url, fetch }).request(MeDocument)).toEqual(me);
     expect(calls[0]!.body!['query']).toBeUndefined();
     expect(calls[1]!.body!['query']).toMatch(/^query Me/);
@@ -88,7 +106,9 @@ describe('requests', () => {
 
   it('refuse subscriptions, which go through subscribe()', async () => {
     const { fetch } = fakeFetch();
-    await expect(createMindWeaveClient({ url, fetch }).request(UsageUpdatedDocument, { organizationId: 'o' })).rejects.toThrow(/subscribe\(\)/);
+    await expect(createMindWeaveClient({ url, fetch }).request(UsageUpdatedDocument, { organizationId: 'o' })).rejects.toThrow(
+      /subscribe\(\)/,
+    );
   });
 });
 
@@ -112,7 +132,9 @@ describe('retries', () => {
 
   it('give up after `attempts` tries with the last network error', async () => {
     const { fetch, calls } = fakeFetch(networkError(), networkError(), networkError());
-    await expect(createMindWeaveClient({ url, fetch, retry: { ...fast, attempts: 3 } }).request(MeDocument)).rejects.toThrow('fetch failed');
+    await expect(createMindWeaveClient({ url, fetch, retry: { ...fast, attempts: 3 } }).request(MeDocument)).rejects.toThrow(
+      'fetch failed',
+    );
     expect(calls).toHaveLength(3);
   });
 
@@ -139,7 +161,9 @@ describe('retries', () => {
 
   it('throw RATE_LIMITED at once when Retry-After is longer than maxDelayMs', async () => {
     const { fetch, calls } = fakeFetch(rateLimited('900'));
-    const error = await createMindWeaveClient({ url, fetch, retry: fast }).request(MeDocument).catch((e: unknown) => e);
+    const error = await createMindWeaveClient({ url, fetch, retry: fast })
+      .request(MeDocument)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MindWeaveError);
     expect(error).toMatchObject({ code: 'RATE_LIMITED', status: 429, extensions: { retryAfter: 900 } });
     expect(calls).toHaveLength(1);
@@ -147,26 +171,66 @@ describe('retries', () => {
 
   it('never retry other GraphQL errors, and surface them typed', async () => {
     const { fetch, calls } = fakeFetch(
-      json({ data: { organization: null }, errors: [{ message: 'Organization not found', path: ['organization'], extensions: { code: 'NOT_FOUND' } }] }, 200, { 'x-request-id': 'req-7' }),
+      json(
+        {
+          data: { organization: null },
+          errors: [{ message: 'Organization not found', path: ['organization'], extensions: { code: 'NOT_FOUND' } }],
+        },
+        200,
+        { 'x-request-id': 'req-7' },
+      ),
     );
-    const error = await createMindWeaveClient({ url, fetch, retry: fast }).request(MeDocument).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'NOT_FOUND', path: ['organization'], status: 200, requestId: 'req-7', data: { organization: null } });
+    const error = await createMindWeaveClient({ url, fetch, retry: fast })
+      .request(MeDocument)
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'NOT_FOUND',
+      path: ['organization'],
+      status: 200,
+      requestId: 'req-7',
+      data: { organization: null },
+    });
     expect(calls).toHaveLength(1);
 
-    const refused = fakeFetch(json({ errors: [{ message: 'Only the operations of the trusted documents manifest are allowed', extensions: { code: 'PERSISTED_QUERY_NOT_ALLOWED' } }] }, 400));
-    await expect(createMindWeaveClient({ url, fetch: refused.fetch, retry: fast }).request(MeDocument)).rejects.toMatchObject({ code: 'PERSISTED_QUERY_NOT_ALLOWED', status: 400 });
+    const refused = fakeFetch(
+      json(
+        {
+          errors: [
+            {
+              message: 'Only the operations of the trusted documents manifest are allowed',
+              extensions: { code: 'PERSISTED_QUERY_NOT_ALLOWED' },
+            },
+          ],
+        },
+        400,
+      ),
+    );
+    await expect(createMindWeaveClient({ url, fetch: refused.fetch, retry: fast }).request(MeDocument)).rejects.toMatchObject({
+      code: 'PERSISTED_QUERY_NOT_ALLOWED',
+      status: 400,
+    });
     expect(refused.calls).toHaveLength(1);
   });
 
   it('retry gateway failures without a GraphQL body, then report their status', async () => {
     const { fetch, calls } = fakeFetch(new Response('<html>bad gateway</html>', { status: 502 }), new Response('', { status: 503 }));
-    await expect(createMindWeaveClient({ url, fetch, retry: { ...fast, attempts: 2 } }).request(MeDocument)).rejects.toMatchObject({ code: 'UNAVAILABLE', status: 503 });
+    await expect(createMindWeaveClient({ url, fetch, retry: { ...fast, attempts: 2 } }).request(MeDocument)).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      status: 503,
+    });
     expect(calls).toHaveLength(2);
   });
 
   it('retry UNAVAILABLE after its Retry-After with the same variables, so idempotency keys make it count once', async () => {
     vi.useFakeTimers();
-    const unavailable = json({ data: null, errors: [{ message: 'The event log cannot take usage right now', extensions: { code: 'UNAVAILABLE', retryAfter: 2 } }] }, 503, { 'retry-after': '2' });
+    const unavailable = json(
+      {
+        data: null,
+        errors: [{ message: 'The event log cannot take usage right now', extensions: { code: 'UNAVAILABLE', retryAfter: 2 } }],
+      },
+      503,
+      { 'retry-after': '2' },
+    );
     const { fetch, calls } = fakeFetch(unavailable, json({ data: { recordUsage: { accepted: 0, duplicates: 1 } } }));
     const input = { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 2, latencyMs: 3, idempotencyKey: 'call-42' };
     const result = createMindWeaveClient({ url, fetch, retry: fast }).request(RecordUsageDocument, { input });

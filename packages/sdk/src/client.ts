@@ -42,7 +42,12 @@ function operationOf(document: DocumentNode): Operation {
     const definition = getOperationAST(document);
     if (!definition) throw new TypeError('The document must hold exactly one operation');
     const hash = (document as { __meta__?: { hash?: unknown } }).__meta__?.hash;
-    operation = { type: definition.operation, name: definition.name?.value, hash: typeof hash === 'string' ? hash : undefined, query: print(document) };
+    operation = {
+      type: definition.operation,
+      name: definition.name?.value,
+      hash: typeof hash === 'string' ? hash : undefined,
+      query: print(document),
+    };
     operations.set(document, operation);
   }
   return operation;
@@ -80,10 +85,15 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
     };
     if (options.getForQueries && operation.type === 'query') {
       const url = new URL(options.url);
-      for (const [key, value] of Object.entries(params)) url.searchParams.set(key, typeof value === 'string' ? value : JSON.stringify(value));
+      for (const [key, value] of Object.entries(params))
+        url.searchParams.set(key, typeof value === 'string' ? value : JSON.stringify(value));
       return doFetch(url, { method: 'GET', headers });
     }
-    return doFetch(options.url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(params) });
+    return doFetch(options.url, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify(params),
+    });
   }
 
   /**
@@ -153,7 +163,12 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
    * hash, as over HTTP, so a router in safelist mode takes them; a router whose manifest predates
    * this SDK answers PERSISTED_QUERY_NOT_FOUND and gets the text once more.
    */
-  function subscribe<R, V>(document: TypedDocumentNode<R, V>, variables: V, onNext: (data: R) => void, onError?: (error: Error, ended: boolean) => void): () => void {
+  function subscribe<R, V>(
+    document: TypedDocumentNode<R, V>,
+    variables: V,
+    onNext: (data: R) => void,
+    onError?: (error: Error, ended: boolean) => void,
+  ): () => void {
     const operation = operationOf(document);
     if (operation.type !== 'subscription') throw new TypeError('Queries and mutations go through request()');
     let unsubscribe: () => void = () => undefined;

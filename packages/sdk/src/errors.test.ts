@@ -40,8 +40,13 @@ describe('error mapping', () => {
   });
 
   it('maps what a subscription ends with', () => {
-    expect(fromSubscriptionError([{ message: 'Not allowed to watch this organization', extensions: { code: 'FORBIDDEN' } }])).toMatchObject({ code: 'FORBIDDEN' });
-    expect(fromSubscriptionError({ code: 4403, reason: 'Forbidden' })).toMatchObject({ code: 'UNAUTHENTICATED', message: 'WebSocket closed with 4403: Forbidden' });
+    expect(fromSubscriptionError([{ message: 'Not allowed to watch this organization', extensions: { code: 'FORBIDDEN' } }])).toMatchObject(
+      { code: 'FORBIDDEN' },
+    );
+    expect(fromSubscriptionError({ code: 4403, reason: 'Forbidden' })).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      message: 'WebSocket closed with 4403: Forbidden',
+    });
     const closed = fromSubscriptionError({ code: 1006, reason: '' });
     expect(closed).not.toBeInstanceOf(MindWeaveError);
     expect(closed.message).toBe('WebSocket closed with 1006');

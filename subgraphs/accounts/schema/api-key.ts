@@ -20,9 +20,17 @@ export const ApiKey = builder.prismaObject('ApiKey', {
     scopes: t.exposeStringList('scopes'),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
-    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When the key stops working, if it was created with an expiry.' }),
+    expiresAt: t.expose('expiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the key stops working, if it was created with an expiry.',
+    }),
     rotatedAt: t.expose('rotatedAt', { type: 'DateTime', nullable: true, description: 'When the key last got a new secret.' }),
-    previousKeyExpiresAt: t.expose('previousKeyExpiresAt', { type: 'DateTime', nullable: true, description: 'When the secret it had before its last rotation stops working.' }),
+    previousKeyExpiresAt: t.expose('previousKeyExpiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the secret it had before its last rotation stops working.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     project: t.relation('project'),
   }),
@@ -46,14 +54,23 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
     expiresAt: t.field({
       type: 'DateTime',
       description: 'When the key stops working; without it the key works until it is revoked.',
-      validate: z.date().refine((date) => date.getTime() > Date.now(), 'must be in the future').nullish(),
+      validate: z
+        .date()
+        .refine((date) => date.getTime() > Date.now(), 'must be in the future')
+        .nullish(),
     }),
   }),
 });
 
 /** A key of a live project whose organization the caller manages, under the organization's lock. */
-async function managedKey<R extends { evict: string[] }>(ctx: SubgraphContext, id: string, change: (tx: Prisma.TransactionClient, key: ApiKeyRow, organizationId: string) => Promise<R>): Promise<R> {
-  const found = isUuid(id) ? await prisma.apiKey.findFirst({ where: { id, project: { deletedAt: null } }, include: { project: true } }) : null;
+async function managedKey<R extends { evict: string[] }>(
+  ctx: SubgraphContext,
+  id: string,
+  change: (tx: Prisma.TransactionClient, key: ApiKeyRow, organizationId: string) => Promise<R>,
+): Promise<R> {
+  const found = isUuid(id)
+    ? await prisma.apiKey.findFirst({ where: { id, project: { deletedAt: null } }, include: { project: true } })
+    : null;
   if (!found) throw notFound('API key');
   const organizationId = found.project.organizationId;
   const result = await withOrganizationLock(ctx, organizationId, async (tx, caller) => {
@@ -76,9 +93,22 @@ builder.mutationFields((t) => ({
         assertRole(caller);
         const { key, prefix, keyHash } = newApiKey();
         const apiKey = await tx.apiKey.create({
-          data: { projectId: project.id, name: input.name, scopes: [...new Set(input.scopes)], prefix, keyHash, createdById: caller.userId, expiresAt: input.expiresAt ?? null },
+          data: {
+            projectId: project.id,
+            name: input.name,
+            scopes: [...new Set(input.scopes)],
+            prefix,
+            keyHash,
+            createdById: caller.userId,
+            expiresAt: input.expiresAt ?? null,
+          },
         });
-        await recordChange(tx, ctx, { organizationId: project.organizationId, action: 'API_KEY_CREATED', targetId: apiKey.id, details: { name: apiKey.name, prefix, scopes: apiKey.scopes, expiresAt: apiKey.expiresAt?.toISOString() ?? null } });
+        await recordChange(tx, ctx, {
+          organizationId: project.organizationId,
+          action: 'API_KEY_CREATED',
+          targetId: apiKey.id,
+          details: { name: apiKey.name, prefix, scopes: apiKey.scopes, expiresAt: apiKey.expiresAt?.toISOString() ?? null },
+        });
         return { key, apiKey };
       });
     },
@@ -112,7 +142,12 @@ builder.mutationFields((t) => ({
           organizationId,
           action: 'API_KEY_ROTATED',
           targetId: existing.id,
-          details: { name: existing.name, prefix: next.prefix, previousPrefix: existing.prefix, previousKeyExpiresAt: rotated.previousKeyExpiresAt?.toISOString() ?? null },
+          details: {
+            name: existing.name,
+            prefix: next.prefix,
+            previousPrefix: existing.prefix,
+            previousKeyExpiresAt: rotated.previousKeyExpiresAt?.toISOString() ?? null,
+          },
           events: [{ type: 'organization.api_keys_changed', data: { organizationId, keys: changed, change: 'rotated' } }],
         });
         return { apiKey: rotated, key: next.key, evict: changed.map((entry) => entry.keyHash) };

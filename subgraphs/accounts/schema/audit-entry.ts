@@ -16,20 +16,33 @@ const OrganizationAuditEntry = builder.prismaObject('AuditEntry', {
     id: t.exposeID('id'),
     action: t.expose('action', { type: OrganizationAuditAction }),
     actor: t.field({ type: User, description: 'The member who acted.', resolve: (entry) => ({ id: entry.actorUserId }) }),
-    targetUser: t.field({ type: User, nullable: true, description: 'The member the action was about.', resolve: (entry) => (entry.targetUserId ? { id: entry.targetUserId } : null) }),
+    targetUser: t.field({
+      type: User,
+      nullable: true,
+      description: 'The member the action was about.',
+      resolve: (entry) => (entry.targetUserId ? { id: entry.targetUserId } : null),
+    }),
     targetId: t.exposeString('targetId', { nullable: true, description: 'The invitation, project or API key the action was about.' }),
-    details: t.expose('details', { type: 'JSON', nullable: true, description: 'What changed: roles before and after, names, emails invited, key prefixes.' }),
+    details: t.expose('details', {
+      type: 'JSON',
+      nullable: true,
+      description: 'What changed: roles before and after, names, emails invited, key prefixes.',
+    }),
     requestId: t.exposeString('requestId', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
 
-const OrganizationAuditConnection = builder.connectionObject({ type: OrganizationAuditEntry, name: 'OrganizationAuditConnection' }, { name: 'OrganizationAuditEdge' });
+const OrganizationAuditConnection = builder.connectionObject(
+  { type: OrganizationAuditEntry, name: 'OrganizationAuditConnection' },
+  { name: 'OrganizationAuditEdge' },
+);
 
 builder.objectField(Organization, 'auditLog', (t) =>
   t.field({
     type: OrganizationAuditConnection,
-    description: 'Who invited, accepted, changed a role, removed, rotated, revoked or deleted what in the organization, and when; newest first. Owners and admins only.',
+    description:
+      'Who invited, accepted, changed a role, removed, rotated, revoked or deleted what in the organization, and when; newest first. Owners and admins only.',
     authenticated: true,
     args: {
       first: t.arg.int({ defaultValue: 20, validate: pageSize }),

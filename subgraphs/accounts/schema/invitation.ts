@@ -18,7 +18,13 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
 
 const InvitationStatus = builder.enumType('InvitationStatus', { values: ['PENDING', 'ACCEPTED', 'REVOKED', 'EXPIRED'] as const });
 const statusOf = (invitation: InvitationRow) =>
-  invitation.acceptedAt ? 'ACCEPTED' : invitation.revokedAt ? 'REVOKED' : invitation.expiresAt.getTime() <= Date.now() ? 'EXPIRED' : 'PENDING';
+  invitation.acceptedAt
+    ? 'ACCEPTED'
+    : invitation.revokedAt
+      ? 'REVOKED'
+      : invitation.expiresAt.getTime() <= Date.now()
+        ? 'EXPIRED'
+        : 'PENDING';
 
 export const Invitation = builder.prismaObject('Invitation', {
   description: 'An invitation to join an organization, emailed as a link with a single-use token.',
@@ -40,11 +46,21 @@ builder.objectField(Organization, 'invitations', (t) =>
     type: [Invitation],
     description: 'Invitations to the organization, newest first, answered and expired ones included. Owners and admins only.',
     authenticated: true,
-    args: { first: t.arg.int({ defaultValue: 50, validate: z.number().int().min(1, 'must be at least 1').max(200, 'must be at most 200').nullish() }) },
+    args: {
+      first: t.arg.int({
+        defaultValue: 50,
+        validate: z.number().int().min(1, 'must be at least 1').max(200, 'must be at most 200').nullish(),
+      }),
+    },
     listSize: { slicingArguments: ['first'], requireOneSlicingArgument: false },
     resolve: async (query, organization, args, ctx) => {
       await requireManager(ctx, organization.id);
-      return prisma.invitation.findMany({ ...query, where: { organizationId: organization.id }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: args.first ?? 50 });
+      return prisma.invitation.findMany({
+        ...query,
+        where: { organizationId: organization.id },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: args.first ?? 50,
+      });
     },
   }),
 );
@@ -52,7 +68,13 @@ builder.objectField(Organization, 'invitations', (t) =>
 const InviteMemberInput = builder.inputType('InviteMemberInput', {
   fields: (t) => ({
     organizationId: t.id({ required: true }),
-    email: t.string({ required: true, validate: z.email('must be a valid email address').max(254).transform((value) => value.trim().toLowerCase()) }),
+    email: t.string({
+      required: true,
+      validate: z
+        .email('must be a valid email address')
+        .max(254)
+        .transform((value) => value.trim().toLowerCase()),
+    }),
     role: t.field({ type: MemberRole, required: true }),
   }),
 });
@@ -71,11 +93,20 @@ builder.mutationFields((t) => ({
       const invitation = await withOrganizationLock(ctx, organizationId, async (tx, caller) => {
         assertRole(caller);
         if (roleRank[input.role] > roleRank[caller.role]) throw forbidden('Only an owner can invite an owner');
-        const pending = await tx.invitation.findFirst({ where: { organizationId, email: input.email, acceptedAt: null, revokedAt: null, expiresAt: { gt: new Date() } } });
+        const pending = await tx.invitation.findFirst({
+          where: { organizationId, email: input.email, acceptedAt: null, revokedAt: null, expiresAt: { gt: new Date() } },
+        });
         if (pending) throw conflict('A pending invitation for this email exists; revoke it to send another', 'input.email');
         const token = `mw_inv_${randomBytes(32).toString('base64url')}`;
         const created = await tx.invitation.create({
-          data: { organizationId, email: input.email, role: input.role, tokenHash: hashToken(token), invitedById: caller.userId, expiresAt: new Date(Date.now() + invitationTtlMs) },
+          data: {
+            organizationId,
+            email: input.email,
+            role: input.role,
+            tokenHash: hashToken(token),
+            invitedById: caller.userId,
+            expiresAt: new Date(Date.now() + invitationTtlMs),
+          },
           include: { organization: { select: { name: true } } },
         });
         await recordChange(tx, ctx, {
@@ -86,7 +117,16 @@ builder.mutationFields((t) => ({
           events: [
             {
               type: 'organization.member_invited',
-              data: { organizationId, organizationName: created.organization.name, invitationId: created.id, email: created.email, role: created.role, invitedBy: caller.userId, token, expiresAt: created.expiresAt.toISOString() },
+              data: {
+                organizationId,
+                organizationName: created.organization.name,
+                invitationId: created.id,
+                email: created.email,
+                role: created.role,
+                invitedBy: caller.userId,
+                token,
+                expiresAt: created.expiresAt.toISOString(),
+              },
             },
           ],
         });
@@ -106,12 +146,18 @@ builder.mutationFields((t) => ({
       const found = await prisma.invitation.findUnique({ where: { tokenHash: hashToken(args.token) } });
       if (!found || statusOf(found) !== 'PENDING') throw invalidToken();
       // Checked before the token is spent: someone else's attempt must not use it up.
-      if ((await emailOf(userId, ctx.requestId)) !== found.email) throw forbidden('This invitation was sent to another email address: sign in with that one');
+      if ((await emailOf(userId, ctx.requestId)) !== found.email)
+        throw forbidden('This invitation was sent to another email address: sign in with that one');
       const membership = await prisma.$transaction(async (tx) => {
         await lockOrganization(tx, found.organizationId);
-        const claimed = await tx.invitation.updateMany({ where: { id: found.id, acceptedAt: null, revokedAt: null, expiresAt: { gt: new Date() } }, data: { acceptedAt: new Date(), acceptedById: userId } });
+        const claimed = await tx.invitation.updateMany({
+          where: { id: found.id, acceptedAt: null, revokedAt: null, expiresAt: { gt: new Date() } },
+          data: { acceptedAt: new Date(), acceptedById: userId },
+        });
         if (claimed.count !== 1) throw invalidToken();
-        const existing = await tx.membership.findUnique({ where: { organizationId_userId: { organizationId: found.organizationId, userId } } });
+        const existing = await tx.membership.findUnique({
+          where: { organizationId_userId: { organizationId: found.organizationId, userId } },
+        });
         // Throwing rolls the claim back: the invitation is not spent.
         if (existing) throw conflict('You are already a member of this organization');
         const created = await tx.membership.create({ data: { organizationId: found.organizationId, userId, role: found.role } });
@@ -121,7 +167,12 @@ builder.mutationFields((t) => ({
           targetUserId: userId,
           targetId: found.id,
           details: { email: found.email, role: found.role, invitedBy: found.invitedById },
-          events: [{ type: 'organization.membership_changed', data: { organizationId: found.organizationId, userId, role: found.role, previousRole: null } }],
+          events: [
+            {
+              type: 'organization.membership_changed',
+              data: { organizationId: found.organizationId, userId, role: found.role, previousRole: null },
+            },
+          ],
         });
         return created;
       });
@@ -130,7 +181,8 @@ builder.mutationFields((t) => ({
   }),
   revokeInvitation: t.prismaField({
     type: 'Invitation',
-    description: 'Cancels a pending invitation: its link stops working. OWNER and ADMIN members; only an OWNER revokes an invitation to be an OWNER.',
+    description:
+      'Cancels a pending invitation: its link stops working. OWNER and ADMIN members; only an OWNER revokes an invitation to be an OWNER.',
     authenticated: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
@@ -143,7 +195,12 @@ builder.mutationFields((t) => ({
         if (current.acceptedAt) throw conflict('The invitation was already accepted: remove the member instead');
         if (current.revokedAt) return current;
         const updated = await tx.invitation.update({ where: { id: found.id }, data: { revokedAt: new Date() } });
-        await recordChange(tx, ctx, { organizationId: found.organizationId, action: 'INVITATION_REVOKED', targetId: found.id, details: { email: found.email, role: found.role } });
+        await recordChange(tx, ctx, {
+          organizationId: found.organizationId,
+          action: 'INVITATION_REVOKED',
+          targetId: found.id,
+          details: { email: found.email, role: found.role },
+        });
         return updated;
       });
       return prisma.invitation.findUniqueOrThrow({ ...query, where: { id: revoked.id } });

@@ -22,7 +22,8 @@ export const Membership = builder.prismaObject('Membership', {
 
 /** The rules a careful admin expects, checked under the organization's lock (lockOrganization). */
 async function checkRoleChange(tx: Prisma.TransactionClient, caller: MembershipRow, target: MembershipRow, role: MemberRoleValue | null) {
-  if (caller.role === 'ADMIN' && target.role === 'OWNER' && caller.userId !== target.userId) throw forbidden('An admin cannot change or remove an owner');
+  if (caller.role === 'ADMIN' && target.role === 'OWNER' && caller.userId !== target.userId)
+    throw forbidden('An admin cannot change or remove an owner');
   if (role && roleRank[role] > roleRank[caller.role]) throw forbidden('Nobody can give a role above their own');
   if (target.role === 'OWNER' && role !== 'OWNER') {
     const owners = await tx.membership.count({ where: { organizationId: target.organizationId, role: 'OWNER' } });
@@ -72,7 +73,13 @@ builder.mutationFields((t) => ({
           if (isUniqueViolation(error)) throw conflict('The user is already a member', 'input.userId');
           throw error;
         });
-        await recordChange(tx, ctx, { organizationId, action: 'MEMBER_ADDED', targetUserId: userId, details: { role: input.role }, events: [membershipChanged(organizationId, userId, input.role, null)] });
+        await recordChange(tx, ctx, {
+          organizationId,
+          action: 'MEMBER_ADDED',
+          targetUserId: userId,
+          details: { role: input.role },
+          events: [membershipChanged(organizationId, userId, input.role, null)],
+        });
         return membership;
       });
       return prisma.membership.findUniqueOrThrow({ ...query, where: { id: created.id } });
@@ -81,7 +88,7 @@ builder.mutationFields((t) => ({
   updateMemberRole: t.prismaField({
     type: 'Membership',
     description:
-      'Changes a member\'s role. OWNER and ADMIN members can; an ADMIN cannot change an OWNER, nobody gives a role above their own, and an organization always keeps at least one OWNER. Takes effect at once, open subscriptions included.',
+      "Changes a member's role. OWNER and ADMIN members can; an ADMIN cannot change an OWNER, nobody gives a role above their own, and an organization always keeps at least one OWNER. Takes effect at once, open subscriptions included.",
     authenticated: true,
     args: { input: t.arg({ type: UpdateMemberRoleInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {

@@ -8,7 +8,10 @@ import { evictApiKeys, hashesOf } from '../api-keys.ts';
 import { recordChange } from '../audit.ts';
 import { redis } from '../redis.ts';
 
-const Plan = builder.enumType('Plan', { values: ['FREE', 'PRO', 'ENTERPRISE'] as const, description: "Sets the organization's monthly token quota." });
+const Plan = builder.enumType('Plan', {
+  values: ['FREE', 'PRO', 'ENTERPRISE'] as const,
+  description: "Sets the organization's monthly token quota.",
+});
 
 export const Organization = builder.prismaObject('Organization', {
   fields: (t) => ({
@@ -86,8 +89,14 @@ builder.mutationFields((t) => ({
       const userId = requireUserId(ctx);
       const created = await prisma
         .$transaction(async (tx) => {
-          const organization = await tx.organization.create({ data: { name: input.name, slug: input.slug, memberships: { create: { userId, role: 'OWNER' } } } });
-          await recordChange(tx, ctx, { organizationId: organization.id, action: 'ORGANIZATION_CREATED', details: { name: organization.name, slug: organization.slug } });
+          const organization = await tx.organization.create({
+            data: { name: input.name, slug: input.slug, memberships: { create: { userId, role: 'OWNER' } } },
+          });
+          await recordChange(tx, ctx, {
+            organizationId: organization.id,
+            action: 'ORGANIZATION_CREATED',
+            details: { name: organization.name, slug: organization.slug },
+          });
           return organization;
         })
         .catch((error: unknown) => {
@@ -128,7 +137,12 @@ builder.mutationFields((t) => ({
         await tx.organization.update({ where: { id: organizationId }, data: { deletedAt: now } });
         await tx.invitation.updateMany({ where: { organizationId, acceptedAt: null, revokedAt: null }, data: { revokedAt: now } });
         const members = await tx.membership.findMany({ where: { organizationId }, select: { userId: true } });
-        const keys = (await tx.apiKey.findMany({ where: { project: { organizationId }, revokedAt: null }, select: { id: true, keyHash: true, previousKeyHash: true } })).flatMap(hashesOf);
+        const keys = (
+          await tx.apiKey.findMany({
+            where: { project: { organizationId }, revokedAt: null },
+            select: { id: true, keyHash: true, previousKeyHash: true },
+          })
+        ).flatMap(hashesOf);
         await recordChange(tx, ctx, {
           organizationId,
           action: 'ORGANIZATION_DELETED',
@@ -139,7 +153,11 @@ builder.mutationFields((t) => ({
         });
         return keys;
       });
-      await evictApiKeys(redis, keys.map((key) => key.keyHash), ctx.log);
+      await evictApiKeys(
+        redis,
+        keys.map((key) => key.keyHash),
+        ctx.log,
+      );
       return true;
     },
   }),

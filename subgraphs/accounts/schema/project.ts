@@ -14,7 +14,11 @@ export const Project = builder.prismaObject('Project', {
     name: t.exposeString('name'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     organization: t.relation('organization'),
-    apiKeys: t.relation('apiKeys', { query: { orderBy: { createdAt: 'asc' } }, requiresScopes: [['projects:read']], listSize: { assumedSize: 10 } }),
+    apiKeys: t.relation('apiKeys', {
+      query: { orderBy: { createdAt: 'asc' } },
+      requiresScopes: [['projects:read']],
+      listSize: { assumedSize: 10 },
+    }),
   }),
 });
 
@@ -56,7 +60,8 @@ builder.mutationFields((t) => ({
     },
   }),
   deleteProject: t.boolean({
-    description: "Deletes a project (OWNER and ADMIN members): it disappears from the organization and its API keys stop working at once, open connections included. Usage recorded in it stays in the organization's history.",
+    description:
+      "Deletes a project (OWNER and ADMIN members): it disappears from the organization and its API keys stop working at once, open connections included. Usage recorded in it stays in the organization's history.",
     authenticated: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
@@ -65,17 +70,28 @@ builder.mutationFields((t) => ({
         assertRole(caller);
         const deleted = await tx.project.updateMany({ where: { id: project.id, deletedAt: null }, data: { deletedAt: new Date() } });
         if (deleted.count !== 1) throw notFound('Project');
-        const keys = (await tx.apiKey.findMany({ where: { projectId: project.id, revokedAt: null }, select: { id: true, keyHash: true, previousKeyHash: true } })).flatMap(hashesOf);
+        const keys = (
+          await tx.apiKey.findMany({
+            where: { projectId: project.id, revokedAt: null },
+            select: { id: true, keyHash: true, previousKeyHash: true },
+          })
+        ).flatMap(hashesOf);
         await recordChange(tx, ctx, {
           organizationId: project.organizationId,
           action: 'PROJECT_DELETED',
           targetId: project.id,
           details: { name: project.name },
-          events: [{ type: 'organization.api_keys_changed', data: { organizationId: project.organizationId, keys, change: 'project_deleted' } }],
+          events: [
+            { type: 'organization.api_keys_changed', data: { organizationId: project.organizationId, keys, change: 'project_deleted' } },
+          ],
         });
         return keys;
       });
-      await evictApiKeys(redis, keys.map((key) => key.keyHash), ctx.log);
+      await evictApiKeys(
+        redis,
+        keys.map((key) => key.keyHash),
+        ctx.log,
+      );
       return true;
     },
   }),

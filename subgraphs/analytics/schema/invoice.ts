@@ -26,7 +26,12 @@ builder.objectField(Organization, 'invoices', (t) =>
     listSize: { slicingArguments: ['first'], requireOneSlicingArgument: false },
     resolve: async (query, org, { first }, ctx) => {
       await memberships.requireRole(ctx, org.id, ['OWNER', 'ADMIN']);
-      return prisma.invoice.findMany({ ...query, where: { organizationId: org.id }, orderBy: { month: 'desc' }, take: Math.min(Math.max(first ?? 12, 1), 120) });
+      return prisma.invoice.findMany({
+        ...query,
+        where: { organizationId: org.id },
+        orderBy: { month: 'desc' },
+        take: Math.min(Math.max(first ?? 12, 1), 120),
+      });
     },
   }),
 );

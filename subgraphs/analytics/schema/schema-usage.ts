@@ -89,9 +89,16 @@ builder.queryField('operationUsage', (t) =>
     resolve: async (_root, args, ctx) => {
       await requirePlatformAdmin(ctx);
       if (args.from >= args.to) throw badUserInput('from: must be before to', 'from');
-      if (args.to.getTime() - args.from.getTime() > maxDays * 86_400_000) throw badUserInput(`to: at most ${maxDays} days after from`, 'to');
+      if (args.to.getTime() - args.from.getTime() > maxDays * 86_400_000)
+        throw badUserInput(`to: at most ${maxDays} days after from`, 'to');
       const limit = Math.min(Math.max(args.first ?? 1_000, 1), 10_000);
-      return usageOverTime(registry, { from: args.from, to: args.to, bucket: buckets[args.granularity], clientName: args.clientName ?? undefined, limit });
+      return usageOverTime(registry, {
+        from: args.from,
+        to: args.to,
+        bucket: buckets[args.granularity],
+        clientName: args.clientName ?? undefined,
+        limit,
+      });
     },
   }),
 );
@@ -99,7 +106,8 @@ builder.queryField('operationUsage', (t) =>
 builder.queryField('fieldUsage', (t) =>
   t.field({
     type: FieldUsage,
-    description: 'The operations and clients that used a schema coordinate in the last days. Owners and admins of the platform organization.',
+    description:
+      'The operations and clients that used a schema coordinate in the last days. Owners and admins of the platform organization.',
     authenticated: true,
     args: {
       coordinate: t.arg.string({ required: true, description: 'Type.field, Type.field.argument or Enum.VALUE' }),
@@ -107,7 +115,8 @@ builder.queryField('fieldUsage', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       await requirePlatformAdmin(ctx);
-      if (!/^[_A-Za-z][_0-9A-Za-z]*(\.[_A-Za-z][_0-9A-Za-z]*){0,2}$/.test(args.coordinate)) throw badUserInput('coordinate: Type, Type.field, Type.field.argument or Enum.VALUE', 'coordinate');
+      if (!/^[_A-Za-z][_0-9A-Za-z]*(\.[_A-Za-z][_0-9A-Za-z]*){0,2}$/.test(args.coordinate))
+        throw badUserInput('coordinate: Type, Type.field, Type.field.argument or Enum.VALUE', 'coordinate');
       const days = daysArg(args.days, 7);
       const operations = await readUsage(registry, { from: new Date(Date.now() - days * 86_400_000), coordinate: args.coordinate });
       return { coordinate: args.coordinate, days, operations };
@@ -117,7 +126,8 @@ builder.queryField('fieldUsage', (t) =>
 
 builder.queryField('unusedFields', (t) =>
   t.stringList({
-    description: "The fields of the registry's latest published schema that no operation used in the last days, as Type.field. Owners and admins of the platform organization.",
+    description:
+      "The fields of the registry's latest published schema that no operation used in the last days, as Type.field. Owners and admins of the platform organization.",
     authenticated: true,
     listSize: { assumedSize: 100 },
     args: { days: t.arg.int({ defaultValue: 30 }) },

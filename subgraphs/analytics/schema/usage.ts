@@ -25,7 +25,8 @@ const UsagePoint = builder.objectRef<Point>('UsagePoint').implement({
 
 function checkRange(from: Date, to: Date, granularity: Granularity) {
   if (from >= to) throw badUserInput('from: must be before to', 'from');
-  if (to.getTime() - from.getTime() > maxRangeMs[granularity]) throw badUserInput(`to: at most ${maxRangeMs[granularity] / 86_400_000} days of ${granularity} buckets`, 'to');
+  if (to.getTime() - from.getTime() > maxRangeMs[granularity])
+    throw badUserInput(`to: at most ${maxRangeMs[granularity] / 86_400_000} days of ${granularity} buckets`, 'to');
 }
 
 /** Every bucket of the range, zeros included, from the per-minute rollups. */
@@ -67,7 +68,6 @@ builder.queryField('usageSeries', (t) =>
   }),
 );
 
-
 const UsageTotals = builder.objectRef<Totals>('UsageTotals').implement({
   fields: (t) => ({
     requests: t.exposeFloat('requests'),
@@ -80,9 +80,14 @@ const UsageTotals = builder.objectRef<Totals>('UsageTotals').implement({
 const ModelUsage = builder.objectRef<Totals & { model: string }>('ModelUsage').implement({
   fields: (t) => ({ model: t.exposeString('model'), totals: t.field({ type: UsageTotals, resolve: (row) => row }) }),
 });
-const Project = builder.externalRef('Project', builder.selection<{ id: string }>('id')).implement({ externalFields: (t) => ({ id: t.id() }) });
+const Project = builder
+  .externalRef('Project', builder.selection<{ id: string }>('id'))
+  .implement({ externalFields: (t) => ({ id: t.id() }) });
 const ProjectUsage = builder.objectRef<Totals & { projectId: string }>('ProjectUsage').implement({
-  fields: (t) => ({ project: t.field({ type: Project, resolve: (row) => ({ id: row.projectId }) }), totals: t.field({ type: UsageTotals, resolve: (row) => row }) }),
+  fields: (t) => ({
+    project: t.field({ type: Project, resolve: (row) => ({ id: row.projectId }) }),
+    totals: t.field({ type: UsageTotals, resolve: (row) => row }),
+  }),
 });
 
 const UsageSummary = builder.objectRef<Summary>('UsageSummary').implement({
@@ -91,12 +96,18 @@ const UsageSummary = builder.objectRef<Summary>('UsageSummary').implement({
     from: t.expose('from', { type: 'DateTime' }),
     to: t.expose('to', { type: 'DateTime' }),
     // Batched: the organizations of a list read each of these in one statement.
-    totals: t.field({ type: UsageTotals, resolve: (summary, _args, ctx) => usageLoaders(ctx, summary).totals.load(summary.organizationId) }),
+    totals: t.field({
+      type: UsageTotals,
+      resolve: (summary, _args, ctx) => usageLoaders(ctx, summary).totals.load(summary.organizationId),
+    }),
     topModels: t.field({
       type: [ModelUsage],
       args: { limit: t.arg.int({ defaultValue: 5 }) },
       listSize: { slicingArguments: ['limit'], requireOneSlicingArgument: false },
-      resolve: (summary, { limit }, ctx) => usageLoaders(ctx, summary).topModels(Math.min(Math.max(limit ?? 5, 1), 100)).load(summary.organizationId),
+      resolve: (summary, { limit }, ctx) =>
+        usageLoaders(ctx, summary)
+          .topModels(Math.min(Math.max(limit ?? 5, 1), 100))
+          .load(summary.organizationId),
     }),
     costByProject: t.field({
       type: [ProjectUsage],

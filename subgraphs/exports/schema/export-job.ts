@@ -17,7 +17,9 @@ const ExportFormat = builder.enumType('ExportFormat', {
 });
 const ExportStatus = builder.enumType('ExportStatus', { values: ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED'] as const });
 
-const Organization = builder.externalRef('Organization', builder.selection<{ id: string }>('id')).implement({ externalFields: (t) => ({ id: t.id() }) });
+const Organization = builder
+  .externalRef('Organization', builder.selection<{ id: string }>('id'))
+  .implement({ externalFields: (t) => ({ id: t.id() }) });
 
 const ExportJob = builder.prismaObject('ExportJob', {
   description: "An export of an organization's data; poll it until it SUCCEEDED, then download it.",
@@ -30,7 +32,12 @@ const ExportJob = builder.prismaObject('ExportJob', {
       select: { id: true, status: true, fileKey: true },
       resolve: (job) =>
         job.status === 'SUCCEEDED' && job.fileKey
-          ? signDownloadUrl({ baseUrl: env.EXPORTS_PUBLIC_URL, secret: env.EXPORTS_URL_SECRET ?? env.INTERNAL_SIGNING_SECRET, exportId: job.id, ttlSeconds: env.EXPORTS_URL_TTL_SECONDS }).url
+          ? signDownloadUrl({
+              baseUrl: env.EXPORTS_PUBLIC_URL,
+              secret: env.EXPORTS_URL_SECRET ?? env.INTERNAL_SIGNING_SECRET,
+              exportId: job.id,
+              ttlSeconds: env.EXPORTS_URL_TTL_SECONDS,
+            }).url
           : null,
     }),
     error: t.exposeString('error', { nullable: true }),
@@ -84,8 +91,11 @@ builder.mutationField('requestExport', (t) =>
       const organizationId = String(input.organizationId);
       const requestedBy = await requireExporter(ctx, organizationId, input.type);
       if (input.from >= input.to) throw badUserInput('input.from: must be before to', 'input.from');
-      if (input.to.getTime() - input.from.getTime() > maxRangeDays * 86_400_000) throw badUserInput(`input.to: at most ${maxRangeDays} days after from`, 'input.to');
-      const job = await prisma.exportJob.create({ data: { organizationId, requestedBy, type: input.type, format: input.format, from: input.from, to: input.to } });
+      if (input.to.getTime() - input.from.getTime() > maxRangeDays * 86_400_000)
+        throw badUserInput(`input.to: at most ${maxRangeDays} days after from`, 'input.to');
+      const job = await prisma.exportJob.create({
+        data: { organizationId, requestedBy, type: input.type, format: input.format, from: input.from, to: input.to },
+      });
       // Answered as created (QUEUED): a worker may have taken it by the time this returns.
       const answer = await prisma.exportJob.findUniqueOrThrow({ ...query, where: { id: job.id } });
       try {
@@ -93,7 +103,10 @@ builder.mutationField('requestExport', (t) =>
       } catch (error) {
         // FAILED, which a worker never starts should the job reach the queue after all.
         ctx.log.error({ err: error, exportId: job.id }, 'export not queued');
-        await prisma.exportJob.update({ where: { id: job.id }, data: { status: 'FAILED', error: 'The export could not be queued; request it again', finishedAt: new Date() } });
+        await prisma.exportJob.update({
+          where: { id: job.id },
+          data: { status: 'FAILED', error: 'The export could not be queued; request it again', finishedAt: new Date() },
+        });
         throw unavailable('Exports cannot be queued right now; request it again shortly');
       }
       return answer;
@@ -105,11 +118,14 @@ builder.queryField('exportJob', (t) =>
   t.prismaField({
     type: ExportJob,
     nullable: true,
-    description: "An export's status; null for an unknown id, another organization's export, or an API key that could not have requested it.",
+    description:
+      "An export's status; null for an unknown id, another organization's export, or an API key that could not have requested it.",
     requiresScopes: [['exports:write']],
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      const found = isUuid(String(id)) ? await prisma.exportJob.findUnique({ where: { id: String(id) }, select: { organizationId: true, type: true } }) : null;
+      const found = isUuid(String(id))
+        ? await prisma.exportJob.findUnique({ where: { id: String(id) }, select: { organizationId: true, type: true } })
+        : null;
       if (!found) return null;
       const access = await memberships.accessTo(ctx, found.organizationId);
       if (!access || (access.kind === 'apiKey' && !exporterScopes(found.type).every((scope) => access.scopes.includes(scope)))) return null;

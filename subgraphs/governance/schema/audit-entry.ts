@@ -12,7 +12,7 @@ export const AuditKind = builder.enumType(AuditKindValues, {
 });
 
 export const AuditEntry = builder.prismaObject('AuditEntry', {
-  description: 'One entry of an organization\'s policy audit log.',
+  description: "One entry of an organization's policy audit log.",
   fields: (t) => ({
     id: t.exposeID('id'),
     kind: t.expose('kind', { type: AuditKind }),
@@ -25,7 +25,10 @@ export const AuditEntry = builder.prismaObject('AuditEntry', {
     model: t.exposeString('model', { nullable: true }),
     requestId: t.exposeString('requestId', { nullable: true, description: 'The request that made the change or the decision.' }),
     occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
-    recordedAt: t.expose('createdAt', { type: 'DateTime', description: 'When the entry was written; the log is ordered by it, newest first.' }),
+    recordedAt: t.expose('createdAt', {
+      type: 'DateTime',
+      description: 'When the entry was written; the log is ordered by it, newest first.',
+    }),
   }),
 });
 
@@ -34,7 +37,11 @@ const AuditLogConnection = builder.connectionObject({ type: AuditEntry, name: 'A
 /** A page of the organization's audit log, newest first. */
 function auditLog(organizationId: string, args: ConnectionArgs & { kind?: AuditKindValue | null }) {
   return keysetConnection(args, newestFirst, ({ after, limit }) => {
-    const where: Prisma.AuditEntryWhereInput = { organizationId, ...(args.kind ? { kind: args.kind } : {}), ...(after ? newestFirst.after(after) : {}) };
+    const where: Prisma.AuditEntryWhereInput = {
+      organizationId,
+      ...(args.kind ? { kind: args.kind } : {}),
+      ...(after ? newestFirst.after(after) : {}),
+    };
     return prisma.auditEntry.findMany({ where, orderBy: newestFirst.orderBy, take: limit });
   });
 }
@@ -42,7 +49,8 @@ function auditLog(organizationId: string, args: ConnectionArgs & { kind?: AuditK
 builder.objectField(Organization, 'policyAuditLog', (t) =>
   t.field({
     type: AuditLogConnection,
-    description: 'Changes to the policies of the organization and the violations the usage path reported, newest first. Members, or its API keys with policies:read. Entries are kept 90 days.',
+    description:
+      'Changes to the policies of the organization and the violations the usage path reported, newest first. Members, or its API keys with policies:read. Entries are kept 90 days.',
     requiresScopes: [['policies:read']],
     args: {
       first: t.arg.int({ defaultValue: 20, validate: pageSize }),

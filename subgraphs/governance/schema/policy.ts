@@ -22,7 +22,7 @@ const rulesDescription =
   'A limit may be reached but not exceeded within a calendar month (UTC).';
 
 export const Policy = builder.prismaObject('Policy', {
-  description: "A rule of an organization that the usage path applies to every usage event before it is counted.",
+  description: 'A rule of an organization that the usage path applies to every usage event before it is counted.',
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),
@@ -30,7 +30,8 @@ export const Policy = builder.prismaObject('Policy', {
     rules: t.expose('rules', { type: 'JSON', description: rulesDescription }),
     enabled: t.exposeBoolean('enabled', { description: 'Disabled policies are kept but not applied.' }),
     enforcing: t.exposeBoolean('enforcing', {
-      description: 'Enforcing policies refuse violating events with POLICY_VIOLATION; the others (audit only) let them through and record the violation in the audit log.',
+      description:
+        'Enforcing policies refuse violating events with POLICY_VIOLATION; the others (audit only) let them through and record the violation in the audit log.',
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -116,9 +117,23 @@ builder.mutationFields((t) => ({
             throw conflict(`An organization has at most ${maxPoliciesPerOrganization} policies`);
           }
           const policy = await tx.policy.create({
-            data: { organizationId, name, type: input.type, rules, enabled: input.enabled ?? true, enforcing: input.enforcing ?? true, createdById: userId },
+            data: {
+              organizationId,
+              name,
+              type: input.type,
+              rules,
+              enabled: input.enabled ?? true,
+              enforcing: input.enforcing ?? true,
+              createdById: userId,
+            },
           });
-          await recordPolicyChange(tx, { kind: 'POLICY_CREATED', before: null, after: policy, actorUserId: userId, requestId: ctx.requestId });
+          await recordPolicyChange(tx, {
+            kind: 'POLICY_CREATED',
+            before: null,
+            after: policy,
+            actorUserId: userId,
+            requestId: ctx.requestId,
+          });
           return policy;
         })
         .catch(nameTaken(name));
@@ -188,7 +203,11 @@ builder.objectField(Organization, 'policies', (t) =>
     listSize: { assumedSize: maxPoliciesPerOrganization },
     resolve: async (query, organization, _args, ctx) => {
       await requireReader(ctx, organization.id);
-      return prisma.policy.findMany({ ...query, where: { organizationId: organization.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+      return prisma.policy.findMany({
+        ...query,
+        where: { organizationId: organization.id },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      });
     },
   }),
 );

@@ -29,7 +29,10 @@ export const AuthPayload = builder.objectRef<AuthPayloadShape>('AuthPayload').im
   }),
 });
 
-export const email = z.email('must be a valid email address').max(254).transform((value) => value.trim().toLowerCase());
+export const email = z
+  .email('must be a valid email address')
+  .max(254)
+  .transform((value) => value.trim().toLowerCase());
 export const password = z.string().min(10, 'must be at least 10 characters').max(256, 'must be at most 256 characters');
 
 const RegisterInput = builder.inputType('RegisterInput', {
@@ -42,7 +45,13 @@ const RegisterInput = builder.inputType('RegisterInput', {
 
 const LoginInput = builder.inputType('LoginInput', {
   fields: (t) => ({
-    email: t.string({ required: true, validate: z.string().max(254).transform((v) => v.trim().toLowerCase()) }),
+    email: t.string({
+      required: true,
+      validate: z
+        .string()
+        .max(254)
+        .transform((v) => v.trim().toLowerCase()),
+    }),
     password: t.string({ required: true, validate: z.string().max(256) }),
     mfaCode: t.string({ required: false, validate: z.string().regex(/^\d{6}$/, 'must be 6 digits') }),
   }),
@@ -109,7 +118,8 @@ builder.mutationFields((t) => ({
     },
   }),
   logout: t.boolean({
-    description: 'Ends the session: revokes the refresh token and every token rotated from the same sign-in, and its access tokens stop working at once (on open connections too).',
+    description:
+      'Ends the session: revokes the refresh token and every token rotated from the same sign-in, and its access tokens stop working at once (on open connections too).',
     args: { refreshToken: t.arg.string({ required: true, validate: z.string().max(200) }) },
     resolve: (_root, args) => revokeRefreshToken(args.refreshToken),
   }),

@@ -51,7 +51,10 @@ builder.mutationFields((t) => ({
   verifyMfaLogin: t.field({
     type: AuthPayload,
     description: 'The second step of a login that answered requiresMfa.',
-    args: { mfaToken: t.arg.string({ required: true, validate: z.string().max(200) }), code: t.arg.string({ required: true, validate: totpCode }) },
+    args: {
+      mfaToken: t.arg.string({ required: true, validate: z.string().max(200) }),
+      code: t.arg.string({ required: true, validate: totpCode }),
+    },
     resolve: async (_root, { mfaToken, code }) => {
       const userId = await consumeUserToken(mfaToken, 'MFA_LOGIN');
       const user = userId ? await prisma.user.findUnique({ where: { id: userId } }) : null;

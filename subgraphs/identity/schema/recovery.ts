@@ -22,7 +22,12 @@ builder.mutationFields((t) => ({
             data: {
               type: 'user.password_reset',
               aggregateId: user.id,
-              payload: { userId: user.id, email: user.email, name: user.name, resetUrl: `${env.PUBLIC_APP_URL}/reset-password?token=${token}` },
+              payload: {
+                userId: user.id,
+                email: user.email,
+                name: user.name,
+                resetUrl: `${env.PUBLIC_APP_URL}/reset-password?token=${token}`,
+              },
             },
           });
         });
@@ -32,7 +37,10 @@ builder.mutationFields((t) => ({
   }),
   resetPassword: t.boolean({
     description: 'Sets a new password and signs out every session.',
-    args: { token: t.arg.string({ required: true, validate: z.string().max(200) }), newPassword: t.arg.string({ required: true, validate: password }) },
+    args: {
+      token: t.arg.string({ required: true, validate: z.string().max(200) }),
+      newPassword: t.arg.string({ required: true, validate: password }),
+    },
     resolve: async (_root, args) => {
       const userId = await consumeUserToken(args.token, 'PASSWORD_RESET');
       if (!userId) throw badUserInput('token: invalid or expired', 'token');
@@ -65,7 +73,12 @@ builder.mutationFields((t) => ({
           data: {
             type: 'user.verification_requested',
             aggregateId: user.id,
-            payload: { userId: user.id, email: user.email, name: user.name, verificationUrl: `${env.PUBLIC_APP_URL}/verify-email?token=${token}` },
+            payload: {
+              userId: user.id,
+              email: user.email,
+              name: user.name,
+              verificationUrl: `${env.PUBLIC_APP_URL}/verify-email?token=${token}`,
+            },
           },
         });
       });

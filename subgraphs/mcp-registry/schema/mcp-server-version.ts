@@ -77,7 +77,8 @@ const PublishMcpServerVersionInput = builder.inputType('PublishMcpServerVersionI
         .superRefine((tools, issues) => {
           const seen = new Set<string>();
           tools.forEach((tool, index) => {
-            if (seen.has(tool.name)) issues.addIssue({ code: 'custom', message: `"${tool.name}" is the name of an earlier tool`, path: [index, 'name'] });
+            if (seen.has(tool.name))
+              issues.addIssue({ code: 'custom', message: `"${tool.name}" is the name of an earlier tool`, path: [index, 'name'] });
             seen.add(tool.name);
           });
         }),
@@ -161,13 +162,18 @@ builder.mutationFields((t) => ({
       const server = await requireManagedServer(ctx, String(args.serverId));
       return prisma.$transaction(async (tx) => {
         await lockServer(tx, server.id);
-        const existing = await tx.mcpServerVersion.findUnique({ where: { serverId_version: { serverId: server.id, version: args.version } } });
+        const existing = await tx.mcpServerVersion.findUnique({
+          where: { serverId_version: { serverId: server.id, version: args.version } },
+        });
         if (!existing) throw notFound('MCP server version');
         await tx.mcpServerVersion.update({
           where: { id: existing.id },
           data: { deprecatedAt: existing.deprecatedAt ?? new Date(), deprecationReason: args.reason || null },
         });
-        const current = await tx.mcpServerVersion.findMany({ where: { serverId: server.id, deprecatedAt: null }, select: { id: true, version: true } });
+        const current = await tx.mcpServerVersion.findMany({
+          where: { serverId: server.id, deprecatedAt: null },
+          select: { id: true, version: true },
+        });
         const latest = highest(current.map((v) => v.version));
         const latestVersionId = current.find((v) => v.version === latest)?.id ?? null;
         await tx.mcpServer.update({ where: { id: server.id }, data: { latestVersionId } });

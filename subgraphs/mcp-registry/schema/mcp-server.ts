@@ -2,7 +2,18 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { z } from 'zod';
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { conflict, notFound } from '@mindweave/errors';
-import { connectionListSize, isUniqueViolation, isUuid, keysetConnection, newestFirst, pageSize, requireUserId, type ConnectionArgs, type Page, type SubgraphContext } from '@mindweave/subgraph-kit';
+import {
+  connectionListSize,
+  isUniqueViolation,
+  isUuid,
+  keysetConnection,
+  newestFirst,
+  pageSize,
+  requireUserId,
+  type ConnectionArgs,
+  type Page,
+  type SubgraphContext,
+} from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { directory, serverLoader, visibleAmong, visibleOrganizationIds, visibleServers } from '../access.ts';
@@ -13,7 +24,8 @@ import { Organization } from './organization.ts';
 
 export const Visibility = builder.enumType(VisibilityValues, {
   name: 'Visibility',
-  description: 'PUBLIC servers are listed for everyone; PRIVATE ones only for their organization (its members, and its API keys with mcp:read).',
+  description:
+    'PUBLIC servers are listed for everyone; PRIVATE ones only for their organization (its members, and its API keys with mcp:read).',
 });
 
 export const McpServer = builder.prismaObject('McpServer', {
@@ -28,7 +40,12 @@ export const McpServer = builder.prismaObject('McpServer', {
     latestVersion: t.relation('latestVersion', { nullable: true, description: 'The highest version that is not deprecated.' }),
     versions: t.relation('versions', {
       description: 'Published versions, the highest first, deprecated ones included.',
-      args: { first: t.arg.int({ defaultValue: 20, validate: z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').nullish() }) },
+      args: {
+        first: t.arg.int({
+          defaultValue: 20,
+          validate: z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').nullish(),
+        }),
+      },
       query: (args) => ({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: args.first ?? 20 }),
       listSize: { slicingArguments: ['first'], requireOneSlicingArgument: false },
     }),
@@ -74,17 +91,25 @@ async function serverConnection(
   const search = args.search?.trim() || null;
   // An organization reference that is not an id of ours has no servers (and must not reach a uuid column).
   if (args.organizationId !== undefined && !isUuid(args.organizationId)) {
-    return { ...(await keysetConnection({ first: args.first }, newestFirst, () => Promise.resolve([]))), totalCount: () => Promise.resolve(0) };
+    return {
+      ...(await keysetConnection({ first: args.first }, newestFirst, () => Promise.resolve([]))),
+      totalCount: () => Promise.resolve(0),
+    };
   }
   const organizationIds = await visibleOrganizationIds(ctx);
-  const nodeQuery = queryFromInfo({ context: ctx, info, path: ['edges', 'node'] }) as { select?: Prisma.McpServerSelect; include?: Prisma.McpServerInclude };
+  const nodeQuery = queryFromInfo({ context: ctx, info, path: ['edges', 'node'] }) as {
+    select?: Prisma.McpServerSelect;
+    include?: Prisma.McpServerInclude;
+  };
 
   if (search) {
     let totalCount = 0;
     const page = await keysetConnection(args, bestMatchFirst, async ({ after, limit }) => {
       const found = await searchServers({ search, limit, after, visibleOrganizationIds: organizationIds });
       totalCount = found.totalCount;
-      const rows = found.hits.length ? await prisma.mcpServer.findMany({ ...nodeQuery, where: { id: { in: found.hits.map((hit) => hit.id) } } }) : [];
+      const rows = found.hits.length
+        ? await prisma.mcpServer.findMany({ ...nodeQuery, where: { id: { in: found.hits.map((hit) => hit.id) } } })
+        : [];
       const byId = new Map(rows.map((row) => [row.id, row]));
       return found.hits.flatMap((hit) => {
         const node = byId.get(hit.id);
@@ -94,9 +119,19 @@ async function serverConnection(
     return { ...page, totalCount: () => Promise.resolve(totalCount) };
   }
 
-  const scope: Prisma.McpServerWhereInput = { AND: [visibleAmong(organizationIds), args.organizationId ? { organizationId: args.organizationId } : {}] };
-  const page = await keysetConnection(args, newestFirst, ({ after, limit }) =>
-    prisma.mcpServer.findMany({ ...nodeQuery, where: { AND: [scope, after ? newestFirst.after(after) : {}] }, orderBy: newestFirst.orderBy, take: limit }) as Promise<McpServerRow[]>,
+  const scope: Prisma.McpServerWhereInput = {
+    AND: [visibleAmong(organizationIds), args.organizationId ? { organizationId: args.organizationId } : {}],
+  };
+  const page = await keysetConnection(
+    args,
+    newestFirst,
+    ({ after, limit }) =>
+      prisma.mcpServer.findMany({
+        ...nodeQuery,
+        where: { AND: [scope, after ? newestFirst.after(after) : {}] },
+        orderBy: newestFirst.orderBy,
+        take: limit,
+      }) as Promise<McpServerRow[]>,
   );
   return { ...page, totalCount: () => prisma.mcpServer.count({ where: scope }) };
 }
@@ -130,7 +165,8 @@ builder.queryFields((t) => ({
 builder.objectField(Organization, 'mcpServers', (t) =>
   t.field({
     type: McpServerConnection,
-    description: "The organization's MCP servers the caller may see (private ones only for its members, and its API keys with mcp:read), newest first.",
+    description:
+      "The organization's MCP servers the caller may see (private ones only for its members, and its API keys with mcp:read), newest first.",
     args: {
       first: t.arg.int({ defaultValue: 20, validate: pageSize }),
       after: t.arg.string(),
@@ -172,7 +208,14 @@ builder.mutationField('registerMcpServer', (t) =>
         .$transaction(async (tx) => {
           const server = await tx.mcpServer.create({
             ...query,
-            data: { organizationId, name: input.name, slug: input.slug, description: input.description, visibility: input.visibility, createdById },
+            data: {
+              organizationId,
+              name: input.name,
+              slug: input.slug,
+              description: input.description,
+              visibility: input.visibility,
+              createdById,
+            },
           });
           await refreshSearchVector(tx, server.id);
           return server;

@@ -16,8 +16,12 @@ export interface UsageEventShape {
   occurredAt: Date;
 }
 
-const Organization = builder.externalRef('Organization', builder.selection<{ id: string }>('id')).implement({ externalFields: (t) => ({ id: t.id() }) });
-const Project = builder.externalRef('Project', builder.selection<{ id: string }>('id')).implement({ externalFields: (t) => ({ id: t.id() }) });
+const Organization = builder
+  .externalRef('Organization', builder.selection<{ id: string }>('id'))
+  .implement({ externalFields: (t) => ({ id: t.id() }) });
+const Project = builder
+  .externalRef('Project', builder.selection<{ id: string }>('id'))
+  .implement({ externalFields: (t) => ({ id: t.id() }) });
 
 export const UsageEvent = builder.objectRef<UsageEventShape>('UsageEvent').implement({
   description: 'One metered model call.',
@@ -50,20 +54,30 @@ const PolicyViolation = builder.objectRef<ViolationShape>('PolicyViolation').imp
   }),
 });
 
-const UsageReceipt = builder.objectRef<{ accepted: number; duplicates: number; rejected: number; violations: ViolationShape[] }>('UsageReceipt').implement({
-  fields: (t) => ({
-    accepted: t.exposeInt('accepted', { description: 'Events appended to the event log by this call.' }),
-    duplicates: t.exposeInt('duplicates', { description: 'Events whose idempotency key was recorded before.' }),
-    rejected: t.exposeInt('rejected', { description: 'Events refused by an enforcing policy; they are not counted.' }),
-    violations: t.field({ type: [PolicyViolation], description: 'At most 100.', listSize: { assumedSize: 10 }, resolve: (receipt) => receipt.violations }),
-  }),
-});
+const UsageReceipt = builder
+  .objectRef<{ accepted: number; duplicates: number; rejected: number; violations: ViolationShape[] }>('UsageReceipt')
+  .implement({
+    fields: (t) => ({
+      accepted: t.exposeInt('accepted', { description: 'Events appended to the event log by this call.' }),
+      duplicates: t.exposeInt('duplicates', { description: 'Events whose idempotency key was recorded before.' }),
+      rejected: t.exposeInt('rejected', { description: 'Events refused by an enforcing policy; they are not counted.' }),
+      violations: t.field({
+        type: [PolicyViolation],
+        description: 'At most 100.',
+        listSize: { assumedSize: 10 },
+        resolve: (receipt) => receipt.violations,
+      }),
+    }),
+  });
 
 // Validated with one schema for the whole batch (ingest.ts): per-field validation of 1,000 inputs
 // cost the ingestion path a tenth of its CPU.
 const UsageInput = builder.inputType('UsageInput', {
   fields: (t) => ({
-    idempotencyKey: t.string({ required: false, description: `The same key recorded twice counts once (for 24 hours). 1 to ${usageLimits.idempotencyKeyLength} characters.` }),
+    idempotencyKey: t.string({
+      required: false,
+      description: `The same key recorded twice counts once (for 24 hours). 1 to ${usageLimits.idempotencyKeyLength} characters.`,
+    }),
     model: t.string({ required: true, description: `Letters, digits and . : / @ _ -; at most ${usageLimits.modelLength} characters.` }),
     inputTokens: t.int({ required: true, description: `0 to ${usageLimits.tokens.toLocaleString('en')}.` }),
     outputTokens: t.int({ required: true, description: `0 to ${usageLimits.tokens.toLocaleString('en')}.` }),

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { badUserInput, notFound } from '@mindweave/errors';
 import { checkWebhookDestination, DestinationRefusedError, webhookEventTypes } from '@mindweave/jobs';
-import { connectionListSize, isUuid, keysetConnection, newestFirst, pageSize, requireUserId, type SubgraphContext } from '@mindweave/subgraph-kit';
+import {
+  connectionListSize,
+  isUuid,
+  keysetConnection,
+  newestFirst,
+  pageSize,
+  requireUserId,
+  type SubgraphContext,
+} from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { prisma } from '../db.ts';
 import { env } from '../env.ts';
@@ -28,7 +36,10 @@ const WebhookDelivery = builder.prismaObject('WebhookDelivery', {
   }),
 });
 
-const WebhookDeliveryConnection = builder.connectionObject({ type: WebhookDelivery, name: 'WebhookDeliveryConnection' }, { name: 'WebhookDeliveryEdge' });
+const WebhookDeliveryConnection = builder.connectionObject(
+  { type: WebhookDelivery, name: 'WebhookDeliveryConnection' },
+  { name: 'WebhookDeliveryEdge' },
+);
 
 const WebhookEndpoint = builder.prismaObject('WebhookEndpoint', {
   description: "An organization's receiver of events, signed with its secret (README: Webhooks).",
@@ -38,7 +49,9 @@ const WebhookEndpoint = builder.prismaObject('WebhookEndpoint', {
     description: t.exposeString('description', { nullable: true }),
     eventTypes: t.exposeStringList('eventTypes'),
     enabled: t.exposeBoolean('enabled', { description: 'False once it failed too many deliveries in a row (or was disabled).' }),
-    consecutiveFailures: t.exposeInt('consecutiveFailures', { description: 'Deliveries that failed every attempt since the last success.' }),
+    consecutiveFailures: t.exposeInt('consecutiveFailures', {
+      description: 'Deliveries that failed every attempt since the last success.',
+    }),
     disabledAt: t.expose('disabledAt', { type: 'DateTime', nullable: true }),
     disabledReason: t.exposeString('disabledReason', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -67,9 +80,7 @@ const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput
     organizationId: t.id({ required: true }),
     url: t.string({
       required: true,
-      validate: z
-        .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-        .max(2_048, 'must be at most 2048 characters'),
+      validate: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2_048, 'must be at most 2048 characters'),
     }),
     eventTypes: t.stringList({
       required: true,
@@ -128,7 +139,14 @@ builder.mutationFields((t) => ({
       }
       const { secret, stored } = newSigningSecret();
       const endpoint = await prisma.webhookEndpoint.create({
-        data: { organizationId, url: input.url, eventTypes: [...new Set(input.eventTypes)], description: input.description ?? null, secret: stored, createdById: userId },
+        data: {
+          organizationId,
+          url: input.url,
+          eventTypes: [...new Set(input.eventTypes)],
+          description: input.description ?? null,
+          secret: stored,
+          createdById: userId,
+        },
       });
       return { secret, endpoint };
     },
@@ -150,7 +168,11 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
       const endpoint = await managedEndpoint(ctx, String(id));
-      return prisma.webhookEndpoint.update({ ...query, where: { id: endpoint.id }, data: { enabled: true, consecutiveFailures: 0, disabledAt: null, disabledReason: null } });
+      return prisma.webhookEndpoint.update({
+        ...query,
+        where: { id: endpoint.id },
+        data: { enabled: true, consecutiveFailures: 0, disabledAt: null, disabledReason: null },
+      });
     },
   }),
 }));

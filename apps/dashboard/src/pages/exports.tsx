@@ -9,7 +9,12 @@ import { Empty, Panel, ProblemMessage, SubmitButton, Table } from '../ui.tsx';
 
 const pollMs = 1_000;
 const kept = 20;
-const statusNames: Record<ExportJobFieldsFragment['status'], string> = { QUEUED: 'Waiting', RUNNING: 'Writing', SUCCEEDED: 'Ready', FAILED: 'Failed' };
+const statusNames: Record<ExportJobFieldsFragment['status'], string> = {
+  QUEUED: 'Waiting',
+  RUNNING: 'Writing',
+  SUCCEEDED: 'Ready',
+  FAILED: 'Failed',
+};
 const finished = (job: ExportJobFieldsFragment) => job.status === 'SUCCEEDED' || job.status === 'FAILED';
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 
@@ -54,10 +59,14 @@ function useRememberedExports(organizationId: string) {
 export function ExportsPage({ scope }: { scope: Scope }) {
   const organizationId = scope.organization.id;
   const exports = useRememberedExports(organizationId);
-  const request = useAction((input: { type: 'USAGE' | 'AUDIT'; format: 'CSV' | 'JSON'; from: string; to: string }) => client.request(RequestExportDocument, { input: { organizationId, ...input } }), {
-    action: 'request exports',
-    role: scope.role,
-  });
+  const request = useAction(
+    (input: { type: 'USAGE' | 'AUDIT'; format: 'CSV' | 'JSON'; from: string; to: string }) =>
+      client.request(RequestExportDocument, { input: { organizationId, ...input } }),
+    {
+      action: 'request exports',
+      role: scope.role,
+    },
+  );
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -109,7 +118,9 @@ export function ExportsPage({ scope }: { scope: Scope }) {
 
       <Panel title="Your exports">
         <ProblemMessage problem={exports.problem} />
-        {exports.jobs.length === 0 ? <Empty>Exports you request here are listed until they are deleted, 7 days after they finish.</Empty> : null}
+        {exports.jobs.length === 0 ? (
+          <Empty>Exports you request here are listed until they are deleted, 7 days after they finish.</Empty>
+        ) : null}
         {exports.jobs.length ? (
           <Table columns={['Requested', 'Data', 'Period', 'Status', 'Rows', 'Size', { hidden: 'Download' }]}>
             {exports.jobs.map((job) => (

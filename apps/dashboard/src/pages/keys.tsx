@@ -28,12 +28,19 @@ export function KeysPage({ scope }: { scope: Scope }) {
     [scope.organization.id, project?.id],
     { action: 'see API keys', role: scope.role },
   );
-  const create = useAction((input: { name: string; scopes: string[] }) => client.request(CreateApiKeyDocument, { input: { projectId: project!.id, ...input } }), {
-    action: 'create API keys',
+  const create = useAction(
+    (input: { name: string; scopes: string[] }) => client.request(CreateApiKeyDocument, { input: { projectId: project!.id, ...input } }),
+    {
+      action: 'create API keys',
+      roles: managers,
+      role: scope.role,
+    },
+  );
+  const revoke = useAction((id: string) => client.request(RevokeApiKeyDocument, { id }), {
+    action: 'revoke API keys',
     roles: managers,
     role: scope.role,
   });
-  const revoke = useAction((id: string) => client.request(RevokeApiKeyDocument, { id }), { action: 'revoke API keys', roles: managers, role: scope.role });
   const [created, setCreated] = useState<{ key: string; name: string }>();
   const [revoking, setRevoking] = useState<{ id: string; name: string }>();
 
@@ -90,10 +97,21 @@ export function KeysPage({ scope }: { scope: Scope }) {
                 <td>{key.scopes.join(', ')}</td>
                 <td>{formatDateTime(key.createdAt)}</td>
                 <td>{key.lastUsedAt ? formatDateTime(key.lastUsedAt) : 'never'}</td>
-                <td>{key.revokedAt ? <span className="tag danger">Revoked {formatDateTime(key.revokedAt)}</span> : <span className="tag ok">Active</span>}</td>
+                <td>
+                  {key.revokedAt ? (
+                    <span className="tag danger">Revoked {formatDateTime(key.revokedAt)}</span>
+                  ) : (
+                    <span className="tag ok">Active</span>
+                  )}
+                </td>
                 <td>
                   {key.revokedAt ? null : (
-                    <button type="button" className="danger" onClick={() => setRevoking({ id: key.id, name: key.name })} aria-label={`Revoke ${key.name}`}>
+                    <button
+                      type="button"
+                      className="danger"
+                      onClick={() => setRevoking({ id: key.id, name: key.name })}
+                      aria-label={`Revoke ${key.name}`}
+                    >
                       Revoke
                     </button>
                   )}
@@ -111,7 +129,12 @@ export function KeysPage({ scope }: { scope: Scope }) {
       ) : null}
 
       {revoking ? (
-        <ConfirmDialog title={`Revoke “${revoking.name}”?`} confirm="Revoke key" onClose={() => setRevoking(undefined)} onConfirm={async () => (await revoke.run(revoking.id)) && keys.reload()}>
+        <ConfirmDialog
+          title={`Revoke “${revoking.name}”?`}
+          confirm="Revoke key"
+          onClose={() => setRevoking(undefined)}
+          onConfirm={async () => (await revoke.run(revoking.id)) && keys.reload()}
+        >
           <p>Programs using this key are refused from the next request on, and its live connections are closed. This cannot be undone.</p>
         </ConfirmDialog>
       ) : null}

@@ -23,15 +23,25 @@ export function describeRules(policy: Pick<PolicyFieldsFragment, 'type' | 'rules
   }
 }
 
-const typeNames: Record<string, string> = { MODEL_ALLOWLIST: 'Model allowlist', MODEL_DENYLIST: 'Model denylist', SPEND_LIMIT: 'Spend limit', TOKEN_LIMIT: 'Token limit' };
+const typeNames: Record<string, string> = {
+  MODEL_ALLOWLIST: 'Model allowlist',
+  MODEL_DENYLIST: 'Model denylist',
+  SPEND_LIMIT: 'Spend limit',
+  TOKEN_LIMIT: 'Token limit',
+};
 
 export function PoliciesPage({ scope }: { scope: Scope }) {
   const organizationId = scope.organization.id;
   const attempt = { action: 'see policies', role: scope.role };
-  const policies = useLoad(async () => (await client.request(PoliciesDocument, { organizationId })).organization?.policies ?? [], [organizationId], attempt);
+  const policies = useLoad(
+    async () => (await client.request(PoliciesDocument, { organizationId })).organization?.policies ?? [],
+    [organizationId],
+    attempt,
+  );
   const violations = usePages(
     async (after) => {
-      const log = (await client.request(PolicyAuditLogDocument, { organizationId, first: 20, after, kind: 'POLICY_VIOLATED' })).organization?.policyAuditLog;
+      const log = (await client.request(PolicyAuditLogDocument, { organizationId, first: 20, after, kind: 'POLICY_VIOLATED' })).organization
+        ?.policyAuditLog;
       return { items: log?.edges.map((e) => e.node) ?? [], pageInfo: log?.pageInfo ?? { hasNextPage: false } };
     },
     [organizationId],
@@ -52,7 +62,15 @@ export function PoliciesPage({ scope }: { scope: Scope }) {
                 <th scope="row">{policy.name}</th>
                 <td>{typeNames[policy.type] ?? policy.type}</td>
                 <td>{describeRules(policy)}</td>
-                <td>{!policy.enabled ? <span className="tag">Disabled</span> : policy.enforcing ? <span className="tag ok">Enforcing</span> : <span className="tag warn">Audit only</span>}</td>
+                <td>
+                  {!policy.enabled ? (
+                    <span className="tag">Disabled</span>
+                  ) : policy.enforcing ? (
+                    <span className="tag ok">Enforcing</span>
+                  ) : (
+                    <span className="tag warn">Audit only</span>
+                  )}
+                </td>
                 <td>{formatDateTime(policy.updatedAt)}</td>
               </tr>
             ))}

@@ -5,7 +5,17 @@ import type { Scope } from '../app.tsx';
 import { formatMetric, metricLabels, UsageChart } from '../chart.tsx';
 import { formatCompact, formatDateTime, formatInteger, formatTime, formatUsd } from '../format.ts';
 import { useConnection, useLiveUsage, useLoad } from '../hooks.ts';
-import { addToSeries, addToSummary, periodOf, ranges, metricValue, type LiveEvent, type Metric, type RangeKey, type Summary } from '../series.ts';
+import {
+  addToSeries,
+  addToSummary,
+  periodOf,
+  ranges,
+  metricValue,
+  type LiveEvent,
+  type Metric,
+  type RangeKey,
+  type Summary,
+} from '../series.ts';
 import { Empty, Loading, Panel, ProblemMessage, Table } from '../ui.tsx';
 
 const metrics: Metric[] = ['tokens', 'requests', 'costUsd'];
@@ -25,9 +35,17 @@ export function UsagePage({ scope }: { scope: Scope }) {
   const [refreshed, setRefreshed] = useState(0);
   // biome-ignore lint/correctness/useExhaustiveDependencies: refreshing moves the period's end to now.
   const period = useMemo(() => periodOf(range), [range, refreshed]);
-  const series = useLoad(async () => (await client.request(UsageSeriesDocument, { organizationId, ...period })).usageSeries, [organizationId, period]);
+  const series = useLoad(
+    async () => (await client.request(UsageSeriesDocument, { organizationId, ...period })).usageSeries,
+    [organizationId, period],
+  );
   const summary = useLoad(async () => {
-    const { organization } = await client.request(UsageSummaryDocument, { organizationId, from: period.from, to: period.to, topModels: 10 });
+    const { organization } = await client.request(UsageSummaryDocument, {
+      organizationId,
+      from: period.from,
+      to: period.to,
+      topModels: 10,
+    });
     if (!organization) throw new MindWeaveError('Organization not found', { code: 'NOT_FOUND' });
     return organization.usage;
   }, [organizationId, period]);
@@ -36,7 +54,12 @@ export function UsagePage({ scope }: { scope: Scope }) {
   const [live, setLive] = useState<LiveCounters>(() => ({ since: new Date().toISOString(), events: 0, tokens: 0, costUsd: 0 }));
   const liveProblem = useLiveUsage(organizationId, (event) => {
     setFeed((events) => [event, ...events].slice(0, feedLength));
-    setLive((c) => ({ ...c, events: c.events + 1, tokens: c.tokens + event.inputTokens + event.outputTokens, costUsd: c.costUsd + event.costUsd }));
+    setLive((c) => ({
+      ...c,
+      events: c.events + 1,
+      tokens: c.tokens + event.inputTokens + event.outputTokens,
+      costUsd: c.costUsd + event.costUsd,
+    }));
     series.update((points) => addToSeries(points, event, period.granularity));
     summary.update((s) => addToSummary(s, event));
   });
@@ -97,7 +120,8 @@ export function UsagePage({ scope }: { scope: Scope }) {
               {latest ? (
                 <>
                   {' '}
-                  · this {unit} (from {formatDateTime(latest.bucket)}): <span className="latest">{formatMetric(metric, metricValue(latest, metric))}</span>
+                  · this {unit} (from {formatDateTime(latest.bucket)}):{' '}
+                  <span className="latest">{formatMetric(metric, metricValue(latest, metric))}</span>
                 </>
               ) : null}
             </figcaption>
@@ -119,10 +143,18 @@ export function UsagePage({ scope }: { scope: Scope }) {
       </Panel>
 
       <div className="columns">
-        <Breakdown title="By model" rows={(summary.data?.topModels ?? []).map((m) => ({ key: m.model, name: m.model, totals: m.totals }))} />
+        <Breakdown
+          title="By model"
+          rows={(summary.data?.topModels ?? []).map((m) => ({ key: m.model, name: m.model, totals: m.totals }))}
+        />
         <Breakdown
           title="By project"
-          rows={(summary.data?.costByProject ?? []).map((p) => ({ key: p.project.id, name: p.project.name, totals: p.totals, current: p.project.id === scope.project?.id }))}
+          rows={(summary.data?.costByProject ?? []).map((p) => ({
+            key: p.project.id,
+            name: p.project.name,
+            totals: p.totals,
+            current: p.project.id === scope.project?.id,
+          }))}
         />
         <LiveFeed feed={feed} problem={liveProblem} />
       </div>
@@ -132,7 +164,8 @@ export function UsagePage({ scope }: { scope: Scope }) {
 
 function Totals({ summary, live, status }: { summary: Summary | undefined; live: LiveCounters; status: string }) {
   const totals = summary?.totals;
-  const statusText = status === 'live' ? 'Live' : status === 'connecting' ? 'Connecting…' : status === 'down' ? 'Reconnecting…' : 'Not connected';
+  const statusText =
+    status === 'live' ? 'Live' : status === 'connecting' ? 'Connecting…' : status === 'down' ? 'Reconnecting…' : 'Not connected';
   return (
     <dl className="stats">
       <div>
@@ -141,7 +174,9 @@ function Totals({ summary, live, status }: { summary: Summary | undefined; live:
       </div>
       <div>
         <dt>Tokens</dt>
-        <dd data-value={totals ? totals.inputTokens + totals.outputTokens : ''}>{totals ? formatCompact(totals.inputTokens + totals.outputTokens) : '–'}</dd>
+        <dd data-value={totals ? totals.inputTokens + totals.outputTokens : ''}>
+          {totals ? formatCompact(totals.inputTokens + totals.outputTokens) : '–'}
+        </dd>
       </div>
       <div>
         <dt>Cost</dt>

@@ -1,5 +1,11 @@
 import { useState, type FormEvent } from 'react';
-import { CreateWebhookEndpointDocument, DeleteWebhookEndpointDocument, EnableWebhookEndpointDocument, WebhookEndpointDocument, WebhookEndpointsDocument } from '@mindweave/sdk';
+import {
+  CreateWebhookEndpointDocument,
+  DeleteWebhookEndpointDocument,
+  EnableWebhookEndpointDocument,
+  WebhookEndpointDocument,
+  WebhookEndpointsDocument,
+} from '@mindweave/sdk';
 import { client } from '../api.ts';
 import type { Scope } from '../app.tsx';
 import { managers, type Attempt } from '../errors.ts';
@@ -13,14 +19,22 @@ const eventTypes = ['usage.recorded', 'policy.changed', 'policy.violated', 'mcp.
 export function WebhooksPage({ scope }: { scope: Scope }) {
   const organizationId = scope.organization.id;
   const attempt = (action: string): Attempt => ({ action, roles: managers, role: scope.role });
-  const endpoints = useLoad(async () => (await client.request(WebhookEndpointsDocument, { organizationId })).organization?.webhookEndpoints ?? [], [organizationId], attempt('see webhook endpoints'));
+  const endpoints = useLoad(
+    async () => (await client.request(WebhookEndpointsDocument, { organizationId })).organization?.webhookEndpoints ?? [],
+    [organizationId],
+    attempt('see webhook endpoints'),
+  );
   const [selected, setSelected] = useState<string>();
   const current = endpoints.data?.find((e) => e.id === selected) ?? endpoints.data?.[0];
   const create = useAction(
-    (input: { url: string; eventTypes: string[]; description: string | null }) => client.request(CreateWebhookEndpointDocument, { input: { organizationId, ...input } }),
+    (input: { url: string; eventTypes: string[]; description: string | null }) =>
+      client.request(CreateWebhookEndpointDocument, { input: { organizationId, ...input } }),
     attempt('add webhook endpoints'),
   );
-  const enable = useAction((id: string) => client.request(EnableWebhookEndpointDocument, { id }), attempt('turn webhook endpoints back on'));
+  const enable = useAction(
+    (id: string) => client.request(EnableWebhookEndpointDocument, { id }),
+    attempt('turn webhook endpoints back on'),
+  );
   const remove = useAction((id: string) => client.request(DeleteWebhookEndpointDocument, { id }), attempt('delete webhook endpoints'));
   const [secret, setSecret] = useState<{ url: string; secret: string }>();
   const [deleting, setDeleting] = useState<{ id: string; url: string }>();
@@ -30,7 +44,11 @@ export function WebhooksPage({ scope }: { scope: Scope }) {
     const form = event.currentTarget;
     const data = new FormData(form);
     const description = String(data.get('description') ?? '').trim();
-    const result = await create.run({ url: String(data.get('url')).trim(), eventTypes: data.getAll('eventTypes').map(String), description: description || null });
+    const result = await create.run({
+      url: String(data.get('url')).trim(),
+      eventTypes: data.getAll('eventTypes').map(String),
+      description: description || null,
+    });
     if (!result) return;
     setSecret({ url: result.createWebhookEndpoint.endpoint.url, secret: result.createWebhookEndpoint.secret });
     setSelected(result.createWebhookEndpoint.endpoint.id);
@@ -50,7 +68,12 @@ export function WebhooksPage({ scope }: { scope: Scope }) {
             {endpoints.data.map((endpoint) => (
               <tr key={endpoint.id} className={endpoint.id === current?.id ? 'current' : undefined}>
                 <th scope="row">
-                  <button type="button" className="link" aria-pressed={endpoint.id === current?.id} onClick={() => setSelected(endpoint.id)}>
+                  <button
+                    type="button"
+                    className="link"
+                    aria-pressed={endpoint.id === current?.id}
+                    onClick={() => setSelected(endpoint.id)}
+                  >
                     {endpoint.url}
                   </button>
                   {endpoint.description ? <span className="muted"> {endpoint.description}</span> : null}
@@ -58,7 +81,9 @@ export function WebhooksPage({ scope }: { scope: Scope }) {
                 <td>{endpoint.eventTypes.join(', ')}</td>
                 <td>
                   {endpoint.enabled ? (
-                    <span className="tag ok">Enabled{endpoint.consecutiveFailures ? `, ${endpoint.consecutiveFailures} failed in a row` : ''}</span>
+                    <span className="tag ok">
+                      Enabled{endpoint.consecutiveFailures ? `, ${endpoint.consecutiveFailures} failed in a row` : ''}
+                    </span>
                   ) : (
                     <span className="tag danger">Disabled{endpoint.disabledReason ? `: ${endpoint.disabledReason}` : ''}</span>
                   )}
@@ -69,7 +94,12 @@ export function WebhooksPage({ scope }: { scope: Scope }) {
                       Turn on
                     </button>
                   )}
-                  <button type="button" className="danger" aria-label={`Delete ${endpoint.url}`} onClick={() => setDeleting({ id: endpoint.id, url: endpoint.url })}>
+                  <button
+                    type="button"
+                    className="danger"
+                    aria-label={`Delete ${endpoint.url}`}
+                    onClick={() => setDeleting({ id: endpoint.id, url: endpoint.url })}
+                  >
                     Delete
                   </button>
                 </td>
@@ -114,7 +144,12 @@ export function WebhooksPage({ scope }: { scope: Scope }) {
       ) : null}
 
       {deleting ? (
-        <ConfirmDialog title="Delete this endpoint?" confirm="Delete endpoint" onClose={() => setDeleting(undefined)} onConfirm={async () => (await remove.run(deleting.id)) && endpoints.reload()}>
+        <ConfirmDialog
+          title="Delete this endpoint?"
+          confirm="Delete endpoint"
+          onClose={() => setDeleting(undefined)}
+          onConfirm={async () => (await remove.run(deleting.id)) && endpoints.reload()}
+        >
           <p>{deleting.url} stops receiving events, and its delivery log is deleted.</p>
         </ConfirmDialog>
       ) : null}
@@ -126,7 +161,10 @@ function Deliveries({ endpointId, url, attempt }: { endpointId: string; url: str
   const deliveries = usePages(
     async (after) => {
       const endpoint = (await client.request(WebhookEndpointDocument, { id: endpointId, first: 20, after })).webhookEndpoint;
-      return { items: endpoint?.deliveries.edges.map((e) => e.node) ?? [], pageInfo: endpoint?.deliveries.pageInfo ?? { hasNextPage: false } };
+      return {
+        items: endpoint?.deliveries.edges.map((e) => e.node) ?? [],
+        pageInfo: endpoint?.deliveries.pageInfo ?? { hasNextPage: false },
+      };
     },
     [endpointId],
     attempt,
