@@ -168,7 +168,8 @@ function SignIn({ notice, onSignedIn }: { notice: string | undefined; onSignedIn
           <>
             <label>
               Email
-              <input name="email" type="email" autoComplete="username" required />
+              {/* biome-ignore lint/a11y/noAutofocus: the sign-in page is this one form; keyboard users start typing at once (e2e/dashboard.e2e.ts) */}
+              <input name="email" type="email" autoComplete="username" required autoFocus />
             </label>
             <label>
               Password
