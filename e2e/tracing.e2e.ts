@@ -130,7 +130,10 @@ describe('tracing (OpenTelemetry, OTLP)', () => {
     // The router's fetch to usage is the parent of usage's request span: the traceparent travelled.
     const fetch = spans.find((span) => span.service === 'router' && span.name === 'subgraph usage')!;
     expect(fetch.attributes['http.response.status_code']).toBe(200);
-    expect(spans.find((span) => span.service === 'router' && span.name === 'query plan')).toBeDefined();
+    // The router passes its context explicitly (no context manager): operation > query plan > fetch.
+    const plan = spans.find((span) => span.service === 'router' && span.name === 'query plan');
+    expect(plan?.parentSpanId).toBe(operation.spanId);
+    expect(fetch.parentSpanId).toBe(plan!.spanId);
     const usageRequest = spans.find((span) => span.service === 'usage' && span.parentSpanId === fetch.spanId);
     expect(usageRequest, 'usage request span under the router fetch').toBeDefined();
     // In usage: its resolver, and the Redis commands under it, the event's XADD among them.

@@ -156,7 +156,7 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
       if (!source) return Promise.reject(new Error(`Couldn't find service with name "${fetch.subgraph}"`));
       const context = requestContext.context as Partial<RouterContext>;
       return source.send(body, {
-        ...(traceContext ? { traceContext } : {}),
+        traceContext,
         context: context && 'edge' in context ? (context as RouterContext) : undefined,
         operationName: requestContext.operationName ?? undefined,
         cachePolicy: requestContext.overallCachePolicy,

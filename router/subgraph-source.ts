@@ -60,7 +60,7 @@ export interface SendOptions {
   /** A query, which may share the reply of an identical one in flight; never a mutation. */
   query: boolean;
   /** The parent of the fetch's span (the query plan's); else the operation's, from `context`. */
-  traceContext?: Context;
+  traceContext?: Context | undefined;
 }
 
 const isQueryText = (query: string) => /^\s*(?:\{|query\b)/.test(query);

@@ -103,13 +103,21 @@ export const operationSpanPlugin: ApolloServerPlugin<RouterContext> = {
   },
 };
 
+/**
+ * Whether spans under `parent` would be recorded. Under an operation the sampler dropped (most of
+ * them, with ratio sampling) the plan's and the fetches' spans are not made at all: they would be
+ * dropped alike, and making them was most of the cost of an unsampled request.
+ */
+const recorded = (parent: Context | undefined) => !parent || (trace.getSpan(parent)?.isRecording() ?? true);
+
 /** The execution of a query plan (planned now, or taken from the plan cache) under the operation, its fetches beneath it. */
 export function withPlanSpan<T>(
   parent: Context | undefined,
   operationName: string | undefined,
   cached: boolean,
-  run: (traceContext: Context) => Promise<T>,
+  run: (traceContext: Context | undefined) => Promise<T>,
 ): Promise<T> {
+  if (!recorded(parent)) return run(parent);
   const attributes: Attributes = { 'mindweave.plan.cached': cached };
   if (operationName) attributes['graphql.operation.name'] = operationName;
   const from = parent ?? ROOT_CONTEXT;
@@ -119,6 +127,7 @@ export function withPlanSpan<T>(
 
 /** Planning an operation the plan cache did not hold. */
 export function withPlanningSpan<T>(parent: Context | undefined, run: () => T): T {
+  if (!recorded(parent)) return run();
   const span = tracer.startSpan('plan', {}, parent ?? ROOT_CONTEXT);
   try {
     return run();
@@ -127,20 +136,27 @@ export function withPlanningSpan<T>(parent: Context | undefined, run: () => T): 
   }
 }
 
-/** One fetch to a subgraph under `parent`, given the headers that carry the trace context on to it. */
+/**
+ * One fetch to a subgraph under `parent`, given the headers that carry the trace context on to it
+ * (under an unsampled operation, the operation's own: the subgraph learns it is not sampled).
+ */
 export function withFetchSpan<T>(
   parent: Context | undefined,
   subgraph: string,
   url: string,
-  run: (span: Span, traceHeaders: Record<string, string>) => Promise<T>,
+  run: (span: Span | undefined, traceHeaders: Record<string, string>) => Promise<T>,
 ): Promise<T> {
+  const traceHeaders: Record<string, string> = {};
+  if (!recorded(parent)) {
+    propagation.inject(parent!, traceHeaders);
+    return run(undefined, traceHeaders);
+  }
   const from = parent ?? ROOT_CONTEXT;
   const span = tracer.startSpan(
     `subgraph ${subgraph}`,
     { kind: SpanKind.CLIENT, attributes: { 'mindweave.subgraph': subgraph, 'http.request.method': 'POST', 'url.full': url } },
     from,
   );
-  const traceHeaders: Record<string, string> = {};
   propagation.inject(trace.setSpan(from, span), traceHeaders);
   return settle(span, () => run(span, traceHeaders));
 }
