@@ -130,7 +130,10 @@ describe('tracing (OpenTelemetry, OTLP)', () => {
     // The router's fetch to usage is the parent of usage's request span: the traceparent travelled.
     const fetch = spans.find((span) => span.service === 'router' && span.name === 'subgraph usage')!;
     expect(fetch.attributes['http.response.status_code']).toBe(200);
-    expect(spans.find((span) => span.service === 'router' && span.name === 'query plan')).toBeDefined();
+    // The router passes its context explicitly (no context manager): operation > query plan > fetch.
+    const plan = spans.find((span) => span.service === 'router' && span.name === 'query plan');
+    expect(plan?.parentSpanId).toBe(operation.spanId);
+    expect(fetch.parentSpanId).toBe(plan!.spanId);
     const usageRequest = spans.find((span) => span.service === 'usage' && span.parentSpanId === fetch.spanId);
     expect(usageRequest, 'usage request span under the router fetch').toBeDefined();
     // In usage: its resolver, and the Redis commands under it, the event's XADD among them.
@@ -162,6 +165,36 @@ describe('tracing (OpenTelemetry, OTLP)', () => {
     expect([...servicesOf(spans)]).toEqual(expect.arrayContaining(['router', 'usage', 'analytics-consumer']));
     expectOneTree(spans);
   }, 60_000);
+
+  it('keeps the decision of a caller not to sample: no span of that trace anywhere, and usage is told (it starts no trace of its own)', async () => {
+    const tenant = await createTenant();
+    const resolves = () =>
+      receiver.spans.filter(
+        (span) => span.service === 'usage' && span.name === 'graphql.resolve' && span.attributes['graphql.field.name'] === 'recordUsage',
+      ).length;
+    const before = resolves();
+    const traceId = randomUUID().replaceAll('-', '');
+    const record = (headers: Record<string, string>) =>
+      gql(
+        'mutation RecordOne($input: UsageInput!) { recordUsage(input: $input) { accepted } }',
+        { input: { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1, latencyMs: 1 } },
+        { url: routerUrl, token: tenant.apiKey, headers },
+      );
+    // Flags 00: the router (parent-based sampling) records nothing, makes no plan or fetch spans, and
+    // passes the decision on in the fetch's traceparent.
+    const unsampled = await record({ traceparent: `00-${traceId}-${'1'.repeat(16)}-00` });
+    expect(unsampled.errors).toBeUndefined();
+    // A sampled one after it, whose whole trace reaching the receiver bounds the wait for stray spans.
+    const requestId = `trace-${randomUUID()}`;
+    expect((await record({ 'x-request-id': requestId })).errors).toBeUndefined();
+    await traceOf(requestId, (found) =>
+      found.some((span) => span.service === 'analytics-consumer' && span.name === 'process usage.recorded'),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(receiver.spans.filter((span) => span.traceId === traceId)).toEqual([]);
+    // Only the sampled request's resolver: had the traceparent not reached usage, it would have sampled a root of its own.
+    expect(resolves() - before).toBe(1);
+  });
 
   it('follows one requestExport from the router to the worker that runs the export, in one trace', async () => {
     const tenant = await createTenant();

@@ -1,4 +1,4 @@
-import type { Span } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import type { Identity, Logger } from '@mindweave/service-kit';
 import type { AnalyzedOperation } from './operation.ts';
 
@@ -26,4 +26,6 @@ export interface RouterContext {
   encodedIdentity?: string;
   /** The operation's span, when tracing is on (tracing.ts). */
   span?: Span;
+  /** The context holding that span, the parent of the plan's and the fetches' spans (passed explicitly: the router has no active context). */
+  traceContext?: Context;
 }

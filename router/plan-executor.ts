@@ -13,6 +13,7 @@ import {
   type GraphQLSchema,
   type VariableDefinitionNode,
 } from 'graphql';
+import type { Context } from '@opentelemetry/api';
 import { LRUCache } from 'lru-cache';
 import type { RouterContext } from './context.ts';
 import {
@@ -149,12 +150,13 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
   }
 
   const sendFetch =
-    (requestContext: RequestContext): SendFetch =>
+    (requestContext: RequestContext, traceContext?: Context): SendFetch =>
     (fetch, body) => {
       const source = sources.get(fetch.subgraph);
       if (!source) return Promise.reject(new Error(`Couldn't find service with name "${fetch.subgraph}"`));
       const context = requestContext.context as Partial<RouterContext>;
       return source.send(body, {
+        traceContext,
         context: context && 'edge' in context ? (context as RouterContext) : undefined,
         operationName: requestContext.operationName ?? undefined,
         cachePolicy: requestContext.overallCachePolicy,
@@ -176,12 +178,13 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
       const { errors } = getVariableValues(requestContext.schema, variableDefinitions, request.variables || {});
       if (errors) return { errors };
     }
+    const operationTrace = tracing ? (requestContext.context as Partial<RouterContext>).traceContext : undefined;
     const key = planKey(requestContext);
     let planned = schema.plans.get(key);
     const cached = planned !== undefined;
     if (!planned) {
       const found = tracing
-        ? withPlanningSpan(() => plan(schema, document, request.operationName, context))
+        ? withPlanningSpan(operationTrace, () => plan(schema, document, request.operationName, context))
         : plan(schema, document, request.operationName, context);
       // Errors point into the document: not kept, found again next time as @apollo/gateway does.
       if ('errors' in found) return { errors: found.errors };
@@ -197,7 +200,10 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
     };
     const compiled = planned.plan;
     await (tracing
-      ? withPlanSpan(request.operationName, cached, () => executePlan(compiled, execution))
+      ? withPlanSpan(operationTrace, request.operationName, cached, (planTrace) => {
+          execution.send = sendFetch(requestContext, planTrace);
+          return executePlan(compiled, execution);
+        })
       : executePlan(compiled, execution));
     if (execution.errorPaths?.length)
       requestContext.metrics.nonFtv1ErrorPaths = [...(requestContext.metrics.nonFtv1ErrorPaths ?? []), ...execution.errorPaths];

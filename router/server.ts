@@ -4,7 +4,7 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLRespo
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
-import type { Span } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
 import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
@@ -298,7 +298,14 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     return { requests: typeof body === 'object' && body !== null ? [body as OperationRequest] : [], batch: false, raw: body };
   }
 
-  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string, span?: Span) {
+  async function handleGraphQL(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    requestId: string,
+    span?: Span,
+    traceContext?: Context,
+  ) {
     if (req.method !== 'GET' && req.method !== 'POST') {
       return sendError(req, res, 405, new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Use GET or POST'), { allow: 'GET, POST' });
     }
@@ -340,7 +347,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
           log: log.child({ requestId }),
           edge: admission.edge,
           subgraphTimings: [],
-          ...(span ? { span } : {}),
+          ...(span && traceContext ? { span, traceContext } : {}),
         }),
       });
       if (response.status === 400 && !wantsGraphQLResponse(req) && isDocumentError(response)) response.status = 200;
@@ -362,7 +369,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       if ((await dashboard.handle(req, res, url)) || (await ide.handle(req, res, url))) return;
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
       await (tracing
-        ? withOperationSpan(req, res, requestId, (span) => handleGraphQL(req, res, url, requestId, span))
+        ? withOperationSpan(req, res, requestId, (span, traceContext) => handleGraphQL(req, res, url, requestId, span, traceContext))
         : handleGraphQL(req, res, url, requestId));
     } catch (error) {
       if (error instanceof MindweaveError) {

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { GraphQLError } from 'graphql';
-import type { Span } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import { Agent } from 'undici';
 import { dependencyUnavailable, isPassingFailure } from '@mindweave/errors';
 import { encodeIdentity, identityHeaders, signIdentity } from '@mindweave/service-kit';
@@ -59,6 +59,8 @@ export interface SendOptions {
   headers?: Iterable<[string, string]>;
   /** A query, which may share the reply of an identical one in flight; never a mutation. */
   query: boolean;
+  /** The parent of the fetch's span (the query plan's); else the operation's, from `context`. */
+  traceContext?: Context | undefined;
 }
 
 const isQueryText = (query: string) => /^\s*(?:\{|query\b)/.test(query);
@@ -112,7 +114,9 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
   /** Posts one GraphQL request body and parses the subgraph's answer; HTTP errors become a GraphQLError. */
   send(body: string, options: SendOptions): Promise<SubgraphResponse> {
     return tracing
-      ? withFetchSpan(this.subgraph, this.url, (span, traceHeaders) => this.sendOnce(body, options, traceHeaders, span))
+      ? withFetchSpan(options.traceContext ?? options.context?.traceContext, this.subgraph, this.url, (span, traceHeaders) =>
+          this.sendOnce(body, options, traceHeaders, span),
+        )
       : this.sendOnce(body, options);
   }
 

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { traceOwnRequests, tracingEnabled } from '@mindweave/telemetry';
 import type { Identity } from '@mindweave/service-kit';
@@ -8,6 +8,11 @@ import type { RouterContext } from './context.ts';
 // The router's own spans: one per GraphQL request (its operation's name, hash, cost and client), the
 // query plan's execution, and one per subgraph fetch, which carries the trace context to the
 // subgraph (traceparent). Decided once at start: with tracing off none of this runs.
+//
+// Each span is given its parent explicitly (the operation's context travels in RouterContext and
+// the plan's execution), never through the active context: the preload starts the router without a
+// context manager (settings.explicitContext), because the default one, an AsyncLocalStorage, makes
+// Node 20 run a promise hook on every promise of a process made of promises (README, "Tracing").
 
 /** Whether this process exports spans (the preload started the SDK); read once. */
 export const tracing = tracingEnabled();
@@ -30,7 +35,7 @@ export function withOperationSpan<T>(
   req: IncomingMessage,
   res: ServerResponse,
   requestId: string,
-  run: (span: Span) => Promise<T>,
+  run: (span: Span, traceContext: Context) => Promise<T>,
 ): Promise<T> {
   const attributes: Attributes = { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'mindweave.request_id': requestId };
   const clientName = header(req.headers, 'apollographql-client-name');
@@ -38,18 +43,26 @@ export function withOperationSpan<T>(
   if (clientName) attributes['client.name'] = clientName;
   if (clientVersion) attributes['client.version'] = clientVersion;
   const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-  return tracer.startActiveSpan('graphql.operation', { kind: SpanKind.SERVER, attributes }, parent, async (span) => {
-    try {
-      return await run(span);
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw error;
-    } finally {
-      span.setAttribute('http.response.status_code', res.statusCode);
-      span.end();
-    }
-  });
+  const span = tracer.startSpan('graphql.operation', { kind: SpanKind.SERVER, attributes }, parent);
+  return settle(
+    span,
+    () => run(span, trace.setSpan(parent, span)),
+    () => span.setAttribute('http.response.status_code', res.statusCode),
+  );
+}
+
+/** Ends the span when the work settles, marking it failed if the work threw. */
+async function settle<T>(span: Span, work: () => Promise<T>, last?: () => void): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw error;
+  } finally {
+    last?.();
+    span.end();
+  }
 }
 
 /** Who asked, once authenticated. */
@@ -89,51 +102,60 @@ export const operationSpanPlugin: ApolloServerPlugin<RouterContext> = {
   },
 };
 
-/** The execution of a query plan (planned now, or taken from the plan cache), its fetches beneath it. */
-export function withPlanSpan<T>(operationName: string | undefined, cached: boolean, run: () => Promise<T>): Promise<T> {
+/**
+ * Whether spans under `parent` would not be recorded. Under an operation the sampler dropped (most of
+ * them, with ratio sampling) the plan's and the fetches' spans are not made at all: they would be
+ * dropped alike, and making them was most of the cost of an unsampled request.
+ */
+const dropped = (parent: Context | undefined): parent is Context => !!parent && trace.getSpan(parent)?.isRecording() === false;
+
+/** The execution of a query plan (planned now, or taken from the plan cache) under the operation, its fetches beneath it. */
+export function withPlanSpan<T>(
+  parent: Context | undefined,
+  operationName: string | undefined,
+  cached: boolean,
+  run: (traceContext: Context | undefined) => Promise<T>,
+): Promise<T> {
+  if (dropped(parent)) return run(parent);
   const attributes: Attributes = { 'mindweave.plan.cached': cached };
   if (operationName) attributes['graphql.operation.name'] = operationName;
-  return tracer.startActiveSpan('query plan', { attributes }, async (span) => {
-    try {
-      return await run();
-    } finally {
-      span.end();
-    }
-  });
+  const from = parent ?? ROOT_CONTEXT;
+  const span = tracer.startSpan('query plan', { attributes }, from);
+  return settle(span, () => run(trace.setSpan(from, span)));
 }
 
 /** Planning an operation the plan cache did not hold. */
-export function withPlanningSpan<T>(run: () => T): T {
-  return tracer.startActiveSpan('plan', (span) => {
-    try {
-      return run();
-    } finally {
-      span.end();
-    }
-  });
+export function withPlanningSpan<T>(parent: Context | undefined, run: () => T): T {
+  if (dropped(parent)) return run();
+  const span = tracer.startSpan('plan', {}, parent ?? ROOT_CONTEXT);
+  try {
+    return run();
+  } finally {
+    span.end();
+  }
 }
 
-/** One fetch to a subgraph, given the headers that carry the trace context on to it. */
+/**
+ * One fetch to a subgraph under `parent`, given the headers that carry the trace context on to it
+ * (under an unsampled operation, the operation's own: the subgraph learns it is not sampled).
+ */
 export function withFetchSpan<T>(
+  parent: Context | undefined,
   subgraph: string,
   url: string,
-  run: (span: Span, traceHeaders: Record<string, string>) => Promise<T>,
+  run: (span: Span | undefined, traceHeaders: Record<string, string>) => Promise<T>,
 ): Promise<T> {
-  return tracer.startActiveSpan(
+  const traceHeaders: Record<string, string> = {};
+  if (dropped(parent)) {
+    propagation.inject(parent, traceHeaders);
+    return run(undefined, traceHeaders);
+  }
+  const from = parent ?? ROOT_CONTEXT;
+  const span = tracer.startSpan(
     `subgraph ${subgraph}`,
     { kind: SpanKind.CLIENT, attributes: { 'mindweave.subgraph': subgraph, 'http.request.method': 'POST', 'url.full': url } },
-    async (span) => {
-      const traceHeaders: Record<string, string> = {};
-      propagation.inject(context.active(), traceHeaders);
-      try {
-        return await run(span, traceHeaders);
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        throw error;
-      } finally {
-        span.end();
-      }
-    },
+    from,
   );
+  propagation.inject(trace.setSpan(from, span), traceHeaders);
+  return settle(span, () => run(span, traceHeaders));
 }

@@ -1,10 +1,12 @@
 // `pnpm bench:tracing`: what OpenTelemetry tracing costs the router, on bench:federation's scenario
 // (four subgraphs, the nested TestQuery, 50 connections, JWT authentication, cost analysis and rate
-// limiting on). Three routers from the build, measured in turns, each round starting one further:
+// limiting on). Five routers from the build, measured in turns, each round starting one further:
 //   bare  without the tracing preload, as a build without tracing would run;
 //   off   with the preload and no OTEL_* settings (every deployment's default);
 //   on    exporting every span (always_on sampling) over OTLP/HTTP protobuf to a sink in this process;
-//   sampled  the same with 10% of the traces sampled (parentbased_traceidratio 0.1), a production setting.
+//   sampled  the same with 10% of the traces sampled (parentbased_traceidratio 0.1), a production setting;
+//   implicit  `on` with the SDK's default AsyncLocalStorage context manager and every instrumentation,
+//         as the router ran before it passed its trace context explicitly (MW_TRACING_IMPLICIT_CONTEXT).
 // Printed: requests/s of each round, and the router's CPU time per request (its own user + system
 // time over the requests it served), which a busy machine disturbs far less than requests/s; the
 // ratios off/bare and on/off of both, then their means.
@@ -26,7 +28,7 @@ import { errorCount, runLoad } from '../lib/load.ts';
 import { cpuSeconds, waitForIdle } from '../lib/procs.ts';
 import { mean, round1, table } from '../lib/report.ts';
 
-const targets = ['bare', 'off', 'on', 'sampled'] as const;
+const targets = ['bare', 'off', 'on', 'sampled', 'implicit'] as const;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 type Target = (typeof targets)[number];
@@ -88,7 +90,9 @@ async function main() {
           ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' }
           : target === 'sampled'
             ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }
-            : {};
+            : target === 'implicit'
+              ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on', MW_TRACING_IMPLICIT_CONTEXT: 'true' }
+              : {};
       const started = await startRouter({
         port: port(5 + i),
         supergraphPath,
@@ -126,6 +130,8 @@ async function main() {
     const cpuOnOverOff: number[] = [];
     const sampledOverOff: number[] = [];
     const cpuSampledOverOff: number[] = [];
+    const implicitOverOff: number[] = [];
+    const cpuImplicitOverOff: number[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
       const rps = {} as Record<Target, number>;
@@ -150,6 +156,8 @@ async function main() {
       cpuOffOverBare.push(cpuUs.off / cpuUs.bare);
       cpuOnOverOff.push(cpuUs.on / cpuUs.off);
       cpuSampledOverOff.push(cpuUs.sampled / cpuUs.off);
+      implicitOverOff.push(rps.implicit / rps.off);
+      cpuImplicitOverOff.push(cpuUs.implicit / cpuUs.off);
       rows.push([
         round,
         order.join(' > '),
@@ -158,6 +166,7 @@ async function main() {
         (cpuUs.off / cpuUs.bare).toFixed(3),
         (cpuUs.on / cpuUs.off).toFixed(3),
         (cpuUs.sampled / cpuUs.off).toFixed(3),
+        (cpuUs.implicit / cpuUs.off).toFixed(3),
       ]);
       process.stdout.write(
         `round ${round}: req/s ${targets.map((t) => `${t} ${round1(rps[t])}`).join(', ')}; CPU µs/request ${targets.map((t) => `${t} ${Math.round(cpuUs[t])}`).join(', ')}\n`,
@@ -167,18 +176,18 @@ async function main() {
     const exports = exported.requests - exportedBefore.requests;
     if (exports === 0) throw new Error('the traced router exported nothing during the rounds');
     process.stdout.write(
-      `\n${table(['round', 'order', ...targets.map((t) => `${t} req/s`), ...targets.map((t) => `${t} CPU µs/req`), 'CPU off/bare', 'on/off', 'sampled/off'], rows)}\n`,
+      `\n${table(['round', 'order', ...targets.map((t) => `${t} req/s`), ...targets.map((t) => `${t} CPU µs/req`), 'CPU off/bare', 'on/off', 'sampled/off', 'implicit/off'], rows)}\n`,
     );
     const spread = (values: number[]) =>
       `median ${median(values).toFixed(3)}, mean ${mean(values).toFixed(3)} (min ${Math.min(...values).toFixed(3)}, max ${Math.max(...values).toFixed(3)})`;
     process.stdout.write(
-      `\nrequests/s     off/bare ${spread(offOverBare)}\n               on/off ${spread(onOverOff)}\n               sampled/off ${spread(sampledOverOff)}\n`,
+      `\nrequests/s     off/bare ${spread(offOverBare)}\n               on/off ${spread(onOverOff)}\n               sampled/off ${spread(sampledOverOff)}\n               implicit/off ${spread(implicitOverOff)}\n`,
     );
     process.stdout.write(
-      `CPU / request  off/bare ${spread(cpuOffOverBare)}\n               on/off ${spread(cpuOnOverOff)}\n               sampled/off ${spread(cpuSampledOverOff)}\n`,
+      `CPU / request  off/bare ${spread(cpuOffOverBare)}\n               on/off ${spread(cpuOnOverOff)}\n               sampled/off ${spread(cpuSampledOverOff)}\n               implicit/off ${spread(cpuImplicitOverOff)}\n`,
     );
     process.stdout.write(
-      `tracing every request: ${((median(cpuOnOverOff) - 1) * 100).toFixed(1)}% more CPU per request; 10% sampled: ${((median(cpuSampledOverOff) - 1) * 100).toFixed(1)}%; the preload with tracing off: ${((median(cpuOffOverBare) - 1) * 100).toFixed(1)}% (medians)\n`,
+      `tracing every request: ${((median(cpuOnOverOff) - 1) * 100).toFixed(1)}% more CPU per request; 10% sampled: ${((median(cpuSampledOverOff) - 1) * 100).toFixed(1)}%; every request with the AsyncLocalStorage context manager (before): ${((median(cpuImplicitOverOff) - 1) * 100).toFixed(1)}%; the preload with tracing off: ${((median(cpuOffOverBare) - 1) * 100).toFixed(1)}% (medians)\n`,
     );
     process.stdout.write(
       `the traced router sent ${exports} OTLP exports (${round1((exported.bytes - exportedBefore.bytes) / 1024 / 1024)} MB of spans) during the rounds\n`,

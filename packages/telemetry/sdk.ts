@@ -29,7 +29,8 @@ function carriesTraceparent(headers: unknown): boolean {
 /**
  * Starts exporting spans: the tracer provider (sampler and batch settings from OTEL_* variables),
  * W3C trace context and baggage propagation, and the instrumentations of HTTP (server and client),
- * undici (fetch), PostgreSQL, Redis and Prisma. ES modules are patched through import-in-the-middle's
+ * undici (fetch), PostgreSQL, Redis and Prisma (only the HTTP server's in a service that passes context
+ * explicitly, settings.explicitContext). ES modules are patched through import-in-the-middle's
  * loader, limited to the modules an instrumentation asks for.
  */
 export async function startTracing(settings: TracingSettings) {
@@ -48,25 +49,33 @@ export async function startTracing(settings: TracingSettings) {
   const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
   provider.register({
     propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    // null: no context manager at all, context.active() is always the root context. The default is
+    // an AsyncLocalStorage, which on Node 20 costs a promise hook on every promise of the process.
+    ...(settings.explicitContext ? { contextManager: null } : {}),
   });
 
+  const http = new HttpInstrumentation({
+    ignoreIncomingRequestHook: (request) => isProbe(request.url) || isOwnRequest(request.url ?? ''),
+    // Outgoing node:http requests are few (webhook deliveries, SMTP goes over its own socket).
+    requireParentforOutgoingSpans: true,
+  });
   registerInstrumentations({
     tracerProvider: provider,
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => isProbe(request.url) || isOwnRequest(request.url ?? ''),
-        // Outgoing node:http requests are few (webhook deliveries, SMTP goes over its own socket).
-        requireParentforOutgoingSpans: true,
-      }),
-      new UndiciInstrumentation({
-        requireParentforSpans: true,
-        ignoreRequestHook: (request) => carriesTraceparent(request.headers) || isProbe(request.path),
-      }),
-      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
-      new IORedisInstrumentation({ requireParentSpan: true }),
-      // The SQL itself is pg's span; Prisma's own add the model operation around it.
-      new PrismaInstrumentation({ ignoreSpanTypes: [/^prisma:client:serialize/, /^prisma:client:connect/] }),
-    ],
+    // Without an active context the client instrumentations would never find a parent: only the
+    // HTTP server's spans (routes other than the service's own) remain.
+    instrumentations: settings.explicitContext
+      ? [http]
+      : [
+          http,
+          new UndiciInstrumentation({
+            requireParentforSpans: true,
+            ignoreRequestHook: (request) => carriesTraceparent(request.headers) || isProbe(request.path),
+          }),
+          new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
+          new IORedisInstrumentation({ requireParentSpan: true }),
+          // The SQL itself is pg's span; Prisma's own add the model operation around it.
+          new PrismaInstrumentation({ ignoreSpanTypes: [/^prisma:client:serialize/, /^prisma:client:connect/] }),
+        ],
   });
   await waitForAllMessagesAcknowledged();
 

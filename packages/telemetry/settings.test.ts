@@ -19,10 +19,14 @@ describe('tracingSettings', () => {
       serviceName: 'analytics-consumer',
       exporter: 'otlp',
       protocol: 'http/protobuf',
+      explicitContext: false,
     });
     expect(
       tracingSettings({ OTEL_SERVICE_NAME: 'edge', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, '/app/router/dist/main.js'),
-    ).toMatchObject({ serviceName: 'edge', protocol: 'http/json' });
+    ).toMatchObject({ serviceName: 'edge', protocol: 'http/json', explicitContext: true });
+    expect(
+      tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', MW_TRACING_IMPLICIT_CONTEXT: 'true' }, '/app/router/dist/main.js'),
+    ).toMatchObject({ serviceName: 'router', explicitContext: false });
   });
 
   it('refuses what it cannot honour, naming the variable', () => {

@@ -43,6 +43,12 @@ export interface TracingSettings {
   serviceName: string;
   exporter: 'otlp' | 'console';
   protocol: 'http/protobuf' | 'http/json';
+  /**
+   * The service passes trace context explicitly (the router): no AsyncLocalStorage context manager,
+   * whose async hooks on Node 20 run on every promise, and no instrumentation that needs the active
+   * context. Decided by the entry script, not OTEL_SERVICE_NAME, which only renames.
+   */
+  explicitContext: boolean;
 }
 
 /** The settings of a process that traces, validated; throws naming every bad variable. */
@@ -53,12 +59,16 @@ export function tracingSettings(env: Source, script: string | undefined): Tracin
       `Invalid OpenTelemetry configuration:\n${result.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n')}`,
     );
   const parsed = result.data;
+  const entry = serviceNameOf(script);
   return {
-    serviceName: set(parsed.OTEL_SERVICE_NAME) ?? serviceNameOf(script),
+    serviceName: set(parsed.OTEL_SERVICE_NAME) ?? entry,
     exporter: set(parsed.OTEL_TRACES_EXPORTER) === 'console' ? 'console' : 'otlp',
     protocol: (set(parsed.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ??
       set(parsed.OTEL_EXPORTER_OTLP_PROTOCOL) ??
       'http/protobuf') as TracingSettings['protocol'],
+    // MW_TRACING_IMPLICIT_CONTEXT=true gives the router the default context manager back: only to
+    // measure what it cost (bench:tracing), since the router's spans do not use it.
+    explicitContext: entry === 'router' && set(env['MW_TRACING_IMPLICIT_CONTEXT']) !== 'true',
   };
 }
 
