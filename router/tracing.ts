@@ -40,9 +40,10 @@ export function withOperationSpan<T>(
   const attributes: Attributes = { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'mindweave.request_id': requestId };
   const clientName = header(req.headers, 'apollographql-client-name');
   const clientVersion = header(req.headers, 'apollographql-client-version');
-  if (clientName) attributes['client.name'] = clientName;
-  if (clientVersion) attributes['client.version'] = clientVersion;
-  const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+  if (clientName) attributes['client.name'] = clientName.slice(0, 128);
+  if (clientVersion) attributes['client.version'] = clientVersion.slice(0, 128);
+  // A caller's trace is continued; its baggage is not carried into the services.
+  const parent = propagation.deleteBaggage(propagation.extract(ROOT_CONTEXT, req.headers));
   const span = tracer.startSpan('graphql.operation', { kind: SpanKind.SERVER, attributes }, parent);
   return settle(
     span,

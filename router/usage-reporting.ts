@@ -127,6 +127,7 @@ export function createUsageReporter(options: UsageReporterOptions) {
     }
     inFlight = true;
     let deadline: NodeJS.Timeout | undefined;
+    let publishing: Promise<unknown> | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
         deadline = setTimeout(
@@ -145,14 +146,22 @@ export function createUsageReporter(options: UsageReporterOptions) {
           }),
         );
       }
-      await Promise.race([bus.publish(events), timeout]);
+      publishing = bus.publish(events);
+      await Promise.race([publishing, timeout]);
       metrics.usageReportsPublished.inc();
     } catch (error) {
       metrics.usageReportsDropped.inc({ reason: 'log_down' }, operations.length);
       log.warn({ err: error, operations: operations.length }, 'usage report dropped');
     } finally {
       clearTimeout(deadline);
-      inFlight = false;
+      // A publish given up on still holds its events until the log answers it: the next report
+      // waits for that (and is dropped as log_slow meanwhile) rather than pile up beside it.
+      if (publishing) {
+        void publishing.then(
+          () => (inFlight = false),
+          () => (inFlight = false),
+        );
+      } else inFlight = false;
     }
   }
 

@@ -41,9 +41,12 @@ export interface TraceCarrier {
 /** The active trace context as a carrier, or undefined when there is none (tracing off, no span). */
 export function activeTraceCarrier(active: Context = context.active()): TraceCarrier | undefined {
   if (!trace.getSpan(active)) return undefined;
-  const carrier: TraceCarrier = {};
+  const carrier: Record<string, string> = {};
   propagation.inject(active, carrier);
-  return carrier.traceparent ? carrier : undefined;
+  // Only the trace context travels on: a caller's baggage stays out of every event and job.
+  const { traceparent, tracestate } = carrier;
+  if (!traceparent) return undefined;
+  return tracestate ? { traceparent, tracestate } : { traceparent };
 }
 
 /** The context a carrier names, under which a consumer's spans join the producer's trace. */

@@ -71,7 +71,11 @@ it('resolves the memberships of 20 user entities (the members of an organization
     data: members.map((userId) => ({ organizationId: organization.id, userId, role: 'VIEWER' as const })),
   });
 
-  const manyRun = await resolveMemberships(caller, members);
+  // Entity ids in any case name the same user (PostgreSQL answers them in lower case).
+  const manyRun = await resolveMemberships(
+    caller,
+    members.map((id) => id.toUpperCase()),
+  );
   expect(manyRun.result.errors).toBeUndefined();
   const users = (manyRun.result.data as { _entities: { memberships: { role: string; organization: { id: string } }[] }[] })._entities;
   expect(users).toHaveLength(20);

@@ -34,7 +34,8 @@ function membershipsOf(ctx: SubgraphContext, query: MembershipQuery) {
         if (list) list.push(row);
         else byUser.set(row.userId, [row]);
       }
-      return userIds.map((id) => byUser.get(id) ?? []);
+      // PostgreSQL answers UUIDs in lower case; an entity's id may come in any.
+      return userIds.map((id) => byUser.get(id.toLowerCase()) ?? []);
     });
     loaders.set(key, loader);
   }

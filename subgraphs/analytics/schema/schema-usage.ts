@@ -2,6 +2,7 @@ import pg from 'pg';
 import { badUserInput, forbidden } from '@mindweave/errors';
 import { latestPublishedVersion } from '@mindweave/schema-tools/registry';
 import { readUsage, unusedFields, usageOverTime, type Bucket, type ClientUsage, type UsagePoint } from '@mindweave/schema-tools/usage';
+import { createLogger } from '@mindweave/service-kit';
 import type { SubgraphContext } from '@mindweave/subgraph-kit';
 import { builder } from '../builder.ts';
 import { env } from '../env.ts';
@@ -10,6 +11,10 @@ import { Granularity } from './usage.ts';
 
 // The schema registry's usage tables belong to packages/schema-tools: read only through its functions.
 const registry = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2, idleTimeoutMillis: 30_000 });
+// An idle connection that PostgreSQL ends (a restart) is replaced at the next query; unhandled, its
+// error would end the process.
+const log = createLogger({ name: 'analytics', level: env.LOG_LEVEL });
+registry.on('error', (error) => log.warn({ err: error }, 'an idle schema registry connection failed'));
 
 /**
  * Schema usage describes every client of the platform, not one tenant: owners and admins of the
