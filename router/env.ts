@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { baseEnv, flag, kafkaEnv, loadEnvOrExit, packageRoot, port } from '@mindweave/service-kit';
+import { baseEnv, commaList, flag, kafkaEnv, loadEnvOrExit, packageRoot, port } from '@mindweave/service-kit';
 
 // Files of the repository the router reads by default: its layout is kept in the image (Dockerfile).
 const root = packageRoot(import.meta.url);
@@ -86,33 +86,11 @@ export const routerEnv = {
   /** Trusted documents (hash -> document), written by the SDK's build. */
   PERSISTED_QUERIES_MANIFEST: z.string().default(join(root, '../packages/sdk/persisted-documents.json')),
   /** Root fields whose GET persisted queries may be cached publicly, when asked anonymously. */
-  PUBLIC_CACHE_FIELDS: z
-    .string()
-    .default('mcpServers')
-    .transform(
-      (value) =>
-        new Set(
-          value
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
-        ),
-    ),
+  PUBLIC_CACHE_FIELDS: commaList('mcpServers').transform((items) => new Set(items)),
   PUBLIC_CACHE_MAX_AGE_SECONDS: z.coerce.number().int().min(0).default(60),
 
   /** Scopes a signed-in user holds; API keys hold the scopes they were created with. */
-  USER_SCOPES: z
-    .string()
-    .default('usage:read,projects:read,policies:read,mcp:read,mcp:write,exports:write')
-    .transform(
-      (value) =>
-        new Set(
-          value
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
-        ),
-    ),
+  USER_SCOPES: commaList('usage:read,projects:read,policies:read,mcp:read,mcp:write,exports:write').transform((items) => new Set(items)),
 
   /**
    * HTTP Basic credentials of the queue dashboard at /admin/queues (admin.ts): admin/admin outside

@@ -1,9 +1,10 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { traceOwnRequests, tracingEnabled } from '@mindweave/telemetry';
 import type { Identity } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
+import { clientOf } from './usage-reporting.ts';
 
 // The router's own spans: one per GraphQL request (its operation's name, hash, cost and client), the
 // query plan's execution, and one per subgraph fetch, which carries the trace context to the
@@ -20,11 +21,6 @@ if (tracing) traceOwnRequests((path) => path === '/graphql' || path.startsWith('
 
 const tracer = trace.getTracer('@mindweave/router');
 
-const header = (headers: IncomingHttpHeaders, name: string) => {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-};
-
 /**
  * Runs one GraphQL request under its operation span, the router's server span: it continues the
  * caller's trace (traceparent), and is named and completed once the operation is known
@@ -38,10 +34,10 @@ export function withOperationSpan<T>(
   run: (span: Span, traceContext: Context) => Promise<T>,
 ): Promise<T> {
   const attributes: Attributes = { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'mindweave.request_id': requestId };
-  const clientName = header(req.headers, 'apollographql-client-name');
-  const clientVersion = header(req.headers, 'apollographql-client-version');
-  if (clientName) attributes['client.name'] = clientName.slice(0, 128);
-  if (clientVersion) attributes['client.version'] = clientVersion.slice(0, 128);
+  // The client as usage reports name it (Apollo's headers, else x-client-*).
+  const client = clientOf((name) => req.headers[name]);
+  if (client.name) attributes['client.name'] = client.name;
+  if (client.version) attributes['client.version'] = client.version;
   // A caller's trace is continued; its baggage is not carried into the services.
   const parent = propagation.deleteBaggage(propagation.extract(ROOT_CONTEXT, req.headers));
   const span = tracer.startSpan('graphql.operation', { kind: SpanKind.SERVER, attributes }, parent);

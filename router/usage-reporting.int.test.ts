@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { createEventBus, type EventEnvelope } from '@mindweave/events';
 import { createLogger, createRedis } from '@mindweave/service-kit';
+import { freePort } from '../scripts/ports.ts';
+import { startPrivateRedis } from '../scripts/private-services.ts';
 import type { EdgeInfo } from './context.ts';
 import { createMetrics } from './metrics.ts';
 import { analyzeOperation, type AnalyzedOperation } from './operation.ts';
@@ -157,3 +162,75 @@ it('drops and counts a report the log cannot take, without holding anything up',
   await reporter.close();
   downRedis.disconnect();
 });
+
+it('accounts for every operation through an outage of the log: each one published or counted as dropped, and reporting resumes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'usage-reporting-redis-'));
+  const server = await startPrivateRedis(dir, await freePort());
+  const ownRedis = createRedis(server.url, 'outage:');
+  ownRedis.on('error', () => undefined);
+  const ownBus = createEventBus({ redis: ownRedis, clientId: 'usage-reporting-outage', log, blockMs: 100 });
+  const metrics = createMetrics();
+  const reporter = createUsageReporter({
+    bus: ownBus,
+    schema: () => index.schema,
+    router: 'outage',
+    intervalMs: 3_600_000,
+    maxOperations: 100,
+    publishTimeoutMs: 300,
+    metrics,
+    log,
+  });
+  const published = new Set<string>();
+  const tail = await ownBus.tail({
+    domains: ['schema'],
+    handler: async (events) => {
+      for (const event of events) {
+        if (event.type === 'schema.usage_reported') for (const op of event.data.operations) published.add(op.hash);
+      }
+    },
+  });
+  const dropped = async () => (await metrics.usageReportsDropped.get()).values.reduce((sum, { value }) => sum + value, 0);
+  try {
+    const batches = [['{ me { id } }'], ['{ me { email } }', '{ me { name } }'], ['{ me { id email } }']].map((queries) =>
+      queries.map(edgeInfo),
+    );
+    const [before, during, after] = batches as [EdgeInfo[], EdgeInfo[], EdgeInfo[]];
+    const report = async (ops: EdgeInfo[]) => {
+      for (const op of ops) reporter.record(op, { name: 'web', version: '1' }, 1, false);
+      await reporter.flush();
+    };
+
+    await report(before);
+    await expect.poll(() => published.size, { timeout: 5_000 }).toBe(1);
+
+    await server.stop();
+    await report(during.slice(0, 1));
+    // The next interval while the first report still waits on the log: dropped, not piled up beside it.
+    await report(during.slice(1));
+    expect(await dropped()).toBe(2);
+
+    await server.start();
+    // Reporting resumes once the log answers again (the publish given up on settles first).
+    await expect
+      .poll(
+        async () => {
+          await report(after);
+          return published.has(after[0]!.operationHash);
+        },
+        { timeout: 15_000, interval: 500 },
+      )
+      .toBe(true);
+    // By id: the operations recorded before and after the outage were published; those recorded
+    // during it are each published or counted as dropped, none silently lost.
+    expect(published.has(before[0]!.operationHash)).toBe(true);
+    const duringPublished = during.filter((op) => published.has(op.operationHash)).length;
+    expect(duringPublished + (await dropped())).toBeGreaterThanOrEqual(during.length);
+  } finally {
+    await tail.stop();
+    await reporter.close();
+    await ownBus.close();
+    ownRedis.disconnect();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}, 40_000);

@@ -76,16 +76,20 @@ export function loadEnvOrExit<S extends z.ZodRawShape>(shape: S): z.infer<z.ZodO
   }
 }
 
+/** A comma-separated list, its items trimmed and empty ones left out. */
+export const commaList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value) =>
+      value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+
 /** Kafka brokers (`host:port,host:port`); without them the event log runs on Redis Streams. */
-export const kafkaBrokers = z
-  .string()
-  .default('')
-  .transform((value) =>
-    value
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
+export const kafkaBrokers = commaList('');
 
 /** How to reach a Kafka cluster, and how the topics the services create are laid out. */
 export interface KafkaSettings {

@@ -1,4 +1,15 @@
-export { baseEnv, ConfigError, flag, kafkaEnv, kafkaSettingsOf, loadEnvOrExit, parseEnv, port, type KafkaSettings } from './config.ts';
+export {
+  baseEnv,
+  commaList,
+  ConfigError,
+  flag,
+  kafkaEnv,
+  kafkaSettingsOf,
+  loadEnvOrExit,
+  parseEnv,
+  port,
+  type KafkaSettings,
+} from './config.ts';
 export { createLogger, type Logger } from './logger.ts';
 export {
   encodeIdentity,
