@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { isInputObjectType, isInterfaceType, isObjectType, type GraphQLSchema } from 'graphql';
 import pg from 'pg';
 import type { EventEnvelope } from '@mindweave/events';
-import { packageRoot, type Logger } from '@mindweave/service-kit';
+import { inTransaction, packageRoot, type Logger } from '@mindweave/service-kit';
 import { migrate } from '@mindweave/subgraph-kit';
 import { registrySchema } from './registry.ts';
 
@@ -62,9 +62,7 @@ export function createUsageStore(options: { db: pg.Pool; retentionDays: number; 
       }
     }
     if (rows.length) {
-      const client = await db.connect();
-      try {
-        await client.query('BEGIN');
+      await inTransaction(db, async (client) => {
         await client.query(
           `INSERT INTO ${registrySchema}.operations (hash, name, type, coordinates, last_seen)
            SELECT hash, name, type, ARRAY(SELECT jsonb_array_elements_text(coordinates)), last_seen
@@ -83,13 +81,7 @@ export function createUsageStore(options: { db: pg.Pool; retentionDays: number; 
            ON CONFLICT DO NOTHING`,
           [JSON.stringify(rows)],
         );
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
+      });
     }
     if (Date.now() - lastPurge > purgeEveryMs) {
       lastPurge = Date.now();

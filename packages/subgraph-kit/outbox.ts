@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { EventBus, EventEnvelope } from '@mindweave/events';
 import { parseEnvelope } from '@mindweave/events';
-import type { Logger } from '@mindweave/service-kit';
+import { inTransaction, type Logger } from '@mindweave/service-kit';
 import { createPgPool } from './db.ts';
 
 type OutboxRow = { id: string; type: string; aggregateId: string; payload: unknown; createdAt: Date };
@@ -27,9 +27,7 @@ export function startOutboxRelay(options: {
   let running: Promise<void> = Promise.resolve();
 
   async function relayOnce(): Promise<number> {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(pool, async (client) => {
       const { rows } = await client.query<OutboxRow>(
         `SELECT id, type, "aggregateId", payload, "createdAt" FROM ${table} WHERE "publishedAt" IS NULL ORDER BY "createdAt" LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [options.batchSize ?? 200],
@@ -61,14 +59,8 @@ export function startOutboxRelay(options: {
         await client.query(`UPDATE ${table} SET "publishedAt" = now() WHERE id = ANY($1::uuid[])`, [rows.map((r) => r.id)]);
         if (invalid.length) log.warn({ invalid }, 'invalid outbox rows were marked published without being sent');
       }
-      await client.query('COMMIT');
       return rows.length;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async function loop() {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { inTransaction } from '@mindweave/service-kit';
 import type { RowSource } from '@mindweave/subgraph-kit/export-rows';
 import { fileKeyOf, type Storage } from './storage.ts';
 
@@ -39,9 +40,7 @@ async function finish(
   job: JobRow,
   outcome: { status: 'SUCCEEDED' | 'FAILED'; rows: number; bytes: number; fileKey: string | null; error: string | null },
 ) {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(db, async (client) => {
     await client.query(
       `UPDATE exports.export_jobs SET status = $2::exports."ExportStatus", "rowsWritten" = $3, bytes = $4, "fileKey" = $5, error = $6, "finishedAt" = now() WHERE id = $1`,
       [job.id, outcome.status, outcome.rows, outcome.bytes, outcome.fileKey, outcome.error],
@@ -54,13 +53,7 @@ async function finish(
         JSON.stringify({ organizationId: job.organizationId, exportId: job.id, requestedBy: job.requestedBy, status: outcome.status }),
       ],
     );
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
