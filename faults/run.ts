@@ -107,13 +107,25 @@ try {
   redis.on('error', () => undefined);
   cleanup.push(async () => redis.disconnect());
 
-  async function graphql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
+  /**
+   * The suite's own requests (tenants between faults) behave as the SDK does: an UNAVAILABLE answer
+   * (a pool's connection that the last fault broke, say) is retried after its Retry-After, a few times.
+   */
+  async function graphql<T>(query: string, variables: Record<string, unknown>, token?: string, attempt = 1): Promise<T> {
     const response = await fetch(routerA, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify({ query, variables }),
     });
-    const body = (await response.json()) as { data?: T; errors?: unknown[] };
+    const body = (await response.json()) as { data?: T; errors?: { extensions?: { code?: string; retryAfter?: number } }[] };
+    const unavailable = body.errors?.find((error) => error.extensions?.code === 'UNAVAILABLE');
+    if (unavailable && attempt < 5) {
+      process.stdout.write(
+        `  (the suite's own request was answered UNAVAILABLE; retrying after ${unavailable.extensions?.retryAfter ?? 1} s)\n`,
+      );
+      await sleep((unavailable.extensions?.retryAfter ?? 1) * 1_000);
+      return graphql(query, variables, token, attempt + 1);
+    }
     if (body.errors?.length || !body.data) throw new Error(JSON.stringify(body.errors));
     return body.data;
   }
