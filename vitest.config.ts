@@ -21,7 +21,7 @@ export default defineConfig({
         resolve,
         test: {
           name: 'unit',
-          include: ['{apps,packages,subgraphs,router,workers,scripts,deploy}/**/*.test.ts'],
+          include: ['{apps,packages,subgraphs,router,workers,scripts,deploy,faults}/**/*.test.ts'],
           exclude: ['**/node_modules/**', '**/*.int.test.ts'],
         },
       },

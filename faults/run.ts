@@ -3,7 +3,8 @@
 // unique idempotency keys through two routers while the fault strikes, then checks by event id
 // that every accepted event was persisted exactly once and counted once (verify.ts), that the live
 // feed still delivers, and how long recovery took. It prints a table and exits 1 on any loss,
-// double count, batch given up or silent feed. FAULTS=<id,id> runs some of them.
+// double count, batch given up or silent feed, with the services' warnings and errors since the
+// fault that failed. FAULTS=<id,id> runs some of them; ROUNDS=<n> runs them n times over.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import { eventIdOf } from '../subgraphs/usage/idempotency.ts';
 import { childrenOf, isAlive, kill, sleep, startPrivatePostgres, startPrivateRedis, until } from '../scripts/private-services.ts';
 import { startSending, watchUsage } from './load.ts';
 import { verify, type Outcome } from './verify.ts';
+import { digestLogs } from './log-digest.ts';
 
 const runId = randomBytes(4).toString('hex');
 const only = new Set(
@@ -28,6 +30,7 @@ const only = new Set(
     .map((s) => s.trim())
     .filter(Boolean),
 );
+const rounds = Math.max(1, Number(process.env['ROUNDS'] ?? 1));
 const workDir = await mkdtemp(join(tmpdir(), `mindweave-faults-${runId}-`));
 const logDir = join(workDir, 'logs');
 await mkdir(logDir, { recursive: true });
@@ -44,6 +47,8 @@ const inTurn =
   };
 const cleanup: (() => Promise<unknown>)[] = [async () => process.env['KEEP_TEST_LOGS'] || rm(workDir, { recursive: true, force: true })];
 let exitCode = 0;
+/** When the fault under way began (its tenant's creation): the services' logs are summed up from there if it fails. */
+let faultBeganAt = Date.now();
 
 try {
   const redisServer = await startPrivateRedis(join(workDir, 'redis'), await freePort());
@@ -130,8 +135,11 @@ try {
     return body.data;
   }
 
+  let tenants = 0;
   /** A user with an organization, a project and an API key that records, reads and exports usage. */
-  async function tenant(label: string) {
+  async function tenant(name: string) {
+    // Unique in every round (ROUNDS), and in the export fault's own.
+    const label = `${name}-${++tenants}`;
     const { register } = await graphql<{ register: { accessToken: string } }>(
       'mutation ($i: RegisterInput!) { register(input: $i) { accessToken } }',
       {
@@ -244,7 +252,7 @@ try {
    * note. `routerUrls` are where the load goes (the client moves on to the next after a cut), and
    * `twins` sends each batch twice at once.
    */
-  const faults: {
+  const catalogue: {
     id: string;
     name: string;
     routerUrls?: string[];
@@ -336,19 +344,24 @@ try {
         return { problems: [], note: 'each batch sent as two concurrent requests with the same keys' };
       },
     },
-  ].filter((fault) => only.size === 0 || only.has(fault.id));
+  ];
+  const selected = catalogue.filter((fault) => only.size === 0 || only.has(fault.id));
+  const faults = Array.from({ length: rounds }, () => selected).flat();
 
   const rows: (Outcome & { fault: string; waited: string; recovered: string; live: boolean; problems: string[]; note: string })[] = [];
-  for (const fault of faults) {
+  for (const [index, fault] of faults.entries()) {
     process.stdout.write(`\n${fault.name}...\n`);
+    faultBeganAt = Date.now();
     const who = await tenant(fault.id);
+    // Its own idempotency keys in every round.
+    const tag = `${fault.id}-${index}`;
     // The live subscriber is on the router that is never killed.
     const watcher = watchUsage(routerB, who.organizationId, who.apiKey);
     await sleep(1_000);
     const load = startSending({
       routerUrls: fault.routerUrls ?? [routerA, routerB],
       apiKey: who.apiKey,
-      label: `${fault.id}-${runId}`,
+      label: `${tag}-${runId}`,
       senders: 4,
       batchSize: 50,
       pauseMs: 100,
@@ -362,7 +375,7 @@ try {
     await load.stop();
 
     // After recovery, what is recorded reaches the live subscriber again.
-    const probeKeys = Array.from({ length: 10 }, (_, i) => `${fault.id}-${runId}-probe-${i}`);
+    const probeKeys = Array.from({ length: 10 }, (_, i) => `${tag}-${runId}-probe-${i}`);
     const probe = createMindWeaveClient({
       url: routerA,
       auth: { apiKey: who.apiKey },
@@ -378,6 +391,13 @@ try {
     );
     await watcher.close();
 
+    // A process that died on its own (not one the fault killed, which it started again) is a failure; it is started again for the faults after.
+    for (const [name, service] of running) {
+      const { exitCode, signalCode } = service.child;
+      if (exitCode === null && signalCode === null) continue;
+      problems.push(`${name} exited by itself (${signalCode ?? `exit code ${exitCode}`}) and was started again`);
+      await start(name);
+    }
     if (fault.expectDuplicates && !load.batches.some((batch) => batch.receipt?.duplicates))
       problems.push('no key was answered as a duplicate: the path this checks was not exercised');
     const outcome = await verify({
@@ -417,7 +437,10 @@ try {
         .map((p) => `; ${p}`)
         .join('')}\n`,
     );
-    if (row.lost || row.miscounted || row.gaveUp || !live || problems.length) exitCode = 1;
+    if (row.lost || row.miscounted || row.gaveUp || !live || problems.length) {
+      exitCode = 1;
+      await printLogDigest();
+    }
   }
 
   const header = [
@@ -465,7 +488,13 @@ try {
 } catch (error) {
   process.stderr.write(`fault suite failed: ${(error as Error).stack ?? String(error)}\n`);
   exitCode = 1;
+  await printLogDigest();
 } finally {
   for (const step of cleanup.reverse()) await step().catch((error: unknown) => process.stderr.write(`clean-up failed: ${String(error)}\n`));
 }
 process.exit(exitCode);
+
+async function printLogDigest() {
+  const lines = await digestLogs(logDir, faultBeganAt).catch((error: unknown) => [`  (could not read the logs: ${String(error)})`]);
+  process.stdout.write(`\nthe services' warnings and errors since this fault began:\n${lines.join('\n') || '  none'}\n`);
+}

@@ -47,11 +47,11 @@ let deps: { db: pg.Pool; storage: Storage; log: Logger } | undefined;
 export default async function processReport(job: SandboxedJob): Promise<RunResult> {
   if (!deps) {
     const env = loadWorkersEnv();
-    deps = {
-      db: new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 }),
-      storage: createLocalStorage(env.EXPORTS_DIR),
-      log: createLogger({ name: 'workers-reports', level: env.LOG_LEVEL }),
-    };
+    const log = createLogger({ name: 'workers-reports', level: env.LOG_LEVEL });
+    const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+    // A connection PostgreSQL drops while idle (a restart) is replaced on next use; unheard, its 'error' would end this process.
+    db.on('error', (error) => log.warn({ err: error }, 'idle PostgreSQL connection failed'));
+    deps = { db, storage: createLocalStorage(env.EXPORTS_DIR), log };
   }
   const ready = deps;
   return withJobSpan(job, () => runReport(job, ready));

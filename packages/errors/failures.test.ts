@@ -12,6 +12,7 @@ describe('isPassingFailure', () => {
     ['too many connections', withCode('53300')],
     ['Prisma unable to reach the database', withCode('P1001')],
     ['pg losing its connection', new Error('Connection terminated unexpectedly')],
+    ['pg asked to query on a connection it lost', new Error('Client has encountered a connection error and is not queryable')],
     ['ioredis giving up', Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' })],
     ['an abort by timeout', Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' })],
     [

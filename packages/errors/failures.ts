@@ -38,7 +38,7 @@ const passingKinds = new Set([
   'TransactionWriteConflict',
 ]);
 const passingMessages =
-  /connection (is closed|terminated)|timeout exceeded when trying to connect|timed out|socket hang up|ECONNREFUSED|the database system is (starting up|shutting down)|can't reach database server|terminating connection due to administrator command|too many clients already/i;
+  /connection (is closed|terminated)|encountered a connection error|timeout exceeded when trying to connect|timed out|socket hang up|ECONNREFUSED|the database system is (starting up|shutting down)|can't reach database server|terminating connection due to administrator command|too many clients already/i;
 
 /** The error and what it wraps: causes, an AggregateError's errors, a GraphQLError's originalError, Prisma's meta. */
 function* causes(error: unknown, depth = 0): Generator<unknown> {

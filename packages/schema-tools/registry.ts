@@ -16,6 +16,9 @@ export interface PublishedVersion {
  */
 export async function latestPublishedVersion(databaseUrl: string): Promise<PublishedVersion | null> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
+  // The analytics subgraph asks this in a long-lived process: a connection PostgreSQL ends fails the
+  // query under way, and must not also raise an 'error' event nobody handles, which would crash it.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const table = await client.query<{ exists: boolean }>(`SELECT to_regclass('${registrySchema}.versions') IS NOT NULL AS exists`);

@@ -39,4 +39,4 @@ export { readEndedSessions, recordEndedSessions } from './sessions.ts';
 export { createSecretBox, resealSecrets, secretsKey, type SecretBox } from './secrets.ts';
 export { packageRoot, siblingModule } from './paths.ts';
 export { boundedLabel, createServiceMetrics, type ServiceMetrics } from './metrics.ts';
-export { inTransaction } from './transaction.ts';
+export { checkOut, inTransaction } from './transaction.ts';

@@ -1,9 +1,10 @@
+import { checkOut } from '@mindweave/service-kit/transaction';
 import pg from 'pg';
 
 // An organization's rows of one table as lines of a CSV or JSON file, for the exports: the
 // subgraph that owns the table names it (analytics' usage events, governance's audit log) and the
-// exports' runner writes what comes out. Only `pg` is imported, so that the workers' report
-// processes load nothing else.
+// exports' runner writes what comes out. Only `pg` (and service-kit's connection check-out) is
+// imported, so that the workers' report processes load nothing else.
 
 export type ExportFormat = 'CSV' | 'JSON';
 
@@ -72,7 +73,7 @@ export async function streamOrganizationRows(
   const time = pg.escapeIdentifier(source.timeColumn);
 
   async function* batches(): AsyncGenerator<string[]> {
-    const client = await db.connect();
+    const { client, release } = await checkOut(db);
     let done = false;
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -91,7 +92,7 @@ export async function streamOrganizationRows(
     } finally {
       // Left early (the file could not be written) or failed: the snapshot goes.
       if (!done) await client.query('ROLLBACK').catch(() => undefined);
-      client.release();
+      release();
     }
   }
   return { columns: columns.map((column) => column.name), batches: batches() };
