@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chunksOf, eventsOf, poisonOf, type Delivery } from './deliveries.ts';
-import { usageEvent } from './fixtures/fakes.ts';
+import { usageEvent } from '../fixtures/usage-event.ts';
 
 const delivery = (id: string, events: number, poison = 0): Delivery => ({
   domain: 'usage',

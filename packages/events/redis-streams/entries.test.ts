@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEntry, envelopeField, envelopesField, eventsOfEntry, packedFields, packSize, reasonOf } from './entries.ts';
-import { usageEvent } from './fixtures/fakes.ts';
+import { usageEvent } from '../fixtures/usage-event.ts';
 
 describe('stream entries: packing events and reading them back', () => {
   it('packs a lone event as one envelope field, and more as arrays of up to packSize', () => {

@@ -3,7 +3,8 @@ import type { EventEnvelope } from '../events.ts';
 import { envelopeField, packedFields, packSize, type Entry, type StreamsReply } from './entries.ts';
 import { createFreshDelivery } from './fresh.ts';
 import { createReadSize } from './read-size.ts';
-import { recordingSettler, silentLog, usageEvent } from './fixtures/fakes.ts';
+import { recordingSettler, silentLog } from './fixtures/fakes.ts';
+import { usageEvent } from '../fixtures/usage-event.ts';
 
 const key = 'prefix:events:usage';
 const domainOfKey = new Map([[key, 'usage']]);

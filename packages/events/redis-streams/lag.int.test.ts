@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deadLetterOf } from '../events.ts';
 import { lagOf } from './lag.ts';
-import { usageEvent } from './fixtures/fakes.ts';
+import { usageEvent } from '../fixtures/usage-event.ts';
 import { testRedis, type TestRedis } from './fixtures/redis.ts';
 
 let t: TestRedis;

@@ -4,7 +4,8 @@ import { topicOf } from '../events.ts';
 import type { StreamsReply } from './entries.ts';
 import { createReadSize } from './read-size.ts';
 import { ensureGroups, startReading } from './reader.ts';
-import { silentLog, usageEvent } from './fixtures/fakes.ts';
+import { silentLog } from './fixtures/fakes.ts';
+import { usageEvent } from '../fixtures/usage-event.ts';
 import { testRedis, type TestRedis } from './fixtures/redis.ts';
 
 const group = 'reader-test';

@@ -5,7 +5,8 @@ import { eventsOfEntry } from './entries.ts';
 import { createReadSize } from './read-size.ts';
 import { createReclaimer } from './reclaim.ts';
 import type { Reclaimed } from './redeliver.ts';
-import { silentLog, usageEvent } from './fixtures/fakes.ts';
+import { silentLog } from './fixtures/fakes.ts';
+import { usageEvent } from '../fixtures/usage-event.ts';
 import { testRedis, type TestRedis } from './fixtures/redis.ts';
 
 const group = 'reclaim-test';

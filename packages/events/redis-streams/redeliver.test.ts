@@ -4,7 +4,8 @@ import { deliveryLimit } from '../failures.ts';
 import { envelopeField, packedFields } from './entries.ts';
 import { createPassingFailures } from './passing-failures.ts';
 import { createRedelivery, type Reclaimed } from './redeliver.ts';
-import { recordingSettler, silentLog, usageEvent } from './fixtures/fakes.ts';
+import { recordingSettler, silentLog } from './fixtures/fakes.ts';
+import { usageEvent } from '../fixtures/usage-event.ts';
 
 const maxDeliveries = 3;
 const outage = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deadLetterOf, topicOf } from '../events.ts';
 import { createSettler, execAll } from './settle.ts';
-import { silentLog, usageEvent } from './fixtures/fakes.ts';
+import { silentLog } from './fixtures/fakes.ts';
+import { usageEvent } from '../fixtures/usage-event.ts';
 import { testRedis, type TestRedis } from './fixtures/redis.ts';
 
 const group = 'settle-test';
