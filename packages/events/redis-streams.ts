@@ -92,12 +92,8 @@ export function createRedisStreamsBus(options: RedisStreamsBusOptions): EventBus
     const consumerLog = log.child({ group, consumer });
     const readSize = createReadSize(batchSize);
     const settler = createSettler({ redis, domains, group, consumer, maxLength, log: consumerLog });
-    const createGroups = () =>
-      ensureGroups(
-        redis,
-        streams.map((stream) => keyPrefix + stream),
-        group,
-      );
+    const groupKeys = streams.map((stream) => keyPrefix + stream);
+    const createGroups = () => ensureGroups(redis, groupKeys, group);
     await createGroups();
 
     const redeliver = createRedelivery({ handler, settler, passingFailures: createPassingFailures(), maxDeliveries, log: consumerLog });
