@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { KafkaMessage } from 'kafkajs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@mindweave/service-kit';
-import { createEvent, topicOf, type EventEnvelope } from './events.ts';
+import { topicOf, type EventEnvelope } from './events.ts';
 import { kafkaClientConfig } from './kafka.ts';
 import {
   createBatchProcessor,
@@ -14,6 +14,7 @@ import {
   type SupervisedConsumer,
 } from './kafka-consumer.ts';
 import { ensureTopics, type TopicAdmin } from './kafka-topics.ts';
+import { usageEvent as usage } from './fixtures/usage-event.ts';
 
 // No Kafka broker can run on this machine: these tests drive the consumer logic of kafka.ts (its
 // eachBatch handlers, topic creation, client settings) directly, with a partition simulated the
@@ -28,22 +29,6 @@ beforeAll(() => {
 const log = createLogger({ name: 'kafka-test', level: 'silent' });
 const topic = topicOf('usage');
 const domainOfTopic = new Map([[topic, 'usage']]);
-
-let count = 0;
-const usage = (tokens = 1) =>
-  createEvent('usage.recorded', 'org-1', {
-    organizationId: 'org-1',
-    projectId: 'p',
-    apiKeyId: 'k',
-    model: 'm',
-    inputTokens: tokens,
-    outputTokens: 0,
-    latencyMs: 1,
-    costUsd: 0,
-    unpricedModel: false,
-    occurredAt: new Date().toISOString(),
-    metadata: { n: ++count },
-  });
 
 /** One partition as kafkajs serves it to eachBatch: from the last resolved offset, nothing while paused. */
 function simulatedPartition(values: string[]) {
