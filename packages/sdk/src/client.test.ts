@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import manifest from '../persisted-documents.json' with { type: 'json' };
 import { createMindWeaveClient } from './client.ts';
 import { MindWeaveError } from './errors.ts';
-import { McpServersDocument, MeDocument, RecordUsageDocument, UsageUpdatedDocument } from './gql/graphql.ts';
+import { CreateApiKeyDocument, McpServersDocument, MeDocument, RecordUsageDocument, UsageUpdatedDocument } from './gql/graphql.ts';
 
 type Reply = Response | Error;
 /** A fetch that answers from a script and records what it was sent. */
@@ -217,6 +217,43 @@ describe('retries', () => {
     await expect(createMindWeaveClient({ url, fetch, retry: { ...fast, attempts: 2 } }).request(MeDocument)).rejects.toMatchObject({
       code: 'UNAVAILABLE',
       status: 503,
+    });
+    expect(calls).toHaveLength(2);
+  });
+
+  it('never send a mutation that is not idempotent again when it may have been carried out; only when it surely was not', async () => {
+    const input = { projectId: 'p1', name: 'ci', scopes: ['usage:write'] };
+    const created = () => json({ data: { createApiKey: { key: 'mw_sk_1', apiKey: { id: 'k1' } } } });
+    // The connection lost after sending, a proxy's 502 and 504: thrown at once.
+    for (const failure of [networkError(), new Response('<html>bad gateway</html>', { status: 502 }), new Response('', { status: 504 })]) {
+      const { fetch, calls } = fakeFetch(failure, created());
+      await expect(createMindWeaveClient({ url, fetch, retry: fast }).request(CreateApiKeyDocument, { input })).rejects.toBeDefined();
+      expect(calls).toHaveLength(1);
+    }
+    // Refused before sending, RATE_LIMITED, UNAVAILABLE: nothing was carried out, so it goes again.
+    const refused = Object.assign(new TypeError('fetch failed'), {
+      cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    });
+    const unavailable = json({ errors: [{ message: 'retry shortly', extensions: { code: 'UNAVAILABLE', retryAfter: 0 } }] }, 503);
+    for (const failure of [refused, rateLimited('0'), unavailable]) {
+      const { fetch, calls } = fakeFetch(failure, created());
+      expect(await createMindWeaveClient({ url, fetch, retry: fast }).request(CreateApiKeyDocument, { input })).toMatchObject({
+        createApiKey: { key: 'mw_sk_1' },
+      });
+      expect(calls).toHaveLength(2);
+    }
+    // A mutation the caller names as idempotent goes again after a lost connection.
+    const { fetch, calls } = fakeFetch(networkError(), created());
+    const client = createMindWeaveClient({ url, fetch, retry: fast, idempotentMutations: ['CreateApiKey'] });
+    expect(await client.request(CreateApiKeyDocument, { input })).toMatchObject({ createApiKey: { key: 'mw_sk_1' } });
+    expect(calls).toHaveLength(2);
+  });
+
+  it('send usage again after a lost connection: its idempotency keys make it count once', async () => {
+    const { fetch, calls } = fakeFetch(networkError(), json({ data: { recordUsage: { accepted: 1, duplicates: 0 } } }));
+    const input = { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 2, latencyMs: 3, idempotencyKey: 'call-43' };
+    expect(await createMindWeaveClient({ url, fetch, retry: fast }).request(RecordUsageDocument, { input })).toEqual({
+      recordUsage: { accepted: 1, duplicates: 0 },
     });
     expect(calls).toHaveLength(2);
   });

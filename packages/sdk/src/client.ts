@@ -22,7 +22,17 @@ export interface MindWeaveClientOptions {
   webSocketImpl?: unknown;
   /** graphql-ws's listeners of the WebSocket connection (`connected`, `closed`, ...), to show whether a live view is live. */
   on?: WsClientOptions['on'];
+  /** Your own mutations (by operation name) that are safe to carry out twice, beside `idempotentMutations`. */
+  idempotentMutations?: string[];
 }
+
+/**
+ * Mutations sent again after a failure that leaves unknown whether they were carried out (the
+ * connection lost after sending, a proxy's 502 or 504): their events' idempotency keys make a
+ * repeat count once. Any other mutation is sent again only when it surely was not carried out: a
+ * connection refused, RATE_LIMITED, UNAVAILABLE ("nothing was decided", says the contract).
+ */
+export const idempotentMutations = ['RecordUsage', 'RecordUsageBatch'];
 
 /** Variables may be left out when the operation has no required ones. */
 type VariablesArgs<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
@@ -58,10 +68,16 @@ interface GraphQLBody {
   errors?: GraphQLFormattedError[];
 }
 
-const transientStatuses = new Set([429, 502, 503, 504]);
+/** Refused before anything was sent: the router never saw the request. */
+const unsentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+const neverSent = (error: unknown) => {
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' && unsentCodes.has(code);
+};
 
 export function createMindWeaveClient(options: MindWeaveClientOptions) {
   const retry: RetryOptions = { ...defaultRetry, ...options.retry };
+  const idempotent = new Set([...idempotentMutations, ...(options.idempotentMutations ?? [])]);
   const doFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
   async function authorization(): Promise<string | undefined> {
@@ -99,12 +115,15 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
   /**
    * Runs a query or mutation. Retries network errors, 429/502/503/504, RATE_LIMITED and UNAVAILABLE
    * (after Retry-After when the router sends one) with exponential backoff and jitter, sending the
-   * same variables, so a batch's idempotency keys make a retried recordUsageBatch count once; every
-   * other error is thrown at once as a MindWeaveError.
+   * same variables, so a batch's idempotency keys make a retried recordUsageBatch count once; a
+   * mutation that is not idempotent only when it surely was not carried out (idempotentMutations).
+   * Every other error is thrown at once as a MindWeaveError.
    */
   async function request<R, V>(document: TypedDocumentNode<R, V>, ...[variables]: VariablesArgs<V>): Promise<R> {
     const operation = operationOf(document);
     if (operation.type === 'subscription') throw new TypeError('Subscriptions go through subscribe()');
+    // Whether a failure that leaves the outcome unknown may be followed by another try.
+    const resendable = operation.type !== 'mutation' || idempotent.has(operation.name ?? '');
     let withQuery = false;
     let failures = 0;
     for (;;) {
@@ -114,7 +133,7 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
       try {
         response = await send(operation, variables, withQuery, credential);
       } catch (error) {
-        if (++failures >= retry.attempts) throw error;
+        if (!(resendable || neverSent(error)) || ++failures >= retry.attempts) throw error;
         await sleep(backoffDelay(failures, retry));
         continue;
       }
@@ -130,7 +149,12 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
         withQuery = true;
         continue;
       }
-      const transient = error.code === 'RATE_LIMITED' || error.code === 'UNAVAILABLE' || transientStatuses.has(response.status);
+      const transient =
+        error.code === 'RATE_LIMITED' ||
+        error.code === 'UNAVAILABLE' ||
+        response.status === 429 ||
+        response.status === 503 ||
+        (resendable && (response.status === 502 || response.status === 504));
       if (!transient || ++failures >= retry.attempts) throw error;
       const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? secondsToMs(error.extensions['retryAfter']);
       if (retryAfter !== undefined && retryAfter > retry.maxDelayMs) throw error;

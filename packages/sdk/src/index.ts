@@ -1,4 +1,4 @@
-export { createMindWeaveClient, type Auth, type MindWeaveClient, type MindWeaveClientOptions } from './client.js';
+export { createMindWeaveClient, idempotentMutations, type Auth, type MindWeaveClient, type MindWeaveClientOptions } from './client.js';
 export { errorCodes, MindWeaveError, type ErrorCode, type MindWeaveErrorDetails } from './errors.js';
 export type { RetryOptions } from './retry.js';
 export type { TypedDocumentNode } from '@graphql-typed-document-node/core';
