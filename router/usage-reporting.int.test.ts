@@ -12,7 +12,7 @@ import type { EdgeInfo } from './context.ts';
 import { createMetrics } from './metrics.ts';
 import { analyzeOperation, type AnalyzedOperation } from './operation.ts';
 import { indexSupergraph } from './schema-index.ts';
-import { clientOf, createUsageReporter, latencyBucketsMs } from './usage-reporting.ts';
+import { clientOf, createUsageReporter, latencyBucketsMs, otherClients } from './usage-reporting.ts';
 
 // The stack's Redis Streams under a prefix of this test's own: the reports go to a real event log.
 const redis = createRedis(
@@ -89,7 +89,7 @@ it('publishes one report per interval with each operation and client counted, it
   expect((await metrics.usageReportsPublished.get()).values[0]!.value).toBe(1);
 });
 
-it('bounds its memory: pairs past the limit are dropped and counted', async () => {
+it('bounds its memory: past the limit new clients count per operation under (other clients), and only past twice the limit are operations dropped', async () => {
   const metrics = createMetrics();
   const reporter = createUsageReporter({
     bus,
@@ -100,18 +100,24 @@ it('bounds its memory: pairs past the limit are dropped and counted', async () =
     metrics,
     log,
   });
-  const op = edgeInfo('{ me { id } }');
+  const [me, org, viewer] = ['{ me { id } }', 'query Org($id: ID!) { organization(id: $id) { id } }', '{ me { email } }'].map(edgeInfo);
   const [report] = await nextReports(async () => {
-    for (const name of ['a', 'b', 'c', 'd']) reporter.record(op, { name, version: '' }, 1, false);
-    reporter.record(op, { name: 'a', version: '' }, 1, false);
+    // Invented client versions: the operation's use is still counted, under (other clients).
+    for (const version of ['1', '2', '3', '4']) reporter.record(me!, { name: 'flood', version }, 1, false);
+    reporter.record(me!, { name: 'flood', version: '1' }, 1, false);
+    reporter.record(org!, { name: 'web', version: '' }, 1, false);
+    reporter.record(viewer!, { name: 'web', version: '' }, 1, false); // a fifth pair: dropped
     await reporter.flush();
   });
-  expect(report!.operations.map((o) => [o.clientName, o.requests])).toEqual([
-    ['a', 2],
-    ['b', 1],
+  expect(report!.operations.map((o) => [o.hash, o.clientName, o.clientVersion, o.requests])).toEqual([
+    [me!.operationHash, 'flood', '1', 2],
+    [me!.operationHash, 'flood', '2', 1],
+    [me!.operationHash, otherClients.name, '', 2],
+    [org!.operationHash, otherClients.name, '', 1],
   ]);
-  expect(report!.dropped).toBe(2);
-  expect((await metrics.usageReportsDropped.get()).values).toEqual([expect.objectContaining({ labels: { reason: 'full' }, value: 2 })]);
+  expect(report!.operations.find((o) => o.hash === org!.operationHash)!.coordinates).toContain('Query.organization');
+  expect(report!.dropped).toBe(1);
+  expect((await metrics.usageReportsDropped.get()).values).toEqual([expect.objectContaining({ labels: { reason: 'full' }, value: 1 })]);
   await reporter.close();
 });
 

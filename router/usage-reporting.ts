@@ -38,7 +38,7 @@ export interface UsageReporterOptions {
   schema: () => GraphQLSchema | undefined;
   router: string;
   intervalMs: number;
-  /** Distinct operation and client pairs one interval holds; more are dropped and counted. */
+  /** Distinct operation and client pairs one interval holds; past it, see `otherClients`. */
   maxOperations: number;
   /** How long a report may take to reach the log before it counts as dropped. */
   publishTimeoutMs?: number;
@@ -47,12 +47,20 @@ export interface UsageReporterOptions {
 }
 
 /**
+ * Past `maxOperations` pairs in an interval, a new client of an operation is counted under this
+ * one, per operation, in up to as many pairs again; only past those is an operation dropped. The
+ * client headers are the caller's to invent: a flood of made-up names or versions must not hide an
+ * operation's use from schema checks.
+ */
+export const otherClients: Client = { name: '(other clients)', version: '' };
+
+/**
  * Usage reporting: every executed operation is counted in memory, per operation and client, and
  * each interval one `schema.usage_reported` event per router goes to the event log. A request
  * only adds to a counter: the operation's hash and coordinates are worked out once per analysis
  * (the edge's cache), the publishing happens off the request path, at most one report is in
  * flight, and a report the log does not take in time is dropped and counted. Memory is bounded by
- * `maxOperations` pairs per interval.
+ * twice `maxOperations` pairs per interval (otherClients).
  */
 export function createUsageReporter(options: UsageReporterOptions) {
   const { bus, metrics, log } = options;
@@ -60,6 +68,8 @@ export function createUsageReporter(options: UsageReporterOptions) {
   // Per analysis: its coordinates, computed at its first report. Dropped with the analysis.
   const described = new WeakMap<AnalyzedOperation, { coordinates: string[] }>();
   let current = new Map<string, ReportedOperation>();
+  /** Pairs of `current` under their own client (the rest are otherClients'). */
+  let ownPairs = 0;
   let from = new Date();
   let dropped = 0;
   let inFlight = false;
@@ -74,28 +84,45 @@ export function createUsageReporter(options: UsageReporterOptions) {
     return entry.coordinates;
   }
 
+  const keyOf = (info: EdgeInfo, client: Client) =>
+    `${info.operationHash}\n${info.operation.operation.name?.value ?? ''}\n${client.name}\n${client.version}`;
+
+  function add(key: string, info: EdgeInfo, client: Client): ReportedOperation {
+    const operation = info.operation.operation;
+    const entry = {
+      hash: info.operationHash,
+      name: operation.name?.value ?? '',
+      type: operation.operation,
+      clientName: client.name,
+      clientVersion: client.version,
+      coordinates: coordinatesOf(info.operation),
+      requests: 0,
+      errors: 0,
+      latency: new Array<number>(latencyBucketsMs.length + 1).fill(0),
+    };
+    current.set(key, entry);
+    return entry;
+  }
+
+  /** The pair a request counts in: its own, else its operation's otherClients, else none (dropped). */
+  function entryOf(info: EdgeInfo, client: Client): ReportedOperation | undefined {
+    const key = keyOf(info, client);
+    const entry = current.get(key);
+    if (entry) return entry;
+    if (ownPairs < options.maxOperations) {
+      ownPairs++;
+      return add(key, info, client);
+    }
+    const otherKey = keyOf(info, otherClients);
+    return current.get(otherKey) ?? (current.size < 2 * options.maxOperations ? add(otherKey, info, otherClients) : undefined);
+  }
+
   function record(info: EdgeInfo, client: Client, durationMs: number, failed: boolean) {
-    const key = `${info.operationHash}\n${info.operation.operation.name?.value ?? ''}\n${client.name}\n${client.version}`;
-    let entry = current.get(key);
+    const entry = entryOf(info, client);
     if (!entry) {
-      if (current.size >= options.maxOperations) {
-        dropped++;
-        metrics.usageReportsDropped.inc({ reason: 'full' });
-        return;
-      }
-      const operation = info.operation.operation;
-      entry = {
-        hash: info.operationHash,
-        name: operation.name?.value ?? '',
-        type: operation.operation,
-        clientName: client.name,
-        clientVersion: client.version,
-        coordinates: coordinatesOf(info.operation),
-        requests: 0,
-        errors: 0,
-        latency: new Array<number>(latencyBucketsMs.length + 1).fill(0),
-      };
-      current.set(key, entry);
+      dropped++;
+      metrics.usageReportsDropped.inc({ reason: 'full' });
+      return;
     }
     entry.requests++;
     if (failed) entry.errors++;
@@ -118,6 +145,7 @@ export function createUsageReporter(options: UsageReporterOptions) {
       latencyBucketsMs,
     };
     current = new Map();
+    ownPairs = 0;
     from = new Date();
     dropped = 0;
     if (inFlight) {
