@@ -11,7 +11,8 @@ import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-ki
 import { startAccessRechecks } from './access-rechecks.ts';
 import { credentialOf, type Authentication, type Authenticator } from './auth.ts';
 import type { RouterContext } from './context.ts';
-import { refusalOf, type Edge } from './edge.ts';
+import type { Edge } from './edge.ts';
+import { refusalOf } from './edge-response.ts';
 import { createUsageTail } from './event-tail.ts';
 import type { Gateway } from './gateway.ts';
 import type { MembershipLookup } from './memberships.ts';
