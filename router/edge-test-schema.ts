@@ -1,9 +1,13 @@
-/** A schema with the directives as composition leaves them in a supergraph; for the edge units' tests. */
-export const edgeTestSupergraph = `
+/** The cost and authorization directives as composition leaves them in a supergraph; for tests' schemas. */
+export const supergraphDirectives = `
   directive @cost(weight: Int!) on FIELD_DEFINITION | OBJECT | ARGUMENT_DEFINITION | SCALAR | ENUM
   directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
   directive @authenticated on FIELD_DEFINITION | OBJECT
   directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT
+`;
+
+/** A small schema with those directives; for the edge units' tests. */
+export const edgeTestSupergraph = `${supergraphDirectives}
   type Query {
     me: User
     users(first: Int = 5): [User!]! @listSize(slicingArguments: ["first"], requireOneSlicingArgument: false)

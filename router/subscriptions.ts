@@ -5,21 +5,20 @@ import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql'
 import { MessageType } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import WebSocket, { WebSocketServer } from 'ws';
-import { ErrorCode, MindweaveError, unauthenticated, unavailable } from '@mindweave/errors';
+import { ErrorCode, MindweaveError, unavailable } from '@mindweave/errors';
 import type { EventBus } from '@mindweave/events';
 import { requestIdFrom, type Identity, type Logger } from '@mindweave/service-kit';
 import { startAccessRechecks } from './access-rechecks.ts';
 import { credentialOf, type Authentication, type Authenticator } from './auth.ts';
 import type { RouterContext } from './context.ts';
 import type { Edge } from './edge.ts';
-import { refusalOf } from './edge-response.ts';
 import { createUsageTail } from './event-tail.ts';
 import type { Gateway } from './gateway.ts';
 import type { MembershipLookup } from './memberships.ts';
 import type { Metrics } from './metrics.ts';
 import type { PersistedQueries } from './persisted-queries.ts';
 import { audienceOf, selects } from './subscription-audience.ts';
-import { authorizeSubscription } from './subscription-authorization.ts';
+import { admitSubscription } from './subscription-admission.ts';
 import { createConnections, type Connection } from './subscription-connections.ts';
 import { createSubscriptionDelivery, usagePayload, type Subscriber } from './subscription-delivery.ts';
 import { prepareSubscription, subscriptionDocumentOf, type PreparedSubscription } from './subscription-document.ts';
@@ -155,24 +154,11 @@ export function startSubscriptions(options: SubscriptionOptions) {
         const prepared = prepareSubscription(document, payload.operationName, variables);
         if (prepared instanceof GraphQLError) return [prepared];
         const identity = ctx.extra.identity ?? { kind: 'anonymous' };
-        // Events are resolved with executeOperation, which the HTTP edge never sees: judge the
-        // document here, once. A field the caller may not see refuses the whole subscription.
         const ip = ctx.extra.request.socket.remoteAddress ?? 'unknown';
-        const admission = await edge.admit(identity, ip, [{ query, operationName: payload.operationName ?? undefined, variables }], false);
-        if (!admission.ok) return [admission.error];
-        const denied = [...admission.edge.values()].flatMap((info) => info.denied);
-        if (denied.length) {
-          const { code, message } = refusalOf(identity);
-          return [new MindweaveError(code, `${message} ${denied.map((d) => d.path.join('.')).join(', ')}`)];
-        }
-        const { verdict, memberships } = await authorizeSubscription(membershipLookup, identity, prepared.organizationId);
-        if (verdict === 'denied')
-          return [
-            identity.kind === 'anonymous'
-              ? unauthenticated('Sign in to watch an organization')
-              : new MindweaveError(ErrorCode.FORBIDDEN, 'Not allowed to watch this organization'),
-          ];
-        if (verdict === 'unknown') return [unavailable('Could not check access to this organization right now; subscribe again')];
+        const request = { query, operationName: payload.operationName ?? undefined, variables };
+        const admission = await admitSubscription({ edge, membershipLookup }, identity, ip, request, prepared.organizationId);
+        if (!admission.ok) return admission.errors;
+        const { info, memberships } = admission;
         // Tail the log before the subscription is taken: without Redis it is refused with an error,
         // instead of failing inside graphql-ws, which would close the whole connection.
         try {
@@ -183,7 +169,6 @@ export function startSubscriptions(options: SubscriptionOptions) {
         const connection = connections.get(ctx.extra.socket);
         // Closed meanwhile: graphql-ws ends the subscription itself.
         if (!connection) return [unavailable('The connection closed')];
-        const info = [...admission.edge.values()][0];
         if (info && options.usage) {
           // The upgrade request's headers, else the same names in connection_init's payload.
           const params = ctx.connectionParams ?? {};
