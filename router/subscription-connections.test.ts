@@ -51,6 +51,16 @@ describe('the connections of an instance', () => {
 });
 
 describe('expiry', () => {
+  it('closes a connection with 4403 when the credential it was opened with expires', () => {
+    vi.useFakeTimers();
+    const { socket, closes } = fakeSocket();
+    createConnections().open(socket, { identity: { kind: 'user', userId: 'u' }, expiresAtMs: Date.now() + 1_000 }, undefined);
+    vi.advanceTimersByTime(999);
+    expect(closes).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(closes).toEqual([{ code: 4403, reason: 'Forbidden: the credential expired' }]);
+  });
+
   it('closes the connection with 4403 when its credential expires, and follows a new expiry', () => {
     vi.useFakeTimers();
     const connections = createConnections();
