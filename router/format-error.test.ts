@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { formatError } from './server.ts';
+import { formatError, requestIdOnInternalErrors } from './format-error.ts';
 
 it("keeps a failed subgraph fetch's URL, body, stack and service out of production answers", () => {
   const failed = {
@@ -31,4 +31,26 @@ it("keeps a failed subgraph fetch's URL, body, stack and service out of producti
     message: unavailable.message,
     extensions: { code: 'UNAVAILABLE', retryAfter: 5 },
   });
+});
+
+it("maps Apollo Server's own codes onto the contract's", () => {
+  expect(formatError(false)({ message: 'm', extensions: { code: 'BAD_REQUEST' } }).extensions?.['code']).toBe('BAD_USER_INPUT');
+  expect(formatError(false)({ message: 'm', extensions: { code: 'PERSISTED_QUERY_NOT_SUPPORTED' } }).extensions?.['code']).toBe(
+    'PERSISTED_QUERY_NOT_FOUND',
+  );
+});
+
+it('adds the request id to internal errors only', async () => {
+  const result = {
+    errors: [
+      { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+      { message: 'no', extensions: { code: 'FORBIDDEN' } },
+    ],
+  };
+  const listener = await requestIdOnInternalErrors.requestDidStart!({ contextValue: { requestId: 'r-1' } } as never);
+  await listener!.willSendResponse!({ response: { body: { kind: 'single', singleResult: result } } } as never);
+  expect(result.errors).toEqual([
+    { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'r-1' } },
+    { message: 'no', extensions: { code: 'FORBIDDEN' } },
+  ]);
 });

@@ -1,16 +1,13 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { supergraphDirectives } from './edge-test-schema.ts';
 import { analyzeOperation, authorize, actualCost, CostError, estimateCost, type AnalyzedOperation } from './operation.ts';
 import { indexSupergraph } from './schema-index.ts';
 
 const { print } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
 
 // A schema written with the directives as composition leaves them in a supergraph.
-const index = indexSupergraph(`
-  directive @cost(weight: Int!) on FIELD_DEFINITION | OBJECT | ARGUMENT_DEFINITION | SCALAR | ENUM
-  directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
-  directive @authenticated on FIELD_DEFINITION | OBJECT
-  directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT
+const index = indexSupergraph(`${supergraphDirectives}
   type Query {
     me: User
     users(first: Int = 5, last: Int): [User!]! @listSize(slicingArguments: ["first", "last"], requireOneSlicingArgument: false)

@@ -1,24 +1,28 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
-import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
-import type { DocumentNode, GraphQLFormattedError } from 'graphql';
+import type { DocumentNode } from 'graphql';
 import type { Context, Span } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import type { EventBus } from '@mindweave/events';
-import { ErrorCode, errorBody, httpStatusOf, isErrorCode, MindweaveError } from '@mindweave/errors';
+import { ErrorCode, httpStatusOf, MindweaveError } from '@mindweave/errors';
 import { closeServer, listen, requestIdFrom, sendJson, type Logger } from '@mindweave/service-kit';
 import { adminCredentials, checkBasicAuth, createQueueDashboard, isAdminQueuesPath } from './admin.ts';
 import { startAccessEvents } from './access-events.ts';
 import { createAuthenticator } from './auth.ts';
-import type { EdgeInfo, RouterContext } from './context.ts';
+import { cacheControlOf } from './cache-control.ts';
+import type { RouterContext } from './context.ts';
 import { createDashboard } from './dashboard.ts';
 import { createDownloadProxy, isExportDownloadPath } from './downloads.ts';
-import { createEdge, type OperationRequest } from './edge.ts';
+import { createEdge } from './edge.ts';
 import { ideEnabled, type RouterEnv } from './env.ts';
+import { formatError, requestIdOnInternalErrors } from './format-error.ts';
 import { createGateway } from './gateway.ts';
+import { isDocumentError, sendError, wantsGraphQLResponse, writeResponse } from './graphql-http-response.ts';
 import { createRouterHealth } from './health.ts';
+import { admittedRequestOf, operationsOf } from './http-operations.ts';
 import { createMembershipLookup } from './memberships.ts';
 import { createIde } from './ide.ts';
 import { createMetrics } from './metrics.ts';
@@ -31,115 +35,6 @@ import { startSubscriptions } from './subscriptions.ts';
 import { unavailablePlugin } from './unavailable.ts';
 import { createUsageReporter } from './usage-reporting.ts';
 import { operationSpanPlugin, setIdentity, tracing, withOperationSpan } from './tracing.ts';
-
-// Apollo Server's own codes, mapped onto the contract's.
-const apolloCodes: Record<string, ErrorCode> = {
-  BAD_REQUEST: ErrorCode.BAD_USER_INPUT,
-  OPERATION_RESOLUTION_FAILURE: ErrorCode.BAD_USER_INPUT,
-  PERSISTED_QUERY_NOT_SUPPORTED: ErrorCode.PERSISTED_QUERY_NOT_FOUND,
-};
-
-/** Every error leaves with a contract code; internals are hidden outside development. */
-export function formatError(development: boolean) {
-  return (formatted: GraphQLFormattedError): GraphQLFormattedError => {
-    const raw = formatted.extensions?.['code'];
-    const code = isErrorCode(raw) ? raw : (apolloCodes[String(raw)] ?? ErrorCode.INTERNAL_SERVER_ERROR);
-    // `response` is what a failed subgraph fetch answered: its internal URL and body.
-    const { stacktrace, serviceName, response, ...extensions } = formatted.extensions ?? {};
-    if (development) return { ...formatted, extensions: { ...extensions, code, serviceName, stacktrace, response } };
-    const message = code === ErrorCode.INTERNAL_SERVER_ERROR ? 'Internal server error' : formatted.message;
-    return { message, locations: formatted.locations, path: formatted.path, extensions: { ...extensions, code } };
-  };
-}
-
-/** Internal errors keep the request id, so that a client's report leads to the logs. */
-const requestIdOnInternalErrors: ApolloServerPlugin<RouterContext> = {
-  async requestDidStart({ contextValue }) {
-    return {
-      async willSendResponse({ response }) {
-        if (response.body.kind !== 'single') return;
-        const result = response.body.singleResult;
-        if (!result.errors?.some((e) => e.extensions?.['code'] === ErrorCode.INTERNAL_SERVER_ERROR)) return;
-        result.errors = result.errors.map((e) =>
-          e.extensions?.['code'] === ErrorCode.INTERNAL_SERVER_ERROR
-            ? { ...e, extensions: { ...e.extensions, requestId: contextValue.requestId } }
-            : e,
-        );
-      },
-    };
-  },
-};
-
-const requestTooLarge = (limit: number) => new MindweaveError(ErrorCode.BAD_USER_INPUT, `Request body exceeds ${limit} bytes`);
-
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  if (Number(req.headers['content-length'] ?? 0) > limit) throw requestTooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw requestTooLarge(limit);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Request body is not valid JSON');
-  }
-}
-
-function jsonParam(value: string | null, name: string): Record<string, unknown> | undefined {
-  if (!value) return undefined;
-  const parsed = parseJson(value);
-  if (typeof parsed !== 'object' || parsed === null)
-    throw new MindweaveError(ErrorCode.BAD_USER_INPUT, `The ${name} parameter must be a JSON object`);
-  return parsed as Record<string, unknown>;
-}
-
-async function writeResponse(res: ServerResponse, response: HTTPGraphQLResponse) {
-  res.statusCode = response.status ?? 200;
-  for (const [name, value] of response.headers) res.setHeader(name, value);
-  if (response.body.kind === 'complete') {
-    // Encoded once, which also gives the length: ended with the string, it is measured, then encoded.
-    const body = Buffer.from(response.body.string);
-    res.setHeader('content-length', body.length);
-    res.end(body);
-    return;
-  }
-  for await (const chunk of response.body.asyncIterator) res.write(chunk);
-  res.end();
-}
-
-const documentErrorCodes = new Set<string>([ErrorCode.GRAPHQL_PARSE_FAILED, ErrorCode.GRAPHQL_VALIDATION_FAILED]);
-const isDocumentErrorEntry = (e: { message?: string; extensions?: { code?: string } }) =>
-  documentErrorCodes.has(e.extensions?.code ?? '') ||
-  (e.extensions?.code === ErrorCode.BAD_USER_INPUT && !!e.message?.startsWith('Variable "$'));
-
-/**
- * A parse, validation or variable error in a well-formed request. GraphQL over HTTP asks for 200
- * for these under application/json (legacy clients read the body only then), 4xx under
- * application/graphql-response+json.
- */
-function isDocumentError(response: HTTPGraphQLResponse): boolean {
-  if (response.body.kind !== 'complete') return false;
-  try {
-    const body = JSON.parse(response.body.string) as { data?: unknown; errors?: { message?: string; extensions?: { code?: string } }[] };
-    return body.data === undefined && !!body.errors?.length && body.errors.every(isDocumentErrorEntry);
-  } catch {
-    return false;
-  }
-}
-
-const wantsGraphQLResponse = (req: IncomingMessage) => (req.headers.accept ?? '').includes('application/graphql-response+json');
-
-function sendError(req: IncomingMessage, res: ServerResponse, status: number, error: MindweaveError, headers: Record<string, string> = {}) {
-  const type = wantsGraphQLResponse(req) ? 'application/graphql-response+json; charset=utf-8' : 'application/json; charset=utf-8';
-  sendJson(res, status, errorBody(error), { ...headers, 'content-type': type });
-}
 
 export interface RouterDeps {
   env: RouterEnv;
@@ -256,48 +151,6 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     showDetails: (req) => !production || (!!operator && checkBasicAuth(req.headers.authorization, operator.user, operator.password)),
   });
 
-  /**
-   * GET persisted queries may be cached: publicly for anonymous callers of public root fields
-   * (PUBLIC_CACHE_FIELDS), privately for a short while otherwise; never when the answer has errors.
-   */
-  function cacheControlOf(kind: string, info: EdgeInfo | undefined, response: HTTPGraphQLResponse): string {
-    if (
-      info?.operation.operation.operation !== 'query' ||
-      (response.status ?? 200) !== 200 ||
-      response.body.kind !== 'complete' ||
-      response.body.string.includes('"errors"')
-    )
-      return 'no-store';
-    const publicFields = info.operation.rootFields.every((field) => env.PUBLIC_CACHE_FIELDS.has(field));
-    return kind === 'anonymous' && publicFields
-      ? `public, max-age=${env.PUBLIC_CACHE_MAX_AGE_SECONDS}`
-      : 'private, max-age=0, must-revalidate';
-  }
-
-  /** The operations of a request, from the JSON body (POST) or the query string (GET). */
-  async function operationsOf(req: IncomingMessage, url: URL): Promise<{ requests: OperationRequest[]; batch: boolean; raw: unknown }> {
-    if (req.method === 'GET') {
-      const params = url.searchParams;
-      const request: OperationRequest = {
-        query: params.get('query') ?? undefined,
-        operationName: params.get('operationName') ?? undefined,
-        variables: jsonParam(params.get('variables'), 'variables'),
-        extensions: jsonParam(params.get('extensions'), 'extensions'),
-      };
-      return { requests: [request], batch: false, raw: undefined };
-    }
-    const text = await readBody(req, env.MAX_REQUEST_BYTES);
-    if (!(req.headers['content-type'] ?? '').includes('json')) return { requests: [], batch: false, raw: text };
-    const body = parseJson(text);
-    if (Array.isArray(body)) {
-      if (env.MAX_BATCH_SIZE === 0) throw new MindweaveError(ErrorCode.BAD_USER_INPUT, 'Batched requests are not enabled');
-      if (body.length > env.MAX_BATCH_SIZE)
-        throw new MindweaveError(ErrorCode.BAD_USER_INPUT, `A batch may hold at most ${env.MAX_BATCH_SIZE} operations`);
-      return { requests: body as OperationRequest[], batch: true, raw: body };
-    }
-    return { requests: typeof body === 'object' && body !== null ? [body as OperationRequest] : [], batch: false, raw: body };
-  }
-
   async function handleGraphQL(
     req: IncomingMessage,
     res: ServerResponse,
@@ -311,36 +164,20 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     }
     const identity = await authenticator.authenticate(req.headers, requestId);
     if (span) setIdentity(span, identity);
-    const sent = await operationsOf(req, url);
+    const sent = await operationsOf(req, url, env);
     const requests = await Promise.all(sent.requests.map((request) => persisted.resolve(request)));
-    const { batch, raw } = sent;
     const ip = req.socket.remoteAddress ?? 'unknown';
     const admission = await edge.admit(identity, ip, requests, req.headers['x-include-cost'] === 'true');
     for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
     if (!admission.ok) return sendError(req, res, admission.status, admission.error);
 
-    const headers = new HeaderMap();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-    }
-    let search = url.search;
-    let body: unknown = raw;
-    if (req.method === 'GET') {
-      const params = new URLSearchParams(url.searchParams);
-      const admitted = admission.requests[0];
-      if (admitted?.query !== undefined) params.set('query', admitted.query);
-      if (admitted?.extensions && Object.keys(admitted.extensions).length) params.set('extensions', JSON.stringify(admitted.extensions));
-      else params.delete('extensions');
-      search = `?${params.toString()}`;
-    } else if (requests.length) {
-      body = batch ? admission.requests : admission.requests[0];
-    }
     const method = req.method;
+    const httpGraphQLRequest = admittedRequestOf(req, method, url, sent, admission.requests);
     await concurrency.run(async () => {
       // Its client left while it waited: planning and running it now would only add to the load.
       if (res.destroyed) return;
       const response = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method, headers, search, body },
+        httpGraphQLRequest,
         context: async () => ({
           identity,
           requestId,
@@ -352,7 +189,7 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
       });
       if (response.status === 400 && !wantsGraphQLResponse(req) && isDocumentError(response)) response.status = 200;
       if (method === 'GET' && sent.requests[0] && persisted.isPersisted(sent.requests[0]))
-        response.headers.set('cache-control', cacheControlOf(identity.kind, [...admission.edge.values()][0], response));
+        response.headers.set('cache-control', cacheControlOf(env, identity.kind, [...admission.edge.values()][0], response));
       await writeResponse(res, response);
     });
   }
