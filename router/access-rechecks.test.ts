@@ -3,7 +3,7 @@ import type { Identity } from '@mindweave/service-kit';
 import { startAccessRechecks } from './access-rechecks.ts';
 import type { MembershipList } from './memberships.ts';
 import { createConnections } from './subscription-connections.ts';
-import { fakeSocket, fakeSubscriber } from './subscription-test-fakes.ts';
+import { fakeSocket, fakeSubscriber } from './fixtures/subscription-fakes.ts';
 
 afterEach(() => void vi.useRealTimers());
 

@@ -2,7 +2,7 @@ import { HeaderMap } from '@apollo/server';
 import { describe, expect, it } from 'vitest';
 import { cacheControlOf } from './cache-control.ts';
 import type { EdgeInfo } from './context.ts';
-import { edgeTestEnv, edgeTestSupergraph } from './edge-test-schema.ts';
+import { edgeTestEnv, edgeTestSupergraph } from './fixtures/edge-schema.ts';
 import { createOperationAnalyses } from './operation-analyses.ts';
 import type { AnalyzedOperation } from './operation.ts';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { emailOf, limitCredentials, takesCredentials } from './credential-limit.ts';
-import { inMemoryLimiter } from './edge-test-limiter.ts';
+import { inMemoryLimiter } from './fixtures/edge-limiter.ts';
 import { minute } from './request-limits.ts';
 
 const env = { AUTH_RATE_LIMIT_PER_MINUTE: 2, AUTH_BLOCK_SECONDS: 900 };

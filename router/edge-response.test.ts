@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Identity } from '@mindweave/service-kit';
 import type { EdgeInfo } from './context.ts';
 import { edgeResponsePlugin, refusalOf, setNullAt } from './edge-response.ts';
-import { edgeTestEnv, edgeTestSupergraph } from './edge-test-schema.ts';
+import { edgeTestEnv, edgeTestSupergraph } from './fixtures/edge-schema.ts';
 import { createMetrics } from './metrics.ts';
 import { createOperationAnalyses } from './operation-analyses.ts';
 import type { AnalyzedOperation } from './operation.ts';

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Identity } from '@mindweave/service-kit';
 import { createEdge } from './edge.ts';
-import { inMemoryLimiter } from './edge-test-limiter.ts';
-import { edgeTestEnv, edgeTestSupergraph } from './edge-test-schema.ts';
+import { inMemoryLimiter } from './fixtures/edge-limiter.ts';
+import { edgeTestEnv, edgeTestSupergraph } from './fixtures/edge-schema.ts';
 import type { RouterEnv } from './env.ts';
 import { createMetrics } from './metrics.ts';
 import { minute } from './request-limits.ts';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Identity } from '@mindweave/service-kit';
 import { recheckKeys } from './key-recheck.ts';
 import { createConnections } from './subscription-connections.ts';
-import { fakeSocket } from './subscription-test-fakes.ts';
+import { fakeSocket } from './fixtures/subscription-fakes.ts';
 
 afterEach(() => void vi.useRealTimers());
 

@@ -3,7 +3,7 @@ import { recheckMembers } from './membership-recheck.ts';
 import type { MembershipList } from './memberships.ts';
 import { createConnections } from './subscription-connections.ts';
 import type { Subscriber } from './subscription-delivery.ts';
-import { fakeSocket, fakeSubscriber } from './subscription-test-fakes.ts';
+import { fakeSocket, fakeSubscriber } from './fixtures/subscription-fakes.ts';
 
 function setup(answers: Map<string, MembershipList> | null) {
   const connections = createConnections();

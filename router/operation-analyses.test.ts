@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { edgeTestEnv, edgeTestSupergraph } from './edge-test-schema.ts';
+import { edgeTestEnv, edgeTestSupergraph } from './fixtures/edge-schema.ts';
 import { callerOf, createOperationAnalyses } from './operation-analyses.ts';
 import type { AnalyzedOperation } from './operation.ts';
 

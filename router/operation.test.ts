@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { supergraphDirectives } from './edge-test-schema.ts';
+import { supergraphDirectives } from './fixtures/edge-schema.ts';
 import { analyzeOperation, authorize, actualCost, CostError, estimateCost, type AnalyzedOperation } from './operation.ts';
 import { indexSupergraph } from './schema-index.ts';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '@mindweave/errors';
 import type { Identity } from '@mindweave/service-kit';
-import { inMemoryLimiter } from './edge-test-limiter.ts';
+import { inMemoryLimiter } from './fixtures/edge-limiter.ts';
 import type { Decision } from './rate-limit.ts';
 import { countRefused, identityKey, limitRequests, minute, requestLimitsOf, tightest } from './request-limits.ts';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createConnections, forbid, scheduleExpiry } from './subscription-connections.ts';
-import { fakeSocket, fakeSubscriber } from './subscription-test-fakes.ts';
+import { fakeSocket, fakeSubscriber } from './fixtures/subscription-fakes.ts';
 
 afterEach(() => void vi.useRealTimers());
 
