@@ -33,18 +33,27 @@ export function withOperationSpan<T>(
   requestId: string,
   run: (span: Span, traceContext: Context) => Promise<T>,
 ): Promise<T> {
-  const attributes: Attributes = { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'mindweave.request_id': requestId };
-  // The client as usage reports name it (Apollo's headers, else x-client-*).
-  const client = clientOf((name) => req.headers[name]);
-  if (client.name) attributes['client.name'] = client.name;
-  if (client.version) attributes['client.version'] = client.version;
   // A caller's trace is continued; its baggage is not carried into the services.
   const parent = propagation.deleteBaggage(propagation.extract(ROOT_CONTEXT, req.headers));
-  const span = tracer.startSpan('graphql.operation', { kind: SpanKind.SERVER, attributes }, parent);
+  const span = tracer.startSpan('graphql.operation', { kind: SpanKind.SERVER }, parent);
+  // Attributes only for a span that is recorded (the sampler's do not read them): set on the span,
+  // they are also checked once rather than twice.
+  if (span.isRecording()) {
+    const attributes: Attributes = {
+      'http.request.method': req.method ?? 'GET',
+      'url.path': '/graphql',
+      'mindweave.request_id': requestId,
+    };
+    // The client as usage reports name it (Apollo's headers, else x-client-*).
+    const client = clientOf((name) => req.headers[name]);
+    if (client.name) attributes['client.name'] = client.name;
+    if (client.version) attributes['client.version'] = client.version;
+    span.setAttributes(attributes);
+  }
   return settle(
     span,
     () => run(span, trace.setSpan(parent, span)),
-    () => span.setAttribute('http.response.status_code', res.statusCode),
+    () => span.isRecording() && span.setAttribute('http.response.status_code', res.statusCode),
   );
 }
 
@@ -64,6 +73,7 @@ async function settle<T>(span: Span, work: () => Promise<T>, last?: () => void):
 
 /** Who asked, once authenticated. */
 export function setIdentity(span: Span, identity: Identity) {
+  if (!span.isRecording()) return;
   span.setAttribute('mindweave.identity.kind', identity.kind);
   if (identity.kind === 'apiKey') span.setAttribute('mindweave.api_key.id', identity.apiKeyId);
 }
@@ -74,7 +84,7 @@ export const operationSpanPlugin: ApolloServerPlugin<RouterContext> = {
     return {
       async willSendResponse({ contextValue, request, operationName, operation, queryHash, response, errors }) {
         const span = contextValue.span;
-        if (!span) return;
+        if (!span?.isRecording()) return;
         const type = operation?.operation;
         const name = operationName ?? request.operationName ?? undefined;
         span.updateName(type ? `${type}${name ? ` ${name}` : ''}` : 'graphql.operation');
