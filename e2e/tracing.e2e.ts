@@ -134,6 +134,7 @@ describe('tracing (OpenTelemetry, OTLP)', () => {
     const plan = spans.find((span) => span.service === 'router' && span.name === 'query plan');
     expect(plan?.parentSpanId).toBe(operation.spanId);
     expect(fetch.parentSpanId).toBe(plan!.spanId);
+    expect(plan?.attributes['mindweave.plan.fetch_count']).toBe(1);
     const usageRequest = spans.find((span) => span.service === 'usage' && span.parentSpanId === fetch.spanId);
     expect(usageRequest, 'usage request span under the router fetch').toBeDefined();
     // In usage: its resolver, and the Redis commands under it, the event's XADD among them.

@@ -13,7 +13,6 @@ import {
   type GraphQLSchema,
   type VariableDefinitionNode,
 } from 'graphql';
-import type { Context } from '@opentelemetry/api';
 import { LRUCache } from 'lru-cache';
 import type { RouterContext } from './context.ts';
 import {
@@ -27,7 +26,7 @@ import {
 } from './plan-execution.ts';
 import { compileShape, shapeResponse, shapingSchema, type CompiledShape, type ShapingSchema } from './response-shaping.ts';
 import type { SubgraphDataSource } from './subgraph-source.ts';
-import { tracing, withPlanSpan, withPlanningSpan } from './tracing.ts';
+import { tracing, withPlanSpan, withPlanningSpan, type FetchTrace } from './tracing.ts';
 
 type GatewayExecutor = ApolloGateway['executor'];
 type RequestContext = Parameters<GatewayExecutor>[0];
@@ -150,13 +149,13 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
   }
 
   const sendFetch =
-    (requestContext: RequestContext, traceContext?: Context): SendFetch =>
+    (requestContext: RequestContext, fetchTrace?: FetchTrace): SendFetch =>
     (fetch, body) => {
       const source = sources.get(fetch.subgraph);
       if (!source) return Promise.reject(new Error(`Couldn't find service with name "${fetch.subgraph}"`));
       const context = requestContext.context as Partial<RouterContext>;
       return source.send(body, {
-        traceContext,
+        fetchTrace,
         context: context && 'edge' in context ? (context as RouterContext) : undefined,
         operationName: requestContext.operationName ?? undefined,
         cachePolicy: requestContext.overallCachePolicy,
@@ -200,8 +199,8 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
     };
     const compiled = planned.plan;
     await (tracing
-      ? withPlanSpan(operationTrace, request.operationName, cached, (planTrace) => {
-          execution.send = sendFetch(requestContext, planTrace);
+      ? withPlanSpan(operationTrace, request.operationName, cached, (fetchTrace) => {
+          execution.send = sendFetch(requestContext, fetchTrace);
           return executePlan(compiled, execution);
         })
       : executePlan(compiled, execution));

@@ -1,14 +1,14 @@
 import { STATUS_CODES } from 'node:http';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { GraphQLError } from 'graphql';
-import type { Context, Span } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import { Agent } from 'undici';
 import { dependencyUnavailable, isPassingFailure } from '@mindweave/errors';
 import { encodeIdentity, identityHeaders, signIdentity } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
 import { dedupeRepresentations, expandEntities } from './entity-dedupe.ts';
 import { operationLabel, type Metrics } from './metrics.ts';
-import { tracing, withFetchSpan } from './tracing.ts';
+import { fetchSpanTemplate, tracing, withFetchSpan, type FetchTrace } from './tracing.ts';
 
 type SubgraphResponse = Awaited<ReturnType<GraphQLDataSource['process']>>;
 
@@ -59,8 +59,8 @@ export interface SendOptions {
   headers?: Iterable<[string, string]>;
   /** A query, which may share the reply of an identical one in flight; never a mutation. */
   query: boolean;
-  /** The parent of the fetch's span (the query plan's); else the operation's, from `context`. */
-  traceContext?: Context | undefined;
+  /** The query plan's trace context and tally of fetches; else the operation's context, from `context`, is the parent. */
+  fetchTrace?: FetchTrace | undefined;
 }
 
 const isQueryText = (query: string) => /^\s*(?:\{|query\b)/.test(query);
@@ -80,6 +80,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
   private readonly origin: string;
   private readonly path: string;
   private readonly inflight = new Map<string, Promise<Reply>>();
+  private readonly spanTemplate;
 
   constructor(
     private readonly subgraph: string,
@@ -92,6 +93,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     const parsed = new URL(url);
     this.origin = parsed.origin;
     this.path = parsed.pathname + parsed.search;
+    this.spanTemplate = tracing ? fetchSpanTemplate(subgraph, url) : undefined;
   }
 
   async process(options: GraphQLDataSourceProcessOptions<RouterContext>): Promise<SubgraphResponse> {
@@ -112,30 +114,17 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
   }
 
   /** Posts one GraphQL request body and parses the subgraph's answer; HTTP errors become a GraphQLError. */
-  send(body: string, options: SendOptions): Promise<SubgraphResponse> {
-    return tracing
-      ? withFetchSpan(options.traceContext ?? options.context?.traceContext, this.subgraph, this.url, (span, traceHeaders) =>
-          this.sendOnce(body, options, traceHeaders, span),
-        )
-      : this.sendOnce(body, options);
-  }
-
-  private async sendOnce(
-    body: string,
-    options: SendOptions,
-    traceHeaders?: Record<string, string>,
-    span?: Span,
-  ): Promise<SubgraphResponse> {
+  async send(body: string, options: SendOptions): Promise<SubgraphResponse> {
     const started = performance.now();
     const { context } = options;
+    if (options.fetchTrace) options.fetchTrace.fetches++;
     try {
-      const reply = await this.reply(body, options, traceHeaders, span).catch((error: unknown) => {
+      const reply = await this.reply(body, options).catch((error: unknown) => {
         // Refused, reset or timed out: its part may be asked again. Anything else is a bug.
         if (!isPassingFailure(error)) throw error;
         context?.log.warn({ err: error, subgraph: this.subgraph }, 'subgraph unreachable');
         throw this.unavailable(error);
       });
-      span?.setAttribute('http.response.status_code', reply.status);
       restrictCachePolicy(options.cachePolicy, reply.cacheControl);
       return this.parse(reply);
     } finally {
@@ -148,25 +137,28 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     }
   }
 
-  private reply(
-    body: string,
-    options: SendOptions,
-    traceHeaders: Record<string, string> | undefined,
-    span: Span | undefined,
-  ): Promise<Reply> {
+  private reply(body: string, options: SendOptions): Promise<Reply> {
     const { headers, extra } = this.headers(options.context, options.headers, body);
-    // The trace context is not part of what is answered: a deduplicated request carries the first one's.
-    if (traceHeaders) Object.assign(headers, traceHeaders);
-    if (!this.deduplicate || !options.query || extra) return this.post(body, headers);
+    if (!this.deduplicate || !options.query || extra) return this.tracedPost(body, headers, options);
     // The identity is what the subgraph answers for; the request id, signature and its time are not.
     const key = `${headers[identityHeaders.identity] ?? ''}\n${body}`;
     let reply = this.inflight.get(key);
-    if (reply) span?.setAttribute('mindweave.subgraph.deduplicated', true);
-    else {
-      reply = this.post(body, headers).finally(() => this.inflight.delete(key));
+    // The trace context is not part of what is answered: a deduplicated fetch shares the first one's
+    // request, and its span (counted on its own plan's span).
+    if (reply) {
+      if (options.fetchTrace) options.fetchTrace.shared++;
+    } else {
+      reply = this.tracedPost(body, headers, options).finally(() => this.inflight.delete(key));
       this.inflight.set(key, reply);
     }
     return reply;
+  }
+
+  /** Posts under a span of its own, which carries the trace context to the subgraph, when tracing. */
+  private tracedPost(body: string, headers: Record<string, string>, options: SendOptions): Promise<Reply> {
+    if (!this.spanTemplate) return this.post(body, headers);
+    const parent: Context | undefined = options.fetchTrace?.context ?? options.context?.traceContext;
+    return withFetchSpan(parent, this.spanTemplate, headers, () => this.post(body, headers));
   }
 
   /** The request's headers, and whether it carries extra ones (which a deduplication key would have to hold). */

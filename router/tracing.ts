@@ -33,18 +33,27 @@ export function withOperationSpan<T>(
   requestId: string,
   run: (span: Span, traceContext: Context) => Promise<T>,
 ): Promise<T> {
-  const attributes: Attributes = { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'mindweave.request_id': requestId };
-  // The client as usage reports name it (Apollo's headers, else x-client-*).
-  const client = clientOf((name) => req.headers[name]);
-  if (client.name) attributes['client.name'] = client.name;
-  if (client.version) attributes['client.version'] = client.version;
   // A caller's trace is continued; its baggage is not carried into the services.
   const parent = propagation.deleteBaggage(propagation.extract(ROOT_CONTEXT, req.headers));
-  const span = tracer.startSpan('graphql.operation', { kind: SpanKind.SERVER, attributes }, parent);
+  const span = tracer.startSpan('graphql.operation', { kind: SpanKind.SERVER }, parent);
+  // Attributes only for a span that is recorded (the sampler's do not read them): set on the span,
+  // they are also checked once rather than twice.
+  if (span.isRecording()) {
+    const attributes: Attributes = {
+      'http.request.method': req.method ?? 'GET',
+      'url.path': '/graphql',
+      'mindweave.request_id': requestId,
+    };
+    // The client as usage reports name it (Apollo's headers, else x-client-*).
+    const client = clientOf((name) => req.headers[name]);
+    if (client.name) attributes['client.name'] = client.name;
+    if (client.version) attributes['client.version'] = client.version;
+    span.setAttributes(attributes);
+  }
   return settle(
     span,
     () => run(span, trace.setSpan(parent, span)),
-    () => span.setAttribute('http.response.status_code', res.statusCode),
+    () => span.isRecording() && span.setAttribute('http.response.status_code', res.statusCode),
   );
 }
 
@@ -64,6 +73,7 @@ async function settle<T>(span: Span, work: () => Promise<T>, last?: () => void):
 
 /** Who asked, once authenticated. */
 export function setIdentity(span: Span, identity: Identity) {
+  if (!span.isRecording()) return;
   span.setAttribute('mindweave.identity.kind', identity.kind);
   if (identity.kind === 'apiKey') span.setAttribute('mindweave.api_key.id', identity.apiKeyId);
 }
@@ -74,7 +84,7 @@ export const operationSpanPlugin: ApolloServerPlugin<RouterContext> = {
     return {
       async willSendResponse({ contextValue, request, operationName, operation, queryHash, response, errors }) {
         const span = contextValue.span;
-        if (!span) return;
+        if (!span?.isRecording()) return;
         const type = operation?.operation;
         const name = operationName ?? request.operationName ?? undefined;
         span.updateName(type ? `${type}${name ? ` ${name}` : ''}` : 'graphql.operation');
@@ -106,19 +116,38 @@ export const operationSpanPlugin: ApolloServerPlugin<RouterContext> = {
  */
 const dropped = (parent: Context | undefined): parent is Context => !!parent && trace.getSpan(parent)?.isRecording() === false;
 
+/**
+ * The trace context a plan's fetches run under, and its tally: a fetch that shares a request already in
+ * flight (deduplicated) has no span of its own, since no request of its own reaches the subgraph; the
+ * plan span counts them instead. Under an unsampled operation it is the operation's context.
+ */
+export interface FetchTrace {
+  readonly context: Context;
+  fetches: number;
+  shared: number;
+}
+
 /** The execution of a query plan (planned now, or taken from the plan cache) under the operation, its fetches beneath it. */
 export function withPlanSpan<T>(
   parent: Context | undefined,
   operationName: string | undefined,
   cached: boolean,
-  run: (traceContext: Context | undefined) => Promise<T>,
+  run: (fetchTrace: FetchTrace | undefined) => Promise<T>,
 ): Promise<T> {
-  if (dropped(parent)) return run(parent);
+  if (dropped(parent)) return run({ context: parent, fetches: 0, shared: 0 });
   const attributes: Attributes = { 'mindweave.plan.cached': cached };
   if (operationName) attributes['graphql.operation.name'] = operationName;
   const from = parent ?? ROOT_CONTEXT;
   const span = tracer.startSpan('query plan', { attributes }, from);
-  return settle(span, () => run(trace.setSpan(from, span)));
+  const fetchTrace: FetchTrace = { context: trace.setSpan(from, span), fetches: 0, shared: 0 };
+  return settle(
+    span,
+    () => run(fetchTrace),
+    () => {
+      span.setAttribute('mindweave.plan.fetch_count', fetchTrace.fetches);
+      if (fetchTrace.shared) span.setAttribute('mindweave.plan.shared_fetch_count', fetchTrace.shared);
+    },
+  );
 }
 
 /** Planning an operation the plan cache did not hold. */
@@ -132,27 +161,39 @@ export function withPlanningSpan<T>(parent: Context | undefined, run: () => T): 
   }
 }
 
+/** A subgraph's client spans: their name and attributes, the same for every request to it, made once. */
+export interface FetchSpanTemplate {
+  name: string;
+  attributes: Attributes;
+}
+
+export const fetchSpanTemplate = (subgraph: string, url: string): FetchSpanTemplate => ({
+  name: `subgraph ${subgraph}`,
+  attributes: { 'mindweave.subgraph': subgraph, 'http.request.method': 'POST', 'url.full': url },
+});
+
 /**
- * One fetch to a subgraph under `parent`, given the headers that carry the trace context on to it
- * (under an unsampled operation, the operation's own: the subgraph learns it is not sampled).
+ * One HTTP request to a subgraph under `parent`, its trace context added to `headers` (under an
+ * unsampled operation, the operation's own: the subgraph learns it is not sampled). A status other
+ * than 2xx marks the span failed, as the fetch then fails.
  */
-export function withFetchSpan<T>(
+export function withFetchSpan<T extends { status: number }>(
   parent: Context | undefined,
-  subgraph: string,
-  url: string,
-  run: (span: Span | undefined, traceHeaders: Record<string, string>) => Promise<T>,
+  template: FetchSpanTemplate,
+  headers: Record<string, string>,
+  run: () => Promise<T>,
 ): Promise<T> {
-  const traceHeaders: Record<string, string> = {};
   if (dropped(parent)) {
-    propagation.inject(parent, traceHeaders);
-    return run(undefined, traceHeaders);
+    propagation.inject(parent, headers);
+    return run();
   }
   const from = parent ?? ROOT_CONTEXT;
-  const span = tracer.startSpan(
-    `subgraph ${subgraph}`,
-    { kind: SpanKind.CLIENT, attributes: { 'mindweave.subgraph': subgraph, 'http.request.method': 'POST', 'url.full': url } },
-    from,
-  );
-  propagation.inject(trace.setSpan(from, span), traceHeaders);
-  return settle(span, () => run(span, traceHeaders));
+  const span = tracer.startSpan(template.name, { kind: SpanKind.CLIENT, attributes: template.attributes }, from);
+  propagation.inject(trace.setSpan(from, span), headers);
+  return settle(span, async () => {
+    const reply = await run();
+    span.setAttribute('http.response.status_code', reply.status);
+    if (reply.status < 200 || reply.status >= 300) span.setStatus({ code: SpanStatusCode.ERROR });
+    return reply;
+  });
 }

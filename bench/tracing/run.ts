@@ -1,6 +1,7 @@
 // `pnpm bench:tracing`: what OpenTelemetry tracing costs the router, on bench:federation's scenario
 // (four subgraphs, the nested TestQuery, 50 connections, JWT authentication, cost analysis and rate
-// limiting on). Five routers from the build, measured in turns, each round starting one further:
+// limiting on). Five routers from the build, measured in turns, each round starting one further (or,
+// with --together / BENCH_TOGETHER=true, all five loaded at once in each round):
 //   bare  without the tracing preload, as a build without tracing would run;
 //   off   with the preload and no OTEL_* settings (every deployment's default);
 //   on    exporting every span (always_on sampling) over OTLP/HTTP protobuf to a sink in this process;
@@ -34,7 +35,13 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 type Target = (typeof targets)[number];
 
 const { values } = parseArgs({
-  options: { connections: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' } },
+  options: {
+    connections: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    rounds: { type: 'string' },
+    together: { type: 'boolean' },
+  },
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
 });
 const options = {
@@ -42,6 +49,9 @@ const options = {
   durationSeconds: positiveInt('duration', values.duration ?? process.env['BENCH_DURATION'], 5),
   warmupSeconds: positiveInt('warmup', values.warmup ?? process.env['BENCH_WARMUP'], 3),
   rounds: positiveInt('rounds', values.rounds ?? process.env['BENCH_ROUNDS'], 4),
+  // All five loaded at once in each round: on a machine whose other work comes and goes, each router
+  // then runs under the same conditions, where in turns one may get a quiet five seconds and the next not.
+  together: values.together ?? process.env['BENCH_TOGETHER'] === 'true',
 };
 
 // The routers run from `pnpm build` (the script builds first), as in production; no OTEL_* setting of
@@ -136,7 +146,7 @@ async function main() {
       const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
       const rps = {} as Record<Target, number>;
       const cpuUs = {} as Record<Target, number>;
-      for (const target of order) {
+      const measure = async (target: Target) => {
         const pid = routers.get(target)!.pid;
         const cpuBefore = cpuSeconds(pid) ?? Number.NaN;
         const result = await runLoad(target, request(target), {
@@ -148,8 +158,15 @@ async function main() {
           throw new Error(`${target}: ${errorCount(result)} failed requests in round ${round}: ${result.firstBadBody ?? ''}`);
         rps[target] = result.requestsPerSecond;
         cpuUs[target] = (((cpuSeconds(pid) ?? Number.NaN) - cpuBefore) * 1e6) / result.requests;
-        await waitForIdle([pid]);
-      }
+      };
+      if (options.together) {
+        await Promise.all(order.map(measure));
+        await waitForIdle([...routers.values()].map((router) => router.pid));
+      } else
+        for (const target of order) {
+          await measure(target);
+          await waitForIdle([routers.get(target)!.pid]);
+        }
       offOverBare.push(rps.off / rps.bare);
       onOverOff.push(rps.on / rps.off);
       sampledOverOff.push(rps.sampled / rps.off);
