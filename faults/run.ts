@@ -30,7 +30,9 @@ const only = new Set(
     .map((s) => s.trim())
     .filter(Boolean),
 );
-const rounds = Math.max(1, Number(process.env['ROUNDS'] ?? 1));
+const rounds = Number(process.env['ROUNDS'] ?? 1);
+// A mistyped ROUNDS must not select no fault at all, which would pass.
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`ROUNDS must be a whole number from 1, not "${process.env['ROUNDS']}"`);
 const workDir = await mkdtemp(join(tmpdir(), `mindweave-faults-${runId}-`));
 const logDir = join(workDir, 'logs');
 await mkdir(logDir, { recursive: true });

@@ -224,8 +224,13 @@ describe('retries', () => {
   it('never send a mutation that is not idempotent again when it may have been carried out; only when it surely was not', async () => {
     const input = { projectId: 'p1', name: 'ci', scopes: ['usage:write'] };
     const created = () => json({ data: { createApiKey: { key: 'mw_sk_1', apiKey: { id: 'k1' } } } });
-    // The connection lost after sending, a proxy's 502 and 504: thrown at once.
-    for (const failure of [networkError(), new Response('<html>bad gateway</html>', { status: 502 }), new Response('', { status: 504 })]) {
+    // The connection lost after sending, a proxy's bare 502, 503 and 504: thrown at once.
+    for (const failure of [
+      networkError(),
+      new Response('<html>bad gateway</html>', { status: 502 }),
+      new Response('', { status: 503 }),
+      new Response('', { status: 504 }),
+    ]) {
       const { fetch, calls } = fakeFetch(failure, created());
       await expect(createMindWeaveClient({ url, fetch, retry: fast }).request(CreateApiKeyDocument, { input })).rejects.toBeDefined();
       expect(calls).toHaveLength(1);
@@ -249,13 +254,21 @@ describe('retries', () => {
     expect(calls).toHaveLength(2);
   });
 
-  it('send usage again after a lost connection: its idempotency keys make it count once', async () => {
-    const { fetch, calls } = fakeFetch(networkError(), json({ data: { recordUsage: { accepted: 1, duplicates: 0 } } }));
-    const input = { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 2, latencyMs: 3, idempotencyKey: 'call-43' };
-    expect(await createMindWeaveClient({ url, fetch, retry: fast }).request(RecordUsageDocument, { input })).toEqual({
+  it('send usage again after a lost connection only when its idempotency keys make it count once', async () => {
+    const recorded = () => json({ data: { recordUsage: { accepted: 1, duplicates: 0 } } });
+    const event = { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 2, latencyMs: 3 };
+    const keyed = fakeFetch(networkError(), recorded());
+    const client = createMindWeaveClient({ url, fetch: keyed.fetch, retry: fast });
+    expect(await client.request(RecordUsageDocument, { input: { ...event, idempotencyKey: 'call-43' } })).toEqual({
       recordUsage: { accepted: 1, duplicates: 0 },
     });
-    expect(calls).toHaveLength(2);
+    expect(keyed.calls).toHaveLength(2);
+    // Without a key a repeat would count the event twice.
+    const unkeyed = fakeFetch(networkError(), recorded());
+    await expect(
+      createMindWeaveClient({ url, fetch: unkeyed.fetch, retry: fast }).request(RecordUsageDocument, { input: event }),
+    ).rejects.toThrow('fetch failed');
+    expect(unkeyed.calls).toHaveLength(1);
   });
 
   it('retry UNAVAILABLE after its Retry-After with the same variables, so idempotency keys make it count once', async () => {

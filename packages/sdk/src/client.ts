@@ -28,11 +28,19 @@ export interface MindWeaveClientOptions {
 
 /**
  * Mutations sent again after a failure that leaves unknown whether they were carried out (the
- * connection lost after sending, a proxy's 502 or 504): their events' idempotency keys make a
- * repeat count once. Any other mutation is sent again only when it surely was not carried out: a
- * connection refused, RATE_LIMITED, UNAVAILABLE ("nothing was decided", says the contract).
+ * connection lost after sending, a proxy's 502, 503 or 504) when every event they record carries
+ * an idempotency key, which makes a repeat count once. Any other mutation is sent again only when
+ * it surely was not carried out: a connection refused, the router's RATE_LIMITED or UNAVAILABLE
+ * ("nothing was decided", says the contract).
  */
 export const idempotentMutations = ['RecordUsage', 'RecordUsageBatch'];
+
+/** Whether every usage event of `recordUsage(input)` or `recordUsageBatch(inputs)` has its idempotency key. */
+function everyEventKeyed(variables: unknown): boolean {
+  const { input, inputs } = (variables ?? {}) as { input?: unknown; inputs?: unknown };
+  const events: unknown[] = Array.isArray(inputs) ? inputs : input ? [input] : [];
+  return events.length > 0 && events.every((event) => Boolean((event as { idempotencyKey?: unknown }).idempotencyKey));
+}
 
 /** Variables may be left out when the operation has no required ones. */
 type VariablesArgs<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
@@ -68,6 +76,8 @@ interface GraphQLBody {
   errors?: GraphQLFormattedError[];
 }
 
+const transientStatuses = new Set([429, 502, 503, 504]);
+
 /** Refused before anything was sent: the router never saw the request. */
 const unsentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 const neverSent = (error: unknown) => {
@@ -77,7 +87,7 @@ const neverSent = (error: unknown) => {
 
 export function createMindWeaveClient(options: MindWeaveClientOptions) {
   const retry: RetryOptions = { ...defaultRetry, ...options.retry };
-  const idempotent = new Set([...idempotentMutations, ...(options.idempotentMutations ?? [])]);
+  const ownIdempotent = new Set(options.idempotentMutations ?? []);
   const doFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
   async function authorization(): Promise<string | undefined> {
@@ -123,7 +133,9 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
     const operation = operationOf(document);
     if (operation.type === 'subscription') throw new TypeError('Subscriptions go through subscribe()');
     // Whether a failure that leaves the outcome unknown may be followed by another try.
-    const resendable = operation.type !== 'mutation' || idempotent.has(operation.name ?? '');
+    const name = operation.name ?? '';
+    const resendable =
+      operation.type !== 'mutation' || ownIdempotent.has(name) || (idempotentMutations.includes(name) && everyEventKeyed(variables));
     let withQuery = false;
     let failures = 0;
     for (;;) {
@@ -149,12 +161,9 @@ export function createMindWeaveClient(options: MindWeaveClientOptions) {
         withQuery = true;
         continue;
       }
-      const transient =
-        error.code === 'RATE_LIMITED' ||
-        error.code === 'UNAVAILABLE' ||
-        response.status === 429 ||
-        response.status === 503 ||
-        (resendable && (response.status === 502 || response.status === 504));
+      // Refused for sure: the router said so, or a bare 429 (limits are applied before anything runs). A proxy's bare 503 may come after forwarding.
+      const refused = body?.errors?.length ? error.code === 'RATE_LIMITED' || error.code === 'UNAVAILABLE' : response.status === 429;
+      const transient = refused || (resendable && transientStatuses.has(response.status));
       if (!transient || ++failures >= retry.attempts) throw error;
       const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? secondsToMs(error.extensions['retryAfter']);
       if (retryAfter !== undefined && retryAfter > retry.maxDelayMs) throw error;
