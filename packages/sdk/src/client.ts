@@ -79,7 +79,7 @@ interface GraphQLBody {
 const transientStatuses = new Set([429, 502, 503, 504]);
 
 /** Refused before anything was sent: the router never saw the request. */
-const unsentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+const unsentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 const neverSent = (error: unknown) => {
   const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
   return typeof code === 'string' && unsentCodes.has(code);
