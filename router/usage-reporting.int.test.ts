@@ -9,10 +9,10 @@ import { createLogger, createRedis } from '@mindweave/service-kit';
 import { freePort } from '../scripts/ports.ts';
 import { startPrivateRedis } from '../scripts/private-services.ts';
 import type { EdgeInfo } from './context.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { analyzeOperation, type AnalyzedOperation } from './operation.ts';
 import { indexSupergraph } from './schema-index.ts';
-import { clientOf, createUsageReporter, latencyBucketsMs, otherClients } from './usage-reporting.ts';
+import { clientOf, createUsageReporter, latencyBucketsMs, otherClients, type UsageReporterOptions } from './usage-reporting.ts';
 
 // The stack's Redis Streams under a prefix of this test's own: the reports go to a real event log.
 const redis = createRedis(
@@ -42,6 +42,11 @@ async function nextReports(run: () => Promise<void>, events = 1): Promise<EventE
   return received.map((event) => (event as EventEnvelope<'schema.usage_reported'>).data);
 }
 
+/** A reporter on the test's event log (or `options.bus`) that reports only when flushed. */
+function testReporter(router: string, options: Partial<UsageReporterOptions> & { maxOperations: number; metrics: Metrics }) {
+  return createUsageReporter({ bus, schema: () => index.schema, router, intervalMs: 3_600_000, log, ...options });
+}
+
 it('reads the client from Apollo and x- headers', () => {
   const headers: Record<string, string> = { 'apollographql-client-name': 'web', 'x-client-version': '1.2' };
   expect(clientOf((name) => headers[name])).toEqual({ name: 'web', version: '1.2' });
@@ -50,15 +55,7 @@ it('reads the client from Apollo and x- headers', () => {
 
 it('publishes one report per interval with each operation and client counted, its coordinates and a latency histogram', async () => {
   const metrics = createMetrics();
-  const reporter = createUsageReporter({
-    bus,
-    schema: () => index.schema,
-    router: 'test-router',
-    intervalMs: 3_600_000,
-    maxOperations: 100,
-    metrics,
-    log,
-  });
+  const reporter = testReporter('test-router', { maxOperations: 100, metrics });
   const org = edgeInfo('query Org($id: ID!) { organization(id: $id) { id name slug } }');
   const me = edgeInfo('{ me { id email } }');
   const [report] = await nextReports(async () => {
@@ -91,15 +88,7 @@ it('publishes one report per interval with each operation and client counted, it
 
 it('bounds its memory: past the limit new clients count per operation under (other clients), and only past twice the limit are operations dropped', async () => {
   const metrics = createMetrics();
-  const reporter = createUsageReporter({
-    bus,
-    schema: () => index.schema,
-    router: 'bounded',
-    intervalMs: 3_600_000,
-    maxOperations: 2,
-    metrics,
-    log,
-  });
+  const reporter = testReporter('bounded', { maxOperations: 2, metrics });
   const [me, org, viewer] = ['{ me { id } }', 'query Org($id: ID!) { organization(id: $id) { id } }', '{ me { email } }'].map(edgeInfo);
   const [report] = await nextReports(async () => {
     // Invented client versions: the operation's use is still counted, under (other clients).
@@ -122,15 +111,7 @@ it('bounds its memory: past the limit new clients count per operation under (oth
 });
 
 it('splits a large report into events of at most 200 operations', async () => {
-  const reporter = createUsageReporter({
-    bus,
-    schema: () => index.schema,
-    router: 'large',
-    intervalMs: 3_600_000,
-    maxOperations: 1_000,
-    metrics: createMetrics(),
-    log,
-  });
+  const reporter = testReporter('large', { maxOperations: 1_000, metrics: createMetrics() });
   const op = edgeInfo('{ me { id } }');
   const reports = await nextReports(async () => {
     for (let i = 0; i < 450; i++) reporter.record(op, { name: `client-${i}`, version: '' }, 1, false);
@@ -147,16 +128,7 @@ it('drops and counts a report the log cannot take, without holding anything up',
   const downRedis = createRedis('redis://127.0.0.1:1', 'down:');
   downRedis.on('error', () => undefined);
   const downBus = createEventBus({ redis: downRedis, clientId: 'usage-reporting-down', log });
-  const reporter = createUsageReporter({
-    bus: downBus,
-    schema: () => index.schema,
-    router: 'down',
-    intervalMs: 3_600_000,
-    maxOperations: 10,
-    publishTimeoutMs: 300,
-    metrics,
-    log,
-  });
+  const reporter = testReporter('down', { bus: downBus, maxOperations: 10, publishTimeoutMs: 300, metrics });
   const op = edgeInfo('{ me { id } }');
   const started = performance.now();
   for (let i = 0; i < 1_000; i++) reporter.record(op, { name: 'web', version: '' }, 1, false);
@@ -176,16 +148,7 @@ it('accounts for every operation through an outage of the log: each one publishe
   ownRedis.on('error', () => undefined);
   const ownBus = createEventBus({ redis: ownRedis, clientId: 'usage-reporting-outage', log, blockMs: 100 });
   const metrics = createMetrics();
-  const reporter = createUsageReporter({
-    bus: ownBus,
-    schema: () => index.schema,
-    router: 'outage',
-    intervalMs: 3_600_000,
-    maxOperations: 100,
-    publishTimeoutMs: 300,
-    metrics,
-    log,
-  });
+  const reporter = testReporter('outage', { bus: ownBus, maxOperations: 100, publishTimeoutMs: 300, metrics });
   const published = new Set<string>();
   const tail = await ownBus.tail({
     domains: ['schema'],

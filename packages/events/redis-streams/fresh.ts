@@ -49,11 +49,12 @@ export function createFreshDelivery(options: FreshDeliveryOptions) {
     await settler.settle(rejected, poisonOnly);
     // A read can hold up to COUNT packed entries: the handler gets them about batchSize events at a time.
     for (const chunk of chunksOf(accepted, batchSize)) {
+      const events = eventsOf(chunk);
       try {
-        await handler(eventsOf(chunk));
+        await handler(events);
       } catch (error) {
         log.warn(
-          { err: error, events: eventsOf(chunk).length },
+          { err: error, events: events.length },
           `handler failed; the batch stays pending and is redelivered after ${claimIdleMs} ms`,
         );
         continue;

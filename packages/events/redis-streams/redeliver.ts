@@ -36,6 +36,8 @@ export function createRedelivery(options: RedeliveryOptions) {
   /** Handles the events of `delivery` one at a time; acknowledges it once each was handled or dead-lettered. */
   async function oneAtATime(delivery: Delivery, restartDeliveries: (id: string) => Promise<void>) {
     const failed: Rejected[] = [];
+    const deadLetter = (event: unknown, reason: string) =>
+      failed.push({ domain: delivery.domain, id: delivery.id, raw: JSON.stringify(event), reason, deliveries: delivery.deliveries });
     let keepPending = false;
     let passing = false;
     for (const event of delivery.events) {
@@ -47,13 +49,7 @@ export function createRedelivery(options: RedeliveryOptions) {
           // same failure, so they are left for the next try too; one count per delivery.
           const count = passingFailures.count(delivery.id) + 1;
           if (count >= deliveryLimit(error, maxDeliveries)) {
-            failed.push({
-              domain: delivery.domain,
-              id: delivery.id,
-              raw: JSON.stringify(event),
-              reason: `handler failed ${count} times, each for a passing reason: ${reasonOf(error)}`,
-              deliveries: delivery.deliveries,
-            });
+            deadLetter(event, `handler failed ${count} times, each for a passing reason: ${reasonOf(error)}`);
             continue;
           }
           log.warn(
@@ -64,15 +60,8 @@ export function createRedelivery(options: RedeliveryOptions) {
           keepPending = passing = true;
           break;
         }
-        if (delivery.deliveries >= maxDeliveries) {
-          failed.push({
-            domain: delivery.domain,
-            id: delivery.id,
-            raw: JSON.stringify(event),
-            reason: `handler failed ${delivery.deliveries} times: ${reasonOf(error)}`,
-            deliveries: delivery.deliveries,
-          });
-        } else {
+        if (delivery.deliveries >= maxDeliveries) deadLetter(event, `handler failed ${delivery.deliveries} times: ${reasonOf(error)}`);
+        else {
           log.warn(
             { err: error, id: delivery.id, event: event.id, deliveries: delivery.deliveries },
             'handler failed on a redelivered event; it stays pending',
@@ -118,13 +107,14 @@ export function createRedelivery(options: RedeliveryOptions) {
     }
     await settler.settle(rejected, done);
     if (accepted.length === 0) return;
-    if (eventsOf(accepted).length > 1) {
+    const events = eventsOf(accepted);
+    if (events.length > 1) {
       try {
-        await handler(eventsOf(accepted));
+        await handler(events);
         await settler.settle(poisonOf(accepted), accepted);
         return;
       } catch (error) {
-        log.warn({ err: error, events: eventsOf(accepted).length }, 'handler failed on redelivered events; retrying them one at a time');
+        log.warn({ err: error, events: events.length }, 'handler failed on redelivered events; retrying them one at a time');
       }
     }
     for (const delivery of accepted) await oneAtATime(delivery, restartDeliveries);
