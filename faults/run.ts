@@ -350,6 +350,21 @@ try {
   const selected = catalogue.filter((fault) => only.size === 0 || only.has(fault.id));
   const faults = Array.from({ length: rounds }, () => selected).flat();
 
+  /**
+   * The processes that died on their own (not one a fault killed, which it started again): each is
+   * a failure, and is started again for the faults after.
+   */
+  async function exitedByThemselves(): Promise<string[]> {
+    const exited: string[] = [];
+    for (const [name, service] of running) {
+      const { exitCode: code, signalCode: signal } = service.child;
+      if (code === null && signal === null) continue;
+      exited.push(`${name} exited by itself (${signal ?? `exit code ${code}`}) and was started again`);
+      await start(name);
+    }
+    return exited;
+  }
+
   const rows: (Outcome & { fault: string; waited: string; recovered: string; live: boolean; problems: string[]; note: string })[] = [];
   for (const [index, fault] of faults.entries()) {
     process.stdout.write(`\n${fault.name}...\n`);
@@ -393,13 +408,7 @@ try {
     );
     await watcher.close();
 
-    // A process that died on its own (not one the fault killed, which it started again) is a failure; it is started again for the faults after.
-    for (const [name, service] of running) {
-      const { exitCode, signalCode } = service.child;
-      if (exitCode === null && signalCode === null) continue;
-      problems.push(`${name} exited by itself (${signalCode ?? `exit code ${exitCode}`}) and was started again`);
-      await start(name);
-    }
+    problems.push(...(await exitedByThemselves()));
     if (fault.expectDuplicates && !load.batches.some((batch) => batch.receipt?.duplicates))
       problems.push('no key was answered as a duplicate: the path this checks was not exercised');
     const outcome = await verify({
@@ -443,6 +452,12 @@ try {
       exitCode = 1;
       await printLogDigest();
     }
+  }
+
+  // One that died while the last fault was verified.
+  for (const problem of await exitedByThemselves()) {
+    process.stdout.write(`after the last fault: ${problem}\n`);
+    exitCode = 1;
   }
 
   const header = [
