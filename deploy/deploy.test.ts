@@ -102,7 +102,10 @@ async function expectValidEnvironment(process: Process, shared: Record<string, s
   // The OTEL_* variables are every service's: the tracing preload reads them.
   const shape = { ...telemetryEnv, ...(await shapeOf(process.name)) };
   const environment = { ...shared, ...process.environment };
-  const unknown = Object.keys(environment).filter((name) => !(name in shape));
+  // Settings of the runtime rather than the service (glibc's malloc), as the stack runs it with.
+  const runtimeEnv: Record<string, string> = 'runtimeEnv' in service ? service.runtimeEnv : {};
+  for (const [name, value] of Object.entries(runtimeEnv)) expect(environment[name], `${process.name}'s ${name}`).toBe(value);
+  const unknown = Object.keys(environment).filter((name) => !(name in shape) && !(name in runtimeEnv));
   expect(unknown, `variables ${process.name} does not read`).toEqual([]);
   expect(Number(environment[service.portVar]), `${process.name}'s ${service.portVar}`).toBe(process.port);
   expect(process.port, `${process.name}'s port`).toBe(defaultPort(service));

@@ -1,12 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
-import express from 'express';
+import type express from 'express';
 import type { Redis } from 'ioredis';
-import { errorBody, unauthenticated } from '@mindweave/errors';
+import { errorBody, internalError, unauthenticated } from '@mindweave/errors';
 import { createJobsConnection, jobsPrefix, queueNames } from '@mindweave/jobs';
 import { sendJson, type Logger } from '@mindweave/service-kit';
 
@@ -41,8 +38,9 @@ export function adminCredentials(env: {
 /**
  * The queue dashboard (bull-board) at /admin/queues, for operators, behind HTTP Basic
  * authentication. Without credentials (production without ADMIN_USER and ADMIN_PASSWORD) it stays
- * locked. Its Redis connection is opened on the first authenticated request, so that a router
- * without Redis starts as before.
+ * locked. It is loaded and its Redis connection opened on the first authenticated request: a router
+ * without Redis starts as before, and one nobody opens it on does not carry bull-board, express and
+ * their dependencies (a few MB of heap).
  */
 export function createQueueDashboard(options: {
   redisUrl: string;
@@ -50,11 +48,17 @@ export function createQueueDashboard(options: {
   credentials: { user: string; password: string } | null;
   log: Logger;
 }) {
-  let board: { app: express.Express; connection: Redis; queues: Queue[] } | undefined;
+  let board: Promise<{ app: express.Express; connection: Redis; queues: Queue[] }> | undefined;
   const { credentials } = options;
   if (!credentials) options.log.warn('/admin/queues is locked: set ADMIN_USER and ADMIN_PASSWORD to open the queue dashboard');
 
-  function start() {
+  async function start() {
+    const [{ createBullBoard }, { BullMQAdapter }, { ExpressAdapter }, { default: express }] = await Promise.all([
+      import('@bull-board/api'),
+      import('@bull-board/api/bullMQAdapter'),
+      import('@bull-board/express'),
+      import('express'),
+    ]);
     const connection = createJobsConnection(options.redisUrl, 'producer', 'router-admin');
     const queues = queueNames.map(
       (name) => new Queue(name, { connection, prefix: jobsPrefix(options.redisKeyPrefix), skipMetasUpdate: true }),
@@ -83,12 +87,19 @@ export function createQueueDashboard(options: {
         return;
       }
       board ??= start();
-      board.app(req as express.Request, res as express.Response);
+      board.then(
+        ({ app }) => app(req as express.Request, res as express.Response),
+        (error: unknown) => {
+          options.log.error({ err: error }, 'the queue dashboard could not start');
+          if (!res.headersSent) sendJson(res, 500, errorBody(internalError()));
+        },
+      );
     },
     async close() {
-      if (!board) return;
-      await Promise.all(board.queues.map((queue) => queue.close()));
-      board.connection.disconnect();
+      const started = await board?.catch(() => undefined);
+      if (!started) return;
+      await Promise.all(started.queues.map((queue) => queue.close()));
+      started.connection.disconnect();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KafkaMessage } from 'kafkajs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -337,4 +338,36 @@ describe('Kafka client settings', () => {
     expect(plain.ssl).toBeUndefined();
     expect(plain.sasl).toBeUndefined();
   });
+});
+
+describe('loading kafkajs', () => {
+  // In a process of its own, as a service imports the bus: kafkajs is CommonJS, so Node's require
+  // cache shows whether it was loaded.
+  const loadedKafkaJs = (kafka: boolean) => {
+    const script = `
+      const { Redis } = await import('ioredis');
+      const { createEventBus } = await import('@mindweave/events');
+      const { createLogger } = await import('@mindweave/service-kit');
+      const bus = createEventBus({
+        redis: new Redis({ lazyConnect: true }),
+        ${kafka ? "kafka: { brokers: ['127.0.0.1:1'], topicPartitions: 1, replicationFactor: 1 }," : ''}
+        clientId: 'loading-test',
+        log: createLogger({ name: 'loading-test', level: 'silent' }),
+      });
+      const { createRequire } = await import('node:module');
+      const cache = createRequire(import.meta.url).cache;
+      console.log(Object.keys(cache).some((path) => path.includes('/kafkajs/')));
+      await bus.close();
+    `;
+    const output = execFileSync(process.execPath, ['--conditions=development', '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: import.meta.dirname,
+      encoding: 'utf8',
+    });
+    return output.trim().split('\n').at(-1);
+  };
+
+  it('happens only in a process that is given a Kafka cluster', () => {
+    expect(loadedKafkaJs(false)).toBe('false');
+    expect(loadedKafkaJs(true)).toBe('true');
+  }, 30_000);
 });

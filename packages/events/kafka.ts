@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type KafkaConfig, type LogEntry, type Message, type SASLOptions } from 'kafkajs';
+import { createRequire } from 'node:module';
+import type * as KafkaJs from 'kafkajs';
+import type { KafkaConfig, LogEntry, Message, SASLOptions } from 'kafkajs';
 import type { KafkaSettings, Logger } from '@mindweave/service-kit';
 import type { ConsumeOptions, ConsumerLag, ConsumerSubscription, EventBus, Subscription, TailOptions } from './bus.ts';
 import { checkEnvelope, deadLetterOf, domainOf, organizationOf, topicOf, type EventEnvelope } from './events.ts';
@@ -19,6 +21,11 @@ export interface KafkaBusOptions {
   claimIdleMs?: number;
 }
 
+// kafkajs is loaded once a cluster is configured, not by every process that imports the bus: with
+// Redis Streams (the default) it would be a few MB of every service's heap for nothing.
+let kafkaJs: typeof KafkaJs | undefined;
+const loadKafkaJs = (): typeof KafkaJs => (kafkaJs ??= createRequire(import.meta.url)('kafkajs') as typeof KafkaJs);
+
 const unique = (domains: string[]) => [...new Set(domains)];
 
 /** One organization's events share a partition, so they stay in order. */
@@ -27,6 +34,7 @@ function partitionKeyOf(event: EventEnvelope): string {
 }
 
 function forwardLog(log: Logger, { namespace, level, log: { message, timestamp: _timestamp, ...extra } }: LogEntry) {
+  const { logLevel } = loadKafkaJs();
   const fields = { namespace, ...extra };
   if (level === logLevel.ERROR) log.error(fields, message);
   else if (level === logLevel.WARN) log.warn(fields, message);
@@ -51,7 +59,7 @@ export function kafkaClientConfig(settings: KafkaSettings, clientId: string, log
     brokers: settings.brokers,
     ...(ssl ? { ssl: ssl === true ? true : { ca: [ssl.ca] } } : {}),
     ...(sasl ? { sasl: saslOf(sasl) } : {}),
-    logLevel: logLevel.INFO,
+    logLevel: loadKafkaJs().logLevel.INFO,
     logCreator: () => (entry) => forwardLog(log, entry),
   };
 }
@@ -65,7 +73,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
   const sessionTimeout = Math.max(options.claimIdleMs ?? 30_000, 6_000);
   const heartbeatInterval = Math.min(3_000, Math.floor(sessionTimeout / 3));
 
-  const kafka = new Kafka(kafkaClientConfig(settings, options.clientId, log));
+  const kafka = new (loadKafkaJs().Kafka)(kafkaClientConfig(settings, options.clientId, log));
   // Idempotence makes the producer's retries safe (no duplicates, no reordering); kafkajs keeps
   // its sequence numbers right only with one request in flight.
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import { packageRoot } from '@mindweave/service-kit';
-import { migrate } from '@mindweave/subgraph-kit';
+import { migrate } from '@mindweave/subgraph-kit/migrations';
 import { diffSupergraphs, type SchemaChange } from './check.ts';
 import { registrySchema } from './registry.ts';
 

@@ -3,7 +3,7 @@ import { isInputObjectType, isInterfaceType, isObjectType, type GraphQLSchema } 
 import pg from 'pg';
 import type { EventEnvelope } from '@mindweave/events';
 import { inTransaction, packageRoot, type Logger } from '@mindweave/service-kit';
-import { migrate } from '@mindweave/subgraph-kit';
+import { migrate } from '@mindweave/subgraph-kit/migrations';
 import { registrySchema } from './registry.ts';
 
 /**

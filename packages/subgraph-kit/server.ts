@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { getOperationAST, GraphQLError, type GraphQLSchema } from 'graphql';
-import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { Counter, Histogram } from 'prom-client';
 import { z } from 'zod';
@@ -213,6 +212,9 @@ export function operationMetrics(metrics: ServiceMetrics): Plugin<SubgraphContex
 export async function startSubgraphServer(options: SubgraphServerOptions) {
   const { log, production } = options;
   const metrics = createServiceMetrics();
+  // Loaded only by the subgraphs that ask for it (the usage path): graphql-jit and its JSON
+  // serializer are a few MB of heap that the others would carry idle.
+  const jit = options.jit ? [(await import('@envelop/graphql-jit')).useGraphQlJit()] : [];
   const yoga = createYoga<{ identity: SubgraphContext['identity']; requestId: string; log: Logger }>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
@@ -220,7 +222,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions) {
     landingPage: false,
     graphiql: false,
     maskedErrors: { maskError: maskError(log, production) },
-    plugins: [operationLog(), operationMetrics(metrics), ...(options.jit ? [useGraphQlJit()] : [])],
+    plugins: [operationLog(), operationMetrics(metrics), ...jit],
   });
   const handleHealth = createHealthRoutes(options.name, options.healthChecks, { optional: options.optionalHealthChecks });
   // Requests answered before any operation ran, which the operation metrics cannot see.

@@ -13,7 +13,8 @@ import {
   packageRoot,
   sendJson,
 } from '@mindweave/service-kit';
-import { createPgPool, migrate } from '@mindweave/subgraph-kit';
+import { createPgPool } from '@mindweave/subgraph-kit/db';
+import { migrate } from '@mindweave/subgraph-kit/migrations';
 import { monthOf, settlePersisted } from '@mindweave/usage-totals';
 import { dbSchema, prisma } from './db.ts';
 import { env } from './env.ts';

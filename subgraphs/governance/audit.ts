@@ -1,6 +1,6 @@
 import type { EventEnvelope } from '@mindweave/events';
 import type { Logger } from '@mindweave/service-kit';
-import { isUuid } from '@mindweave/subgraph-kit';
+import { isUuid } from '@mindweave/subgraph-kit/ids';
 import { prisma } from './db.ts';
 import type { AuditKind, Policy, Prisma } from './generated/prisma/client.ts';
 

@@ -1,4 +1,4 @@
-import { createPgAdapter } from '@mindweave/subgraph-kit';
+import { createPgAdapter } from '@mindweave/subgraph-kit/db';
 import { env } from './env.ts';
 import { PrismaClient } from './generated/prisma/client.ts';
 
