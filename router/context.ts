@@ -24,6 +24,12 @@ export interface RouterContext {
   subgraphTimings: { subgraph: string; durationMs: number }[];
   /** The identity as subgraph requests carry it, encoded on the operation's first fetch (each fetch signs its own body). */
   encodedIdentity?: string;
+  /**
+   * The operations (by query text, as `edge`) of which a mutation fetch may have been carried out: it
+   * reached its subgraph and was answered with data, or failed after it may have been received. Their
+   * errors can no longer say that nothing was decided (unavailable.ts).
+   */
+  mutationsReached?: Set<string>;
   /** The operation's span, when tracing is on (tracing.ts). */
   span?: Span;
   /** The context holding that span, the parent of the plan's and the fetches' spans (passed explicitly: the router has no active context). */

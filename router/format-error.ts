@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
-import { ErrorCode, isErrorCode } from '@mindweave/errors';
+import { ErrorCode, isErrorCode, isOutcomeUnknown } from '@mindweave/errors';
 import type { RouterContext } from './context.ts';
 
 // Apollo Server's own codes, mapped onto the contract's.
@@ -18,7 +18,8 @@ export function formatError(development: boolean) {
     // `response` is what a failed subgraph fetch answered: its internal URL and body.
     const { stacktrace, serviceName, response, ...extensions } = formatted.extensions ?? {};
     if (development) return { ...formatted, extensions: { ...extensions, code, serviceName, stacktrace, response } };
-    const message = code === ErrorCode.INTERNAL_SERVER_ERROR ? 'Internal server error' : formatted.message;
+    // Internal errors' messages are hidden, but for the router's own word that a mutation's outcome is unknown.
+    const message = code === ErrorCode.INTERNAL_SERVER_ERROR && !isOutcomeUnknown(formatted) ? 'Internal server error' : formatted.message;
     return { message, locations: formatted.locations, path: formatted.path, extensions: { ...extensions, code } };
   };
 }

@@ -101,8 +101,9 @@ export async function startRouter({ env, log, redis, bus }: RouterDeps) {
     // Browsers get router/ide.ts instead of Apollo's landing page, which loads from a CDN.
     plugins: [
       edge.responsePlugin,
-      requestIdOnInternalErrors,
+      // Before the request id is added to internal errors: it may turn UNAVAILABLE ones into one.
       unavailablePlugin,
+      requestIdOnInternalErrors,
       operationLogPlugin(metrics, usage),
       ...(tracing ? [operationSpanPlugin] : []),
       ApolloServerPluginLandingPageDisabled(),

@@ -3,7 +3,7 @@ import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo
 import { GraphQLError } from 'graphql';
 import type { Context } from '@opentelemetry/api';
 import { Agent } from 'undici';
-import { dependencyUnavailable, isPassingFailure } from '@mindweave/errors';
+import { dependencyUnavailable, isPassingFailure, neverSent, outcomeUnknown } from '@mindweave/errors';
 import { encodeIdentity, identityHeaders, signIdentity } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
 import { dedupeRepresentations, expandEntities } from './entity-dedupe.ts';
@@ -59,6 +59,8 @@ export interface SendOptions {
   headers?: Iterable<[string, string]>;
   /** A query, which may share the reply of an identical one in flight; never a mutation. */
   query: boolean;
+  /** The operation's text, against which a mutation that may have been carried out is recorded. */
+  operation?: string | undefined;
   /** The query plan's trace context and tally of fetches; else the operation's context, from `context`, is the parent. */
   fetchTrace?: FetchTrace | undefined;
 }
@@ -109,6 +111,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
       cachePolicy: incoming?.overallCachePolicy,
       headers: options.request.http?.headers,
       query: isQueryText(query),
+      operation: incoming?.request.query,
     });
     return deduped ? expandEntities(result, deduped) : result;
   }
@@ -118,15 +121,29 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     const started = performance.now();
     const { context } = options;
     if (options.fetchTrace) options.fetchTrace.fetches++;
+    // A mutation that reached its subgraph may have been carried out, even if its answer was lost.
+    const reached = () => {
+      if (options.query || !context || !options.operation) return;
+      (context.mutationsReached ??= new Set()).add(options.operation);
+    };
     try {
       const reply = await this.reply(body, options).catch((error: unknown) => {
+        if (!neverSent(error)) reached();
         // Refused, reset or timed out: its part may be asked again. Anything else is a bug.
         if (!isPassingFailure(error)) throw error;
         context?.log.warn({ err: error, subgraph: this.subgraph }, 'subgraph unreachable');
-        throw this.unavailable(error);
+        throw options.query || neverSent(error) ? this.unavailable(error) : this.outcomeUnknown(error);
       });
       restrictCachePolicy(options.cachePolicy, reply.cacheControl);
-      return this.parse(reply);
+      // A gateway's 502 or 504 in front of the subgraph comes after forwarding; the subgraph's own
+      // answers say what it decided (its UNAVAILABLE: nothing).
+      if (!options.query && (reply.status === 502 || reply.status === 504)) {
+        reached();
+        throw this.outcomeUnknown(new Error(`${this.subgraph} answered ${reply.status}`));
+      }
+      const result = this.parse(reply);
+      if (answered(result)) reached();
+      return result;
     } finally {
       const durationMs = performance.now() - started;
       context?.subgraphTimings.push({ subgraph: this.subgraph, durationMs: Math.round(durationMs * 100) / 100 });
@@ -214,6 +231,12 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     return new GraphQLError(refusal.message, { originalError: cause instanceof Error ? cause : undefined, extensions: refusal.extensions });
   }
 
+  /** A mutation whose answer was lost after it may have been received: it may have been carried out. */
+  private outcomeUnknown(cause: unknown) {
+    const error = outcomeUnknown();
+    return new GraphQLError(error.message, { originalError: cause instanceof Error ? cause : undefined, extensions: error.extensions });
+  }
+
   private httpError(status: number, body: unknown) {
     if (status === 502 || status === 503 || status === 504) return this.unavailable(new Error(`${this.subgraph} answered ${status}`));
     const code = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : undefined;
@@ -231,6 +254,11 @@ function parseOrText(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/** Whether a subgraph answered some data, not only errors: something was carried out. */
+function answered(result: SubgraphResponse): boolean {
+  return typeof result.data === 'object' && result.data !== null && Object.values(result.data).some((value) => value !== null);
 }
 
 function isGraphQLResponse(value: unknown): value is SubgraphResponse {

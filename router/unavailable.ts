@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { defaultRetryAfterSeconds, ErrorCode } from '@mindweave/errors';
+import { defaultRetryAfterSeconds, ErrorCode, isOutcomeUnknown, outcomeUnknown } from '@mindweave/errors';
 import type { RouterContext } from './context.ts';
 
 type FormattedError = { extensions?: Record<string, unknown> };
@@ -16,6 +16,11 @@ export function retryAfterOf(errors: readonly FormattedError[] | undefined): num
   return longest;
 }
 
+const outcomeUnknownFields = (() => {
+  const { message, extensions } = outcomeUnknown();
+  return { message, extensions };
+})();
+
 /** No data came back at all: `data` is null, or every root field is null. */
 const nothingAnswered = (data: Record<string, unknown> | null | undefined) =>
   data == null || Object.values(data).every((value) => value === null);
@@ -24,13 +29,28 @@ const nothingAnswered = (data: Record<string, unknown> | null | undefined) =>
  * A response whose errors say a dependency could not answer carries Retry-After; when nothing was
  * answered at all it is HTTP 503, as the contract's UNAVAILABLE is, so that clients and proxies can
  * tell "send it again" from a bug. Partial data stays 200: the rest of the answer is good.
+ *
+ * UNAVAILABLE promises that nothing was decided, which no longer holds once a mutation of the
+ * operation may have been carried out (subgraph-source.ts records it): its UNAVAILABLE errors (a
+ * later fetch's, another root field's) become outcomeUnknown's, and a response with nothing else
+ * answered is HTTP 502 without Retry-After. Clients check before sending it again, unless it is
+ * idempotent.
  */
 export const unavailablePlugin: ApolloServerPlugin<RouterContext> = {
   async requestDidStart() {
     return {
-      async willSendResponse({ response }) {
+      async willSendResponse({ response, request, contextValue }) {
         if (response.body.kind !== 'single') return;
-        const { data, errors } = response.body.singleResult;
+        const result = response.body.singleResult;
+        if (result.errors && request.query && contextValue.mutationsReached?.has(request.query))
+          result.errors = result.errors.map((error) =>
+            error.extensions?.['code'] === ErrorCode.UNAVAILABLE ? { ...error, ...outcomeUnknownFields } : error,
+          );
+        const { data, errors } = result;
+        if (errors?.some(isOutcomeUnknown)) {
+          if (nothingAnswered(data)) response.http.status = 502;
+          return;
+        }
         const retryAfter = retryAfterOf(errors);
         if (retryAfter === undefined) return;
         response.http.headers.set('retry-after', String(retryAfter));

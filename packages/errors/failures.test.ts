@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { isPassingFailure } from './failures.ts';
+import { isPassingFailure, neverSent } from './failures.ts';
 
 const withCode = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
 
@@ -55,4 +55,28 @@ describe('isPassingFailure', () => {
     ['a thrown string', 'nope'],
     ['nothing', undefined],
   ])('counts towards poison: %s', (_what, error) => expect(isPassingFailure(error)).toBe(false));
+});
+
+describe('neverSent', () => {
+  it.each([
+    ['a refused connection', withCode('ECONNREFUSED')],
+    [
+      'no connection in time, two levels down',
+      new Error('fetch failed', { cause: new Error('x', { cause: withCode('UND_ERR_CONNECT_TIMEOUT') }) }),
+    ],
+    ['an unresolvable host', withCode('ENOTFOUND')],
+    ['an unreachable host', withCode('EHOSTUNREACH')],
+  ])('%s: the request never left', (_what, error) => {
+    expect(neverSent(error)).toBe(true);
+  });
+
+  it.each([
+    ['a reset', withCode('ECONNRESET')],
+    ['a socket the other side closed', withCode('UND_ERR_SOCKET')],
+    ['no answer in time', withCode('UND_ERR_HEADERS_TIMEOUT')],
+    ['an abort by timeout', Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' })],
+    ['a bug', new TypeError('x is not a function')],
+  ])('%s: the request may have been received', (_what, error) => {
+    expect(neverSent(error)).toBe(false);
+  });
 });

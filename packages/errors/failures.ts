@@ -72,3 +72,19 @@ export function isPassingFailure(error: unknown): boolean {
   }
   return false;
 }
+
+/** Failures of a connection that was never made: nothing was sent on it. */
+const connectCodes = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * True when the error, or one it wraps, says the request never left (refused, unresolvable,
+ * unroutable, no connection in time). Any other failure of a request (reset, closed, timed out
+ * waiting for the answer) may come after the other side received it and acted on it.
+ */
+export function neverSent(error: unknown): boolean {
+  for (const cause of causes(error)) {
+    const { code } = cause as { code?: unknown };
+    if (typeof code === 'string' && connectCodes.has(code)) return true;
+  }
+  return false;
+}

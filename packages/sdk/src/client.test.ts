@@ -30,6 +30,15 @@ const rateLimited = (retryAfter?: string) =>
     429,
     retryAfter ? { 'retry-after': retryAfter } : {},
   );
+/** The router's answer to a mutation that may have been carried out although its answer was lost. */
+const outcomeUnknown = () =>
+  json(
+    {
+      data: null,
+      errors: [{ message: 'This mutation may have been carried out', extensions: { code: 'INTERNAL_SERVER_ERROR', outcome: 'unknown' } }],
+    },
+    502,
+  );
 const me = { me: { id: 'u1' } };
 const url = 'http://router.test/graphql';
 const fast = { attempts: 4, baseDelayMs: 1, maxDelayMs: 5_000 };
@@ -224,17 +233,21 @@ describe('retries', () => {
   it('never send a mutation that is not idempotent again when it may have been carried out; only when it surely was not', async () => {
     const input = { projectId: 'p1', name: 'ci', scopes: ['usage:write'] };
     const created = () => json({ data: { createApiKey: { key: 'mw_sk_1', apiKey: { id: 'k1' } } } });
-    // The connection lost after sending, a proxy's bare 502, 503 and 504: thrown at once.
+    // The connection lost after sending, a proxy's bare 502, 503 and 504, the router's outcome unknown: thrown at once.
     for (const failure of [
       networkError(),
       new Response('<html>bad gateway</html>', { status: 502 }),
       new Response('', { status: 503 }),
       new Response('', { status: 504 }),
+      outcomeUnknown(),
     ]) {
       const { fetch, calls } = fakeFetch(failure, created());
       await expect(createMindWeaveClient({ url, fetch, retry: fast }).request(CreateApiKeyDocument, { input })).rejects.toBeDefined();
       expect(calls).toHaveLength(1);
     }
+    await expect(
+      createMindWeaveClient({ url, fetch: fakeFetch(outcomeUnknown()).fetch, retry: fast }).request(CreateApiKeyDocument, { input }),
+    ).rejects.toMatchObject({ code: 'INTERNAL_SERVER_ERROR', status: 502, extensions: { outcome: 'unknown' } });
     // Refused before sending, RATE_LIMITED, UNAVAILABLE: nothing was carried out, so it goes again.
     const refused = Object.assign(new TypeError('fetch failed'), {
       cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
@@ -263,6 +276,14 @@ describe('retries', () => {
       recordUsage: { accepted: 1, duplicates: 0 },
     });
     expect(keyed.calls).toHaveLength(2);
+    // The router's word that the outcome is unknown: the same.
+    const lost = fakeFetch(outcomeUnknown(), recorded());
+    expect(
+      await createMindWeaveClient({ url, fetch: lost.fetch, retry: fast }).request(RecordUsageDocument, {
+        input: { ...event, idempotencyKey: 'call-44' },
+      }),
+    ).toEqual({ recordUsage: { accepted: 1, duplicates: 0 } });
+    expect(lost.calls).toHaveLength(2);
     // Without a key a repeat would count the event twice.
     const unkeyed = fakeFetch(networkError(), recorded());
     await expect(
