@@ -16,10 +16,8 @@ export function retryAfterOf(errors: readonly FormattedError[] | undefined): num
   return longest;
 }
 
-const outcomeUnknownFields = (() => {
-  const { message, extensions } = outcomeUnknown();
-  return { message, extensions };
-})();
+/** What the UNAVAILABLE errors of an operation whose mutation may have been carried out become. */
+const { message: outcomeUnknownMessage, extensions: outcomeUnknownExtensions } = outcomeUnknown();
 
 /** No data came back at all: `data` is null, or every root field is null. */
 const nothingAnswered = (data: Record<string, unknown> | null | undefined) =>
@@ -44,7 +42,9 @@ export const unavailablePlugin: ApolloServerPlugin<RouterContext> = {
         const result = response.body.singleResult;
         if (result.errors && request.query && contextValue.mutationsReached?.has(request.query))
           result.errors = result.errors.map((error) =>
-            error.extensions?.['code'] === ErrorCode.UNAVAILABLE ? { ...error, ...outcomeUnknownFields } : error,
+            error.extensions?.['code'] === ErrorCode.UNAVAILABLE
+              ? { ...error, message: outcomeUnknownMessage, extensions: outcomeUnknownExtensions }
+              : error,
           );
         const { data, errors } = result;
         if (errors?.some(isOutcomeUnknown)) {
