@@ -87,13 +87,21 @@ export function createQueueDashboard(options: {
         return;
       }
       board ??= start();
-      board.then(
-        ({ app }) => app(req as express.Request, res as express.Response),
-        (error: unknown) => {
-          options.log.error({ err: error }, 'the queue dashboard could not start');
-          if (!res.headersSent) sendJson(res, 500, errorBody(internalError()));
-        },
-      );
+      const starting = board;
+      starting
+        .then(
+          ({ app }) => app(req as express.Request, res as express.Response),
+          (error: unknown) => {
+            // The next request tries again.
+            if (board === starting) board = undefined;
+            options.log.error({ err: error }, 'the queue dashboard could not start');
+            if (!res.headersSent) sendJson(res, 500, errorBody(internalError()));
+          },
+        )
+        .catch((error: unknown) => {
+          options.log.error({ err: error }, 'the queue dashboard failed');
+          if (!res.headersSent) res.writeHead(500).end();
+        });
     },
     async close() {
       const started = await board?.catch(() => undefined);

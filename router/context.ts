@@ -25,8 +25,8 @@ export interface RouterContext {
   /** The identity as subgraph requests carry it, encoded on the operation's first fetch (each fetch signs its own body). */
   encodedIdentity?: string;
   /**
-   * The operations (by query text, as `edge`) of which a mutation fetch may have been carried out: it
-   * reached its subgraph and was answered with data, or failed after it may have been received. Their
+   * The operations (by query text) of which a mutation fetch may have been carried out: it
+   * reached its subgraph and was not refused outright, or failed after it may have been received. Their
    * errors can no longer say that nothing was decided (unavailable.ts).
    */
   mutationsReached?: Set<string>;

@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { outcomeUnknown } from '@mindweave/errors';
 import { formatError, requestIdOnInternalErrors } from './format-error.ts';
 
 it("keeps a failed subgraph fetch's URL, body, stack and service out of production answers", () => {
@@ -53,4 +54,11 @@ it('adds the request id to internal errors only', async () => {
     { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'r-1' } },
     { message: 'no', extensions: { code: 'FORBIDDEN' } },
   ]);
+});
+
+it("shows the router's own word that a mutation's outcome is unknown, and no other internal error's message", () => {
+  const { message, extensions } = outcomeUnknown();
+  expect(formatError(false)({ message, extensions }).message).toBe(message);
+  // A subgraph's internal error that borrows the extension keeps its message hidden.
+  expect(formatError(false)({ message: 'pg: relation missing', extensions }).message).toBe('Internal server error');
 });

@@ -19,7 +19,8 @@ export function operationLogPlugin(metrics: Metrics, usage?: UsageReporter): Apo
           const { log, identity } = contextValue;
           const durationMs = Math.round((performance.now() - started) * 100) / 100;
           const result = response.body.kind === 'single' ? response.body.singleResult : undefined;
-          const errorCodes = (errors ?? result?.errors ?? []).map((e) => ('extensions' in e ? e.extensions?.['code'] : undefined));
+          // The errors as the client got them: their codes are the contract's, after unavailable.ts' rewriting.
+          const errorCodes = (result?.errors ?? errors ?? []).map((e) => ('extensions' in e ? e.extensions?.['code'] : undefined));
           const edge = request.query ? contextValue.edge.get(request.query) : undefined;
           const name = operationName ?? request.operationName;
           const labels = { operation: operationLabel(name), type: operation?.operation ?? 'unknown' };

@@ -161,6 +161,7 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
         cachePolicy: requestContext.overallCachePolicy,
         query: fetch.operationKind === 'query',
         operation: requestContext.request.query,
+        text: fetch.operation,
       });
     };
 

@@ -1,9 +1,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, Kind, parse, type DocumentNode } from 'graphql';
 import type { Context } from '@opentelemetry/api';
 import { Agent } from 'undici';
-import { dependencyUnavailable, isPassingFailure, neverSent, outcomeUnknown } from '@mindweave/errors';
+import { dependencyUnavailable, ErrorCode, isErrorCode, isPassingFailure, neverSent, outcomeUnknown } from '@mindweave/errors';
 import { encodeIdentity, identityHeaders, signIdentity } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
 import { dedupeRepresentations, expandEntities } from './entity-dedupe.ts';
@@ -61,6 +61,8 @@ export interface SendOptions {
   query: boolean;
   /** The operation's text, against which a mutation that may have been carried out is recorded. */
   operation?: string | undefined;
+  /** The fetch's own text (a mutation's root fields tell whether all of them were refused). */
+  text?: string | undefined;
   /** The query plan's trace context and tally of fetches; else the operation's context, from `context`, is the parent. */
   fetchTrace?: FetchTrace | undefined;
 }
@@ -112,6 +114,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
       headers: options.request.http?.headers,
       query: isQueryText(query),
       operation: incoming?.request.query,
+      text: query,
     });
     return deduped ? expandEntities(result, deduped) : result;
   }
@@ -135,14 +138,17 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
         throw options.query || neverSent(error) ? this.unavailable(error) : this.outcomeUnknown(error);
       });
       restrictCachePolicy(options.cachePolicy, reply.cacheControl);
-      // A gateway's 502 or 504 in front of the subgraph comes after forwarding; the subgraph's own
-      // answers say what it decided (its UNAVAILABLE: nothing).
-      if (!options.query && (reply.status === 502 || reply.status === 504)) {
+      if (options.query) return this.parse(reply);
+      // A mutation's reply. A gateway's 502, 504 or bare 503 in front of the subgraph may come after
+      // forwarding it; the subgraph's own answers say what it decided.
+      if (reply.status === 502 || reply.status === 504 || (reply.status === 503 && !isJson(reply.contentType))) {
         reached();
         throw this.outcomeUnknown(new Error(`${this.subgraph} answered ${reply.status}`));
       }
+      // Its 4xx and its 503 (a dependency down) refused it before anything ran; any other failure may come after.
+      if (reply.status >= 500 && reply.status !== 503) reached();
       const result = this.parse(reply);
-      if (answered(result)) reached();
+      if (mayHaveCarriedOut(result, options.text)) reached();
       return result;
     } finally {
       const durationMs = performance.now() - started;
@@ -218,7 +224,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
   }
 
   private parse({ status, contentType, text }: Reply): SubgraphResponse {
-    const json = contentType.startsWith('application/json') || contentType.startsWith('application/graphql-response+json');
+    const json = isJson(contentType);
     if (status < 200 || status >= 300) throw this.httpError(status, json ? parseOrText(text) : text);
     const parsed: unknown = json ? JSON.parse(text) : text;
     if (!isGraphQLResponse(parsed)) throw new Error(`Expected JSON response body, but received: ${text.slice(0, 200)}`);
@@ -256,10 +262,53 @@ function parseOrText(text: string): unknown {
   }
 }
 
-/** Whether a subgraph answered some data, not only errors: something was carried out. */
-function answered(result: SubgraphResponse): boolean {
-  return typeof result.data === 'object' && result.data !== null && Object.values(result.data).some((value) => value !== null);
+/** The response names of a mutation's root fields; undefined when it selects anything else at its root. */
+function rootFieldsOf(text: string | undefined): string[] | undefined {
+  if (!text) return undefined;
+  let names = rootFieldCache.get(text);
+  if (names === undefined) {
+    if (rootFieldCache.size >= 1_000) rootFieldCache.clear();
+    let document: DocumentNode;
+    try {
+      document = parse(text);
+    } catch {
+      return undefined;
+    }
+    const operation = document.definitions.find((definition) => definition.kind === Kind.OPERATION_DEFINITION);
+    const selections = operation?.kind === Kind.OPERATION_DEFINITION ? operation.selectionSet.selections : [];
+    names = selections.every((selection) => selection.kind === Kind.FIELD)
+      ? selections.map((field) => (field.kind === Kind.FIELD ? (field.alias ?? field.name).value : ''))
+      : null;
+    rootFieldCache.set(text, names);
+  }
+  return names ?? undefined;
 }
+const rootFieldCache = new Map<string, string[] | null>();
+
+/**
+ * Whether a subgraph's answer to a mutation leaves open that some of it was carried out: anything
+ * but every root field refused at its root with one of the contract's decisions (a null payload
+ * says nothing: a non-null one's error anywhere in it nulls the whole answer), or the whole
+ * request refused before execution (errors without a path).
+ */
+function mayHaveCarriedOut(result: SubgraphResponse, text: string | undefined): boolean {
+  const data = result.data;
+  if (typeof data === 'object' && data !== null && Object.values(data).some((value) => value !== null)) return true;
+  const errors = result.errors ?? [];
+  if (errors.length === 0) return true;
+  if (errors.every((error) => !error.path)) return false;
+  const refused = new Set<unknown>();
+  for (const error of errors) {
+    const code = error.extensions?.['code'];
+    if (error.path?.length !== 1 || !isErrorCode(code) || code === ErrorCode.INTERNAL_SERVER_ERROR) return true;
+    refused.add(error.path[0]);
+  }
+  const roots = rootFieldsOf(text);
+  return !roots?.every((name) => refused.has(name));
+}
+
+const isJson = (contentType: string) =>
+  contentType.startsWith('application/json') || contentType.startsWith('application/graphql-response+json');
 
 function isGraphQLResponse(value: unknown): value is SubgraphResponse {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && ('data' in value || 'errors' in value);

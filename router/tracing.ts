@@ -96,7 +96,8 @@ export const operationSpanPlugin: ApolloServerPlugin<RouterContext> = {
         if (edge) attributes['mindweave.cost.estimated'] = edge.estimatedCost;
         if (edge?.actualCost !== undefined) attributes['mindweave.cost.actual'] = edge.actualCost;
         const result = response.body.kind === 'single' ? response.body.singleResult : undefined;
-        const codes = (errors ?? result?.errors ?? []).map((e) =>
+        // The errors as the client got them (their codes after unavailable.ts' rewriting).
+        const codes = (result?.errors ?? errors ?? []).map((e) =>
           String(('extensions' in e ? e.extensions?.['code'] : undefined) ?? 'INTERNAL_SERVER_ERROR'),
         );
         if (codes.length) {

@@ -19,6 +19,9 @@ export function retryAfterOf(errors: readonly FormattedError[] | undefined): num
 /** What the UNAVAILABLE errors of an operation whose mutation may have been carried out become. */
 const { message: outcomeUnknownMessage, extensions: outcomeUnknownExtensions } = outcomeUnknown();
 
+/** The HTTP heads (a batch's operations share one) that carry a mutation whose outcome is unknown. */
+const unknownOutcomeHeads = new WeakSet<object>();
+
 /** No data came back at all: `data` is null, or every root field is null. */
 const nothingAnswered = (data: Record<string, unknown> | null | undefined) =>
   data == null || Object.values(data).every((value) => value === null);
@@ -47,10 +50,15 @@ export const unavailablePlugin: ApolloServerPlugin<RouterContext> = {
               : error,
           );
         const { data, errors } = result;
+        // The operations of a batch share one HTTP head, and finish in any order: once one of them
+        // may have been carried out, the head never says "send it again".
         if (errors?.some(isOutcomeUnknown)) {
-          if (nothingAnswered(data)) response.http.status = 502;
+          unknownOutcomeHeads.add(response.http);
+          response.http.headers.delete('retry-after');
+          if (nothingAnswered(data) || response.http.status === 503) response.http.status = 502;
           return;
         }
+        if (unknownOutcomeHeads.has(response.http)) return;
         const retryAfter = retryAfterOf(errors);
         if (retryAfter === undefined) return;
         response.http.headers.set('retry-after', String(retryAfter));

@@ -67,22 +67,20 @@ export const unavailable = (message: string, retryAfterSeconds = defaultRetryAft
 /** What a client is told when a dependency of the request (a database, Redis, another service) could not answer. */
 export const dependencyUnavailable = () => unavailable('A service this request needs cannot answer right now; retry shortly');
 
+const outcomeUnknownMessage = 'This mutation may have been carried out, but its answer was lost: check before sending it again';
 /**
  * A mutation that may have been carried out although its answer was lost (a service failed after
  * receiving it): not UNAVAILABLE, which promises that nothing was decided. `extensions.outcome`
  * says so; the router answers it with HTTP 502 when nothing else was answered. The client checks
  * before sending it again, unless it is idempotent (usage events with idempotency keys).
  */
-export const outcomeUnknown = () =>
-  new MindweaveError(
-    ErrorCode.INTERNAL_SERVER_ERROR,
-    'This mutation may have been carried out, but its answer was lost: check before sending it again',
-    { outcome: 'unknown' },
-  );
+export const outcomeUnknown = () => new MindweaveError(ErrorCode.INTERNAL_SERVER_ERROR, outcomeUnknownMessage, { outcome: 'unknown' });
 
-/** Whether a formatted error is outcomeUnknown's. */
-export const isOutcomeUnknown = (error: { extensions?: Record<string, unknown> | undefined }) =>
-  error.extensions?.['code'] === ErrorCode.INTERNAL_SERVER_ERROR && error.extensions['outcome'] === 'unknown';
+/** Whether a formatted error is outcomeUnknown's (its message too: no other internal error's is shown). */
+export const isOutcomeUnknown = (error: { message: string; extensions?: Record<string, unknown> | undefined }) =>
+  error.extensions?.['code'] === ErrorCode.INTERNAL_SERVER_ERROR &&
+  error.extensions['outcome'] === 'unknown' &&
+  error.message === outcomeUnknownMessage;
 
 export const unauthenticated = (message = 'Authentication required') => new MindweaveError(ErrorCode.UNAUTHENTICATED, message);
 export const forbidden = (message = 'Not allowed') => new MindweaveError(ErrorCode.FORBIDDEN, message);
