@@ -83,6 +83,31 @@ describe('a mutation fetch', () => {
       (await mutate(graphql({ data: null, errors: [rootError('a', 'INTERNAL_SERVER_ERROR'), rootError('b', 'FORBIDDEN')] }))).reached,
     ).toBe(true);
     expect((await mutate({ status: 500, body: '{"errors":[{"message":"x"}]}' })).reached).toBe(true);
+    // A failure during execution answered without a path.
+    expect((await mutate(graphql({ errors: [{ message: 'x', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }))).reached).toBe(true);
+    expect((await mutate(graphql({ errors: [{ message: 'x', extensions: { code: 'UNAVAILABLE' } }] }))).reached).toBe(true);
+  });
+
+  it('that surely never left is UNAVAILABLE and not reached', async () => {
+    const closed = new SubgraphDataSource('accounts', 'http://127.0.0.1:1/graphql', createSubgraphAgent(2_000), 'secret', createMetrics());
+    const context = {
+      identity: { kind: 'anonymous' },
+      requestId: 'r2',
+      log: createLogger({ name: 'test', level: 'silent' }),
+      edge: new Map(),
+      subgraphTimings: [],
+    } as unknown as RouterContext;
+    const error = await closed
+      .send(JSON.stringify({ query: fetchText, variables: {} }), {
+        context,
+        operationName: 'Two',
+        query: false,
+        operation,
+        text: fetchText,
+      })
+      .catch((thrown: GraphQLError) => thrown);
+    expect((error as GraphQLError).extensions).toMatchObject({ code: 'UNAVAILABLE' });
+    expect(context.mutationsReached?.has(operation) ?? false).toBe(false);
   });
 
   it('whose answer was lost on the way is reached and answered with its outcome unknown, never UNAVAILABLE', async () => {
@@ -91,6 +116,7 @@ describe('a mutation fetch', () => {
       { status: 502, contentType: 'text/html', body: '<html>bad gateway</html>' },
       { status: 504, contentType: 'text/html', body: 'timeout' },
       { status: 503, contentType: 'text/plain', body: 'upstream connect error or disconnect/reset before headers' },
+      { status: 200, contentType: 'text/html', body: '<html>a proxy page</html>' },
     ]) {
       const { error, reached } = await mutate(lost);
       expect(reached, JSON.stringify(lost)).toBe(true);

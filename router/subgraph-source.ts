@@ -147,7 +147,15 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
       }
       // Its 4xx and its 503 (a dependency down) refused it before anything ran; any other failure may come after.
       if (reply.status >= 500 && reply.status !== 503) reached();
-      const result = this.parse(reply);
+      if (reply.status < 200 || reply.status >= 300) return this.parse(reply);
+      let result: SubgraphResponse;
+      try {
+        result = this.parse(reply);
+      } catch (error) {
+        // Something took the mutation and answered what no subgraph would.
+        reached();
+        throw this.outcomeUnknown(error);
+      }
       if (mayHaveCarriedOut(result, options.text)) reached();
       return result;
     } finally {
@@ -296,16 +304,22 @@ function mayHaveCarriedOut(result: SubgraphResponse, text: string | undefined): 
   if (typeof data === 'object' && data !== null && Object.values(data).some((value) => value !== null)) return true;
   const errors = result.errors ?? [];
   if (errors.length === 0) return true;
-  if (errors.every((error) => !error.path)) return false;
+  // Errors without a path: refused before execution (validation, credentials), unless they are of
+  // the kind a failure during execution also gives.
+  if (errors.every((error) => !error.path)) return !errors.every((error) => isDecision(error.extensions?.['code']));
   const refused = new Set<unknown>();
   for (const error of errors) {
     const code = error.extensions?.['code'];
     if (error.path?.length !== 1 || !isErrorCode(code) || code === ErrorCode.INTERNAL_SERVER_ERROR) return true;
+    // A root field's UNAVAILABLE is its resolver's word that it decided nothing.
     refused.add(error.path[0]);
   }
   const roots = rootFieldsOf(text);
   return !roots?.every((name) => refused.has(name));
 }
+
+/** A contract code that is a subgraph's decision before execution: not INTERNAL_SERVER_ERROR, not UNAVAILABLE. */
+const isDecision = (code: unknown) => isErrorCode(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR && code !== ErrorCode.UNAVAILABLE;
 
 const isJson = (contentType: string) =>
   contentType.startsWith('application/json') || contentType.startsWith('application/graphql-response+json');
