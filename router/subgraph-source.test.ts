@@ -35,7 +35,7 @@ const operation = 'mutation Two { a: createProject(input: $a) { id } b: createPr
 const fetchText = 'mutation($a:CreateProjectInput!,$b:CreateProjectInput!){a:createProject(input:$a){id}b:createProject(input:$b){id}}';
 
 /** Sends the mutation fetch with `answer` queued; what it threw, and whether the operation was recorded as reached. */
-async function mutate(answer: typeof reply, text = fetchText) {
+async function mutate(answer: typeof reply, text = fetchText, to = source) {
   reply = answer;
   const context = {
     identity: { kind: 'anonymous' },
@@ -45,7 +45,7 @@ async function mutate(answer: typeof reply, text = fetchText) {
     subgraphTimings: [],
   } as unknown as RouterContext;
   const body = JSON.stringify({ query: text, variables: {} });
-  const error = await source.send(body, { context, operationName: 'Two', query: false, operation, text }).then(
+  const error = await to.send(body, { context, operationName: 'Two', query: false, operation, text }).then(
     () => undefined,
     (thrown: GraphQLError) => thrown,
   );
@@ -90,24 +90,9 @@ describe('a mutation fetch', () => {
 
   it('that surely never left is UNAVAILABLE and not reached', async () => {
     const closed = new SubgraphDataSource('accounts', 'http://127.0.0.1:1/graphql', createSubgraphAgent(2_000), 'secret', createMetrics());
-    const context = {
-      identity: { kind: 'anonymous' },
-      requestId: 'r2',
-      log: createLogger({ name: 'test', level: 'silent' }),
-      edge: new Map(),
-      subgraphTimings: [],
-    } as unknown as RouterContext;
-    const error = await closed
-      .send(JSON.stringify({ query: fetchText, variables: {} }), {
-        context,
-        operationName: 'Two',
-        query: false,
-        operation,
-        text: fetchText,
-      })
-      .catch((thrown: GraphQLError) => thrown);
-    expect((error as GraphQLError).extensions).toMatchObject({ code: 'UNAVAILABLE' });
-    expect(context.mutationsReached?.has(operation) ?? false).toBe(false);
+    const { error, reached } = await mutate(graphql({ data: null }), fetchText, closed);
+    expect(error?.extensions).toMatchObject({ code: 'UNAVAILABLE' });
+    expect(reached).toBe(false);
   });
 
   it('whose answer was lost on the way is reached and answered with its outcome unknown, never UNAVAILABLE', async () => {
