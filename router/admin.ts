@@ -78,6 +78,21 @@ export function createQueueDashboard(options: {
     return { app, connection, queues };
   }
 
+  /** Serves one authenticated request, starting the board first if needed; a start that failed is tried again by the next one. */
+  async function serve(req: IncomingMessage, res: ServerResponse) {
+    const starting = (board ??= start());
+    let app: express.Express;
+    try {
+      ({ app } = await starting);
+    } catch (error) {
+      if (board === starting) board = undefined;
+      options.log.error({ err: error }, 'the queue dashboard could not start');
+      sendJson(res, 500, errorBody(internalError()));
+      return;
+    }
+    app(req as express.Request, res as express.Response);
+  }
+
   return {
     handle(req: IncomingMessage, res: ServerResponse) {
       if (!credentials || !checkBasicAuth(req.headers.authorization, credentials.user, credentials.password)) {
@@ -86,22 +101,10 @@ export function createQueueDashboard(options: {
         });
         return;
       }
-      board ??= start();
-      const starting = board;
-      starting
-        .then(
-          ({ app }) => app(req as express.Request, res as express.Response),
-          (error: unknown) => {
-            // The next request tries again.
-            if (board === starting) board = undefined;
-            options.log.error({ err: error }, 'the queue dashboard could not start');
-            if (!res.headersSent) sendJson(res, 500, errorBody(internalError()));
-          },
-        )
-        .catch((error: unknown) => {
-          options.log.error({ err: error }, 'the queue dashboard failed');
-          if (!res.headersSent) res.writeHead(500).end();
-        });
+      serve(req, res).catch((error: unknown) => {
+        options.log.error({ err: error }, 'the queue dashboard failed');
+        if (!res.headersSent) res.writeHead(500).end();
+      });
     },
     async close() {
       const started = await board?.catch(() => undefined);

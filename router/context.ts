@@ -25,11 +25,11 @@ export interface RouterContext {
   /** The identity as subgraph requests carry it, encoded on the operation's first fetch (each fetch signs its own body). */
   encodedIdentity?: string;
   /**
-   * The operations (by query text) of which a mutation fetch may have been carried out: it
-   * reached its subgraph and was not refused outright, or failed after it may have been received. Their
-   * errors can no longer say that nothing was decided (unavailable.ts).
+   * A mutation fetch of the operation may have been carried out: it reached its subgraph and was not
+   * refused outright, or failed after it may have been received. Its errors can no longer say that
+   * nothing was decided (unavailable.ts). Each operation of a batch has its own copy of the context.
    */
-  mutationsReached?: Set<string>;
+  mutationMayHaveRun?: boolean;
   /** The operation's span, when tracing is on (tracing.ts). */
   span?: Span;
   /** The context holding that span, the parent of the plan's and the fetches' spans (passed explicitly: the router has no active context). */

@@ -160,7 +160,6 @@ export function createPlanExecutor({ sources, fallback, maxPlanBytes = 16 * 1024
         operationName: requestContext.operationName ?? undefined,
         cachePolicy: requestContext.overallCachePolicy,
         query: fetch.operationKind === 'query',
-        operation: requestContext.request.query,
         text: fetch.operation,
       });
     };

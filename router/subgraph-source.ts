@@ -1,9 +1,17 @@
 import { STATUS_CODES } from 'node:http';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { GraphQLError, Kind, parse, type DocumentNode } from 'graphql';
+import { GraphQLError, Kind, parse, type FieldNode, type SelectionNode } from 'graphql';
 import type { Context } from '@opentelemetry/api';
 import { Agent } from 'undici';
-import { dependencyUnavailable, ErrorCode, isErrorCode, isPassingFailure, neverSent, outcomeUnknown } from '@mindweave/errors';
+import {
+  dependencyUnavailable,
+  ErrorCode,
+  isErrorCode,
+  isPassingFailure,
+  neverSent,
+  outcomeUnknown,
+  type MindweaveError,
+} from '@mindweave/errors';
 import { encodeIdentity, identityHeaders, signIdentity } from '@mindweave/service-kit';
 import type { RouterContext } from './context.ts';
 import { dedupeRepresentations, expandEntities } from './entity-dedupe.ts';
@@ -59,8 +67,6 @@ export interface SendOptions {
   headers?: Iterable<[string, string]>;
   /** A query, which may share the reply of an identical one in flight; never a mutation. */
   query: boolean;
-  /** The operation's text, against which a mutation that may have been carried out is recorded. */
-  operation?: string | undefined;
   /** The fetch's own text (a mutation's root fields tell whether all of them were refused). */
   text?: string | undefined;
   /** The query plan's trace context and tally of fetches; else the operation's context, from `context`, is the parent. */
@@ -113,7 +119,6 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
       cachePolicy: incoming?.overallCachePolicy,
       headers: options.request.http?.headers,
       query: isQueryText(query),
-      operation: incoming?.request.query,
       text: query,
     });
     return deduped ? expandEntities(result, deduped) : result;
@@ -124,40 +129,18 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     const started = performance.now();
     const { context } = options;
     if (options.fetchTrace) options.fetchTrace.fetches++;
-    // A mutation that reached its subgraph may have been carried out, even if its answer was lost.
-    const reached = () => {
-      if (options.query || !context || !options.operation) return;
-      (context.mutationsReached ??= new Set()).add(options.operation);
-    };
     try {
       const reply = await this.reply(body, options).catch((error: unknown) => {
-        if (!neverSent(error)) reached();
+        // A mutation that may have reached its subgraph may have been carried out.
+        const mayHaveRun = !options.query && !neverSent(error);
+        if (mayHaveRun && context) context.mutationMayHaveRun = true;
         // Refused, reset or timed out: its part may be asked again. Anything else is a bug.
         if (!isPassingFailure(error)) throw error;
         context?.log.warn({ err: error, subgraph: this.subgraph }, 'subgraph unreachable');
-        throw options.query || neverSent(error) ? this.unavailable(error) : this.outcomeUnknown(error);
+        throw this.fetchError(mayHaveRun ? outcomeUnknown() : dependencyUnavailable(), error);
       });
       restrictCachePolicy(options.cachePolicy, reply.cacheControl);
-      if (options.query) return this.parse(reply);
-      // A mutation's reply. A gateway's 502, 504 or bare 503 in front of the subgraph may come after
-      // forwarding it; the subgraph's own answers say what it decided.
-      if (reply.status === 502 || reply.status === 504 || (reply.status === 503 && !isJson(reply.contentType))) {
-        reached();
-        throw this.outcomeUnknown(new Error(`${this.subgraph} answered ${reply.status}`));
-      }
-      // Its 4xx and its 503 (a dependency down) refused it before anything ran; any other failure may come after.
-      if (reply.status >= 500 && reply.status !== 503) reached();
-      if (reply.status < 200 || reply.status >= 300) return this.parse(reply);
-      let result: SubgraphResponse;
-      try {
-        result = this.parse(reply);
-      } catch (error) {
-        // Something took the mutation and answered what no subgraph would.
-        reached();
-        throw this.outcomeUnknown(error);
-      }
-      if (mayHaveCarriedOut(result, options.text)) reached();
-      return result;
+      return options.query ? this.parse(reply) : this.parseMutation(reply, options);
     } finally {
       const durationMs = performance.now() - started;
       context?.subgraphTimings.push({ subgraph: this.subgraph, durationMs: Math.round(durationMs * 100) / 100 });
@@ -231,6 +214,26 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     };
   }
 
+  /**
+   * A mutation's reply. Only a refusal says that nothing of it ran: its subgraph's 4xx or own 503 (a
+   * dependency down), or a GraphQL answer that refuses all of it (mayHaveCarriedOut). Anything else
+   * (a gateway's 502, 504 or bare 503 in front of the subgraph, a 500, a 2xx that is not GraphQL)
+   * may come after it ran: its outcome is unknown.
+   */
+  private parseMutation(reply: Reply, { context, text }: SendOptions): SubgraphResponse {
+    const { status } = reply;
+    if ((status >= 400 && status < 500) || (status === 503 && isJson(reply.contentType))) return this.parse(reply);
+    let result: SubgraphResponse | undefined;
+    try {
+      if (status >= 200 && status < 300) result = this.parse(reply);
+    } catch {
+      // Something took the mutation and answered what no subgraph would.
+    }
+    if (context && (!result || mayHaveCarriedOut(result, text))) context.mutationMayHaveRun = true;
+    if (!result) throw this.fetchError(outcomeUnknown(), new Error(`${this.subgraph} answered ${status}`));
+    return result;
+  }
+
   private parse({ status, contentType, text }: Reply): SubgraphResponse {
     const json = isJson(contentType);
     if (status < 200 || status >= 300) throw this.httpError(status, json ? parseOrText(text) : text);
@@ -239,20 +242,18 @@ export class SubgraphDataSource implements GraphQLDataSource<RouterContext> {
     return parsed;
   }
 
-  /** The subgraph could not be reached, or did not answer in time: its part of the response may be asked again. */
-  private unavailable(cause: unknown) {
-    const refusal = dependencyUnavailable();
-    return new GraphQLError(refusal.message, { originalError: cause instanceof Error ? cause : undefined, extensions: refusal.extensions });
-  }
-
-  /** A mutation whose answer was lost after it may have been received: it may have been carried out. */
-  private outcomeUnknown(cause: unknown) {
-    const error = outcomeUnknown();
+  /**
+   * The error a fetch's failure becomes: dependencyUnavailable() when its part may be asked again (the
+   * subgraph could not be reached, or a query got no answer), outcomeUnknown() for a mutation that may
+   * have run; the failure is kept as its original error, for the logs.
+   */
+  private fetchError(error: MindweaveError, cause: unknown) {
     return new GraphQLError(error.message, { originalError: cause instanceof Error ? cause : undefined, extensions: error.extensions });
   }
 
   private httpError(status: number, body: unknown) {
-    if (status === 502 || status === 503 || status === 504) return this.unavailable(new Error(`${this.subgraph} answered ${status}`));
+    if (status === 502 || status === 503 || status === 504)
+      return this.fetchError(dependencyUnavailable(), new Error(`${this.subgraph} answered ${status}`));
     const code = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : undefined;
     const statusText = STATUS_CODES[status] ?? '';
     return new GraphQLError(`${status}: ${statusText}`, {
@@ -270,26 +271,22 @@ function parseOrText(text: string): unknown {
   }
 }
 
-/** The response names of a mutation's root fields; undefined when it selects anything else at its root. */
-function rootFieldsOf(text: string | undefined): string[] | undefined {
-  if (!text) return undefined;
+/** The response names of a mutation's root fields; null when it selects anything else at its root. */
+function rootFieldsOf(text: string): string[] | null {
   let names = rootFieldCache.get(text);
-  if (names === undefined) {
-    if (rootFieldCache.size >= 1_000) rootFieldCache.clear();
-    let document: DocumentNode;
-    try {
-      document = parse(text);
-    } catch {
-      return undefined;
-    }
-    const operation = document.definitions.find((definition) => definition.kind === Kind.OPERATION_DEFINITION);
-    const selections = operation?.kind === Kind.OPERATION_DEFINITION ? operation.selectionSet.selections : [];
-    names = selections.every((selection) => selection.kind === Kind.FIELD)
-      ? selections.map((field) => (field.kind === Kind.FIELD ? (field.alias ?? field.name).value : ''))
-      : null;
-    rootFieldCache.set(text, names);
+  if (names !== undefined) return names;
+  if (rootFieldCache.size >= 1_000) rootFieldCache.clear();
+  let selections: readonly SelectionNode[] = [];
+  try {
+    const operation = parse(text).definitions.find((definition) => definition.kind === Kind.OPERATION_DEFINITION);
+    if (operation?.kind === Kind.OPERATION_DEFINITION) selections = operation.selectionSet.selections;
+  } catch {
+    // Not a document: no root field is known.
   }
-  return names ?? undefined;
+  const fields = selections.filter((selection): selection is FieldNode => selection.kind === Kind.FIELD);
+  names = fields.length > 0 && fields.length === selections.length ? fields.map((field) => (field.alias ?? field.name).value) : null;
+  rootFieldCache.set(text, names);
+  return names;
 }
 const rootFieldCache = new Map<string, string[] | null>();
 
@@ -314,7 +311,7 @@ function mayHaveCarriedOut(result: SubgraphResponse, text: string | undefined): 
     // A root field's UNAVAILABLE is its resolver's word that it decided nothing.
     refused.add(error.path[0]);
   }
-  const roots = rootFieldsOf(text);
+  const roots = text ? rootFieldsOf(text) : null;
   return !roots?.every((name) => refused.has(name));
 }
 

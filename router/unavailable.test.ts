@@ -12,15 +12,14 @@ const lost: GraphQLFormattedError = { message, path: ['createProject'], extensio
 type Head = { status?: number; headers: HeaderMap };
 
 /** Runs the plugin over one operation's result, on `head` (a batch's operations share one). */
-async function answer(result: { data: Record<string, unknown> | null; errors: GraphQLFormattedError[] }, head: Head, reached?: string) {
-  const query = reached ?? 'query { x }';
+async function answer(
+  result: { data: Record<string, unknown> | null; errors: GraphQLFormattedError[] },
+  head: Head,
+  mutationMayHaveRun = false,
+) {
   const listener = await unavailablePlugin.requestDidStart!({} as never);
   const response = { body: { kind: 'single' as const, singleResult: result }, http: head };
-  await listener!.willSendResponse!({
-    response,
-    request: { query },
-    contextValue: { mutationsReached: reached ? new Set([reached]) : undefined } as Partial<RouterContext>,
-  } as never);
+  await listener!.willSendResponse!({ response, contextValue: { mutationMayHaveRun } as Partial<RouterContext> } as never);
   return result;
 }
 
@@ -38,7 +37,7 @@ describe('unavailablePlugin', () => {
 
   it("turns an operation's UNAVAILABLE into outcome unknown once a mutation of it may have been carried out: 502, no Retry-After", async () => {
     const head: Head = { headers: new HeaderMap() };
-    const result = await answer({ data: null, errors: [unavailable] }, head, 'mutation { createProject { id } }');
+    const result = await answer({ data: null, errors: [unavailable] }, head, true);
     expect(result.errors[0]).toMatchObject({ message, path: ['x'], extensions: { code: 'INTERNAL_SERVER_ERROR', outcome: 'unknown' } });
     expect(head.status).toBe(502);
     expect(head.headers.get('retry-after')).toBeUndefined();

@@ -40,10 +40,10 @@ const nothingAnswered = (data: Record<string, unknown> | null | undefined) =>
 export const unavailablePlugin: ApolloServerPlugin<RouterContext> = {
   async requestDidStart() {
     return {
-      async willSendResponse({ response, request, contextValue }) {
+      async willSendResponse({ response, contextValue }) {
         if (response.body.kind !== 'single') return;
         const result = response.body.singleResult;
-        if (result.errors && request.query && contextValue.mutationsReached?.has(request.query))
+        if (result.errors && contextValue.mutationMayHaveRun)
           result.errors = result.errors.map((error) =>
             error.extensions?.['code'] === ErrorCode.UNAVAILABLE
               ? { ...error, message: outcomeUnknownMessage, extensions: outcomeUnknownExtensions }
